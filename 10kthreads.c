@@ -1,0 +1,256 @@
+/*
+ * 10kthreads - a TCP echo server that gives every connection its own
+ * small-stack thread, and reports exactly what that costs.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <libutil.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+#define DEFAULT_STACK	(16 * 1024)
+#define MAX_STACK	(1024 * 1024 * 1024)
+#define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-j file] " \
+			"[-M model] [-p port] [-s stacksize]\n"
+
+static const struct model {
+	const char	*name;
+	void		(*run)(struct server *);
+} models[] = {
+	{ "thread",	model_thread },
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, USAGE, PROGNAME);
+	exit(2);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	usage();
+}
+
+static void __attribute__((noreturn))
+help(void)
+{
+	size_t i;
+
+	printf(USAGE
+	    "  -a addr       listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
+	    "  -b backlog    listen backlog (default: net.core.somaxconn)\n"
+	    "  -h            this help\n"
+	    "  -j file       also write the report as JSON to file\n"
+	    "  -M model      server design (default thread):",
+	    PROGNAME);
+	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		printf(" %s", models[i].name);
+	printf("\n"
+	    "  -p port       TCP port, 0 lets the kernel choose (default 1234)\n"
+	    "  -s stacksize  stack per connection thread, k/m suffixes "
+	    "(default 16k)\n"
+	    "SIGINT/SIGTERM print the report and exit; SIGUSR1 prints it and "
+	    "keeps serving.\n");
+	exit(0);
+}
+
+static int
+somaxconn(void)
+{
+	FILE *fp;
+	int v = -1;
+
+	if ((fp = fopen("/proc/sys/net/core/somaxconn", "re")) != NULL) {
+		if (fscanf(fp, "%d", &v) != 1)
+			v = -1;
+		fclose(fp);
+	}
+	return v > 0 ? v : SOMAXCONN;
+}
+
+/*
+ * Every connection is a descriptor, so the soft limit is what bounds the
+ * server; raise it as far as the hard limit allows.
+ */
+static rlim_t
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		err(1, "getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			warn("cannot raise the open-file limit to %llu",
+			    (unsigned long long)rl.rlim_max);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
+}
+
+/*
+ * Signals are taken here, in an ordinary thread, so the report may use
+ * stdio and read /proc: nothing of that is safe in a signal handler.
+ * Between signals the thread samples the kernel's stack memory, whose
+ * peak RSS cannot show: threads that have already exited at the report
+ * no longer hold theirs.
+ */
+static void *
+signal_thread(void *arg)
+{
+	struct server *srv = arg;
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	sigset_t set;
+	long ks;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if ((ks = meminfo_kib("KernelStack")) > srv->peak_kstack_kib)
+			srv->peak_kstack_kib = ks;
+		if (sig == -1)
+			continue;
+		if (sig == SIGUSR1) {
+			report_print(stdout, srv, "REPORT");
+			report_json(srv, "REPORT");
+			continue;
+		}
+		report_print(stdout, srv, "EXITING");
+		report_json(srv, "EXITING");
+		fflush(NULL);
+		_exit(0);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct server srv;
+	const struct model *model = &models[0];
+	const char *host = "127.0.0.1", *port = "1234", *errstr;
+	sigset_t set;
+	pthread_t t;
+	uint64_t stack = DEFAULT_STACK;
+	size_t i;
+	int ch, e;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.backlog = -1;
+	while ((ch = getopt(argc, argv, "a:b:hj:M:p:s:")) != -1) {
+		switch (ch) {
+		case 'a':
+			host = optarg;
+			break;
+		case 'b':
+			srv.backlog = strtonum(optarg, 1, 65535, &errstr);
+			if (errstr != NULL)
+				usage_error("-b %s: backlog is %s (1-65535)",
+				    optarg, errstr);
+			break;
+		case 'h':
+			help();
+		case 'j':
+			srv.json_path = optarg;
+			break;
+		case 'M':
+			for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+				if (strcmp(optarg, models[i].name) == 0)
+					break;
+			if (i == sizeof(models) / sizeof(models[0]))
+				usage_error("-M %s: unknown model (see -h)",
+				    optarg);
+			model = &models[i];
+			break;
+		case 'p':
+			(void)strtonum(optarg, 0, 65535, &errstr);
+			if (errstr != NULL)
+				usage_error("-p %s: port is %s (0-65535)",
+				    optarg, errstr);
+			port = optarg;
+			break;
+		case 's':
+			if (expand_number(optarg, &stack) == -1)
+				usage_error("-s %s: not a size (try 16k or 1m)",
+				    optarg);
+			if (stack < (uint64_t)PTHREAD_STACK_MIN)
+				usage_error("-s %s: stack size is below the "
+				    "minimum of %ld bytes (PTHREAD_STACK_MIN)",
+				    optarg, (long)PTHREAD_STACK_MIN);
+			if (stack > MAX_STACK)
+				usage_error("-s %s: stack size is above the "
+				    "maximum of 1 GiB", optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument: %s", argv[optind]);
+	if (srv.backlog == -1)
+		srv.backlog = somaxconn();
+	srv.stack = stack;
+	srv.model = model->name;
+
+	/*
+	 * Block the report signals before any thread exists so that every
+	 * thread inherits the mask and only signal_thread receives them; a
+	 * peer that vanishes must never kill the server with SIGPIPE.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
+		errc(1, e, "pthread_sigmask");
+
+	counters_init();
+	srv.fd_limit = raise_fd_limit();
+	srv.lfd = net_listen(host, port, srv.backlog, srv.addr,
+	    sizeof(srv.addr));
+	clock_gettime(CLOCK_MONOTONIC, &srv.start);
+	srv.start_rss_kib = proc_status_kib("VmRSS");
+	srv.start_kstack_kib = meminfo_kib("KernelStack");
+	srv.peak_kstack_kib = srv.start_kstack_kib;
+	if (report_json(&srv, "START") == -1)
+		exit(1);
+
+	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
+		errc(1, e, "signal thread");
+
+	printf("%s: listening on %s model %s, stack %zu KiB, backlog %d, "
+	    "fd limit %llu (room for ~%llu connections)\n", PROGNAME,
+	    srv.addr, srv.model, srv.stack / 1024, srv.backlog,
+	    (unsigned long long)srv.fd_limit,
+	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1));
+	fflush(stdout);
+
+	model->run(&srv);
+	return 0;
+}

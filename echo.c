@@ -1,0 +1,75 @@
+/*
+ * echo.c - the echo loop every server model shares.
+ *
+ * Each byte read is written back before the next read, so when the peer
+ * half-closes (read returns 0) everything it sent has already been echoed
+ * and the connection can simply be closed.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+/*
+ * Idle and chatty connections use a small buffer on the thread's own
+ * stack, so an idle connection costs no heap.  A read that fills it means
+ * bulk data: then a large heap buffer cuts the syscalls per byte.
+ */
+#define SMALL_BUF	(4 * 1024)
+#define LARGE_BUF	(128 * 1024)
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+echo_conn(int fd)
+{
+	char small[SMALL_BUF], *buf = small, *large = NULL;
+	size_t cap = sizeof(small);
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, cap);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			atomic_fetch_add_explicit(&counters->resets, 1,
+			    memory_order_relaxed);
+			break;
+		}
+		if (write_all(fd, buf, (size_t)n) == -1) {
+			atomic_fetch_add_explicit(&counters->resets, 1,
+			    memory_order_relaxed);
+			break;
+		}
+		atomic_fetch_add_explicit(&counters->bytes, n,
+		    memory_order_relaxed);
+		if ((size_t)n == cap && large == NULL &&
+		    (large = malloc(LARGE_BUF)) != NULL) {
+			buf = large;
+			cap = LARGE_BUF;
+		}
+	}
+	free(large);
+}

@@ -1,0 +1,55 @@
+/*
+ * model_thread.c - the default model: one detached thread per connection.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+static void *
+conn_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	echo_conn(fd);
+	close(fd);
+	conn_closed();
+	return NULL;
+}
+
+void
+model_thread(struct server *srv)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd, e;
+
+	if ((e = pthread_attr_init(&attr)) != 0 ||
+	    (e = pthread_attr_setdetachstate(&attr,
+	    PTHREAD_CREATE_DETACHED)) != 0 ||
+	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
+
+	for (;;) {
+		fd = net_accept(srv->lfd);
+		net_configure(fd);
+		conn_opened();
+		if ((e = pthread_create(&t, &attr, conn_thread,
+		    (void *)(intptr_t)fd)) != 0) {
+			/*
+			 * Out of threads or memory: this connection is
+			 * refused, the ones already served go on.
+			 */
+			atomic_fetch_add_explicit(&counters->create_failures,
+			    1, memory_order_relaxed);
+			close(fd);
+			conn_closed();
+		}
+	}
+}

@@ -1,0 +1,212 @@
+/*
+ * rusage.c - the resource report, as text for people and JSON for scripts.
+ *
+ * The first six lines keep the original kit's format (EXITING, resident,
+ * the peak resident size in KiB, Max conc:, Total:, Now:) so that old
+ * scripts still read them; the aligned block below adds the figures the
+ * experiment needs.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <err.h>
+#include <libutil.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+struct figures {
+	struct rusage	ru;
+	double		uptime;
+	long		vmrss, vmhwm, threads, kstack;
+	long		now, max_conc, total, bytes, resets;
+	long		create_failures, accept_errors;
+	double		kib_per_conn;
+};
+
+/* The first number after "key" in a /proc file such as status or meminfo. */
+static long
+proc_field(const char *path, const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(fp);
+	return v;
+}
+
+long
+proc_status_kib(const char *key)
+{
+	return proc_field("/proc/self/status", key);
+}
+
+long
+meminfo_kib(const char *key)
+{
+	return proc_field("/proc/meminfo", key);
+}
+
+static double
+tv_sec(struct timeval tv)
+{
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static void
+gather(const struct server *srv, struct figures *f)
+{
+	struct timespec now;
+
+	memset(f, 0, sizeof(*f));
+	getrusage(RUSAGE_SELF, &f->ru);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	f->uptime = (now.tv_sec - srv->start.tv_sec) +
+	    (now.tv_nsec - srv->start.tv_nsec) / 1e9;
+	f->vmrss = proc_status_kib("VmRSS");
+	f->vmhwm = proc_status_kib("VmHWM");
+	f->threads = proc_status_kib("Threads");
+	f->kstack = meminfo_kib("KernelStack");
+	f->now = atomic_load(&counters->now);
+	f->max_conc = atomic_load(&counters->max_conc);
+	f->total = atomic_load(&counters->total);
+	f->bytes = atomic_load(&counters->bytes);
+	f->resets = atomic_load(&counters->resets);
+	f->create_failures = atomic_load(&counters->create_failures);
+	f->accept_errors = atomic_load(&counters->accept_errors);
+	if (f->max_conc > 0)
+		f->kib_per_conn = (double)(f->vmhwm - srv->start_rss_kib) /
+		    f->max_conc;
+}
+
+#define ROW	"%-24s"
+
+void
+report_print(FILE *fp, const struct server *srv, const char *event)
+{
+	struct figures f;
+	char hbytes[8];
+
+	gather(srv, &f);
+	/* Five places, as ls -h prints them: "6.0M", not "6145K". */
+	humanize_number(hbytes, 5, f.bytes, "", HN_AUTOSCALE,
+	    HN_B | HN_NOSPACE | HN_DECIMAL);
+
+	fprintf(fp, "%s\nresident\n%ld\nMax conc: %ld\nTotal: %ld\nNow: %ld\n",
+	    event, f.ru.ru_maxrss, f.max_conc, f.total, f.now);
+	fprintf(fp, ROW "%s (model %s)\n", "server", PROGNAME, srv->model);
+	fprintf(fp, ROW "%.3f s\n", "uptime", f.uptime);
+	fprintf(fp, ROW "%.3f s\n", "user CPU", tv_sec(f.ru.ru_utime));
+	fprintf(fp, ROW "%.3f s\n", "system CPU", tv_sec(f.ru.ru_stime));
+	fprintf(fp, ROW "%ld KiB (ru_maxrss)\n", "peak resident",
+	    f.ru.ru_maxrss);
+	fprintf(fp, ROW "%ld KiB (VmRSS)\n", "resident now", f.vmrss);
+	fprintf(fp, ROW "%ld KiB (VmHWM)\n", "resident high water", f.vmhwm);
+	fprintf(fp, ROW "%ld KiB\n", "resident at start", srv->start_rss_kib);
+	fprintf(fp, ROW "%.2f KiB (VmHWM growth since start / peak "
+	    "connections)\n", "memory per peak conn", f.kib_per_conn);
+	fprintf(fp, ROW "%ld (live OS threads)\n", "threads", f.threads);
+	fprintf(fp, ROW "%ld minor, %ld major\n", "page faults",
+	    f.ru.ru_minflt, f.ru.ru_majflt);
+	fprintf(fp, ROW "%ld voluntary, %ld involuntary\n",
+	    "context switches", f.ru.ru_nvcsw, f.ru.ru_nivcsw);
+	fprintf(fp, ROW "%ld (%s)\n", "bytes echoed", f.bytes, hbytes);
+	fprintf(fp, ROW "%ld\n", "connections accepted", f.total);
+	fprintf(fp, ROW "%ld\n", "connections reset", f.resets);
+	fprintf(fp, ROW "%ld\n", "thread create failures",
+	    f.create_failures);
+	fprintf(fp, ROW "%ld\n", "accept errors", f.accept_errors);
+	fprintf(fp, ROW "%ld KiB now, %ld KiB peak (system-wide KernelStack "
+	    "growth since start, sampled every 0.1 s; not in RSS)\n",
+	    "kernel stack (est.)", f.kstack - srv->start_kstack_kib,
+	    srv->peak_kstack_kib - srv->start_kstack_kib);
+	fflush(fp);
+}
+
+/*
+ * Write the JSON report next to its final name and rename it into place,
+ * so a reader never sees half a file.
+ */
+int
+report_json(const struct server *srv, const char *event)
+{
+	struct figures f;
+	char tmp[PATH_MAX];
+	FILE *fp;
+
+	if (srv->json_path == NULL)
+		return 0;
+	gather(srv, &f);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", srv->json_path) >=
+	    (int)sizeof(tmp) || (fp = fopen(tmp, "we")) == NULL) {
+		warn("%s", srv->json_path);
+		return -1;
+	}
+	fprintf(fp, "{\n"
+	    "  \"schema\": \"10kthreads-server/1\",\n"
+	    "  \"server\": \"%s\",\n"
+	    "  \"model\": \"%s\",\n"
+	    "  \"address\": \"%s\",\n"
+	    "  \"event\": \"%s\",\n"
+	    "  \"stack_size_bytes\": %zu,\n"
+	    "  \"backlog\": %d,\n"
+	    "  \"fd_limit\": %llu,\n"
+	    "  \"uptime_s\": %.6f,\n"
+	    "  \"user_cpu_s\": %.6f,\n"
+	    "  \"sys_cpu_s\": %.6f,\n"
+	    "  \"maxrss_kib\": %ld,\n"
+	    "  \"vmrss_kib\": %ld,\n"
+	    "  \"vmhwm_kib\": %ld,\n"
+	    "  \"start_rss_kib\": %ld,\n"
+	    "  \"kib_per_peak_conn\": %.4f,\n"
+	    "  \"threads\": %ld,\n"
+	    "  \"goroutines\": 0,\n"
+	    "  \"minflt\": %ld,\n"
+	    "  \"majflt\": %ld,\n"
+	    "  \"nvcsw\": %ld,\n"
+	    "  \"nivcsw\": %ld,\n"
+	    "  \"max_conc\": %ld,\n"
+	    "  \"total\": %ld,\n"
+	    "  \"now\": %ld,\n"
+	    "  \"bytes_echoed\": %ld,\n"
+	    "  \"resets\": %ld,\n"
+	    "  \"thread_create_failures\": %ld,\n"
+	    "  \"accept_errors\": %ld,\n"
+	    "  \"kernel_stack_start_kib\": %ld,\n"
+	    "  \"kernel_stack_kib\": %ld,\n"
+	    "  \"kernel_stack_delta_kib\": %ld,\n"
+	    "  \"kernel_stack_peak_delta_kib\": %ld\n"
+	    "}\n",
+	    PROGNAME, srv->model, srv->addr,
+	    strcmp(event, "EXITING") == 0 ? "exit" :
+	    strcmp(event, "START") == 0 ? "start" : "report",
+	    srv->stack, srv->backlog, (unsigned long long)srv->fd_limit,
+	    f.uptime, tv_sec(f.ru.ru_utime), tv_sec(f.ru.ru_stime),
+	    f.ru.ru_maxrss, f.vmrss, f.vmhwm, srv->start_rss_kib,
+	    f.kib_per_conn, f.threads, f.ru.ru_minflt, f.ru.ru_majflt,
+	    f.ru.ru_nvcsw, f.ru.ru_nivcsw, f.max_conc, f.total, f.now,
+	    f.bytes, f.resets, f.create_failures, f.accept_errors,
+	    srv->start_kstack_kib, f.kstack, f.kstack - srv->start_kstack_kib,
+	    srv->peak_kstack_kib - srv->start_kstack_kib);
+	if (fclose(fp) == EOF || rename(tmp, srv->json_path) == -1) {
+		warn("%s", srv->json_path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
