@@ -25,14 +25,30 @@
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
 #define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-j file] " \
-			"[-M model] [-p port] [-s stacksize]\n"
+			"[-M model] [-p port] [-s stacksize] [-w workers]\n"
 
+#define MAX_WORKERS	10000
+
+/* workers: what -w counts for the model, or NULL if it takes no -w. */
 static const struct model {
 	const char	*name;
 	void		(*run)(struct server *);
+	const char	*workers;
+	int		 default_workers;
 } models[] = {
-	{ "thread",	model_thread },
+	{ "thread",		model_thread,		NULL,		0 },
+	{ "prethread",		model_prethread,	"threads",	64 },
+	{ "prethread-nolock",	model_prethread_nolock,	"threads",	64 },
+	{ "pool",		model_pool,		"threads",	64 },
+	{ "prefork",		model_prefork_nolock,	"processes",	16 },
+	{ "prefork-nolock",	model_prefork_nolock,	"processes",	16 },
+	{ "prefork-lock",	model_prefork_lock,	"processes",	16 },
+	{ "prefork-pass",	model_prefork_pass,	"processes",	16 },
+	{ "fork",		model_fork,		NULL,		0 },
+	{ "iterative",		model_iterative,	NULL,		0 },
+	{ "epoll",		model_epoll,		"event loops",	1 },
 };
+#define NMODELS	(sizeof(models) / sizeof(models[0]))
 
 static void __attribute__((noreturn))
 usage(void)
@@ -64,13 +80,18 @@ help(void)
 	    "  -j file       also write the report as JSON to file\n"
 	    "  -M model      server design (default thread):",
 	    PROGNAME);
-	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+	for (i = 0; i < NMODELS; i++)
 		printf(" %s", models[i].name);
 	printf("\n"
 	    "  -p port       TCP port, 0 lets the kernel choose (default 1234)\n"
 	    "  -s stacksize  stack per connection thread, k/m suffixes "
 	    "(default 16k)\n"
-	    "SIGINT/SIGTERM print the report and exit; SIGUSR1 prints it and "
+	    "  -w workers    threads, processes or event loops of the "
+	    "models that\n"
+	    "                pre-create them (default 64 threads, 16 "
+	    "processes, 1 loop)\n"
+	    "prefork is prefork-nolock.\n");
+	printf("SIGINT/SIGTERM print the report and exit; SIGUSR1 prints it and "
 	    "keeps serving.\n");
 	exit(0);
 }
@@ -130,11 +151,13 @@ signal_thread(void *arg)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
+		procs_reap();
 		if ((ks = meminfo_kib("KernelStack")) > srv->peak_kstack_kib)
 			srv->peak_kstack_kib = ks;
-		if (sig == -1)
+		if (sig == -1 || sig == SIGCHLD)
 			continue;
 		if (sig == SIGUSR1) {
 			report_print(stdout, srv, "REPORT");
@@ -144,6 +167,7 @@ signal_thread(void *arg)
 		report_print(stdout, srv, "EXITING");
 		report_json(srv, "EXITING");
 		fflush(NULL);
+		procs_stop();
 		_exit(0);
 	}
 }
@@ -158,11 +182,11 @@ main(int argc, char *argv[])
 	pthread_t t;
 	uint64_t stack = DEFAULT_STACK;
 	size_t i;
-	int ch, e;
+	int ch, e, workers = 0;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.backlog = -1;
-	while ((ch = getopt(argc, argv, "a:b:hj:M:p:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:hj:M:p:s:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			host = optarg;
@@ -179,10 +203,10 @@ main(int argc, char *argv[])
 			srv.json_path = optarg;
 			break;
 		case 'M':
-			for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+			for (i = 0; i < NMODELS; i++)
 				if (strcmp(optarg, models[i].name) == 0)
 					break;
-			if (i == sizeof(models) / sizeof(models[0]))
+			if (i == NMODELS)
 				usage_error("-M %s: unknown model (see -h)",
 				    optarg);
 			model = &models[i];
@@ -206,16 +230,25 @@ main(int argc, char *argv[])
 				usage_error("-s %s: stack size is above the "
 				    "maximum of 1 GiB", optarg);
 			break;
+		case 'w':
+			workers = strtonum(optarg, 1, MAX_WORKERS, &errstr);
+			if (errstr != NULL)
+				usage_error("-w %s: workers is %s (1-%d)",
+				    optarg, errstr, MAX_WORKERS);
+			break;
 		default:
 			usage();
 		}
 	}
+	if (workers != 0 && model->workers == NULL)
+		usage_error("-w: model %s takes no workers", model->name);
 	if (optind != argc)
 		usage_error("unexpected argument: %s", argv[optind]);
 	if (srv.backlog == -1)
 		srv.backlog = somaxconn();
 	srv.stack = stack;
 	srv.model = model->name;
+	srv.workers = workers != 0 ? workers : model->default_workers;
 
 	/*
 	 * Block the report signals before any thread exists so that every
@@ -227,6 +260,7 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
 	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
 		errc(1, e, "pthread_sigmask");
 
@@ -236,6 +270,7 @@ main(int argc, char *argv[])
 	    sizeof(srv.addr));
 	clock_gettime(CLOCK_MONOTONIC, &srv.start);
 	srv.start_rss_kib = proc_status_kib("VmRSS");
+	srv.start_pss_kib = procs_pss_kib(getpid());
 	srv.start_kstack_kib = meminfo_kib("KernelStack");
 	srv.peak_kstack_kib = srv.start_kstack_kib;
 	if (report_json(&srv, "START") == -1)
@@ -244,9 +279,11 @@ main(int argc, char *argv[])
 	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
 		errc(1, e, "signal thread");
 
-	printf("%s: listening on %s model %s, stack %zu KiB, backlog %d, "
-	    "fd limit %llu (room for ~%llu connections)\n", PROGNAME,
-	    srv.addr, srv.model, srv.stack / 1024, srv.backlog,
+	printf("%s: listening on %s model %s", PROGNAME, srv.addr, srv.model);
+	if (model->workers != NULL)
+		printf(" (%d %s)", srv.workers, model->workers);
+	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
+	    "connections)\n", srv.stack / 1024, srv.backlog,
 	    (unsigned long long)srv.fd_limit,
 	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1));
 	fflush(stdout);

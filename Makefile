@@ -10,7 +10,9 @@ LDLIBS	= -pthread -lbsd
 GO	?= go
 SHELL	= /bin/bash
 
-SRCS	= 10kthreads.c counters.c echo.c model_thread.c net.c rusage.c
+SRCS	= 10kthreads.c counters.c echo.c net.c procs.c rusage.c \
+	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
+	  model_fork.c model_iterative.c model_epoll.c
 OBJS	= $(SRCS:%.c=obj/%.o)
 GOBINS	= bin/client bin/ref_async_server bin/experiment
 

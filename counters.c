@@ -8,6 +8,7 @@
 #include "kit.h"
 
 struct counters *counters;
+atomic_int server_stopping;
 
 void
 counters_init(void)

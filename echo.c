@@ -73,3 +73,14 @@ echo_conn(int fd)
 	}
 	free(large);
 }
+
+/* Serve one accepted connection to its end, in the calling thread. */
+void
+serve_conn(int fd)
+{
+	net_configure(fd);
+	conn_opened();
+	echo_conn(fd);
+	close(fd);
+	conn_closed();
+}

@@ -30,8 +30,12 @@ struct counters {
 
 extern struct counters *counters;
 
+/* Set once the server begins to exit: workers dying is expected then. */
+extern atomic_int server_stopping;
+
 struct server {
 	const char	*model;
+	int		 workers;	/* -w: threads, processes or loops */
 	char		 addr[80];	/* host:port as bound */
 	int		 lfd;
 	size_t		 stack;		/* bytes per connection thread */
@@ -40,8 +44,16 @@ struct server {
 	const char	*json_path;
 	struct timespec	 start;
 	long		 start_rss_kib;
+	long		 start_pss_kib;
 	long		 start_kstack_kib;
 	long		 peak_kstack_kib; /* written by the signal thread only */
+};
+
+/* What the worker processes of a process model add to the report. */
+struct proctotals {
+	int		procs;
+	long		threads, rss_kib, pss_kib;
+	double		user_s, sys_s;
 };
 
 /* counters.c */
@@ -51,6 +63,7 @@ void	conn_closed(void);
 
 /* echo.c */
 void	echo_conn(int);
+void	serve_conn(int);
 
 /* net.c */
 int	net_listen(const char *, const char *, int, char *, size_t);
@@ -63,7 +76,23 @@ long	meminfo_kib(const char *);
 void	report_print(FILE *, const struct server *, const char *);
 int	report_json(const struct server *, const char *);
 
-/* model_thread.c */
+/* procs.c */
+pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);
+void	procs_reap(void);
+void	procs_gather(struct proctotals *);
+long	procs_pss_kib(pid_t);
+void	procs_stop(void);
+
+/* The server models, one file each. */
 void	model_thread(struct server *);
+void	model_prethread(struct server *);
+void	model_prethread_nolock(struct server *);
+void	model_pool(struct server *);
+void	model_prefork_nolock(struct server *);
+void	model_prefork_lock(struct server *);
+void	model_prefork_pass(struct server *);
+void	model_fork(struct server *);
+void	model_iterative(struct server *);
+void	model_epoll(struct server *);
 
 #endif /* KIT_H */

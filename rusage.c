@@ -21,7 +21,10 @@
 #include "kit.h"
 
 struct figures {
-	struct rusage	ru;
+	struct rusage	ru;		/* this process */
+	struct proctotals workers;	/* its live descendants */
+	double		user_s, sys_s;	/* all processes, reaped ones too */
+	long		pss_kib, rss_sum_kib, threads_all;
 	double		uptime;
 	long		vmrss, vmhwm, threads, kstack;
 	long		now, max_conc, total, bytes, resets;
@@ -73,8 +76,12 @@ gather(const struct server *srv, struct figures *f)
 {
 	struct timespec now;
 
+	struct rusage ch;
+
 	memset(f, 0, sizeof(*f));
 	getrusage(RUSAGE_SELF, &f->ru);
+	getrusage(RUSAGE_CHILDREN, &ch);
+	procs_gather(&f->workers);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	f->uptime = (now.tv_sec - srv->start.tv_sec) +
 	    (now.tv_nsec - srv->start.tv_nsec) / 1e9;
@@ -89,9 +96,21 @@ gather(const struct server *srv, struct figures *f)
 	f->resets = atomic_load(&counters->resets);
 	f->create_failures = atomic_load(&counters->create_failures);
 	f->accept_errors = atomic_load(&counters->accept_errors);
+	f->user_s = tv_sec(f->ru.ru_utime) + tv_sec(ch.ru_utime) +
+	    f->workers.user_s;
+	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) +
+	    f->workers.sys_s;
+	f->pss_kib = procs_pss_kib(getpid()) + f->workers.pss_kib;
+	f->rss_sum_kib = f->vmrss + f->workers.rss_kib;
+	f->threads_all = f->threads + f->workers.threads;
+	/*
+	 * One process: its high-water mark.  Several: the PSS sum now, as
+	 * no kernel counter keeps a high-water mark for a group.
+	 */
 	if (f->max_conc > 0)
-		f->kib_per_conn = (double)(f->vmhwm - srv->start_rss_kib) /
-		    f->max_conc;
+		f->kib_per_conn = (f->workers.procs == 0 ?
+		    (double)(f->vmhwm - srv->start_rss_kib) :
+		    (double)(f->pss_kib - srv->start_pss_kib)) / f->max_conc;
 }
 
 #define ROW	"%-24s"
@@ -111,16 +130,24 @@ report_print(FILE *fp, const struct server *srv, const char *event)
 	    event, f.ru.ru_maxrss, f.max_conc, f.total, f.now);
 	fprintf(fp, ROW "%s (model %s)\n", "server", PROGNAME, srv->model);
 	fprintf(fp, ROW "%.3f s\n", "uptime", f.uptime);
-	fprintf(fp, ROW "%.3f s\n", "user CPU", tv_sec(f.ru.ru_utime));
-	fprintf(fp, ROW "%.3f s\n", "system CPU", tv_sec(f.ru.ru_stime));
+	fprintf(fp, ROW "%d (%d workers)\n", "processes",
+	    f.workers.procs + 1, f.workers.procs);
+	fprintf(fp, ROW "%.3f s (all processes)\n", "user CPU", f.user_s);
+	fprintf(fp, ROW "%.3f s (all processes)\n", "system CPU", f.sys_s);
 	fprintf(fp, ROW "%ld KiB (ru_maxrss)\n", "peak resident",
 	    f.ru.ru_maxrss);
 	fprintf(fp, ROW "%ld KiB (VmRSS)\n", "resident now", f.vmrss);
 	fprintf(fp, ROW "%ld KiB (VmHWM)\n", "resident high water", f.vmhwm);
 	fprintf(fp, ROW "%ld KiB\n", "resident at start", srv->start_rss_kib);
-	fprintf(fp, ROW "%.2f KiB (VmHWM growth since start / peak "
-	    "connections)\n", "memory per peak conn", f.kib_per_conn);
-	fprintf(fp, ROW "%ld (live OS threads)\n", "threads", f.threads);
+	fprintf(fp, ROW "%ld KiB (PSS, shared pages counted once)\n",
+	    "memory all processes", f.pss_kib);
+	fprintf(fp, ROW "%ld KiB (RSS, shared pages once per process)\n",
+	    "resident all processes", f.rss_sum_kib);
+	fprintf(fp, ROW "%.2f KiB (%s growth since start / peak "
+	    "connections)\n", "memory per peak conn", f.kib_per_conn,
+	    f.workers.procs == 0 ? "VmHWM" : "PSS sum");
+	fprintf(fp, ROW "%ld (live OS threads, all processes)\n", "threads",
+	    f.threads_all);
 	fprintf(fp, ROW "%ld minor, %ld major\n", "page faults",
 	    f.ru.ru_minflt, f.ru.ru_majflt);
 	fprintf(fp, ROW "%ld voluntary, %ld involuntary\n",
@@ -161,6 +188,8 @@ report_json(const struct server *srv, const char *event)
 	    "  \"schema\": \"10kthreads-server/1\",\n"
 	    "  \"server\": \"%s\",\n"
 	    "  \"model\": \"%s\",\n"
+	    "  \"workers\": %d,\n"
+	    "  \"processes\": %d,\n"
 	    "  \"address\": \"%s\",\n"
 	    "  \"event\": \"%s\",\n"
 	    "  \"stack_size_bytes\": %zu,\n"
@@ -173,6 +202,9 @@ report_json(const struct server *srv, const char *event)
 	    "  \"vmrss_kib\": %ld,\n"
 	    "  \"vmhwm_kib\": %ld,\n"
 	    "  \"start_rss_kib\": %ld,\n"
+	    "  \"start_pss_kib\": %ld,\n"
+	    "  \"pss_sum_kib\": %ld,\n"
+	    "  \"rss_sum_kib\": %ld,\n"
 	    "  \"kib_per_peak_conn\": %.4f,\n"
 	    "  \"threads\": %ld,\n"
 	    "  \"goroutines\": 0,\n"
@@ -192,13 +224,13 @@ report_json(const struct server *srv, const char *event)
 	    "  \"kernel_stack_delta_kib\": %ld,\n"
 	    "  \"kernel_stack_peak_delta_kib\": %ld\n"
 	    "}\n",
-	    PROGNAME, srv->model, srv->addr,
+	    PROGNAME, srv->model, srv->workers, f.workers.procs + 1, srv->addr,
 	    strcmp(event, "EXITING") == 0 ? "exit" :
 	    strcmp(event, "START") == 0 ? "start" : "report",
 	    srv->stack, srv->backlog, (unsigned long long)srv->fd_limit,
-	    f.uptime, tv_sec(f.ru.ru_utime), tv_sec(f.ru.ru_stime),
+	    f.uptime, f.user_s, f.sys_s,
 	    f.ru.ru_maxrss, f.vmrss, f.vmhwm, srv->start_rss_kib,
-	    f.kib_per_conn, f.threads, f.ru.ru_minflt, f.ru.ru_majflt,
+	    srv->start_pss_kib, f.pss_kib, f.rss_sum_kib, f.kib_per_conn, f.threads_all, f.ru.ru_minflt, f.ru.ru_majflt,
 	    f.ru.ru_nvcsw, f.ru.ru_nivcsw, f.max_conc, f.total, f.now,
 	    f.bytes, f.resets, f.create_failures, f.accept_errors,
 	    srv->start_kstack_kib, f.kstack, f.kstack - srv->start_kstack_kib,

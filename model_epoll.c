@@ -1,0 +1,262 @@
+/*
+ * model_epoll.c - the C async baseline: a single-threaded, non-blocking
+ * epoll event loop.  -w N runs N such loops in threads that share the
+ * listening socket (EPOLLEXCLUSIVE wakes one loop per new connection).
+ *
+ * A connection costs one small struct, indexed by descriptor.  Data that
+ * the peer is too slow to take is kept per connection, and reading from
+ * that peer pauses until it has drained: memory stays bounded by one
+ * read per connection.
+ */
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+#define READ_BUF	(64 * 1024)
+#define MAX_EVENTS	256
+
+struct conn {
+	char	*pending;	/* echo the peer has not taken yet */
+	size_t	 off, len;
+};
+
+static struct conn *conns;	/* indexed by descriptor */
+static size_t nconns;
+
+struct loop {
+	struct server	*srv;
+	int		 ep;
+	long		 resume_ms;	/* accepting paused until then, or 0 */
+	char		 buf[READ_BUF];
+};
+
+#define PAUSE_MS	100
+
+static void
+conn_close(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+	free(c->pending);
+	memset(c, 0, sizeof(*c));
+	close(fd);
+	conn_closed();
+}
+
+/* Send what is pending; returns 1 when drained, 0 if not, -1 on error. */
+static int
+flush_pending(int fd, struct conn *c)
+{
+	ssize_t n;
+
+	while (c->off < c->len) {
+		n = send(fd, c->pending + c->off, c->len - c->off,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		c->off += (size_t)n;
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->off = c->len = 0;
+	return 1;
+}
+
+static void
+want(struct loop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void
+on_writable(struct loop *l, int fd)
+{
+	int r;
+
+	if ((r = flush_pending(fd, &conns[fd])) == -1) {
+		atomic_fetch_add_explicit(&counters->resets, 1,
+		    memory_order_relaxed);
+		conn_close(l, fd);
+	} else if (r == 1)
+		want(l, fd, EPOLLIN | EPOLLRDHUP);
+}
+
+static void
+on_readable(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+	ssize_t n, w;
+
+	for (;;) {
+		n = read(fd, l->buf, sizeof(l->buf));
+		if (n == 0) {
+			/* Everything read was echoed or is pending: drain. */
+			if (c->pending == NULL)
+				conn_close(l, fd);
+			return;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			break;
+		}
+		atomic_fetch_add_explicit(&counters->bytes, n,
+		    memory_order_relaxed);
+		w = send(fd, l->buf, (size_t)n, MSG_NOSIGNAL);
+		if (w == -1 && errno != EAGAIN)
+			break;
+		if (w == -1)
+			w = 0;
+		if (w < n) {
+			/* The peer is slow: keep the rest, stop reading. */
+			c->len = (size_t)(n - w);
+			c->off = 0;
+			if ((c->pending = malloc(c->len)) == NULL)
+				break;
+			memcpy(c->pending, l->buf + w, c->len);
+			want(l, fd, EPOLLOUT);
+			return;
+		}
+	}
+	atomic_fetch_add_explicit(&counters->resets, 1, memory_order_relaxed);
+	conn_close(l, fd);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_accept(struct loop *l)
+{
+	struct epoll_event ev;
+	int fd;
+
+	for (;;) {
+		fd = accept4(l->srv->lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			atomic_fetch_add_explicit(&counters->accept_errors,
+			    1, memory_order_relaxed);
+			/*
+			 * Out of descriptors or memory.  The listening socket
+			 * stays readable, so stop watching it for a while
+			 * rather than spin; existing connections go on.
+			 */
+			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->srv->lfd, NULL);
+			l->resume_ms = now_ms() + PAUSE_MS;
+			return;
+		}
+		if ((size_t)fd >= nconns) {
+			close(fd);
+			atomic_fetch_add_explicit(&counters->accept_errors,
+			    1, memory_order_relaxed);
+			continue;
+		}
+		net_configure(fd);
+		conn_opened();
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.fd = fd;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			conn_closed();
+		}
+	}
+}
+
+static void
+watch_listener(struct loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+
+	ev.data.fd = l->srv->lfd;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->srv->lfd, &ev) == -1)
+		err(1, "epoll_ctl listening socket");
+	l->resume_ms = 0;
+}
+
+static void *
+run_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event ev[MAX_EVENTS];
+	int i, n, fd, timeout;
+
+	for (;;) {
+		timeout = -1;
+		if (l->resume_ms != 0 && (timeout = l->resume_ms - now_ms()) <= 0) {
+			watch_listener(l);
+			timeout = -1;
+		}
+		if ((n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "epoll_wait");
+		}
+		for (i = 0; i < n; i++) {
+			fd = ev[i].data.fd;
+			if (fd == l->srv->lfd)
+				on_accept(l);
+			else if (ev[i].events & EPOLLOUT)
+				on_writable(l, fd);
+			else
+				on_readable(l, fd);
+		}
+	}
+	return NULL;
+}
+
+void
+model_epoll(struct server *srv)
+{
+	struct loop *l;
+	pthread_t t;
+	int i, e;
+
+	nconns = srv->fd_limit;
+	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
+		err(1, "connection table");
+	/* Non-blocking, so a loop that lost the race for a connection moves on. */
+	if (fcntl(srv->lfd, F_SETFL, fcntl(srv->lfd, F_GETFL) | O_NONBLOCK) ==
+	    -1)
+		err(1, "listening socket");
+	for (i = 0; i < srv->workers; i++) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			err(1, "event loop");
+		l->srv = srv;
+		if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+			err(1, "epoll_create1");
+		watch_listener(l);
+		if (i == srv->workers - 1)
+			run_loop(l);
+		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
+			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
+	}
+}

@@ -1,0 +1,31 @@
+/*
+ * model_fork.c - the traditional concurrent server: a new process for
+ * every connection.  Children are reaped by the signal thread on SIGCHLD.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+static void
+child(struct server *srv, long fd)
+{
+	close(srv->lfd);
+	serve_conn((int)fd);
+}
+
+void
+model_fork(struct server *srv)
+{
+	int fd;
+
+	for (;;) {
+		fd = net_accept(srv->lfd);
+		if (procs_spawn(child, srv, fd) == -1) {
+			/* Out of processes or memory: refuse this one only. */
+			atomic_fetch_add_explicit(&counters->create_failures,
+			    1, memory_order_relaxed);
+		}
+		close(fd);
+	}
+}

@@ -1,0 +1,13 @@
+/*
+ * model_iterative.c - one connection at a time, the baseline every
+ * concurrent design is measured against: a second client waits in the
+ * listen backlog until the first is done.
+ */
+#include "kit.h"
+
+void
+model_iterative(struct server *srv)
+{
+	for (;;)
+		serve_conn(net_accept(srv->lfd));
+}

@@ -1,0 +1,213 @@
+/*
+ * model_prefork.c - -w processes created at start, each serving one
+ * connection at a time, in the three designs of the preforking slides:
+ *   prefork-nolock  every child blocks in accept(2); the kernel picks one
+ *   prefork-lock    a process-shared mutex around accept(2)
+ *   prefork-pass    the parent accepts and passes the descriptor to an
+ *                   idle child over a Unix socket (SCM_RIGHTS)
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+static pthread_mutex_t *accept_lock;
+
+static void
+child_accept(struct server *srv, long locked)
+{
+	int fd, e;
+
+	for (;;) {
+		if (locked && (e = pthread_mutex_lock(accept_lock)) ==
+		    EOWNERDEAD)
+			pthread_mutex_consistent(accept_lock);
+		fd = net_accept(srv->lfd);
+		if (locked)
+			pthread_mutex_unlock(accept_lock);
+		serve_conn(fd);
+	}
+}
+
+/* Start the children and leave the parent to the signal thread. */
+static void
+spawn_all(struct server *srv, void (*fn)(struct server *, long), long arg)
+{
+	int i;
+
+	for (i = 0; i < srv->workers; i++)
+		if (procs_spawn(fn, srv, arg) == -1)
+			err(1, "worker process %d of %d", i + 1, srv->workers);
+	for (;;)
+		pause();
+}
+
+void
+model_prefork_nolock(struct server *srv)
+{
+	spawn_all(srv, child_accept, 0);
+}
+
+void
+model_prefork_lock(struct server *srv)
+{
+	pthread_mutexattr_t ma;
+
+	accept_lock = mmap(NULL, sizeof(*accept_lock), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (accept_lock == MAP_FAILED)
+		err(1, "mmap accept lock");
+	/* Robust: a child killed while holding it must not stop the rest. */
+	if (pthread_mutexattr_init(&ma) != 0 ||
+	    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(accept_lock, &ma) != 0)
+		errx(1, "process-shared accept lock");
+	spawn_all(srv, child_accept, 1);
+}
+
+/*
+ * prefork-pass: each child owns one end of a socketpair.  It receives a
+ * descriptor, serves it, and writes one byte back to say it is idle.
+ */
+static int
+recv_fd(int s)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	int fd;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	if (recvmsg(s, &msg, MSG_CMSG_CLOEXEC) <= 0 ||
+	    (cm = CMSG_FIRSTHDR(&msg)) == NULL ||
+	    cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	return fd;
+}
+
+static int
+send_fd(int s, int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg;
+	struct cmsghdr *cm;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	return sendmsg(s, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static void
+child_pass(struct server *srv, long s)
+{
+	char idle = 0;
+	int fd;
+
+	close(srv->lfd);
+	/* A closed socket means the parent is gone: so is our work. */
+	while ((fd = recv_fd((int)s)) != -1) {
+		serve_conn(fd);
+		if (write((int)s, &idle, 1) != 1)
+			break;
+	}
+}
+
+/* Start the child for slot i of prefork-pass, with its end of a socketpair. */
+static void
+spawn_pass(struct server *srv, struct pollfd *pfd, int i)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		err(1, "socketpair");
+	if (procs_spawn(child_pass, srv, sv[1]) == -1)
+		err(1, "worker process %d of %d", i + 1, srv->workers);
+	close(sv[1]);
+	pfd[i].fd = sv[0];
+	pfd[i].events = POLLIN;
+}
+
+void
+model_prefork_pass(struct server *srv)
+{
+	struct pollfd *pfd;
+	char *busy, byte;
+	int n = srv->workers, i, nbusy = 0, fd, next = 0;
+
+	/* pfd[n] is the listening socket, polled only while a child is idle. */
+	if ((pfd = calloc(n + 1, sizeof(*pfd))) == NULL ||
+	    (busy = calloc(n, 1)) == NULL)
+		err(1, "prefork-pass");
+	for (i = 0; i < n; i++)
+		spawn_pass(srv, pfd, i);
+	pfd[n].fd = srv->lfd;
+	pfd[n].events = POLLIN;
+
+	for (;;) {
+		pfd[n].revents = 0;
+		if (poll(pfd, n + (nbusy < n), -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (read(pfd[i].fd, &byte, 1) != 1) {
+				/*
+				 * A child died (killed, or we are stopping):
+				 * its connection is gone, its slot gets a
+				 * new child unless the server is exiting.
+				 */
+				if (atomic_load(&server_stopping))
+					for (;;)
+						pause();
+				close(pfd[i].fd);
+				spawn_pass(srv, pfd, i);
+			}
+			if (busy[i]) {
+				busy[i] = 0;
+				nbusy--;
+			}
+		}
+		if (nbusy == n || !(pfd[n].revents & POLLIN))
+			continue;
+		fd = net_accept(srv->lfd);
+		/* Round robin over the idle children spreads the work. */
+		while (busy[next])
+			next = (next + 1) % n;
+		if (send_fd(pfd[next].fd, fd) == 0) {
+			busy[next] = 1;
+			nbusy++;
+		}
+		close(fd);
+		next = (next + 1) % n;
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * model_prethread.c - -w threads created at start, each accepting and
+ * serving one connection at a time.  "prethread" serialises accept(2)
+ * with a mutex, the remedy for the thundering herd in the pre-threaded
+ * article; "prethread-nolock" lets all of them block in accept(2) and
+ * leaves the choice to the kernel.
+ */
+#include <err.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "kit.h"
+
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct prethread {
+	struct server	*srv;
+	bool		 locked;
+};
+
+static void *
+worker(void *arg)
+{
+	const struct prethread *pt = arg;
+	int fd;
+
+	for (;;) {
+		if (pt->locked)
+			pthread_mutex_lock(&accept_lock);
+		fd = net_accept(pt->srv->lfd);
+		if (pt->locked)
+			pthread_mutex_unlock(&accept_lock);
+		serve_conn(fd);
+	}
+	return NULL;
+}
+
+static void
+prethread(struct server *srv, bool locked)
+{
+	static struct prethread pt;
+	pthread_attr_t attr;
+	pthread_t t;
+	int i, e;
+
+	pt.srv = srv;
+	pt.locked = locked;
+	if ((e = pthread_attr_init(&attr)) != 0 ||
+	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
+	/* The first worker is this thread; it is already running. */
+	for (i = 1; i < srv->workers; i++)
+		if ((e = pthread_create(&t, &attr, worker, &pt)) != 0)
+			errc(1, e, "worker thread %d of %d", i + 1,
+			    srv->workers);
+	worker(&pt);
+}
+
+void
+model_prethread(struct server *srv)
+{
+	prethread(srv, true);
+}
+
+void
+model_prethread_nolock(struct server *srv)
+{
+	prethread(srv, false);
+}
