@@ -24,8 +24,9 @@
 
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
-#define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-j file] " \
-			"[-M model] [-p port] [-s stacksize] [-w workers]\n"
+#define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-c maxconns] " \
+			"[-j file] [-M model] [-p port] [-s stacksize] " \
+			"[-t seconds] [-w workers]\n"
 
 #define MAX_WORKERS	10000
 
@@ -76,6 +77,9 @@ help(void)
 	printf(USAGE
 	    "  -a addr       listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
 	    "  -b backlog    listen backlog (default: net.core.somaxconn)\n"
+	    "  -c maxconns   cap on concurrent connections; beyond it new ones "
+	    "are\n"
+	    "                accepted and closed at once (default: no cap)\n"
 	    "  -h            this help\n"
 	    "  -j file       also write the report as JSON to file\n"
 	    "  -M model      server design (default thread):",
@@ -86,6 +90,8 @@ help(void)
 	    "  -p port       TCP port, 0 lets the kernel choose (default 1234)\n"
 	    "  -s stacksize  stack per connection thread, k/m suffixes "
 	    "(default 16k)\n"
+	    "  -t seconds    close connections idle (no byte read or written) "
+	    "that long\n"
 	    "  -w workers    threads, processes or event loops of the "
 	    "models that\n"
 	    "                pre-create them (default 64 threads, 16 "
@@ -186,7 +192,7 @@ main(int argc, char *argv[])
 
 	memset(&srv, 0, sizeof(srv));
 	srv.backlog = -1;
-	while ((ch = getopt(argc, argv, "a:b:hj:M:p:s:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:hj:M:p:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			host = optarg;
@@ -195,6 +201,12 @@ main(int argc, char *argv[])
 			srv.backlog = strtonum(optarg, 1, 65535, &errstr);
 			if (errstr != NULL)
 				usage_error("-b %s: backlog is %s (1-65535)",
+				    optarg, errstr);
+			break;
+		case 'c':
+			srv.max_conns = strtonum(optarg, 1, LONG_MAX, &errstr);
+			if (errstr != NULL)
+				usage_error("-c %s: connection cap is %s",
 				    optarg, errstr);
 			break;
 		case 'h':
@@ -229,6 +241,12 @@ main(int argc, char *argv[])
 			if (stack > MAX_STACK)
 				usage_error("-s %s: stack size is above the "
 				    "maximum of 1 GiB", optarg);
+			break;
+		case 't':
+			srv.idle_timeout = strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				usage_error("-t %s: idle timeout is %s "
+				    "(1-86400 seconds)", optarg, errstr);
 			break;
 		case 'w':
 			workers = strtonum(optarg, 1, MAX_WORKERS, &errstr);

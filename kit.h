@@ -26,6 +26,8 @@ struct counters {
 	atomic_long	resets;		/* peers that reset or vanished */
 	atomic_long	create_failures; /* threads/processes not created */
 	atomic_long	accept_errors;	/* accept(2) failures of any kind */
+	atomic_long	over_cap;	/* closed at once: -c reached */
+	atomic_long	timeouts;	/* closed after -t idle seconds */
 };
 
 extern struct counters *counters;
@@ -36,6 +38,8 @@ extern atomic_int server_stopping;
 struct server {
 	const char	*model;
 	int		 workers;	/* -w: threads, processes or loops */
+	long		 max_conns;	/* -c: 0 for no cap */
+	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	char		 addr[80];	/* host:port as bound */
 	int		 lfd;
 	size_t		 stack;		/* bytes per connection thread */
@@ -58,7 +62,7 @@ struct proctotals {
 
 /* counters.c */
 void	counters_init(void);
-void	conn_opened(void);
+int	conn_admit(const struct server *, int);
 void	conn_closed(void);
 
 /* echo.c */
@@ -68,7 +72,7 @@ void	serve_conn(int);
 /* net.c */
 int	net_listen(const char *, const char *, int, char *, size_t);
 int	net_accept(int);
-void	net_configure(int);
+void	net_configure(int, int);
 
 /* rusage.c */
 long	proc_status_kib(const char *);

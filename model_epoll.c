@@ -3,7 +3,8 @@
  * epoll event loop.  -w N runs N such loops in threads that share the
  * listening socket (EPOLLEXCLUSIVE wakes one loop per new connection).
  *
- * A connection costs one small struct, indexed by descriptor.  Data that
+ * A connection costs one small struct, indexed by descriptor; -t is a
+ * sweep over that table once a second.  Data that
  * the peer is too slow to take is kept per connection, and reading from
  * that peer pauses until it has drained: memory stays bounded by one
  * read per connection.
@@ -26,9 +27,13 @@
 #define READ_BUF	(64 * 1024)
 #define MAX_EVENTS	256
 
+struct loop;
+
 struct conn {
-	char	*pending;	/* echo the peer has not taken yet */
-	size_t	 off, len;
+	struct loop	*owner;		/* NULL while the slot is free */
+	char		*pending;	/* echo the peer has not taken yet */
+	size_t		 off, len;
+	long		 active_ms;	/* last read or write, for -t */
 };
 
 static struct conn *conns;	/* indexed by descriptor */
@@ -38,10 +43,66 @@ struct loop {
 	struct server	*srv;
 	int		 ep;
 	long		 resume_ms;	/* accepting paused until then, or 0 */
+	long		 sweep_ms;	/* next idle sweep, with -t */
 	char		 buf[READ_BUF];
 };
 
 #define PAUSE_MS	100
+#define SWEEP_MS	1000
+
+static long now_ms(void);
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_accept(struct loop *l)
+{
+	struct epoll_event ev;
+	int fd;
+
+	for (;;) {
+		fd = accept4(l->srv->lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			atomic_fetch_add_explicit(&counters->accept_errors,
+			    1, memory_order_relaxed);
+			/*
+			 * Out of descriptors or memory.  The listening socket
+			 * stays readable, so stop watching it for a while
+			 * rather than spin; existing connections go on.
+			 */
+			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->srv->lfd, NULL);
+			l->resume_ms = now_ms() + PAUSE_MS;
+			return;
+		}
+		if ((size_t)fd >= nconns) {
+			close(fd);
+			atomic_fetch_add_explicit(&counters->accept_errors,
+			    1, memory_order_relaxed);
+			continue;
+		}
+		if (conn_admit(l->srv, fd) == -1)
+			continue;
+		conns[fd].owner = l;
+		conns[fd].active_ms = now_ms();
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.fd = fd;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			conn_closed();
+		}
+	}
+}
 
 static void
 conn_close(struct loop *l, int fd)
@@ -50,6 +111,7 @@ conn_close(struct loop *l, int fd)
 
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
 	free(c->pending);
+	/* Cleared before close(2): another loop may get this number next. */
 	memset(c, 0, sizeof(*c));
 	close(fd);
 	conn_closed();
@@ -61,6 +123,7 @@ flush_pending(int fd, struct conn *c)
 {
 	ssize_t n;
 
+	c->active_ms = now_ms();
 	while (c->off < c->len) {
 		n = send(fd, c->pending + c->off, c->len - c->off,
 		    MSG_NOSIGNAL);
@@ -104,6 +167,7 @@ on_readable(struct loop *l, int fd)
 	struct conn *c = &conns[fd];
 	ssize_t n, w;
 
+	c->active_ms = now_ms();
 	for (;;) {
 		n = read(fd, l->buf, sizeof(l->buf));
 		if (n == 0) {
@@ -141,56 +205,6 @@ on_readable(struct loop *l, int fd)
 	conn_close(l, fd);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-on_accept(struct loop *l)
-{
-	struct epoll_event ev;
-	int fd;
-
-	for (;;) {
-		fd = accept4(l->srv->lfd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
-			/*
-			 * Out of descriptors or memory.  The listening socket
-			 * stays readable, so stop watching it for a while
-			 * rather than spin; existing connections go on.
-			 */
-			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->srv->lfd, NULL);
-			l->resume_ms = now_ms() + PAUSE_MS;
-			return;
-		}
-		if ((size_t)fd >= nconns) {
-			close(fd);
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
-			continue;
-		}
-		net_configure(fd);
-		conn_opened();
-		ev.events = EPOLLIN | EPOLLRDHUP;
-		ev.data.fd = fd;
-		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			close(fd);
-			conn_closed();
-		}
-	}
-}
-
 static void
 watch_listener(struct loop *l)
 {
@@ -200,6 +214,22 @@ watch_listener(struct loop *l)
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->srv->lfd, &ev) == -1)
 		err(1, "epoll_ctl listening socket");
 	l->resume_ms = 0;
+}
+
+/* Close this loop's connections that have been idle longer than -t. */
+static void
+sweep_idle(struct loop *l)
+{
+	long now = now_ms(), limit = l->srv->idle_timeout * 1000L;
+	size_t fd;
+
+	for (fd = 0; fd < nconns; fd++)
+		if (conns[fd].owner == l && now - conns[fd].active_ms > limit) {
+			atomic_fetch_add_explicit(&counters->timeouts, 1,
+			    memory_order_relaxed);
+			conn_close(l, (int)fd);
+		}
+	l->sweep_ms = now + SWEEP_MS;
 }
 
 static void *
@@ -214,6 +244,12 @@ run_loop(void *arg)
 		if (l->resume_ms != 0 && (timeout = l->resume_ms - now_ms()) <= 0) {
 			watch_listener(l);
 			timeout = -1;
+		}
+		if (l->srv->idle_timeout > 0) {
+			if (now_ms() >= l->sweep_ms)
+				sweep_idle(l);
+			if (timeout == -1 || timeout > SWEEP_MS)
+				timeout = SWEEP_MS;
 		}
 		if ((n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout)) == -1) {
 			if (errno == EINTR)

@@ -20,11 +20,13 @@ model_fork(struct server *srv)
 	int fd;
 
 	for (;;) {
-		fd = net_accept(srv->lfd);
+		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+			continue;
 		if (procs_spawn(child, srv, fd) == -1) {
 			/* Out of processes or memory: refuse this one only. */
 			atomic_fetch_add_explicit(&counters->create_failures,
 			    1, memory_order_relaxed);
+			conn_closed();
 		}
 		close(fd);
 	}

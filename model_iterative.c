@@ -8,6 +8,9 @@
 void
 model_iterative(struct server *srv)
 {
+	int fd;
+
 	for (;;)
-		serve_conn(net_accept(srv->lfd));
+		if (conn_admit(srv, fd = net_accept(srv->lfd)) == 0)
+			serve_conn(fd);
 }

@@ -66,7 +66,8 @@ model_pool(struct server *srv)
 		while (q.len == q.cap)
 			pthread_cond_wait(&q.nonfull, &q.mu);
 		pthread_mutex_unlock(&q.mu);
-		fd = net_accept(srv->lfd);
+		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+			continue;
 		pthread_mutex_lock(&q.mu);
 		q.fds[(q.head + q.len) % q.cap] = fd;
 		q.len++;

@@ -35,7 +35,8 @@ child_accept(struct server *srv, long locked)
 		fd = net_accept(srv->lfd);
 		if (locked)
 			pthread_mutex_unlock(accept_lock);
-		serve_conn(fd);
+		if (conn_admit(srv, fd) == 0)
+			serve_conn(fd);
 	}
 }
 
@@ -199,14 +200,16 @@ model_prefork_pass(struct server *srv)
 		}
 		if (nbusy == n || !(pfd[n].revents & POLLIN))
 			continue;
-		fd = net_accept(srv->lfd);
+		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+			continue;
 		/* Round robin over the idle children spreads the work. */
 		while (busy[next])
 			next = (next + 1) % n;
 		if (send_fd(pfd[next].fd, fd) == 0) {
 			busy[next] = 1;
 			nbusy++;
-		}
+		} else
+			conn_closed();
 		close(fd);
 		next = (next + 1) % n;
 	}

@@ -30,7 +30,8 @@ worker(void *arg)
 		fd = net_accept(pt->srv->lfd);
 		if (pt->locked)
 			pthread_mutex_unlock(&accept_lock);
-		serve_conn(fd);
+		if (conn_admit(pt->srv, fd) == 0)
+			serve_conn(fd);
 	}
 	return NULL;
 }

@@ -37,9 +37,8 @@ model_thread(struct server *srv)
 		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
 
 	for (;;) {
-		fd = net_accept(srv->lfd);
-		net_configure(fd);
-		conn_opened();
+		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+			continue;
 		if ((e = pthread_create(&t, &attr, conn_thread,
 		    (void *)(intptr_t)fd)) != 0) {
 			/*

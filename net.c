@@ -120,11 +120,18 @@ net_accept(int lfd)
 /*
  * Per-connection socket options.  Go sets TCP_NODELAY on every
  * connection; the C server does too, so the comparison is like for like.
+ * An idle timeout bounds both directions: a peer that sends nothing and a
+ * peer that never reads its echo each hold a thread for at most that long.
  */
 void
-net_configure(int fd)
+net_configure(int fd, int timeout)
 {
+	struct timeval tv = { timeout, 0 };
 	int on = 1;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (timeout > 0) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 }

@@ -28,7 +28,7 @@ struct figures {
 	double		uptime;
 	long		vmrss, vmhwm, threads, kstack;
 	long		now, max_conc, total, bytes, resets;
-	long		create_failures, accept_errors;
+	long		create_failures, accept_errors, over_cap, timeouts;
 	double		kib_per_conn;
 };
 
@@ -96,6 +96,8 @@ gather(const struct server *srv, struct figures *f)
 	f->resets = atomic_load(&counters->resets);
 	f->create_failures = atomic_load(&counters->create_failures);
 	f->accept_errors = atomic_load(&counters->accept_errors);
+	f->over_cap = atomic_load(&counters->over_cap);
+	f->timeouts = atomic_load(&counters->timeouts);
 	f->user_s = tv_sec(f->ru.ru_utime) + tv_sec(ch.ru_utime) +
 	    f->workers.user_s;
 	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) +
@@ -158,6 +160,16 @@ report_print(FILE *fp, const struct server *srv, const char *event)
 	fprintf(fp, ROW "%ld\n", "thread create failures",
 	    f.create_failures);
 	fprintf(fp, ROW "%ld\n", "accept errors", f.accept_errors);
+	if (srv->max_conns > 0)
+		fprintf(fp, ROW "%ld (cap %ld)\n", "closed over cap",
+		    f.over_cap, srv->max_conns);
+	else
+		fprintf(fp, ROW "%ld (no cap)\n", "closed over cap", f.over_cap);
+	if (srv->idle_timeout > 0)
+		fprintf(fp, ROW "%ld (after %d s idle)\n", "closed idle",
+		    f.timeouts, srv->idle_timeout);
+	else
+		fprintf(fp, ROW "%ld (no timeout)\n", "closed idle", f.timeouts);
 	fprintf(fp, ROW "%ld KiB now, %ld KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)\n",
 	    "kernel stack (est.)", f.kstack - srv->start_kstack_kib,
@@ -219,6 +231,10 @@ report_json(const struct server *srv, const char *event)
 	    "  \"resets\": %ld,\n"
 	    "  \"thread_create_failures\": %ld,\n"
 	    "  \"accept_errors\": %ld,\n"
+	    "  \"max_conns\": %ld,\n"
+	    "  \"over_cap\": %ld,\n"
+	    "  \"idle_timeout_s\": %d,\n"
+	    "  \"idle_timeouts\": %ld,\n"
 	    "  \"kernel_stack_start_kib\": %ld,\n"
 	    "  \"kernel_stack_kib\": %ld,\n"
 	    "  \"kernel_stack_delta_kib\": %ld,\n"
@@ -233,6 +249,7 @@ report_json(const struct server *srv, const char *event)
 	    srv->start_pss_kib, f.pss_kib, f.rss_sum_kib, f.kib_per_conn, f.threads_all, f.ru.ru_minflt, f.ru.ru_majflt,
 	    f.ru.ru_nvcsw, f.ru.ru_nivcsw, f.max_conc, f.total, f.now,
 	    f.bytes, f.resets, f.create_failures, f.accept_errors,
+	    srv->max_conns, f.over_cap, srv->idle_timeout, f.timeouts,
 	    srv->start_kstack_kib, f.kstack, f.kstack - srv->start_kstack_kib,
 	    srv->peak_kstack_kib - srv->start_kstack_kib);
 	if (fclose(fp) == EOF || rename(tmp, srv->json_path) == -1) {
