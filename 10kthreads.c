@@ -25,10 +25,12 @@
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
 #define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-c maxconns] " \
-			"[-j file] [-M model] [-p port] [-s stacksize] " \
+			"[-j file] [-M model] [-P procs] [-p port] " \
+			"[-s stacksize] " \
 			"[-t seconds] [-w workers]\n"
 
 #define MAX_WORKERS	10000
+#define MAX_PROCS	256
 
 /* workers: what -w counts for the model, or NULL if it takes no -w. */
 static const struct model {
@@ -87,6 +89,10 @@ help(void)
 	for (i = 0; i < NMODELS; i++)
 		printf(" %s", models[i].name);
 	printf("\n"
+	    "  -P procs      run the model in procs processes that share the "
+	    "listening\n"
+	    "                socket, to hold more connections than one "
+	    "process's fd limit\n"
 	    "  -p port       TCP port, 0 lets the kernel choose (default 1234)\n"
 	    "  -s stacksize  stack per connection thread, k/m suffixes "
 	    "(default 16k)\n"
@@ -178,6 +184,54 @@ signal_thread(void *arg)
 	}
 }
 
+/*
+ * Reap what the model's own workers leave (fork, prefork): under -P the
+ * top process's signal thread only reaps its direct children.
+ */
+static void * __attribute__((noreturn))
+reaper_thread(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (;;)
+		if (sigwait(&set, &sig) == 0)
+			procs_reap();
+}
+
+static void
+model_process(struct server *srv, long i)
+{
+	pthread_t t;
+	int e;
+
+	(void)i;
+	if ((e = pthread_create(&t, NULL, reaper_thread, NULL)) != 0)
+		errc(1, e, "reaper thread");
+	srv->run(srv);
+}
+
+/*
+ * -P: the processes share one listening socket rather than binding their
+ * own with SO_REUSEPORT.  With SO_REUSEPORT the kernel hashes each new
+ * connection to a process whether or not it has a descriptor free; with
+ * one socket, whichever process has room accepts it.
+ */
+static void
+spawn_procs(struct server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->procs; i++)
+		if (procs_spawn(model_process, srv, i) == -1)
+			err(1, "server process %d of %d", i + 1, srv->procs);
+	for (;;)
+		pause();
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -192,7 +246,7 @@ main(int argc, char *argv[])
 
 	memset(&srv, 0, sizeof(srv));
 	srv.backlog = -1;
-	while ((ch = getopt(argc, argv, "a:b:c:hj:M:p:s:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:hj:M:P:p:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			host = optarg;
@@ -222,6 +276,12 @@ main(int argc, char *argv[])
 				usage_error("-M %s: unknown model (see -h)",
 				    optarg);
 			model = &models[i];
+			break;
+		case 'P':
+			srv.procs = strtonum(optarg, 1, MAX_PROCS, &errstr);
+			if (errstr != NULL)
+				usage_error("-P %s: processes is %s (1-%d)",
+				    optarg, errstr, MAX_PROCS);
 			break;
 		case 'p':
 			(void)strtonum(optarg, 0, 65535, &errstr);
@@ -266,6 +326,9 @@ main(int argc, char *argv[])
 		srv.backlog = somaxconn();
 	srv.stack = stack;
 	srv.model = model->name;
+	srv.run = model->run;
+	if (srv.procs == 0)
+		srv.procs = 1;
 	srv.workers = workers != 0 ? workers : model->default_workers;
 
 	/*
@@ -300,12 +363,16 @@ main(int argc, char *argv[])
 	printf("%s: listening on %s model %s", PROGNAME, srv.addr, srv.model);
 	if (model->workers != NULL)
 		printf(" (%d %s)", srv.workers, model->workers);
+	if (srv.procs > 1)
+		printf(" in %d processes", srv.procs);
 	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
 	    "connections)\n", srv.stack / 1024, srv.backlog,
 	    (unsigned long long)srv.fd_limit,
-	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1));
+	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1) * srv.procs);
 	fflush(stdout);
 
+	if (srv.procs > 1)
+		spawn_procs(&srv);
 	model->run(&srv);
 	return 0;
 }

@@ -38,6 +38,8 @@ extern atomic_int server_stopping;
 struct server {
 	const char	*model;
 	int		 workers;	/* -w: threads, processes or loops */
+	int		 procs;		/* -P: processes sharing the socket */
+	void		(*run)(struct server *);	/* the model */
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	char		 addr[80];	/* host:port as bound */

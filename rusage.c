@@ -132,8 +132,9 @@ report_print(FILE *fp, const struct server *srv, const char *event)
 	    event, f.ru.ru_maxrss, f.max_conc, f.total, f.now);
 	fprintf(fp, ROW "%s (model %s)\n", "server", PROGNAME, srv->model);
 	fprintf(fp, ROW "%.3f s\n", "uptime", f.uptime);
-	fprintf(fp, ROW "%d (%d workers)\n", "processes",
-	    f.workers.procs + 1, f.workers.procs);
+	fprintf(fp, ROW "%d (%d workers; -P %d, fd limit %llu each)\n",
+	    "processes", f.workers.procs + 1, f.workers.procs, srv->procs,
+	    (unsigned long long)srv->fd_limit);
 	fprintf(fp, ROW "%.3f s (all processes)\n", "user CPU", f.user_s);
 	fprintf(fp, ROW "%.3f s (all processes)\n", "system CPU", f.sys_s);
 	fprintf(fp, ROW "%ld KiB (ru_maxrss)\n", "peak resident",
@@ -202,6 +203,7 @@ report_json(const struct server *srv, const char *event)
 	    "  \"model\": \"%s\",\n"
 	    "  \"workers\": %d,\n"
 	    "  \"processes\": %d,\n"
+	    "  \"server_procs\": %d,\n"
 	    "  \"address\": \"%s\",\n"
 	    "  \"event\": \"%s\",\n"
 	    "  \"stack_size_bytes\": %zu,\n"
@@ -240,7 +242,7 @@ report_json(const struct server *srv, const char *event)
 	    "  \"kernel_stack_delta_kib\": %ld,\n"
 	    "  \"kernel_stack_peak_delta_kib\": %ld\n"
 	    "}\n",
-	    PROGNAME, srv->model, srv->workers, f.workers.procs + 1, srv->addr,
+	    PROGNAME, srv->model, srv->workers, f.workers.procs + 1, srv->procs, srv->addr,
 	    strcmp(event, "EXITING") == 0 ? "exit" :
 	    strcmp(event, "START") == 0 ? "start" : "report",
 	    srv->stack, srv->backlog, (unsigned long long)srv->fd_limit,
