@@ -4,8 +4,9 @@
 
 CC	?= cc
 CFLAGS	?= -O2
-CFLAGS	+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread
-BSD_CFLAGS = -isystem /usr/include/bsd -DLIBBSD_OVERLAY
+# Always on, even when CFLAGS is given on the command line.
+KIT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+	     -isystem /usr/include/bsd -DLIBBSD_OVERLAY
 LDLIBS	= -pthread -lbsd
 GO	?= go
 SHELL	= /bin/bash
@@ -13,19 +14,23 @@ SHELL	= /bin/bash
 SRCS	= 10kthreads.c counters.c echo.c net.c procs.c rusage.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
 	  model_fork.c model_iterative.c model_epoll.c
-OBJS	= $(SRCS:%.c=obj/%.o)
+OBJDIR	?= obj
+SERVER	?= bin/10kthreads
+OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
 GOBINS	= bin/client bin/ref_async_server bin/experiment
 
-all: bin/10kthreads $(GOBINS)
+all: $(SERVER) $(GOBINS)
 
 prereqs:
 	@CC=$(CC) GO=$(GO) scripts/prereqs
 
-obj/%.o: %.c kit.h | obj prereqs
-	$(CC) $(CFLAGS) $(BSD_CFLAGS) -c $< -o $@
+$(OBJDIR)/%.o: %.c kit.h | prereqs
+	@mkdir -p $(OBJDIR)
+	$(CC) $(KIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
-bin/10kthreads: $(OBJS) | bin
-	$(CC) $(CFLAGS) $(OBJS) -o $@ $(LDLIBS)
+$(SERVER): $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KIT_CFLAGS) $(CFLAGS) $(OBJS) -o $@ $(LDLIBS)
 
 # The go command keeps its own cache, so it decides what to rebuild.
 bin/client bin/ref_async_server: | bin prereqs
@@ -34,7 +39,7 @@ bin/client bin/ref_async_server: | bin prereqs
 bin/experiment: | bin prereqs
 	$(GO) build -o $@ ./scripts/experiment
 
-bin obj:
+bin:
 	mkdir -p $@
 
 test: all
@@ -44,7 +49,19 @@ test: all
 experiment: all
 	bin/experiment
 
+# The C server built with a sanitizer, in its own directories, and the
+# integration suite run against it (tests/ reads TENKTHREADS_BIN).
+SAN_asan  = -fsanitize=address -fno-omit-frame-pointer
+SAN_ubsan = -fsanitize=undefined -fno-sanitize-recover=all
+SAN_tsan  = -fsanitize=thread
+
+asan ubsan tsan: $(GOBINS)
+	$(MAKE) OBJDIR=obj/$@ SERVER=bin/$@/10kthreads \
+	    CFLAGS="-O1 -g $(SAN_$@)" bin/$@/10kthreads
+	TENKTHREADS_BIN=$(CURDIR)/bin/$@/10kthreads TENKTHREADS_SANITIZER=$@ \
+	    GO=$(GO) scripts/run-tests ./tests/
+
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment clean $(GOBINS)
+.PHONY: all prereqs test experiment clean asan ubsan tsan $(GOBINS)

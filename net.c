@@ -38,6 +38,19 @@ sockaddr_name(const struct sockaddr *sa, char *name, size_t len)
 	    host, port);
 }
 
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	const struct in6_addr *a6;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+		    >> 24) == 127;
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) &&
+	    a6->s6_addr[12] == 127);
+}
+
 /*
  * Bind and listen on host:port.  Returns the socket and writes the bound
  * address (with the port the kernel chose for port 0) into name.  Any
@@ -74,6 +87,9 @@ net_listen(const char *host, const char *port, int backlog, char *name,
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
 		err(1, "getsockname");
 	sockaddr_name((struct sockaddr *)&ss, name, namelen);
+	if (!is_loopback((struct sockaddr *)&ss))
+		warnx("warning: %s is not a loopback address: anyone who can "
+		    "reach it can connect and hold threads", name);
 	return fd;
 }
 
