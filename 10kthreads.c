@@ -31,6 +31,7 @@
 
 #define MAX_WORKERS	10000
 #define MAX_PROCS	256
+#define OPTSTRING	"a:b:c:hj:M:P:p:s:t:w:"
 
 /* workers: what -w counts for the model, or NULL if it takes no -w. */
 static const struct model {
@@ -246,7 +247,9 @@ main(int argc, char *argv[])
 
 	memset(&srv, 0, sizeof(srv));
 	srv.backlog = -1;
-	while ((ch = getopt(argc, argv, "a:b:c:hj:M:P:p:s:t:w:")) != -1) {
+	/* getopt's own messages name argv[0]; ours name the program. */
+	opterr = 0;
+	while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
 		switch (ch) {
 		case 'a':
 			host = optarg;
@@ -315,7 +318,9 @@ main(int argc, char *argv[])
 				    optarg, errstr, MAX_WORKERS);
 			break;
 		default:
-			usage();
+			if (strchr(OPTSTRING, optopt) != NULL)
+				usage_error("-%c needs a value", optopt);
+			usage_error("unknown flag -%c", optopt);
 		}
 	}
 	if (workers != 0 && model->workers == NULL)

@@ -113,8 +113,8 @@ conn_close(struct loop *l, int fd)
 	free(c->pending);
 	/* Cleared before close(2): another loop may get this number next. */
 	memset(c, 0, sizeof(*c));
-	close(fd);
 	conn_closed();
+	close(fd);
 }
 
 /* Send what is pending; returns 1 when drained, 0 if not, -1 on error. */

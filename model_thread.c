@@ -17,9 +17,7 @@ conn_thread(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 
-	echo_conn(fd);
-	close(fd);
-	conn_closed();
+	serve_conn(fd);
 	return NULL;
 }
 
