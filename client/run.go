@@ -1,0 +1,545 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"tenkthreads/internal/stats"
+)
+
+// Messages above this size are written from a second goroutine: a
+// lock-step writer that does not read could otherwise deadlock with a
+// server blocked writing the echo back into our full receive buffer.
+const bigMessage = 32 << 10
+
+// readChunk bounds the per-connection read buffer, so 10K connections with
+// large messages do not need 10K message-sized buffers.
+const readChunk = 16 << 10
+
+// payloadSlack lets connections and rounds use different windows of one
+// shared random buffer, so cross-talk between connections is detected
+// without a buffer per connection.
+const payloadSlack = 4096
+
+type runner struct {
+	cfg     *config
+	raddr   string
+	sources []net.IP
+	dialers []net.Dialer
+	msgLen  int
+	base    []byte // payload source, shared read-only
+
+	sem     chan struct{}
+	rampWG  sync.WaitGroup
+	workWG  sync.WaitGroup
+	wg      sync.WaitGroup
+	goCh    chan struct{}
+	closeCh chan struct{}
+
+	rampStart   time.Time
+	steadyStart time.Time
+	deadline    time.Time
+
+	connectH, rttH, svcH *stats.Sharded
+
+	established, verified, open, peak, total atomic.Int64
+	sent, received, late, missed             atomic.Int64
+	dialsDone, failed                        atomic.Int64
+	stop, workersDone                        atomic.Bool
+
+	bells     []chan struct{}
+	pacerDone chan struct{}
+
+	errMu   sync.Mutex
+	errs    map[string]int64
+	errns   map[string]map[string]int64
+	example map[string]string
+}
+
+// msg returns the payload of round k on connection id.
+func (r *runner) msg(id, k int) []byte {
+	if r.cfg.Size == 0 {
+		return r.base
+	}
+	off := (id*7919 + k*131) % payloadSlack
+	return r.base[off : off+r.msgLen]
+}
+
+func (r *runner) fail(phase string, err error) {
+	r.failed.Add(1)
+	cls, name := classify(phase, err)
+	r.errMu.Lock()
+	r.errs[cls]++
+	if r.errns[cls] == nil {
+		r.errns[cls] = map[string]int64{}
+	}
+	r.errns[cls][name]++
+	if _, ok := r.example[cls]; !ok {
+		r.example[cls] = fmt.Sprintf("%s: %v", phase, err)
+	}
+	r.errMu.Unlock()
+}
+
+func (r *runner) opened() {
+	n := r.open.Add(1)
+	r.total.Add(1)
+	for {
+		p := r.peak.Load()
+		if n <= p || r.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (r *runner) dial(id int) (net.Conn, error) {
+	d := &r.dialers[id%len(r.dialers)]
+	t0 := time.Now()
+	c, err := d.Dial("tcp", r.raddr)
+	if err != nil {
+		return nil, err
+	}
+	r.connectH.Record(id, int64(time.Since(t0)))
+	r.opened()
+	return c, nil
+}
+
+func (r *runner) closeConn(c net.Conn) {
+	c.Close()
+	r.open.Add(-1)
+}
+
+func (r *runner) worker(id int) {
+	defer r.wg.Done()
+	if r.cfg.ConnectRate > 0 {
+		slot := r.rampStart.Add(time.Duration(float64(id) / r.cfg.ConnectRate * 1e9))
+		if d := time.Until(slot); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	var c net.Conn
+	var err error
+	if !r.stop.Load() {
+		r.sem <- struct{}{}
+		c, err = r.dial(id)
+		<-r.sem
+	} else {
+		err = errInterrupted
+	}
+	r.dialsDone.Add(1)
+	r.rampWG.Done()
+	if err != nil {
+		r.workWG.Done()
+		r.fail("connect", err)
+		return
+	}
+	r.established.Add(1)
+	<-r.goCh
+	ok := r.work(id, &c)
+	r.workWG.Done()
+	if ok {
+		r.verified.Add(1)
+	}
+	if c != nil {
+		// A connection that accepted and echoed proves the server holds
+		// it; keeping all open until every one has done so is what makes
+		// the server's own peak reach N (the kernel completes connects
+		// before the server accepts them).
+		<-r.closeCh
+		r.closeConn(c)
+	}
+}
+
+var errInterrupted = fmt.Errorf("interrupted before connecting")
+
+// work runs the round trips of one connection; true if all verified.
+// A failed connection is closed at once and *cp set to nil.
+func (r *runner) work(id int, cp *net.Conn) bool {
+	c := *cp
+	defer func() { *cp = c }()
+	fail := func(phase string, err error) bool {
+		r.fail(phase, err)
+		if c != nil {
+			r.closeConn(c)
+			c = nil
+		}
+		return false
+	}
+	buf := make([]byte, min(r.msgLen, readChunk))
+	rounds := r.cfg.Rounds
+	hasDeadline := r.cfg.Duration > 0
+	openLoop := r.cfg.Rate > 0
+	var interval time.Duration
+	if openLoop {
+		interval = time.Duration(float64(r.cfg.N) / r.cfg.Rate * 1e9)
+	}
+	for k := 0; rounds == 0 || k < rounds; k++ {
+		var intended time.Time
+		now := time.Now()
+		if openLoop {
+			intended = r.intendedAt(id, k)
+			if hasDeadline && !intended.Before(r.deadline) {
+				break
+			}
+			if hasDeadline && !now.Before(r.deadline) {
+				// Behind schedule at the end: these sends never happened.
+				r.missed.Add(int64(r.deadline.Sub(intended)/interval) + 1)
+				break
+			}
+			if intended.Sub(now) > 0 {
+				r.waitSlot(id, intended)
+			} else if now.Sub(intended) > interval {
+				r.late.Add(1)
+			}
+		} else if hasDeadline && !now.Before(r.deadline) {
+			break
+		}
+		if r.stop.Load() {
+			break
+		}
+		if r.cfg.Reconnect && k > 0 {
+			r.closeConn(c)
+			c = nil
+			nc, err := r.dial(id)
+			if err != nil {
+				return fail("connect", err)
+			}
+			c = nc
+		}
+		m := r.msg(id, k)
+		t0 := time.Now()
+		if !openLoop || t0.Before(intended) {
+			// Latency runs from the earlier of intended and actual send.
+			intended = t0
+		}
+		if err := c.SetDeadline(t0.Add(r.cfg.Timeout)); err != nil {
+			return fail("write", err)
+		}
+		r.sent.Add(1)
+		if phase, err := roundTrip(c, m, buf); err != nil {
+			return fail(phase, err)
+		}
+		done := time.Now()
+		r.rttH.Record(id, int64(done.Sub(intended)))
+		r.svcH.Record(id, int64(done.Sub(t0)))
+		r.received.Add(1)
+	}
+	return true
+}
+
+// roundTrip writes msg and reads the echo back, comparing as it reads.
+func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
+	var werr chan error
+	if len(msg) > bigMessage {
+		werr = make(chan error, 1)
+		go func() {
+			_, err := c.Write(msg)
+			werr <- err
+		}()
+	} else if _, err := c.Write(msg); err != nil {
+		return "write", err
+	}
+	got := 0
+	for got < len(msg) {
+		want := min(len(buf), len(msg)-got)
+		n, err := c.Read(buf[:want])
+		if n > 0 {
+			if !bytes.Equal(buf[:n], msg[got:got+n]) {
+				for i := 0; i < n; i++ {
+					if buf[i] != msg[got+i] {
+						return "read", &mismatchError{got + i, len(msg), buf[i], msg[got+i]}
+					}
+				}
+			}
+			got += n
+		}
+		if err != nil && got < len(msg) {
+			if err == io.EOF {
+				err = &eofError{got, len(msg)}
+			}
+			if werr != nil {
+				c.Close() // unblocks the writer
+				<-werr
+			}
+			return "read", err
+		}
+	}
+	if werr != nil {
+		if err := <-werr; err != nil {
+			return "write", err
+		}
+	}
+	return "", nil
+}
+
+// prepare checks limits and resolves everything before the first dial, so
+// that impossible runs fail with one clear line instead of half-way.
+func prepare(cfg *config) (*runner, *envInfo, error) {
+	env := &envInfo{}
+	soft, hard, err := raiseNofile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("raise the open-file limit: %v", err)
+	}
+	env.FdSoft, env.FdHard = soft, hard
+	need := uint64(cfg.N) + fdSlack
+	if need > soft {
+		procs := (uint64(cfg.N) + soft - fdSlack - 1) / (soft - fdSlack)
+		return nil, nil, fmt.Errorf("-n %d needs ~%d open files but the hard limit is %d; spread it with -procs %d, run several clients and `client merge` their JSON, or raise `ulimit -Hn`", cfg.N, need, hard, procs)
+	}
+	ta, err := net.ResolveTCPAddr("tcp", cfg.Host)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-host %s: %v", cfg.Host, err)
+	}
+	r := &runner{cfg: cfg, raddr: ta.String()}
+	switch {
+	case cfg.Source == "off":
+	case cfg.Source != "":
+		if r.sources, err = parseSources(cfg.Source); err != nil {
+			return nil, nil, err
+		}
+	case ta.IP.To4() != nil && ta.IP.IsLoopback():
+		r.sources, _ = parseSources(fmt.Sprintf("%s-127.0.0.%d", autoSourceFirst, 1+autoSourceCount))
+	}
+	lo, hi := portRange()
+	env.PortLo, env.PortHi = lo, hi
+	ports := int64(hi - lo + 1)
+	nsrc := int64(max(1, len(r.sources)))
+	if int64(cfg.N) > ports*nsrc {
+		return nil, nil, fmt.Errorf("-n %d needs %d source ports towards %s but %d source address(es) x %d ephemeral ports (%d-%d) allow only %d; add addresses with -source", cfg.N, cfg.N, r.raddr, nsrc, ports, lo, hi, ports*nsrc)
+	}
+	if len(r.sources) == 0 {
+		r.dialers = []net.Dialer{{Timeout: cfg.ConnectTimeout, KeepAlive: -1}}
+	} else {
+		for _, ip := range r.sources {
+			r.dialers = append(r.dialers, net.Dialer{
+				Timeout:   cfg.ConnectTimeout,
+				KeepAlive: -1,
+				LocalAddr: &net.TCPAddr{IP: ip},
+				Control:   noPortControl,
+			})
+		}
+	}
+	if cfg.Size > 0 {
+		r.msgLen = cfg.Size
+		r.base = make([]byte, cfg.Size+payloadSlack)
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0x10c))
+		for i := range r.base {
+			r.base[i] = byte(rng.Uint32())
+		}
+	} else {
+		r.msgLen = len(cfg.Data)
+		r.base = []byte(cfg.Data)
+	}
+	return r, env, nil
+}
+
+func run(cfg *config, stderr io.Writer) (*Result, error) {
+	r, env, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.sem = make(chan struct{}, cfg.Dialers)
+	r.goCh = make(chan struct{})
+	r.closeCh = make(chan struct{})
+	shards := 4 * runtime.GOMAXPROCS(0)
+	r.connectH, r.rttH, r.svcH = stats.NewSharded(shards), stats.NewSharded(shards), stats.NewSharded(shards)
+	r.errs = map[string]int64{}
+	r.errns = map[string]map[string]int64{}
+	r.example = map[string]string{}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	interrupted := make(chan struct{})
+	go func() {
+		if _, ok := <-sig; ok {
+			r.stop.Store(true)
+			close(interrupted)
+		}
+	}()
+
+	if !cfg.startAt.IsZero() {
+		if d := time.Until(cfg.startAt); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-interrupted:
+			}
+		}
+	}
+
+	phase := &atomic.Value{}
+	phase.Store("connecting")
+	var progDone chan struct{}
+	if cfg.showProgress {
+		progDone = make(chan struct{})
+		go r.progress(stderr, phase, progDone)
+	}
+
+	ru0 := getRusage()
+	r.rampStart = time.Now()
+	r.rampWG.Add(cfg.N)
+	r.workWG.Add(cfg.N)
+	r.wg.Add(cfg.N)
+	for i := 0; i < cfg.N; i++ {
+		go r.worker(i)
+	}
+	r.rampWG.Wait()
+	if cfg.childBarrier {
+		childBarrier(childReadyFd, childGoFd)
+	}
+	rampEnd := time.Now()
+	if cfg.Hold > 0 && !r.stop.Load() {
+		phase.Store("holding")
+		select {
+		case <-time.After(cfg.Hold):
+		case <-interrupted:
+		}
+	}
+	holdEnd := time.Now()
+	ru1 := getRusage()
+	r.steadyStart = holdEnd
+	if cfg.Duration > 0 {
+		r.deadline = holdEnd.Add(cfg.Duration)
+	}
+	phase.Store("running")
+	r.pacerDone = make(chan struct{})
+	if cfg.Rate > 0 {
+		r.bells = make([]chan struct{}, cfg.N)
+		for i := range r.bells {
+			r.bells[i] = make(chan struct{}, 1)
+		}
+		go r.pace()
+	} else {
+		close(r.pacerDone)
+	}
+	close(r.goCh)
+	r.workWG.Wait()
+	r.workersDone.Store(true)
+	<-r.pacerDone
+	workEnd := time.Now()
+	ruW := getRusage()
+	if cfg.childBarrier {
+		childBarrier(childWorkDoneFd, childCloseFd)
+	}
+	close(r.closeCh)
+	r.wg.Wait()
+	end := time.Now()
+	ru2 := getRusage()
+	if progDone != nil {
+		close(progDone)
+	}
+
+	res := r.result(cfg, env)
+	res.ElapsedS = end.Sub(r.rampStart).Seconds()
+	res.ConnectAllS = rampEnd.Sub(r.rampStart).Seconds()
+	res.HoldS = holdEnd.Sub(rampEnd).Seconds()
+	res.SteadyS = workEnd.Sub(holdEnd).Seconds()
+	res.UserCPUS = ru2.user - ru0.user
+	res.SysCPUS = ru2.sys - ru0.sys
+	res.SteadyCPUS = (ruW.user + ruW.sys) - (ru1.user + ru1.sys)
+	res.Interrupted = r.stop.Load()
+	res.derive()
+	return res, nil
+}
+
+func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastRT int64
+	last := time.Now()
+	for {
+		select {
+		case <-done:
+			if tty {
+				fmt.Fprint(w, "\r\x1b[K")
+			}
+			return
+		case now := <-t.C:
+			rt := r.received.Load()
+			rate := float64(rt-lastRT) / now.Sub(last).Seconds()
+			lastRT, last = rt, now
+			line := fmt.Sprintf("client: %-10s open %d, connected %d/%d, %.0f round trips/s, errors %d",
+				phase.Load(), r.open.Load(), r.established.Load(), r.cfg.N, rate, r.failed.Load())
+			if tty {
+				fmt.Fprint(w, "\r\x1b[K"+line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+type rusage struct{ user, sys float64 }
+
+func getRusage() rusage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return rusage{tv(ru.Utime), tv(ru.Stime)}
+}
+
+func (r *runner) result(cfg *config, env *envInfo) *Result {
+	fillEnv(env)
+	res := newResult()
+	res.Target = r.raddr
+	res.StartedAt = r.rampStart.UTC().Format(time.RFC3339Nano)
+	res.Config = configJSON{
+		N: cfg.N, Host: cfg.Host, MessageBytes: r.msgLen, RandomPayload: cfg.Size > 0,
+		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
+		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
+		ConnectTimeoutS: cfg.ConnectTimeout.Seconds(), TimeoutS: cfg.Timeout.Seconds(),
+		Dialers: cfg.Dialers, StartAt: cfg.StartAt, Sources: []string{}, Procs: cfg.Procs,
+	}
+	for _, s := range r.sources {
+		res.Config.Sources = append(res.Config.Sources, s.String())
+	}
+	res.SourceDesc = describeSources(r.sources)
+	res.Environment = *env
+	res.Requested = int64(cfg.N)
+	res.Established = r.established.Load()
+	res.Verified = r.verified.Load()
+	res.MaxConc = r.peak.Load()
+	res.Total = r.total.Load()
+	res.Now = r.open.Load()
+	res.Failed = r.failed.Load()
+	res.Sent = r.sent.Load()
+	res.RoundTrips = r.received.Load()
+	res.InFlightLost = res.Sent - res.RoundTrips
+	res.BytesSent = res.Sent * int64(r.msgLen)
+	res.BytesReceived = res.RoundTrips * int64(r.msgLen)
+	res.Rate.RequestedPerS = cfg.Rate
+	res.Rate.LateSends = r.late.Load()
+	res.Rate.MissedSends = r.missed.Load()
+	for c, n := range r.errs {
+		res.Errors[c] = n
+	}
+	res.Errnos = r.errns
+	classes := make([]string, 0, len(r.example))
+	for c := range r.example {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		res.Examples = append(res.Examples, c+": "+r.example[c])
+	}
+	res.hists = map[string]*histHolder{
+		"connect": {h: r.connectH.Snapshot()},
+		"rtt":     {h: r.rttH.Snapshot()},
+		"service": {h: r.svcH.Snapshot()},
+	}
+	return res
+}
