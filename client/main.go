@@ -44,6 +44,28 @@ type config struct {
 	showProgress bool
 }
 
+// flagHelp lists the flags for -h, one a line, without the internal ones
+// (those have no usage text).
+func flagHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage == "" {
+			return
+		}
+		fmt.Fprintf(&b, "  -%-16s %s", f.Name, f.Usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "false" {
+			fmt.Fprintf(&b, " (default %q)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
+// helpText is -h: the flags and their defaults, for stdout.
+type helpText struct{ text string }
+
+func (h *helpText) Error() string { return h.text }
+
 // usageError is bad command-line input: exit 2 with the usage line.
 type usageError struct{ msg string }
 
@@ -78,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.childBarrier, "child-barrier", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, flag.ErrHelp
+			return nil, &helpText{flagHelp(fs)}
 		}
 		return nil, &usageError{err.Error()}
 	}
@@ -153,8 +175,9 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 		return mergeMain(args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, usageLine)
+	var help *helpText
+	if errors.As(err, &help) {
+		fmt.Fprintf(stdout, "%s\n%s", usageLine, help.text)
 		return 0
 	}
 	if err != nil {
