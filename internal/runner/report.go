@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WriteReport writes results.csv, the plots and report.md into res.Dir.
+func WriteReport(res *Results) error {
+	if err := WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells); err != nil {
+		return err
+	}
+	plots, err := WritePlots(res.Dir, res.Cells)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(res.Dir, "report.md"), []byte(Markdown(res, plots)), 0o644)
+}
+
+// Markdown is the whole report: answer first, then tables, plots, method,
+// environment and how to reproduce.
+func Markdown(res *Results, plots []PlotFile) string {
+	var b strings.Builder
+	m := res.Meta
+	title := "10kthreads experiment"
+	if m.Started != "" {
+		title += " — " + m.Started
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	fmt.Fprintf(&b, "**Answer.** %s\n\n", Answer(res.Cells))
+
+	reps := m.Reps
+	if reps == 0 {
+		reps = 1
+	}
+	fmt.Fprintf(&b, "Each cell ran %d time(s); tables show the median and, where runs differ, the range (min–max). "+
+		"\"–\" means not measured (the program did not report it, or the run failed before it could), never zero. "+
+		"Status is the worst outcome over a cell's runs.\n\n", reps)
+
+	sections := []struct{ workload, title, intro string }{
+		{"hold", "Holding connections: the memory question", "All connections open at once, then idle."},
+		{"echo", "Echo round trips: the CPU and latency question", "Closed loop: on every connection, send a message, read the whole echo, repeat."},
+		{"reconnect", "Connection per request", "Every round trip on a new connection (connect, echo, close)."},
+	}
+	for _, s := range sections {
+		cells := cellsOf(res.Cells, s.workload)
+		if len(cells) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "## %s\n\n%s", s.title, s.intro)
+		if d := m.Workloads[s.workload]; d != "" {
+			fmt.Fprintf(&b, " Client: %s.", d)
+		}
+		b.WriteString("\n\n")
+		if s.workload == "hold" {
+			b.WriteString(HoldTable(cells))
+		} else {
+			b.WriteString(RoundTripTable(cells))
+		}
+		b.WriteString("\n")
+	}
+	if len(res.Cells) == 0 {
+		b.WriteString("No runs were recorded.\n\n")
+	}
+
+	if it := Interference(res.Runs); it != "" {
+		b.WriteString("**Interference.** " + it + "\n\n")
+	}
+	if w := ClientWarnings(res.Cells); w != "" {
+		b.WriteString("## Warnings the client gave\n\n" + w + "\n")
+	}
+
+	b.WriteString("## Runs that did not end cleanly\n\n")
+	b.WriteString(FailedRuns(res.Runs))
+	b.WriteString("\n")
+
+	if len(plots) > 0 {
+		b.WriteString("## Plots\n\nOne line per server; x is the number of concurrent connections on a log scale. Each figure is also in SVG.\n\n")
+		for _, p := range plots {
+			fmt.Fprintf(&b, "![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.Name, p.Name, p.Caption, p.Name)
+		}
+	}
+
+	b.WriteString("## How the figures are measured\n\n")
+	for _, l := range []string{
+		"**client errors**: the sum of the client's error classes (refused, reset, timeout, mismatch, fd limit, address in use, other); a connection counts only when its echo was verified byte for byte.",
+		"**server peak conns**: the server's own count of concurrent connections at its peak (`max_conc`).",
+		"**peak resident KiB**: the server's resident high-water mark (VmHWM); for a model with several processes, the sum of their proportional set sizes (`pss_sum_kib`) at exit. Not `ru_maxrss`: after fork and exec Linux carries the parent's high-water mark into the child's `ru_maxrss`, so a server started by a larger process would report the parent's size.",
+		"**others' CPU %**: CPU time the whole machine spent (from /proc/stat) during the run minus the server's and the client's own, as a share of all CPUs over the run's wall time; high values mean other processes competed with the run.",
+		"**client cores busy**: the client's CPU time over the steady part divided by its length; near 1 per core means the client, pinned to one core, was the bottleneck.",
+		"**user-space KiB/conn**: the server's resident high-water mark (VmHWM) minus its resident size at start, divided by its peak connections (`kib_per_peak_conn`).",
+		kstackLine(m.KStackPerThreadKiB),
+		"**server CPU s**: the server's user + system CPU time over its whole life (start, ramp, workload, shutdown).",
+		"**server CPU µs/round trip**: server CPU time divided by the round trips the client completed.",
+		"**round trips/s, rtt p50/p99**: from the client's report (HdrHistogram, microseconds).",
+		"**server threads (peak)**: `Threads` in /proc/PID/status, sampled by the runner; a thread-per-connection server shows about one per connection.",
+		"Ports: every run uses a fresh server port (`-p 0`), so TIME_WAIT entries left by the previous run (the client closes first) never collide with the next run's 4-tuples, and the client spreads connections over several 127.0.0.x source addresses; `runs.json` records the TIME_WAIT count before each run.",
+		"A server that exits before it is told to is **crashed**; one that does not exit within the timeout after SIGINT is **hung** and killed; a client that exceeds its timeout is killed (**client-timeout**). The runner itself never waits without a bound.",
+	} {
+		b.WriteString("- " + l + "\n")
+	}
+	b.WriteString("\n")
+
+	if len(m.Notes) > 0 {
+		b.WriteString("## Notes from this run\n\n")
+		for _, n := range m.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+		b.WriteString("\n")
+	}
+
+	if len(m.Env) > 0 {
+		b.WriteString("## Environment\n\n| | |\n|---|---|\n")
+		for _, kv := range m.Env {
+			fmt.Fprintf(&b, "| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
+		}
+		b.WriteString("\n")
+	}
+	if len(m.Servers) > 0 {
+		b.WriteString("Servers:\n\n")
+		for _, s := range m.Servers {
+			fmt.Fprintf(&b, "- %s: `%s`\n", s.Label, strings.Join(append(append([]string{s.Path}, s.Args...), "-p", "0", "-j", "FILE"), " "))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Reproduce\n\nFrom the repository root, after `make`:\n\n```\n")
+	if m.Command != "" {
+		b.WriteString(m.Command + "\n")
+	} else {
+		b.WriteString("make experiment\n")
+	}
+	b.WriteString("```\n\n(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\nRaw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
+		"A report can be rebuilt from a results directory with `bin/experiment -report DIR`.\n")
+	return b.String()
+}
+
+func kstackLine(kpt Num) string {
+	if kpt.Set {
+		return fmt.Sprintf("**kernel stack KiB/conn**: the server's OS threads at the peak minus those it had when it started listening (`Threads` in /proc/PID/status, sampled every 100 ms), times the kernel stack one thread costs on this kernel, %s KiB (measured at the start: `KernelStack` growth in /proc/meminfo while the runner held 1,000 extra threads, median of 5 trials), divided by peak connections. RSS does not include it. For a model with several processes the runner cannot see the children's threads, so there the figure is the system-wide `KernelStack` growth at the peak (the server's own sample), which other processes also move. The system-wide `KernelStack` growth is in results.csv as `kstack_system_kib`; it also moves with every other process on the machine.", kpt)
+	}
+	return "**kernel stack KiB/conn**: growth of the system-wide `KernelStack` in /proc/meminfo from before the server started to the peak while the client ran (sampled every 100 ms), divided by peak connections (the per-thread calibration failed on this machine). It also moves with other processes; RSS does not include it."
+}
