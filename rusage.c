@@ -2,7 +2,7 @@
  * rusage.c - the resource report, as text for people and JSON for scripts.
  *
  * The first six lines keep the original kit's format (EXITING, resident,
- * the peak resident size in KiB, Max conc:, Total:, Now:) so that old
+ * the peak resident size in KiB (VmHWM), Max conc:, Total:, Now:) so that old
  * scripts still read them; the aligned block below adds the figures the
  * experiment needs.
  */
@@ -128,8 +128,14 @@ report_print(FILE *fp, const struct server *srv, const char *event)
 	humanize_number(hbytes, 5, f.bytes, "", HN_AUTOSCALE,
 	    HN_B | HN_NOSPACE | HN_DECIMAL);
 
+	/*
+	 * The original "resident" line printed ru_maxrss, but Linux keeps in
+	 * it the peak of the process image before exec: a server started
+	 * from a large program reports that program's memory.  VmHWM is this
+	 * image's own peak.
+	 */
 	fprintf(fp, "%s\nresident\n%ld\nMax conc: %ld\nTotal: %ld\nNow: %ld\n",
-	    event, f.ru.ru_maxrss, f.max_conc, f.total, f.now);
+	    event, f.vmhwm, f.max_conc, f.total, f.now);
 	fprintf(fp, ROW "%s (model %s)\n", "server", PROGNAME, srv->model);
 	fprintf(fp, ROW "%.3f s\n", "uptime", f.uptime);
 	fprintf(fp, ROW "%d (%d workers; -P %d, fd limit %llu each)\n",
@@ -137,8 +143,8 @@ report_print(FILE *fp, const struct server *srv, const char *event)
 	    (unsigned long long)srv->fd_limit);
 	fprintf(fp, ROW "%.3f s (all processes)\n", "user CPU", f.user_s);
 	fprintf(fp, ROW "%.3f s (all processes)\n", "system CPU", f.sys_s);
-	fprintf(fp, ROW "%ld KiB (ru_maxrss)\n", "peak resident",
-	    f.ru.ru_maxrss);
+	fprintf(fp, ROW "%ld KiB (ru_maxrss; includes the launcher's memory "
+	    "before exec)\n", "peak resident", f.ru.ru_maxrss);
 	fprintf(fp, ROW "%ld KiB (VmRSS)\n", "resident now", f.vmrss);
 	fprintf(fp, ROW "%ld KiB (VmHWM)\n", "resident high water", f.vmhwm);
 	fprintf(fp, ROW "%ld KiB\n", "resident at start", srv->start_rss_kib);
