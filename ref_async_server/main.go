@@ -26,48 +26,42 @@ import (
 
 const (
 	prog  = "ref_async_server"
-	usage = "usage: ref_async_server [-h] [-a addr] [-p port] [-j file]"
-
-	// bufSize is the echo chunk. Buffers come from a pool and are held only
-	// while a connection has data to move, so idle connections cost none.
-	bufSize = 16 << 10
+	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-j file] [-P procs] [-p port] [-t seconds]"
 
 	// fdReserve is what the start line keeps back from the fd limit for
 	// stdio, the listener, the epoll fd and the JSON report.
 	fdReserve = 10
+
+	// The C server's ranges, so both reject the same values.
+	maxProcs       = 256
+	maxIdleTimeout = 86400
+
+	// kernelStackTick is how often KernelStack is sampled for its peak:
+	// threads that have exited by the report no longer hold theirs.
+	kernelStackTick = 100 * time.Millisecond
 )
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
-
-// counters are updated from every connection goroutine, hence atomics.
-type counters struct {
-	now, maxConc, total, bytes, resets, acceptErrors atomic.Int64
-}
-
-func (c *counters) open() {
-	c.total.Add(1)
-	n := c.now.Add(1)
-	for {
-		m := c.maxConc.Load()
-		if n <= m || c.maxConc.CompareAndSwap(m, n) {
-			return
-		}
-	}
-}
-
 type server struct {
-	ln       net.Listener
 	addr     string
 	backlog  int64
 	fdLimit  int64
 	start    time.Time
 	startRSS int64
+	startPSS int64
 	startKS  int64
+	peakKS   atomic.Int64
 	jsonPath string
-	c        counters
+	maxConns int64         // -c; 0 for no cap
+	idle     time.Duration // -t; 0 for none
+	procs    int           // -P
+	c        *shared
+	workers  *workerSet // nil unless -P > 1
 }
 
 func main() {
+	if i, ok := os.LookupEnv(workerEnv); ok {
+		os.Exit(runWorker(i, os.Args[1:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -76,49 +70,108 @@ func usageErr(format string, args ...any) int {
 	return 2
 }
 
-func run(args []string) int {
+type options struct {
+	host, jsonPath string
+	port           int
+	maxConns       int64
+	idle           time.Duration
+	procs          int
+}
+
+// parseFlags returns nil and the exit status when the server must not run.
+func parseFlags(args []string) (*options, int) {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	// The flag package's own messages are multi-line; we print one line.
 	fs.SetOutput(io.Discard)
 	addrFlag := fs.String("a", "127.0.0.1", "listen address")
 	portFlag := fs.String("p", "1234", "port, 0 = kernel picks")
 	jsonFlag := fs.String("j", "", "also write the report as JSON to this file")
+	capFlag := fs.String("c", "", "cap on concurrent connections")
+	idleFlag := fs.String("t", "", "idle timeout in seconds")
+	procsFlag := fs.String("P", "1", "processes sharing the listening socket")
 	help := fs.Bool("h", false, "print usage and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp()
-			return 0
+			return nil, 0
 		}
-		return usageErr("%s", flagProblem(err))
+		return nil, usageErr("%s", flagProblem(err))
 	}
 	if *help {
 		printHelp()
-		return 0
+		return nil, 0
 	}
 	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
+		return nil, usageErr("unexpected argument %q", fs.Arg(0))
 	}
+	o := &options{jsonPath: *jsonFlag}
 	port, err := strconv.Atoi(*portFlag)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return usageErr("-p %q: port must be a number 0..65535", *portFlag)
+		return nil, usageErr("-p %q: port must be a number 0..65535", *portFlag)
 	}
 	if err != nil || port < 0 || port > 65535 {
-		return usageErr("-p %s: port out of range 0..65535", *portFlag)
+		return nil, usageErr("-p %s: port out of range 0..65535", *portFlag)
 	}
-	host := strings.TrimSuffix(strings.TrimPrefix(*addrFlag, "["), "]")
-	if host == "" {
-		return usageErr("-a: empty address")
+	o.port = port
+	if *capFlag != "" {
+		v, problem := strtonum(*capFlag, 1, 1<<63-1)
+		if problem != "" {
+			return nil, usageErr("-c %s: connection cap is %s", *capFlag, problem)
+		}
+		o.maxConns = v
 	}
-	if *jsonFlag != "" {
-		if st, err := os.Stat(*jsonFlag); err == nil && st.IsDir() {
-			return usageErr("-j %s: is a directory", *jsonFlag)
+	if *idleFlag != "" {
+		v, problem := strtonum(*idleFlag, 1, maxIdleTimeout)
+		if problem != "" {
+			return nil, usageErr("-t %s: idle timeout is %s (1-%d seconds)", *idleFlag, problem, maxIdleTimeout)
+		}
+		o.idle = time.Duration(v) * time.Second
+	}
+	v, problem := strtonum(*procsFlag, 1, maxProcs)
+	if problem != "" {
+		return nil, usageErr("-P %s: processes is %s (1-%d)", *procsFlag, problem, maxProcs)
+	}
+	o.procs = int(v)
+	o.host = strings.TrimSuffix(strings.TrimPrefix(*addrFlag, "["), "]")
+	if o.host == "" {
+		return nil, usageErr("-a: empty address")
+	}
+	if o.jsonPath != "" {
+		if st, err := os.Stat(o.jsonPath); err == nil && st.IsDir() {
+			return nil, usageErr("-j %s: is a directory", o.jsonPath)
 		}
 	}
+	return o, 0
+}
 
+// strtonum parses a decimal integer in [lo, hi] and words a failure as
+// OpenBSD's strtonum(3) does, which the C server uses.
+func strtonum(s string, lo, hi int64) (int64, string) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && strings.HasPrefix(s, "-"):
+		return 0, "too small"
+	case errors.Is(err, strconv.ErrRange):
+		return 0, "too large"
+	case err != nil:
+		return 0, "invalid"
+	case v < lo:
+		return 0, "too small"
+	case v > hi:
+		return 0, "too large"
+	}
+	return v, ""
+}
+
+func run(args []string) int {
+	o, code := parseFlags(args)
+	if o == nil {
+		return code
+	}
 	fdLimit := raiseFDLimit()
 	startKS, _ := srvreport.ReadKernelStack()
 
-	bindAddr := net.JoinHostPort(host, strconv.Itoa(port))
+	bindAddr := net.JoinHostPort(o.host, strconv.Itoa(o.port))
 	// Like the C server: TCP_NODELAY (Go's default) and no keepalive probes,
 	// so both servers put the same work on the kernel per connection.
 	lc := net.ListenConfig{KeepAlive: -1}
@@ -128,26 +181,62 @@ func run(args []string) int {
 		return 1
 	}
 	s := &server{
-		ln:       ln,
 		addr:     ln.Addr().String(),
 		backlog:  somaxconn(),
 		fdLimit:  fdLimit,
 		start:    time.Now(),
 		startKS:  startKS,
-		jsonPath: *jsonFlag,
+		jsonPath: o.jsonPath,
+		maxConns: o.maxConns,
+		idle:     o.idle,
+		procs:    o.procs,
 	}
+	s.peakKS.Store(startKS)
 	if ps, err := srvreport.ReadProcStatus(); err == nil {
 		s.startRSS = ps.VmRSSKiB
 	}
-	// Before the start line: whoever reads it may signal us at once.
+	s.startPSS, _ = srvreport.ReadPSS(os.Getpid())
+	// Before the workers and the start line: whoever reads it may signal us
+	// at once.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
-	room := fdLimit - fdReserve
-	// os.Stdout is unbuffered, so the start line is out before we accept.
-	fmt.Printf("%s: listening on %s model goroutine, fd limit %d (room for ~%d connections)\n",
-		prog, s.addr, fdLimit, room)
+	if s.procs > 1 {
+		shm, err := newSharedFile()
+		if err == nil {
+			s.c, err = mapShared(shm)
+		}
+		if err == nil {
+			err = s.spawn(ln.(*net.TCPListener), shm)
+			shm.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+			return 1
+		}
+		// The workers hold the socket now. Kept open here it would sit in
+		// this process's netpoller and wake it on every new connection.
+		ln.Close()
+	} else {
+		s.c = new(shared)
+	}
+	if !s.writeJSON(s.build(srvreport.EventStart)) {
+		s.workers.stop()
+		return 1
+	}
+	go s.sampleKernelStack()
 
-	go s.acceptLoop()
+	room := (fdLimit - fdReserve) * int64(s.procs)
+	model := "goroutine"
+	if s.procs > 1 {
+		model += fmt.Sprintf(" in %d processes", s.procs)
+	}
+	// os.Stdout is unbuffered, so the start line is out before we accept.
+	fmt.Printf("%s: listening on %s model %s, fd limit %d (room for ~%d connections)\n",
+		prog, s.addr, model, fdLimit, room)
+
+	if s.workers == nil {
+		go s.acceptLoop(ln)
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGUSR1 {
 			s.report(srvreport.EventReport)
@@ -155,7 +244,9 @@ func run(args []string) int {
 		}
 		// Exit without closing connections: the report is the figure at the
 		// moment of the signal, and the kernel closes the sockets for us.
-		if !s.report(srvreport.EventExit) {
+		ok := s.report(srvreport.EventExit)
+		s.workers.stop()
+		if !ok {
 			return 1
 		}
 		return 0
@@ -165,11 +256,18 @@ func run(args []string) int {
 
 func printHelp() {
 	fmt.Println(usage)
-	fmt.Println(`  -a ADDR   listen address (default 127.0.0.1; IPv6 literals such as ::1 work)
-  -p PORT   listen port (default 1234; 0 lets the kernel pick, see the start line)
+	fmt.Printf(`  -a ADDR   listen address (default 127.0.0.1; IPv6 literals such as ::1 work)
+  -c MAX    cap on concurrent connections; beyond it new ones are accepted
+            and closed at once (default: no cap)
   -j FILE   also write the report as JSON (schema 10kthreads-server/1) to FILE
+  -P N      run N processes that share the listening socket, to hold more
+            connections than one process's fd limit (1-%d, default 1)
+  -p PORT   listen port (default 1234; 0 lets the kernel pick, see the start line)
+  -t SECS   close connections idle that long: nothing read, or a write
+            blocked because the peer does not read (1-%d; default: never)
   -h        print this help and exit
-SIGINT/SIGTERM print the report and exit 0; SIGUSR1 prints it and keeps serving.`)
+SIGINT/SIGTERM print the report and exit 0; SIGUSR1 prints it and keeps serving.
+`, maxProcs, maxIdleTimeout)
 }
 
 // flagProblem turns the flag package's error into the contract's one-line form.
@@ -247,131 +345,75 @@ func somaxconn() int64 {
 	return n
 }
 
-// acceptLoop never gives up: on an error it backs off (5 ms doubling to 1 s,
-// as net/http does) so that EMFILE/ENFILE, which leave the listener readable,
-// cannot turn into a busy loop.
-func (s *server) acceptLoop() {
-	var delay time.Duration
-	for {
-		conn, err := s.ln.Accept()
+// sampleKernelStack keeps the peak of the system's KernelStack, which the
+// figure at report time misses once short-lived threads have gone.
+func (s *server) sampleKernelStack() {
+	t := time.NewTicker(kernelStackTick)
+	defer t.Stop()
+	for range t.C {
+		ks, err := srvreport.ReadKernelStack()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.c.acceptErrors.Add(1)
-			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else if delay *= 2; delay > time.Second {
-				delay = time.Second
-			}
-			time.Sleep(delay)
 			continue
 		}
-		delay = 0
-		s.c.open()
-		go s.echo(conn.(*net.TCPConn))
-	}
-}
-
-// echo copies every byte back until the peer's EOF, then closes. It waits for
-// data through RawConn.Read with no buffer attached, and takes a buffer from
-// the pool only when a read will return data: an idle connection then costs
-// only its goroutine and socket, not a 16 KiB buffer each.
-func (s *server) echo(conn *net.TCPConn) {
-	// Count the connection out before closing it: the peer sees EOF only
-	// after, so a client that connects again sees an exact Now and Max conc.
-	defer func() {
-		s.c.now.Add(-1)
-		conn.Close()
-	}()
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return
-	}
-	var (
-		bp   *[]byte
-		n    int
-		rerr error
-	)
-	defer func() {
-		if bp != nil {
-			bufPool.Put(bp)
-		}
-	}()
-	readable := func(fd uintptr) bool {
-		if bp == nil {
-			bp = bufPool.Get().(*[]byte)
-		}
 		for {
-			n, rerr = syscall.Read(int(fd), *bp)
-			if rerr != syscall.EINTR {
+			p := s.peakKS.Load()
+			if ks <= p || s.peakKS.CompareAndSwap(p, ks) {
 				break
 			}
 		}
-		if rerr == syscall.EAGAIN {
-			// Nothing to read: give the buffer back before we sleep.
-			bufPool.Put(bp)
-			bp = nil
-			return false
-		}
-		return true
-	}
-	for {
-		if err := rc.Read(readable); err != nil {
-			return
-		}
-		if rerr != nil {
-			s.countReset(rerr)
-			return
-		}
-		if n == 0 { // EOF: everything read so far has been written back
-			return
-		}
-		// Write blocks (in the netpoller) until all n bytes are out, so
-		// short writes are handled here.
-		if _, err := conn.Write((*bp)[:n]); err != nil {
-			s.countReset(err)
-			return
-		}
-		s.c.bytes.Add(int64(n))
-	}
-}
-
-func (s *server) countReset(err error) {
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		s.c.resets.Add(1)
 	}
 }
 
 var reportMu sync.Mutex
+
+// build gathers a report across all processes.
+func (s *server) build(event string) srvreport.Report {
+	goroutines := int64(runtime.NumGoroutine())
+	for i := 0; i < s.procs && s.workers != nil; i++ {
+		goroutines += s.c.goroutines[i].Load()
+	}
+	r := srvreport.Report{
+		Server:                  prog,
+		Model:                   "goroutine",
+		ServerProcs:             int64(s.procs),
+		Address:                 s.addr,
+		Event:                   event,
+		Backlog:                 s.backlog,
+		FDLimit:                 s.fdLimit,
+		UptimeS:                 time.Since(s.start).Seconds(),
+		StartRSSKiB:             s.startRSS,
+		StartPSSKiB:             s.startPSS,
+		Goroutines:              goroutines,
+		MaxConc:                 s.c.maxConc.Load(),
+		Total:                   s.c.total.Load(),
+		Now:                     s.c.now.Load(),
+		BytesEchoed:             s.c.bytes.Load(),
+		Resets:                  s.c.resets.Load(),
+		AcceptErrors:            s.c.acceptErrors.Load(),
+		MaxConns:                s.maxConns,
+		OverCap:                 s.c.overCap.Load(),
+		IdleTimeoutS:            int64(s.idle / time.Second),
+		IdleTimeouts:            s.c.timeouts.Load(),
+		KernelStackStartKiB:     s.startKS,
+		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
+	}
+	if err := r.FillSystem(s.workers.live()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)
+	}
+	return r
+}
 
 // report prints the report to stdout and, with -j, rewrites the JSON file.
 // It returns false if the JSON file could not be written.
 func (s *server) report(event string) bool {
 	reportMu.Lock()
 	defer reportMu.Unlock()
-	r := srvreport.Report{
-		Server:              prog,
-		Model:               "goroutine",
-		Address:             s.addr,
-		Event:               event,
-		Backlog:             s.backlog,
-		FDLimit:             s.fdLimit,
-		UptimeS:             time.Since(s.start).Seconds(),
-		StartRSSKiB:         s.startRSS,
-		Goroutines:          int64(runtime.NumGoroutine()),
-		MaxConc:             s.c.maxConc.Load(),
-		Total:               s.c.total.Load(),
-		Now:                 s.c.now.Load(),
-		BytesEchoed:         s.c.bytes.Load(),
-		Resets:              s.c.resets.Load(),
-		AcceptErrors:        s.c.acceptErrors.Load(),
-		KernelStackStartKiB: s.startKS,
-	}
-	if err := r.FillSystem(); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)
-	}
+	r := s.build(event)
 	os.Stdout.WriteString(r.Text())
+	return s.writeJSON(r)
+}
+
+func (s *server) writeJSON(r srvreport.Report) bool {
 	if s.jsonPath == "" {
 		return true
 	}

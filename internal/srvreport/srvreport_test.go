@@ -1,12 +1,16 @@
 package srvreport
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const statusSample = `Name:	ref_async_serve
@@ -66,11 +70,85 @@ func TestReadProcLive(t *testing.T) {
 		t.Fatalf("KernelStack %d, %v", ks, err)
 	}
 	var r Report
-	if err := r.FillSystem(); err != nil {
+	if err := r.FillSystem(nil); err != nil {
 		t.Fatal(err)
 	}
-	if r.MaxRSSKiB <= 0 || r.Threads < 1 {
+	if r.MaxRSSKiB <= 0 || r.Threads < 1 || r.PSSSumKiB <= 0 || r.Processes != 1 || r.RSSSumKiB != r.VmRSSKiB {
 		t.Fatalf("implausible %+v", r)
+	}
+}
+
+// A live child is added in: one more process, its threads, memory and CPU;
+// a pid that does not exist is skipped.
+func TestFillSystemWorkers(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep(1) to run as a worker: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// Wait until the child is sleep itself, not the forked test binary.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := ReadProcStat(cmd.Process.Pid)
+		if err == nil && st.PPID == int64(os.Getpid()) {
+			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child never became sleep: %+v, %v", st, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var solo, both Report
+	if err := solo.FillSystem(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := both.FillSystem([]int{cmd.Process.Pid, 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if both.Processes != 2 {
+		t.Errorf("processes %d, want 2 (this one and the live child; the bogus pid skipped)", both.Processes)
+	}
+	if both.Threads <= solo.Threads-2 || both.Threads < 2 {
+		t.Errorf("threads %d with a child, %d without", both.Threads, solo.Threads)
+	}
+	if both.RSSSumKiB <= both.VmRSSKiB {
+		t.Errorf("RSS sum %d not above this process's VmRSS %d", both.RSSSumKiB, both.VmRSSKiB)
+	}
+	w := GatherWorkers([]int{cmd.Process.Pid})
+	if w.Procs != 1 || w.PSSKiB <= 0 || w.RSSKiB <= 0 || w.Threads < 1 {
+		t.Errorf("worker totals %+v", w)
+	}
+}
+
+const statSample = "4242 (we(ird) name) S 4200 4242 4200 0 -1 4194560 500 0 0 0 " +
+	"250 130 0 0 20 0 7 0 12345 1000000 321 18446744073709551615\n"
+
+func TestParseProcStat(t *testing.T) {
+	got, err := ParseProcStat([]byte(statSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ProcStat{PPID: 4200, UTime: 250, STime: 130, Threads: 7, RSSPages: 321}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if _, err := ParseProcStat([]byte("1 (x) S 0 1")); err == nil {
+		t.Error("want an error for a short stat line")
+	}
+	if _, err := ParseProcStat([]byte("no parenthesis")); err == nil {
+		t.Error("want an error without a command name")
+	}
+}
+
+func TestParsePSS(t *testing.T) {
+	in := "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:  8000 kB\nPss:  5120 kB\nPss_Anon: 4000 kB\n"
+	if got, err := ParsePSS(strings.NewReader(in)); err != nil || got != 5120 {
+		t.Fatalf("got %d, %v; want 5120", got, err)
+	}
+	if _, err := ParsePSS(strings.NewReader("Rss: 1 kB\n")); err == nil {
+		t.Fatal("want an error without Pss")
 	}
 }
 
@@ -82,6 +160,8 @@ func sample() Report {
 		VmHWMKiB: 41000, StartRSSKiB: 5000, Threads: 8, Goroutines: 3,
 		MinFlt: 123, NVCSw: 1234, NIVCSw: 12, MaxConc: 10000, Total: 10000,
 		BytesEchoed: 123456, KernelStackStartKiB: 1240, KernelStackKiB: 1400,
+		Processes: 1, ServerProcs: 1, StartPSSKiB: 4000, PSSSumKiB: 30000, RSSSumKiB: 39000,
+		KernelStackPeakDeltaKiB: 900,
 	}
 	r.Derive()
 	return r
@@ -95,6 +175,21 @@ func TestDerive(t *testing.T) {
 	if r.KernelStackDeltaKiB != 160 {
 		t.Errorf("kernel stack delta %d, want 160", r.KernelStackDeltaKiB)
 	}
+	if r.KernelStackPeakDeltaKiB != 900 {
+		t.Errorf("kernel stack peak delta %d, want the sampled 900", r.KernelStackPeakDeltaKiB)
+	}
+	// A peak sampled lower than the figure now is raised to it.
+	r.KernelStackPeakDeltaKiB, r.KernelStackKiB = 10, 2000
+	r.Derive()
+	if r.KernelStackPeakDeltaKiB != 760 {
+		t.Errorf("kernel stack peak delta %d, want 760 (the delta now)", r.KernelStackPeakDeltaKiB)
+	}
+	// Several processes: PSS sum growth, not one process's high-water mark.
+	r.Processes = 4
+	r.Derive()
+	if r.KiBPerPeakConn != 2.6 {
+		t.Errorf("kib_per_peak_conn with 4 processes %v, want (30000-4000)/10000 = 2.6", r.KiBPerPeakConn)
+	}
 	r.MaxConc = 0
 	r.Derive()
 	if r.KiBPerPeakConn != 0 {
@@ -105,21 +200,25 @@ func TestDerive(t *testing.T) {
 func TestText(t *testing.T) {
 	r := sample()
 	lines := strings.Split(strings.TrimSuffix(r.Text(), "\n"), "\n")
-	head := []string{"EXITING", "resident", "40000", "Max conc: 10000", "Total: 10000", "Now: 0"}
+	// resident is VmHWM (41000), not ru_maxrss (40000): see Text.
+	head := []string{"EXITING", "resident", "41000", "Max conc: 10000", "Total: 10000", "Now: 0"}
 	if !reflect.DeepEqual(lines[:6], head) {
 		t.Fatalf("first six lines %q, want %q", lines[:6], head)
 	}
 	want := map[string]string{
 		"server":                 "ref_async_server (model goroutine)",
 		"uptime":                 "12.346 s",
-		"user CPU":               "0.123 s",
-		"system CPU":             "0.456 s",
-		"peak resident":          "40000 KiB (ru_maxrss)",
+		"user CPU":               "0.123 s (all processes)",
+		"system CPU":             "0.456 s (all processes)",
+		"peak resident":          "40000 KiB (ru_maxrss; includes the launcher's memory before exec)",
 		"resident now":           "39000 KiB (VmRSS)",
 		"resident high water":    "41000 KiB (VmHWM)",
 		"resident at start":      "5000 KiB",
+		"processes":              "1 (0 workers; -P 1, fd limit 20000 each)",
+		"memory all processes":   "30000 KiB (PSS, shared pages counted once)",
+		"resident all processes": "39000 KiB (RSS, shared pages once per process)",
 		"memory per peak conn":   "3.60 KiB (VmHWM growth since start / peak connections)",
-		"threads":                "8 (live OS threads)",
+		"threads":                "8 (live OS threads, all processes)",
 		"goroutines":             "3",
 		"page faults":            "123 minor, 0 major",
 		"context switches":       "1234 voluntary, 12 involuntary",
@@ -128,7 +227,9 @@ func TestText(t *testing.T) {
 		"connections reset":      "0",
 		"thread create failures": "0",
 		"accept errors":          "0",
-		"kernel stack (est.)":    "160 KiB system-wide KernelStack growth since start, not in RSS",
+		"closed over cap":        "0 (no cap)",
+		"closed idle":            "0 (no timeout)",
+		"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 	}
 	block := lines[6:]
 	if len(block) != len(want) {
@@ -146,6 +247,19 @@ func TestText(t *testing.T) {
 			t.Errorf("%s: %q, want %q", label, value, w)
 		}
 	}
+	r.MaxConns, r.OverCap, r.IdleTimeoutS, r.IdleTimeouts = 10, 5, 30, 2
+	r.Processes, r.ServerProcs = 4, 3
+	r.Derive()
+	for label, w := range map[string]string{
+		"closed over cap":      "5 (cap 10)",
+		"closed idle":          "2 (after 30 s idle)",
+		"processes":            "4 (3 workers; -P 3, fd limit 20000 each)",
+		"memory per peak conn": "2.60 KiB (PSS sum growth since start / peak connections)",
+	} {
+		if !hasLine(r.Text(), label, w) {
+			t.Errorf("with -c, -t and -P: no line %q %q in\n%s", label, w, r.Text())
+		}
+	}
 	r.Event = EventReport
 	if !strings.HasPrefix(r.Text(), "REPORT\nresident\n") {
 		t.Error("SIGUSR1 report must start with REPORT")
@@ -154,6 +268,15 @@ func TestText(t *testing.T) {
 	if strings.Contains(r.Text(), "goroutines") {
 		t.Error("goroutines line only belongs to the goroutine model")
 	}
+}
+
+func hasLine(text, label, value string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if len(l) > LabelWidth && strings.TrimRight(l[:LabelWidth], " ") == label && l[LabelWidth:] == value {
+			return true
+		}
+	}
+	return false
 }
 
 func TestHumanize(t *testing.T) {
@@ -170,12 +293,14 @@ func TestHumanize(t *testing.T) {
 // Every key of the schema, and no other, always present.
 func TestJSONKeys(t *testing.T) {
 	keys := []string{
-		"schema", "server", "model", "address", "event", "stack_size_bytes", "backlog",
-		"fd_limit", "uptime_s", "user_cpu_s", "sys_cpu_s", "maxrss_kib", "vmrss_kib",
-		"vmhwm_kib", "start_rss_kib", "kib_per_peak_conn", "threads", "goroutines",
-		"minflt", "majflt", "nvcsw", "nivcsw", "max_conc", "total", "now", "bytes_echoed",
-		"resets", "thread_create_failures", "accept_errors", "kernel_stack_start_kib",
-		"kernel_stack_kib", "kernel_stack_delta_kib",
+		"schema", "server", "model", "workers", "processes", "server_procs", "address",
+		"event", "stack_size_bytes", "backlog", "fd_limit", "uptime_s", "user_cpu_s",
+		"sys_cpu_s", "maxrss_kib", "vmrss_kib", "vmhwm_kib", "start_rss_kib",
+		"start_pss_kib", "pss_sum_kib", "rss_sum_kib", "kib_per_peak_conn", "threads",
+		"goroutines", "minflt", "majflt", "nvcsw", "nivcsw", "max_conc", "total", "now",
+		"bytes_echoed", "resets", "thread_create_failures", "accept_errors", "max_conns",
+		"over_cap", "idle_timeout_s", "idle_timeouts", "kernel_stack_start_kib",
+		"kernel_stack_kib", "kernel_stack_delta_kib", "kernel_stack_peak_delta_kib",
 	}
 	var zero Report
 	b, err := zero.JSON()
@@ -193,6 +318,19 @@ func TestJSONKeys(t *testing.T) {
 	}
 	if len(m) != len(keys) {
 		t.Errorf("%d keys, want %d", len(m), len(keys))
+	}
+	// The same order as the C server writes them, so the two files diff.
+	var order []string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		order = append(order, k.(string))
+		var v any
+		dec.Decode(&v)
+	}
+	if !reflect.DeepEqual(order, keys) {
+		t.Errorf("key order %v, want %v", order, keys)
 	}
 }
 
