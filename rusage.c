@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <err.h>
+#include <fcntl.h>
 #include <libutil.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,37 +33,61 @@ struct figures {
 	double		kib_per_conn;
 };
 
+/*
+ * /proc/self/status and /proc/meminfo stay open from the first read on:
+ * the report matters most when the descriptor table is full, and then no
+ * file could be opened.  Only the main thread at start and then the
+ * signal thread read them.
+ */
+struct procfile {
+	const char	*path;
+	int		 fd;
+	pid_t		 pid;	/* a forked child must not read its parent's */
+};
+
+static struct procfile status_file = { "/proc/self/status", -1, 0 };
+static struct procfile meminfo_file = { "/proc/meminfo", -1, 0 };
+
 /* The first number after "key" in a /proc file such as status or meminfo. */
 static long
-proc_field(const char *path, const char *key)
+proc_field(struct procfile *pf, const char *key)
 {
-	char line[256];
+	char buf[8192], *p;
 	size_t klen = strlen(key);
-	long v = -1;
-	FILE *fp;
+	ssize_t n;
 
-	if ((fp = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
+	if (pf->fd != -1 && pf->pid != getpid()) {
+		close(pf->fd);
+		pf->fd = -1;
 	}
-	fclose(fp);
-	return v;
+	if (pf->fd == -1) {
+		if ((pf->fd = open(pf->path, O_RDONLY | O_CLOEXEC)) == -1)
+			return -1;
+		pf->pid = getpid();
+	}
+	/* A read from offset 0 has the kernel write the text afresh. */
+	if ((n = pread(pf->fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; *p != '\0'; p++) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':')
+			return strtol(p + klen + 1, NULL, 10);
+		if ((p = strchr(p, '\n')) == NULL)
+			break;
+	}
+	return -1;
 }
 
 long
 proc_status_kib(const char *key)
 {
-	return proc_field("/proc/self/status", key);
+	return proc_field(&status_file, key);
 }
 
 long
 meminfo_kib(const char *key)
 {
-	return proc_field("/proc/meminfo", key);
+	return proc_field(&meminfo_file, key);
 }
 
 static double
