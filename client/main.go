@@ -117,6 +117,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, &usageError{fmt.Sprintf("-n %d: need at least 1 connection", c.N)}
 	case c.Size < 0:
 		return nil, &usageError{fmt.Sprintf("-size %d: must not be negative", c.Size)}
+	case c.Size > maxSize:
+		return nil, &usageError{fmt.Sprintf("-size %d: at most %d (1 GiB)", c.Size, maxSize)}
 	case c.Size == 0 && len(c.Data) == 0:
 		return nil, &usageError{"-data: empty payload (use -size for random bytes)"}
 	case c.Rounds < 0:
@@ -127,6 +129,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, &usageError{"-duration and -hold must not be negative"}
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
 		return nil, &usageError{fmt.Sprintf("-rate %v: must be a positive number", c.Rate)}
+	case c.Rate > 0 && (float64(c.N)/c.Rate*1e9 < 1 || float64(c.N)/c.Rate*1e9 >= math.MaxInt64):
+		return nil, &usageError{fmt.Sprintf("-rate %v: each connection's send interval (-n / -rate) must be 1 ns to 292 years", c.Rate)}
 	case c.ConnectRate < 0 || math.IsNaN(c.ConnectRate) || math.IsInf(c.ConnectRate, 0):
 		return nil, &usageError{fmt.Sprintf("-connect-rate %v: must be a positive number", c.ConnectRate)}
 	case c.ConnectTimeout <= 0 || c.Timeout <= 0:
@@ -149,11 +153,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// maxSize keeps the payload buffer (-size plus payloadSlack) allocatable;
+// maxUnix is the year 10000, where RFC3339 ends too.
+const (
+	maxSize = 1 << 30
+	maxUnix = 253402300800
+)
+
 func parseStartAt(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f < maxUnix {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(frac*1e9)), nil
 	}
