@@ -172,13 +172,17 @@ signal_thread(void *arg)
 			srv->peak_kstack_kib = ks;
 		if (sig == -1 || sig == SIGCHLD)
 			continue;
+		/*
+		 * JSON first: whoever has read the text report must find the
+		 * JSON of the same event, not the previous one.
+		 */
 		if (sig == SIGUSR1) {
-			report_print(stdout, srv, "REPORT");
 			report_json(srv, "REPORT");
+			report_print(stdout, srv, "REPORT");
 			continue;
 		}
-		report_print(stdout, srv, "EXITING");
 		report_json(srv, "EXITING");
+		report_print(stdout, srv, "EXITING");
 		procs_stop();
 		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */
 		exit(0);
@@ -220,6 +224,12 @@ model_process(struct server *srv, long i)
  * own with SO_REUSEPORT.  With SO_REUSEPORT the kernel hashes each new
  * connection to a process whether or not it has a descriptor free; with
  * one socket, whichever process has room accepts it.
+ *
+ * Called while this process still has one thread: the children create
+ * threads and allocate, which POSIX allows only after a fork from a
+ * single-threaded process.  A lock that another thread held at the fork
+ * stays locked in the child for ever (under ASan, half the connections
+ * of -P 2 hung in a child that never served them).
  */
 static void
 spawn_procs(struct server *srv)
@@ -229,8 +239,6 @@ spawn_procs(struct server *srv)
 	for (i = 0; i < srv->procs; i++)
 		if (procs_spawn(model_process, srv, i) == -1)
 			err(1, "server process %d of %d", i + 1, srv->procs);
-	for (;;)
-		pause();
 }
 
 int
@@ -362,9 +370,6 @@ main(int argc, char *argv[])
 	if (report_json(&srv, "START") == -1)
 		exit(1);
 
-	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
-		errc(1, e, "signal thread");
-
 	printf("%s: listening on %s model %s", PROGNAME, srv.addr, srv.model);
 	if (model->workers != NULL)
 		printf(" (%d %s)", srv.workers, model->workers);
@@ -376,8 +381,14 @@ main(int argc, char *argv[])
 	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1) * srv.procs);
 	fflush(stdout);
 
+	/* Signals wait, blocked, until the signal thread takes them. */
 	if (srv.procs > 1)
 		spawn_procs(&srv);
+	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
+		errc(1, e, "signal thread");
+	if (srv.procs > 1)
+		for (;;)
+			pause();
 	model->run(&srv);
 	return 0;
 }

@@ -29,8 +29,13 @@
 
 struct loop;
 
+/*
+ * Loops read each other's owner fields in sweep_idle, and a slot passes
+ * from one loop to another when the kernel reuses a descriptor number:
+ * owner is atomic so that both are ordered (see conn_close).
+ */
 struct conn {
-	struct loop	*owner;		/* NULL while the slot is free */
+	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
 	char		*pending;	/* echo the peer has not taken yet */
 	size_t		 off, len;
 	long		 active_ms;	/* last read or write, for -t */
@@ -61,10 +66,13 @@ now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void conn_close(struct loop *, int);
+
 static void
 on_accept(struct loop *l)
 {
 	struct epoll_event ev;
+	struct conn *c;
 	int fd;
 
 	for (;;) {
@@ -93,14 +101,16 @@ on_accept(struct loop *l)
 		}
 		if (conn_admit(l->srv, fd) == -1)
 			continue;
-		conns[fd].owner = l;
-		conns[fd].active_ms = now_ms();
+		/* Pairs with the release in conn_close of the last owner. */
+		c = &conns[fd];
+		(void)atomic_load_explicit(&c->owner, memory_order_acquire);
+		c->active_ms = now_ms();
+		atomic_store_explicit(&c->owner, l, memory_order_relaxed);
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.fd = fd;
-		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			close(fd);
-			conn_closed();
-		}
+		/* Through conn_close: a slot left owned would be swept later. */
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+			conn_close(l, fd);
 	}
 }
 
@@ -111,8 +121,16 @@ conn_close(struct loop *l, int fd)
 
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
 	free(c->pending);
-	/* Cleared before close(2): another loop may get this number next. */
-	memset(c, 0, sizeof(*c));
+	c->pending = NULL;
+	c->off = c->len = 0;
+	c->active_ms = 0;
+	/*
+	 * Cleared before close(2): another loop may get this number next.
+	 * The kernel orders our close before its accept, but only the
+	 * release (and its acquire in on_accept) orders the stores above
+	 * before that loop's, for the compiler and ThreadSanitizer alike.
+	 */
+	atomic_store_explicit(&c->owner, NULL, memory_order_release);
 	conn_closed();
 	close(fd);
 }
@@ -224,7 +242,9 @@ sweep_idle(struct loop *l)
 	size_t fd;
 
 	for (fd = 0; fd < nconns; fd++)
-		if (conns[fd].owner == l && now - conns[fd].active_ms > limit) {
+		if (atomic_load_explicit(&conns[fd].owner,
+		    memory_order_relaxed) == l &&
+		    now - conns[fd].active_ms > limit) {
 			atomic_fetch_add_explicit(&counters->timeouts, 1,
 			    memory_order_relaxed);
 			conn_close(l, (int)fd);
