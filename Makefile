@@ -55,13 +55,33 @@ SAN_asan  = -fsanitize=address -fno-omit-frame-pointer
 SAN_ubsan = -fsanitize=undefined -fno-sanitize-recover=all
 SAN_tsan  = -fsanitize=thread
 
+# The first report ends the server with status 99, so the test that drove
+# it fails; the tests also fail on a report on the server's stderr (from a
+# worker process, or a server they killed) and show that stderr.
+SANENV_asan  = ASAN_OPTIONS=halt_on_error=1:exitcode=99:detect_leaks=1
+SANENV_ubsan = UBSAN_OPTIONS=halt_on_error=1:exitcode=99:print_stacktrace=1
+SANENV_tsan  = TSAN_OPTIONS=halt_on_error=1:exitcode=99:second_deadlock_stack=1
+
 asan ubsan tsan: $(GOBINS)
 	$(MAKE) OBJDIR=obj/$@ SERVER=bin/$@/10kthreads \
 	    CFLAGS="-O1 -g $(SAN_$@)" bin/$@/10kthreads
-	TENKTHREADS_BIN=$(CURDIR)/bin/$@/10kthreads TENKTHREADS_SANITIZER=$@ \
-	    GO=$(GO) scripts/run-tests ./tests/
+	$(SANENV_$@) TENKTHREADS_BIN=$(CURDIR)/bin/$@/10kthreads \
+	    TENKTHREADS_SANITIZER=$@ GO=$(GO) scripts/run-tests ./tests/
+
+# The C server under valgrind's memcheck: a few hundred connections, then
+# SIGINT; any memory error or definite leak fails (scripts/memcheck).
+memcheck: bin/client
+	$(MAKE) OBJDIR=obj/memcheck SERVER=bin/memcheck/10kthreads \
+	    CFLAGS="-O1 -g" bin/memcheck/10kthreads
+	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll
+
+# About a million connections, a few thousand open at a time: resident
+# memory, descriptors and threads must not grow (MODEL=epoll and so on).
+soak: all
+	scripts/soak $(MODEL)
 
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment clean asan ubsan tsan $(GOBINS)
+.PHONY: all prereqs test experiment clean asan ubsan tsan memcheck soak \
+	$(GOBINS)

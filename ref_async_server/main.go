@@ -180,6 +180,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, listenProblem(bindAddr, err))
 		return 1
 	}
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+		fmt.Fprintf(os.Stderr, "%s: warning: %s (bound as %s) is not a loopback address: anyone who can reach it can connect and hold goroutines\n",
+			prog, o.host, ln.Addr())
+	}
 	s := &server{
 		addr:     ln.Addr().String(),
 		backlog:  somaxconn(),
@@ -409,8 +413,11 @@ func (s *server) report(event string) bool {
 	reportMu.Lock()
 	defer reportMu.Unlock()
 	r := s.build(event)
+	// JSON first: whoever has read the text must find this event's JSON,
+	// not the previous one's.
+	ok := s.writeJSON(r)
 	os.Stdout.WriteString(r.Text())
-	return s.writeJSON(r)
+	return ok
 }
 
 func (s *server) writeJSON(r srvreport.Report) bool {

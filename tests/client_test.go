@@ -48,15 +48,7 @@ func TestClient1000(t *testing.T) {
 // errors. The client and the server are separate processes, each needing one
 // descriptor per connection plus a few; the test process holds none of them.
 func TestClient10000(t *testing.T) {
-	n := 10000
-	const spare = 200 // stdio, listener, epoll, runtime: well under this
-	if limit := fdHardLimit(t); limit < uint64(n+spare) {
-		n = int(limit) - spare
-		t.Logf("fd hard limit %d is below %d: testing %d connections instead of 10000", limit, 10000+spare, n)
-		if n < 1000 {
-			t.Fatalf("fd hard limit %d leaves room for only %d connections", limit, n)
-		}
-	}
+	n := connScale(t, 10000)
 	for _, kind := range servers {
 		t.Run(kind.name, func(t *testing.T) { runLoad(t, kind, n) })
 	}

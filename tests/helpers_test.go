@@ -63,14 +63,60 @@ func repoRoot(t testing.TB) string {
 }
 
 // binary returns bin/name, failing (never skipping) when it was not built.
+// For the C server, TENKTHREADS_BIN (an absolute path, set by make asan,
+// ubsan and tsan) names a sanitizer build to test instead.
 func binary(t testing.TB, name string) string {
 	t.Helper()
+	if p := os.Getenv("TENKTHREADS_BIN"); p != "" && name == "10kthreads" {
+		if !filepath.IsAbs(p) {
+			t.Fatalf("TENKTHREADS_BIN=%s: want an absolute path", p)
+		}
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			t.Fatalf("TENKTHREADS_BIN=%s: missing or not executable", p)
+		}
+		return p
+	}
 	p := filepath.Join(repoRoot(t), "bin", name)
 	st, err := os.Stat(p)
 	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		t.Fatalf("bin/%s missing or not executable: run make first", name)
 	}
 	return p
+}
+
+// sanitizer names the sanitizer the C server under test was built with
+// (TENKTHREADS_SANITIZER: asan, ubsan or tsan), or "" for a plain build.
+func sanitizer() string { return os.Getenv("TENKTHREADS_SANITIZER") }
+
+// tsanMaxConns keeps a ThreadSanitizer build well below the ~8K live
+// threads its runtime can track. It is lower still because TSan creates
+// threads slowly (260-800/s here, ~1 MiB each): with 3,000 and 7,000
+// connections the last accepted ones waited longer than the client's 10 s
+// deadline for their echo.
+const tsanMaxConns = 1000
+
+// connScale returns n, the number of concurrent connections a test wants,
+// or less when this machine cannot hold that many: under ThreadSanitizer,
+// or when the open-file hard limit leaves no room for n descriptors in each
+// of the client and the server. It says why when it scales down, and fails
+// when too little is left for the test to mean anything.
+func connScale(t testing.TB, n int) int {
+	t.Helper()
+	const spare = 200 // stdio, listener, epoll, runtime: well under this
+	want := n
+	if sanitizer() == "tsan" && n > tsanMaxConns {
+		n = tsanMaxConns
+		t.Logf("ThreadSanitizer tracks ~8K live threads and creates them slowly: testing %d connections instead of %d", n, want)
+	}
+	if limit := fdHardLimit(t); limit < uint64(n+spare) {
+		n = int(limit) - spare
+		t.Logf("fd hard limit %d is below %d: testing %d connections instead of %d", limit, want+spare, n, want)
+		if n < 1000 {
+			t.Fatalf("fd hard limit %d leaves room for only %d connections", limit, n)
+		}
+	}
+	return n
 }
 
 // syncBuffer is written by exec's copying goroutine and read by the test.
@@ -105,6 +151,10 @@ type server struct {
 
 var listenRE = regexp.MustCompile(`listening on (\S+)`)
 
+// sanitizerReportRE matches the first line of an AddressSanitizer,
+// LeakSanitizer, ThreadSanitizer or UndefinedBehaviorSanitizer report.
+var sanitizerReportRE = regexp.MustCompile(`(?m)^.*(ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: |runtime error: ).*$`)
+
 // startServer runs a server on a kernel-chosen port and waits for its start
 // line. The server is always killed when the test ends.
 func startServer(t testing.TB, kind serverKind, args ...string) *server {
@@ -127,6 +177,11 @@ func startServer(t testing.TB, kind serverKind, args ...string) *server {
 		default:
 			s.cmd.Process.Kill()
 			<-s.done
+		}
+		// A sanitizer report from a worker process, or from a server
+		// the test killed, shows in no exit status: only here.
+		if m := sanitizerReportRE.FindString(s.stderr.String()); m != "" {
+			t.Errorf("%s: sanitizer report on stderr: %q", kind.name, m)
 		}
 		if t.Failed() {
 			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", kind.name, s.stdout, kind.name, s.stderr)

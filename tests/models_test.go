@@ -1,0 +1,510 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cServer is the C server; every model below is one of its -M designs.
+var cServer = serverKind{name: "10kthreads", model: "thread"}
+
+// modelCase is one design of the C server as the tests run it.
+type modelCase struct {
+	name    string   // subtest name
+	model   string   // -M, and "model" in the report and the JSON
+	args    []string // -M and the rest of its flags
+	workers int      // "workers" in the JSON
+	procs   int      // -P: "server_procs" in the JSON
+	// bounded: at most workers connections are served at once; the
+	// next ones wait (in the pool's queue, then in the listen backlog).
+	bounded bool
+	// forks: worker processes to look for (0: none, or one per
+	// connection for fork).
+	forks int
+}
+
+// loadConns is bin/client -n for every model. The bounded models get as
+// many workers, given explicitly: the client holds all its connections
+// open until every one has echoed, so fewer workers could never finish.
+const loadConns = 200
+
+func modelCases() []modelCase {
+	w := strconv.Itoa(loadConns)
+	return []modelCase{
+		{name: "thread", model: "thread", args: []string{"-M", "thread"}, procs: 1},
+		{name: "prethread", model: "prethread", args: []string{"-M", "prethread", "-w", w}, workers: loadConns, procs: 1, bounded: true},
+		{name: "prethread-nolock", model: "prethread-nolock", args: []string{"-M", "prethread-nolock", "-w", w}, workers: loadConns, procs: 1, bounded: true},
+		{name: "pool", model: "pool", args: []string{"-M", "pool", "-w", w}, workers: loadConns, procs: 1, bounded: true},
+		{name: "prefork", model: "prefork", args: []string{"-M", "prefork", "-w", w}, workers: loadConns, procs: 1, bounded: true, forks: loadConns},
+		{name: "prefork-nolock", model: "prefork-nolock", args: []string{"-M", "prefork-nolock", "-w", w}, workers: loadConns, procs: 1, bounded: true, forks: loadConns},
+		{name: "prefork-lock", model: "prefork-lock", args: []string{"-M", "prefork-lock", "-w", w}, workers: loadConns, procs: 1, bounded: true, forks: loadConns},
+		{name: "prefork-pass", model: "prefork-pass", args: []string{"-M", "prefork-pass", "-w", w}, workers: loadConns, procs: 1, bounded: true, forks: loadConns},
+		{name: "fork", model: "fork", args: []string{"-M", "fork"}, procs: 1},
+		{name: "iterative", model: "iterative", args: []string{"-M", "iterative"}, procs: 1, bounded: true},
+		{name: "epoll", model: "epoll", args: []string{"-M", "epoll"}, workers: 1, procs: 1},
+		{name: "epoll-w2", model: "epoll", args: []string{"-M", "epoll", "-w", "2"}, workers: 2, procs: 1},
+		{name: "thread-P2", model: "thread", args: []string{"-M", "thread", "-P", "2"}, procs: 2, forks: 2},
+	}
+}
+
+// cLabels are the C server's labels beyond those every server has.
+var cLabels = []string{
+	"processes", "memory all processes", "resident all processes",
+	"closed over cap", "closed idle",
+}
+
+// TestModels runs the core echo suite against every model: exact echo of
+// several sizes, half-close, bin/client with 200 connections, the SIGINT
+// report with every label, and the JSON naming the model and its workers.
+func TestModels(t *testing.T) {
+	for _, mc := range modelCases() {
+		t.Run(mc.name, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "report.json")
+			s := startServer(t, cServer, append([]string{"-j", jsonPath}, mc.args...)...)
+			if !strings.Contains(s.start, " model "+mc.model) {
+				t.Errorf("start line %q does not name model %s", s.start, mc.model)
+			}
+			sizes := []int{1, 1 << 10, 1 << 20}
+			bytesWant := 0
+			for _, size := range sizes {
+				bytesWant += size
+				t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
+					echoOnce(t, s.addr, randomBytes(t, size), false)
+				})
+			}
+			half := randomBytes(t, 64<<10)
+			bytesWant += len(half)
+			t.Run("half-close", func(t *testing.T) { halfClose(t, s.addr, half) })
+
+			// The iterative server serves one connection at a time, so
+			// its client makes the 200 connections one after another.
+			args := []string{"-n", strconv.Itoa(loadConns), "-host", s.addr, "-quiet"}
+			clientConc := loadConns
+			if mc.model == "iterative" {
+				args = []string{"-n", "1", "-rounds", strconv.Itoa(loadConns), "-reconnect", "-host", s.addr, "-quiet"}
+				clientConc = 1
+			}
+			res := run(t, clientTimeout, binary(t, "client"), args...)
+			if res.code != 0 {
+				t.Fatalf("client %s: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s",
+					strings.Join(args, " "), res.code, res.stdout, res.stderr)
+			}
+			for _, want := range []string{
+				fmt.Sprintf("Max conc: %d", clientConc), fmt.Sprintf("total: %d", loadConns), "conc: 0",
+			} {
+				if !hasLine(res.stdout, want) {
+					t.Errorf("client output lacks the line %q:\n%s", want, res.stdout)
+				}
+			}
+			bytesWant += loadConns * len("Hello, 10kthreads!\n")
+			total := int64(len(sizes) + 1 + loadConns)
+			// Every model but iterative held all 200 at once: none may
+			// queue them, as each model has room (workers) for them all.
+			maxConc := int64(clientConc)
+
+			r := s.waitIdle()
+			checkReport(t, cServer, r, "REPORT", maxConc, total, 0)
+			if mc.bounded && mc.workers > 0 && r.maxConc > int64(mc.workers) {
+				t.Errorf("Max conc %d with %d workers", r.maxConc, mc.workers)
+			}
+			r = s.stop()
+			checkReport(t, cServer, r, "EXITING", maxConc, total, 0)
+			checkModelReport(t, mc, r, int64(bytesWant))
+
+			m := readJSONReport(t, jsonPath)
+			for k, v := range map[string]any{
+				"schema": "10kthreads-server/1", "server": "10kthreads", "model": mc.model,
+				"event": "exit", "address": s.addr,
+				"workers": float64(mc.workers), "server_procs": float64(mc.procs),
+				"max_conc": float64(maxConc), "total": float64(total), "now": 0.0,
+				"bytes_echoed": float64(bytesWant), "resets": 0.0, "accept_errors": 0.0,
+				"thread_create_failures": 0.0, "over_cap": 0.0, "idle_timeouts": 0.0,
+			} {
+				if m[k] != v {
+					t.Errorf("JSON %s = %v, want %v", k, m[k], v)
+				}
+			}
+			// The report is taken before the workers are stopped.
+			if mc.forks > 0 && mc.model != "fork" {
+				if want := float64(mc.forks + 1); m["processes"] != want {
+					t.Errorf("JSON processes = %v, want %v (the server and its %d workers)", m["processes"], want, mc.forks)
+				}
+			}
+		})
+	}
+}
+
+// checkModelReport: the labels only the C server has, the model named,
+// and the counters that must be zero after a clean run.
+func checkModelReport(t *testing.T, mc modelCase, r report, bytesWant int64) {
+	t.Helper()
+	for _, l := range cLabels {
+		if _, ok := r.labels[l]; !ok {
+			t.Errorf("report lacks label %q", l)
+		}
+	}
+	if v, want := r.labels["server"], "10kthreads (model "+mc.model+")"; v != want {
+		t.Errorf("server line %q, want %q", v, want)
+	}
+	for label, want := range map[string]string{
+		"bytes echoed":           strconv.FormatInt(bytesWant, 10),
+		"connections reset":      "0",
+		"thread create failures": "0",
+		"accept errors":          "0",
+		"closed over cap":        "0",
+		"closed idle":            "0",
+	} {
+		if v := firstField(r.labels[label]); v != want {
+			t.Errorf("%s %q, want %s", label, r.labels[label], want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", r.raw)
+	}
+}
+
+// halfClose sends everything and shuts down its write side before reading
+// a single byte; the echo must still arrive in full.
+func halfClose(t *testing.T, addr string, payload []byte) {
+	c := dial(t, addr)
+	for off := 0; off < len(payload); off += 10000 {
+		end := min(off+10000, len(payload))
+		if _, err := c.Write(payload[off:end]); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read after CloseWrite: %v (got %d of %d bytes)", err, len(got), len(payload))
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("got %d bytes back, want the %d sent, byte for byte", len(got), len(payload))
+	}
+}
+
+// waitWindow is how long a connection that must wait is watched for an
+// echo that must not come. A slow machine can only delay an echo, so it
+// cannot make this pass wrongly or fail spuriously.
+const waitWindow = 500 * time.Millisecond
+
+// TestModelsBounded: a bounded model with W workers serves W connections at
+// once; connection W+1 gets no echo while those are open, and gets it as
+// soon as one of them closes. For iterative (W = 1) that is "one
+// connection at a time"; for pool it is "connection N+1 after one
+// finishes" (it may sit accepted in the queue, but it is not served).
+func TestModelsBounded(t *testing.T) {
+	cases := []struct {
+		model string
+		w     int
+		queue int // accepted and counted while waiting: the pool's queue
+	}{
+		{"iterative", 1, 0},
+		{"pool", 2, 2},
+		{"prethread", 2, 0},
+		{"prethread-nolock", 2, 0},
+		{"prefork-nolock", 2, 0},
+		{"prefork-lock", 2, 0},
+		{"prefork-pass", 2, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.model, func(t *testing.T) {
+			args := []string{"-M", tc.model}
+			if tc.model != "iterative" {
+				args = append(args, "-w", strconv.Itoa(tc.w))
+			}
+			s := startServer(t, cServer, args...)
+			var busy []*net.TCPConn
+			for i := 0; i < tc.w; i++ {
+				c := dial(t, s.addr)
+				echoSome(t, c, []byte(fmt.Sprintf("busy %d\n", i)))
+				busy = append(busy, c)
+			}
+
+			waiting := dial(t, s.addr)
+			msg := []byte("waiting\n")
+			if _, err := waiting.Write(msg); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			waiting.SetReadDeadline(time.Now().Add(waitWindow))
+			buf := make([]byte, 64)
+			n, err := waiting.Read(buf)
+			var ne net.Error
+			if n != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("connection %d was served while %d others were open: read %q, %v; want a timeout",
+					tc.w+1, tc.w, buf[:n], err)
+			}
+			r := s.usr1()
+			if r.now > int64(tc.w+tc.queue) || r.maxConc > int64(tc.w+tc.queue) {
+				t.Errorf("%d workers: Now %d, Max conc %d; want at most %d", tc.w, r.now, r.maxConc, tc.w+tc.queue)
+			}
+
+			busy[0].Close()
+			waiting.SetReadDeadline(time.Now().Add(ioTimeout))
+			got := 0
+			for got < len(msg) {
+				n, err := waiting.Read(buf[got:len(msg)])
+				got += n
+				if err != nil {
+					t.Fatalf("after one of %d busy connections closed, connection %d got %d of %d echo bytes: %v",
+						tc.w, tc.w+1, got, len(msg), err)
+				}
+			}
+			if !bytes.Equal(buf[:got], msg) {
+				t.Fatalf("echo %q, want %q", buf[:got], msg)
+			}
+			for _, c := range busy[1:] {
+				echoSome(t, c, []byte("still served\n"))
+				c.Close()
+			}
+			waiting.Close()
+			r = s.waitIdle()
+			if r.total != int64(tc.w+1) || r.maxConc > int64(tc.w+tc.queue) {
+				t.Errorf("Total %d, Max conc %d; want %d and at most %d", r.total, r.maxConc, tc.w+1, tc.w+tc.queue)
+			}
+			s.stop()
+		})
+	}
+}
+
+// proc is what /proc/PID/stat says about one process.
+type proc struct {
+	pid, ppid int
+	state     string
+	start     string // starttime: tells a reused pid from the original
+}
+
+func readProc(pid int) (proc, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return proc{}, false
+	}
+	// The command may hold spaces and parentheses; fields follow the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return proc{}, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return proc{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return proc{pid: pid, ppid: ppid, state: f[0], start: f[19]}, true
+}
+
+// descendants lists every live process below pid.
+func descendants(t *testing.T, pid int) []proc {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	children := map[int][]proc{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(n); ok {
+			children[p.ppid] = append(children[p.ppid], p)
+		}
+	}
+	var out []proc
+	next := []int{pid}
+	for len(next) > 0 {
+		p := next[0]
+		next = next[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			next = append(next, c.pid)
+		}
+	}
+	return out
+}
+
+// pollUntil retries cond until it holds or the bound passes.
+func pollUntil(bound time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(bound)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestModelsNoStrayProcesses: the process models reap their workers while
+// they run (no zombies) and take all of them along when they exit on
+// SIGINT (no zombies, no orphans).
+func TestModelsNoStrayProcesses(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want int // worker processes at least, with the connections open
+	}{
+		{"prefork", []string{"-M", "prefork", "-w", "3"}, 3},
+		{"prefork-nolock", []string{"-M", "prefork-nolock", "-w", "3"}, 3},
+		{"prefork-lock", []string{"-M", "prefork-lock", "-w", "3"}, 3},
+		{"prefork-pass", []string{"-M", "prefork-pass", "-w", "3"}, 3},
+		{"fork", []string{"-M", "fork"}, 3},
+		{"thread-P2", []string{"-P", "2"}, 2},
+		{"fork-P2", []string{"-M", "fork", "-P", "2"}, 2 + 3},
+	}
+	const open = 3
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, cServer, tc.args...)
+			pid := s.cmd.Process.Pid
+			// Churn first: under fork every one of these was a process.
+			for i := 0; i < 5; i++ {
+				echoOnce(t, s.addr, []byte("churn\n"), false)
+			}
+			var conns []*net.TCPConn
+			for i := 0; i < open; i++ {
+				c := dial(t, s.addr)
+				echoSome(t, c, []byte("held\n"))
+				conns = append(conns, c)
+			}
+			var seen []proc
+			if !pollUntil(exitTimeout, func() bool {
+				seen = descendants(t, pid)
+				return len(seen) >= tc.want
+			}) {
+				t.Fatalf("%d worker processes below the server, want at least %d: %v", len(seen), tc.want, seen)
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+			s.waitIdle()
+			// The churned and closed connections' processes (fork) must
+			// be reaped, not left as zombies.
+			var zombies []proc
+			if !pollUntil(5*time.Second, func() bool {
+				zombies = zombies[:0]
+				for _, p := range descendants(t, pid) {
+					if p.state == "Z" {
+						zombies = append(zombies, p)
+					}
+				}
+				return len(zombies) == 0
+			}) {
+				t.Errorf("zombies below the running server: %v", zombies)
+			}
+			seen = append(seen, descendants(t, pid)...)
+
+			s.stop()
+			var left []string
+			if !pollUntil(5*time.Second, func() bool {
+				left = left[:0]
+				for _, p := range seen {
+					if q, ok := readProc(p.pid); ok && q.start == p.start {
+						left = append(left, fmt.Sprintf("pid %d state %s ppid %d", q.pid, q.state, q.ppid))
+					}
+				}
+				return len(left) == 0
+			}) {
+				t.Errorf("after the server exited, %d of its %d worker processes remain (Z = zombie, else orphan): %s",
+					len(left), len(seen), strings.Join(left, "; "))
+			}
+		})
+	}
+}
+
+// TestModelsBadFlags: model and worker flags out of range: one line naming
+// the problem, the usage line, exit 2, nothing on stdout.
+func TestModelsBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		name string // what the error line must mention
+	}{
+		{[]string{"-M", "nosuchmodel"}, "nosuchmodel"},
+		{[]string{"-M", ""}, "model"},
+		{[]string{"-M", "prethread", "-w", "0"}, "-w 0"},
+		{[]string{"-M", "pool", "-w", "99999"}, "-w 99999"},
+		{[]string{"-M", "prefork", "-w", "-1"}, "-w -1"},
+		{[]string{"-M", "epoll", "-w", "abc"}, "-w abc"},
+		{[]string{"-M", "thread", "-w", "4"}, "thread"},
+		{[]string{"-w", "4"}, "thread"},
+		{[]string{"-M", "fork", "-w", "4"}, "fork"},
+		{[]string{"-w", "4", "-M", "iterative"}, "iterative"},
+		{[]string{"-P", "0"}, "-P 0"},
+		{[]string{"-P", "abc"}, "-P abc"},
+		{[]string{"-P", "100000"}, "-P 100000"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
+			res := run(t, exitTimeout, binary(t, "10kthreads"), c.args...)
+			if res.code != 2 {
+				t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
+			}
+			var problems []string
+			usage := false
+			for _, l := range strings.Split(strings.TrimRight(res.stderr, "\n"), "\n") {
+				if strings.HasPrefix(l, "usage: ") {
+					usage = true
+				} else {
+					problems = append(problems, l)
+				}
+			}
+			if !usage {
+				t.Errorf("no usage line on stderr:\n%s", res.stderr)
+			}
+			if len(problems) != 1 {
+				t.Fatalf("want exactly one error line besides usage, got %d:\n%s", len(problems), res.stderr)
+			}
+			if !strings.HasPrefix(problems[0], "10kthreads: ") || !strings.Contains(problems[0], c.name) {
+				t.Errorf("error line %q: want the prefix \"10kthreads: \" and naming %q", problems[0], c.name)
+			}
+			if res.stdout != "" {
+				t.Errorf("nothing belongs on stdout, got %q", res.stdout)
+			}
+		})
+	}
+}
+
+// TestModels10000: the two unbounded in-process designs hold 10,000
+// connections at once (fewer where connScale says this machine cannot).
+func TestModels10000(t *testing.T) {
+	for _, model := range []string{"thread", "epoll"} {
+		t.Run(model, func(t *testing.T) {
+			n := connScale(t, 10000)
+			s := startServer(t, cServer, "-M", model)
+			// A generous echo deadline: sanitizer builds create threads
+			// slowly, and this test is about holding n, not speed.
+			res := run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet", "-timeout", "60s")
+			if res.code != 0 {
+				t.Fatalf("client -n %d: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", n, res.code, res.stdout, res.stderr)
+			}
+			for _, want := range []string{
+				fmt.Sprintf("Max conc: %d", n), fmt.Sprintf("total: %d", n), "conc: 0",
+			} {
+				if !hasLine(res.stdout, want) {
+					t.Errorf("client output lacks the line %q:\n%s", want, res.stdout)
+				}
+			}
+			s.waitIdle()
+			r := s.stop()
+			checkReport(t, cServer, r, "EXITING", int64(n), int64(n), 0)
+			if v := firstField(r.labels["connections reset"]); v != "0" {
+				t.Errorf("connections reset %q, want 0", v)
+			}
+			t.Logf("%s, %d connections: peak resident %d KiB; memory per peak conn %s",
+				model, n, r.resident, r.labels["memory per peak conn"])
+		})
+	}
+}
