@@ -62,7 +62,7 @@ SANENV_asan  = ASAN_OPTIONS=halt_on_error=1:exitcode=99:detect_leaks=1
 SANENV_ubsan = UBSAN_OPTIONS=halt_on_error=1:exitcode=99:print_stacktrace=1
 SANENV_tsan  = TSAN_OPTIONS=halt_on_error=1:exitcode=99:second_deadlock_stack=1
 
-asan ubsan tsan: $(GOBINS)
+asan ubsan tsan: bin/client bin/ref_async_server
 	$(MAKE) OBJDIR=obj/$@ SERVER=bin/$@/10kthreads \
 	    CFLAGS="-O1 -g $(SAN_$@)" bin/$@/10kthreads
 	$(SANENV_$@) TENKTHREADS_BIN=$(CURDIR)/bin/$@/10kthreads \
