@@ -159,16 +159,24 @@ var sanitizerReportRE = regexp.MustCompile(`(?m)^.*(ERROR: \w+Sanitizer|WARNING:
 // line. The server is always killed when the test ends.
 func startServer(t testing.TB, kind serverKind, args ...string) *server {
 	t.Helper()
+	return startWrapped(t, kind, nil, args...)
+}
+
+// startWrapped is startServer with a command in front of the binary (such
+// as prlimit), so that a limit holds from the server's first instruction.
+func startWrapped(t testing.TB, kind serverKind, wrapper []string, args ...string) *server {
+	t.Helper()
 	bin := binary(t, kind.name)
 	s := &server{
 		t: t, kind: kind,
 		stdout: &syncBuffer{}, stderr: &syncBuffer{},
 		done: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, append([]string{"-p", "0"}, args...)...)
+	argv := append(append(append([]string{}, wrapper...), bin, "-p", "0"), args...)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", kind.name, err)
+		t.Fatalf("start %s: %v", strings.Join(argv, " "), err)
 	}
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
@@ -178,8 +186,6 @@ func startServer(t testing.TB, kind serverKind, args ...string) *server {
 			s.cmd.Process.Kill()
 			<-s.done
 		}
-		// A sanitizer report from a worker process, or from a server
-		// the test killed, shows in no exit status: only here.
 		if m := sanitizerReportRE.FindString(s.stderr.String()); m != "" {
 			t.Errorf("%s: sanitizer report on stderr: %q", kind.name, m)
 		}
@@ -189,8 +195,7 @@ func startServer(t testing.TB, kind serverKind, args ...string) *server {
 	})
 	deadline := time.Now().Add(startTimeout)
 	for {
-		out := s.stdout.String()
-		if line, _, ok := strings.Cut(out, "\n"); ok {
+		if line, _, ok := strings.Cut(s.stdout.String(), "\n"); ok {
 			s.start = line
 			m := listenRE.FindStringSubmatch(line)
 			if m == nil {
@@ -201,11 +206,11 @@ func startServer(t testing.TB, kind serverKind, args ...string) *server {
 		}
 		select {
 		case <-s.done:
-			t.Fatalf("%s exited before its start line (%v); stderr: %s", kind.name, s.err, s.stderr)
+			t.Fatalf("%s exited before its start line (%v); stderr: %s", strings.Join(argv, " "), s.err, s.stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no start line within %v; stdout so far %q", kind.name, startTimeout, out)
+			t.Fatalf("%s: no start line within %v", kind.name, startTimeout)
 		}
 	}
 }

@@ -21,59 +21,6 @@ import (
 	"time"
 )
 
-// hostileStart is startServer with a command in front of the binary, so
-// that a limit set by prlimit holds from the server's first instruction.
-func hostileStart(t *testing.T, kind serverKind, wrapper []string, args ...string) *server {
-	t.Helper()
-	bin := binary(t, kind.name)
-	s := &server{
-		t: t, kind: kind,
-		stdout: &syncBuffer{}, stderr: &syncBuffer{},
-		done: make(chan struct{}),
-	}
-	argv := append(append(append([]string{}, wrapper...), bin, "-p", "0"), args...)
-	s.cmd = exec.Command(argv[0], argv[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", strings.Join(argv, " "), err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		if m := sanitizerReportRE.FindString(s.stderr.String()); m != "" {
-			t.Errorf("%s: sanitizer report on stderr: %q", kind.name, m)
-		}
-		if t.Failed() {
-			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", kind.name, s.stdout, kind.name, s.stderr)
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if line, _, ok := strings.Cut(s.stdout.String(), "\n"); ok {
-			s.start = line
-			m := listenRE.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("%s: first stdout line has no %q: %q", kind.name, listenRE, line)
-			}
-			s.addr = m[1]
-			return s
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("%s exited before its start line (%v); stderr: %s", strings.Join(argv, " "), s.err, s.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no start line within %v", kind.name, startTimeout)
-		}
-	}
-}
-
 func prlimitPath(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("prlimit")
@@ -256,7 +203,7 @@ func TestFdExhaustion(t *testing.T) {
 	const early, flood = 20, 130
 	for _, model := range []string{"thread", "epoll", "pool", "fork"} {
 		t.Run(model, func(t *testing.T) {
-			s := hostileStart(t, cServer, []string{prl, "--nofile=64:64", "--"}, "-M", model)
+			s := startWrapped(t, cServer, []string{prl, "--nofile=64:64", "--"}, "-M", model)
 			if !strings.Contains(s.start, "fd limit 64 ") {
 				t.Fatalf("start line %q: want fd limit 64 under prlimit", s.start)
 			}
