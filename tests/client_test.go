@@ -14,9 +14,11 @@ const clientTimeout = 120 * time.Second
 
 // runLoad runs bin/client -n n against a fresh server and checks both sides:
 // the client's original three lines and exit 0, then the server's counters.
-func runLoad(t *testing.T, kind serverKind, n int) {
-	s := startServer(t, kind)
-	res := run(t, clientTimeout, binary(t, "client"), "-n", fmt.Sprint(n), "-host", s.addr)
+func runLoad(t *testing.T, kind serverKind, n int, serverArgs ...string) {
+	s := startServer(t, kind, serverArgs...)
+	// A generous echo deadline: sanitizer builds create threads slowly,
+	// and these tests are about holding n, not speed.
+	res := run(t, clientTimeout, binary(t, "client"), "-n", fmt.Sprint(n), "-host", s.addr, "-quiet", "-timeout", "60s")
 	if res.code != 0 {
 		t.Fatalf("client -n %d: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", n, res.code, res.stdout, res.stderr)
 	}

@@ -116,24 +116,7 @@ func TestHalfClose(t *testing.T) {
 	for _, kind := range servers {
 		t.Run(kind.name, func(t *testing.T) {
 			s := startServer(t, kind)
-			payload := randomBytes(t, 64<<10)
-			c := dial(t, s.addr)
-			for off := 0; off < len(payload); off += 10000 {
-				end := min(off+10000, len(payload))
-				if _, err := c.Write(payload[off:end]); err != nil {
-					t.Fatalf("write: %v", err)
-				}
-			}
-			if err := c.CloseWrite(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(c)
-			if err != nil {
-				t.Fatalf("read after CloseWrite: %v (got %d of %d bytes)", err, len(got), len(payload))
-			}
-			if !bytes.Equal(got, payload) {
-				t.Fatalf("got %d bytes back, want the %d sent, byte for byte", len(got), len(payload))
-			}
+			halfClose(t, s.addr, randomBytes(t, 64<<10))
 		})
 	}
 }
@@ -154,5 +137,27 @@ func TestEchoIPv6(t *testing.T) {
 			}
 			echoOnce(t, s.addr, randomBytes(t, 100<<10), false)
 		})
+	}
+}
+
+// halfClose sends everything and shuts down its write side before reading
+// a single byte; the echo must still arrive in full.
+func halfClose(t *testing.T, addr string, payload []byte) {
+	c := dial(t, addr)
+	for off := 0; off < len(payload); off += 10000 {
+		end := min(off+10000, len(payload))
+		if _, err := c.Write(payload[off:end]); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read after CloseWrite: %v (got %d of %d bytes)", err, len(got), len(payload))
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("got %d bytes back, want the %d sent, byte for byte", len(got), len(payload))
 	}
 }

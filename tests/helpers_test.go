@@ -473,3 +473,35 @@ func fdHardLimit(t testing.TB) uint64 {
 	}
 	return rl.Max
 }
+
+// checkUsageError asserts a usage error: exit 2, the usage line and exactly
+// one other line on stderr, "prog: ..." naming what, and nothing on stdout.
+func checkUsageError(t testing.TB, res result, prog, what string) {
+	t.Helper()
+	if res.code != 2 {
+		t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
+	}
+	var problems []string
+	usage := false
+	for _, l := range strings.Split(strings.TrimRight(res.stderr, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "usage: "):
+			usage = true
+		case usage && strings.HasPrefix(l, "       "): // usage continued
+		default:
+			problems = append(problems, l)
+		}
+	}
+	if !usage {
+		t.Errorf("no usage line on stderr:\n%s", res.stderr)
+	}
+	if len(problems) != 1 {
+		t.Fatalf("want exactly one error line besides usage, got %d:\n%s", len(problems), res.stderr)
+	}
+	if !strings.HasPrefix(problems[0], prog+": ") || !strings.Contains(problems[0], what) {
+		t.Errorf("error line %q: want the prefix %q and naming %q", problems[0], prog+": ", what)
+	}
+	if res.stdout != "" {
+		t.Errorf("nothing belongs on stdout, got %q", res.stdout)
+	}
+}

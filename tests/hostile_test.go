@@ -636,38 +636,6 @@ func TestUSR1Storm(t *testing.T) {
 	}
 }
 
-// checkUsageError: exit 2, nothing on stdout, one line naming the problem
-// and the usage line.
-func checkUsageError(t *testing.T, prog string, res result, mention string) {
-	t.Helper()
-	if res.code != 2 {
-		t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
-	}
-	var problems []string
-	usage := false
-	for _, l := range strings.Split(strings.TrimRight(res.stderr, "\n"), "\n") {
-		switch {
-		case strings.HasPrefix(l, "usage: "):
-			usage = true
-		case usage && strings.HasPrefix(l, "       "): // usage continued
-		default:
-			problems = append(problems, l)
-		}
-	}
-	if !usage {
-		t.Errorf("no usage line on stderr:\n%s", res.stderr)
-	}
-	if len(problems) != 1 {
-		t.Fatalf("want one error line besides usage, got %d:\n%s", len(problems), res.stderr)
-	}
-	if !strings.HasPrefix(problems[0], prog+": ") || !strings.Contains(problems[0], mention) {
-		t.Errorf("error line %q: want the %q prefix and naming %q", problems[0], prog+": ", mention)
-	}
-	if res.stdout != "" {
-		t.Errorf("nothing belongs on stdout, got %q", res.stdout)
-	}
-}
-
 // TestNumericFlagRanges: every numeric flag of the server and the client
 // rejects what is out of range.
 func TestNumericFlagRanges(t *testing.T) {
@@ -711,7 +679,7 @@ func TestNumericFlagRanges(t *testing.T) {
 	}{{"10kthreads", server}, {"client", client}} {
 		for _, c := range set.cases {
 			t.Run(set.prog+"/"+strings.Join(c.args, "_"), func(t *testing.T) {
-				checkUsageError(t, set.prog, run(t, exitTimeout, binary(t, set.prog), c.args...), c.mention)
+				checkUsageError(t, run(t, exitTimeout, binary(t, set.prog), c.args...), set.prog, c.mention)
 			})
 		}
 	}

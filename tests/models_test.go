@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -169,28 +168,6 @@ func checkModelReport(t *testing.T, mc modelCase, r report, bytesWant int64) {
 	}
 	if t.Failed() {
 		t.Logf("report:\n%s", r.raw)
-	}
-}
-
-// halfClose sends everything and shuts down its write side before reading
-// a single byte; the echo must still arrive in full.
-func halfClose(t *testing.T, addr string, payload []byte) {
-	c := dial(t, addr)
-	for off := 0; off < len(payload); off += 10000 {
-		end := min(off+10000, len(payload))
-		if _, err := c.Write(payload[off:end]); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("read after CloseWrite: %v (got %d of %d bytes)", err, len(got), len(payload))
-	}
-	if !bytes.Equal(got, payload) {
-		t.Fatalf("got %d bytes back, want the %d sent, byte for byte", len(got), len(payload))
 	}
 }
 
@@ -452,59 +429,14 @@ func TestModelsBadFlags(t *testing.T) {
 			if res.code != 2 {
 				t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
 			}
-			var problems []string
-			usage := false
-			for _, l := range strings.Split(strings.TrimRight(res.stderr, "\n"), "\n") {
-				if strings.HasPrefix(l, "usage: ") {
-					usage = true
-				} else {
-					problems = append(problems, l)
-				}
-			}
-			if !usage {
-				t.Errorf("no usage line on stderr:\n%s", res.stderr)
-			}
-			if len(problems) != 1 {
-				t.Fatalf("want exactly one error line besides usage, got %d:\n%s", len(problems), res.stderr)
-			}
-			if !strings.HasPrefix(problems[0], "10kthreads: ") || !strings.Contains(problems[0], c.name) {
-				t.Errorf("error line %q: want the prefix \"10kthreads: \" and naming %q", problems[0], c.name)
-			}
-			if res.stdout != "" {
-				t.Errorf("nothing belongs on stdout, got %q", res.stdout)
-			}
+			checkUsageError(t, res, "10kthreads", c.name)
 		})
 	}
 }
 
-// TestModels10000: the two unbounded in-process designs hold 10,000
-// connections at once (fewer where connScale says this machine cannot).
+// TestModels10000: the epoll model holds 10,000 connections at once too
+// (fewer where connScale says this machine cannot); TestClient10000 covers
+// the default thread model.
 func TestModels10000(t *testing.T) {
-	for _, model := range []string{"thread", "epoll"} {
-		t.Run(model, func(t *testing.T) {
-			n := connScale(t, 10000)
-			s := startServer(t, cServer, "-M", model)
-			// A generous echo deadline: sanitizer builds create threads
-			// slowly, and this test is about holding n, not speed.
-			res := run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet", "-timeout", "60s")
-			if res.code != 0 {
-				t.Fatalf("client -n %d: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", n, res.code, res.stdout, res.stderr)
-			}
-			for _, want := range []string{
-				fmt.Sprintf("Max conc: %d", n), fmt.Sprintf("total: %d", n), "conc: 0",
-			} {
-				if !hasLine(res.stdout, want) {
-					t.Errorf("client output lacks the line %q:\n%s", want, res.stdout)
-				}
-			}
-			s.waitIdle()
-			r := s.stop()
-			checkReport(t, cServer, r, "EXITING", int64(n), int64(n), 0)
-			if v := firstField(r.labels["connections reset"]); v != "0" {
-				t.Errorf("connections reset %q, want 0", v)
-			}
-			t.Logf("%s, %d connections: peak resident %d KiB; memory per peak conn %s",
-				model, n, r.resident, r.labels["memory per peak conn"])
-		})
-	}
+	runLoad(t, cServer, connScale(t, 10000), "-M", "epoll")
 }

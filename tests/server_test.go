@@ -216,28 +216,7 @@ func TestBadFlags(t *testing.T) {
 				if res.code != 2 {
 					t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
 				}
-				lines := strings.Split(strings.TrimRight(res.stderr, "\n"), "\n")
-				var problems []string
-				usage := false
-				for _, l := range lines {
-					if strings.HasPrefix(l, "usage: ") {
-						usage = true
-					} else {
-						problems = append(problems, l)
-					}
-				}
-				if !usage {
-					t.Errorf("no usage line on stderr:\n%s", res.stderr)
-				}
-				if len(problems) != 1 {
-					t.Fatalf("want exactly one error line besides usage, got %d:\n%s", len(problems), res.stderr)
-				}
-				if !strings.HasPrefix(problems[0], kind.name+": ") || !strings.Contains(problems[0], c.name) {
-					t.Errorf("error line %q: want %q prefix and naming %q", problems[0], kind.name+": ", c.name)
-				}
-				if res.stdout != "" {
-					t.Errorf("nothing belongs on stdout, got %q", res.stdout)
-				}
+				checkUsageError(t, res, kind.name, c.name)
 			})
 		}
 	}
