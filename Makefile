@@ -49,6 +49,18 @@ test: all
 experiment: all
 	bin/experiment
 
+# Issue figures: the fixed benchmark with its targets, 100,000 connections
+# (TUNE=1, as root: raise the sysctls the run needs and restore them
+# afterwards), and every server model side by side.
+bench: all
+	bin/experiment -bench
+
+c100k: all
+	bin/experiment -c100k $(if $(filter 1,$(TUNE)),-tune)
+
+models: all
+	bin/experiment -models
+
 # The C server built with a sanitizer, in its own directories, and the
 # integration suite run against it (tests/ reads TENKTHREADS_BIN).
 SAN_asan  = -fsanitize=address -fno-omit-frame-pointer
@@ -83,5 +95,6 @@ soak: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment clean asan ubsan tsan memcheck soak \
+.PHONY: all prereqs test experiment bench c100k models clean asan ubsan \
+	tsan memcheck soak \
 	$(GOBINS)

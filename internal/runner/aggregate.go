@@ -64,6 +64,15 @@ var metricDefs = []metricDef{
 	{"client_cores_busy", "client cores busy", func(m Metrics) Num { return m.ClientBusy }},
 	{"other_cpu_s", "CPU used by other processes during the run (s)", func(m Metrics) Num { return m.OtherCPUS }},
 	{"other_cpu_pct", "share of the machine's CPU other processes used during the run (%)", func(m Metrics) Num { return m.OtherShare }},
+	// Probed runs only (bench, c100k, models); empty otherwise.
+	{"held_conns", "server connections open at the hold report", func(m Metrics) Num { return m.HeldConns }},
+	{"hold_kib_per_conn", "resident growth idle to hold per connection (KiB)", func(m Metrics) Num { return m.HoldKiBPerConn }},
+	{"hold_kib_per_conn_from_start", "resident growth start to hold per connection (KiB)", func(m Metrics) Num { return m.HoldKiBPerConnStart }},
+	{"hold_kstack_kib_per_conn", "kernel stack per connection at the hold (KiB)", func(m Metrics) Num { return m.HoldKStackPerC }},
+	{"hold_kstack_all_kib_per_conn", "all the server's kernel stacks at the hold per connection (KiB)", func(m Metrics) Num { return m.HoldKStackAllPerC }},
+	{"hold_cpu_us_per_rt", "server CPU from the hold report to exit per round trip (µs)", func(m Metrics) Num { return m.HoldCPUPerRTus }},
+	{"accept_server_s", "server: first to last connection thread (s)", func(m Metrics) Num { return m.AcceptServerS }},
+	{"gib_per_s", "echoed payload each direction (GiB/s)", func(m Metrics) Num { return m.GiBPerS }},
 }
 
 // Cell is one (server, workload, connections) point with all its runs.
@@ -211,6 +220,18 @@ func (res *Results) derive() {
 			cli, _ = loadDoc(filepath.Join(raw, r.ClientJSON))
 		}
 		r.M = metricsFrom(srv, cli, r.Sample, res.Meta.KStackPerThreadKiB)
+		if r.Probe != nil {
+			var idle, hold doc
+			if r.Probe.IdleJSON != "" {
+				idle, _ = loadDoc(filepath.Join(raw, r.Probe.IdleJSON))
+			}
+			if r.Probe.HoldJSON != "" {
+				hold, _ = loadDoc(filepath.Join(raw, r.Probe.HoldJSON))
+			}
+			holdWindowCheck(r.Probe, cli)
+			r.M.ProbeLate = r.Probe.HoldLate
+			probeMetrics(&r.M, idle, hold, srv, cli, r.Probe, res.Meta.KStackPerThreadKiB)
+		}
 		if r.SystemBusyS.Set && r.M.CPUS.Set && r.M.ClientCPUS.Set {
 			r.M.OtherCPUS = num(max(0, r.SystemBusyS.V-r.M.CPUS.V-r.M.ClientCPUS.V))
 			if r.WallS > 0 && res.Meta.CPUs > 0 {

@@ -68,6 +68,7 @@ type Run struct {
 	LoadBefore     Num      `json:"loadavg1_before"`
 	SystemBusyS    Num      `json:"system_busy_cpu_s"` // all CPUs, all processes, during the run
 	Sample         Sample   `json:"sample"`
+	Probe          *Probe   `json:"probe,omitempty"`
 
 	M Metrics `json:"-"`
 }
@@ -84,6 +85,14 @@ type execParams struct {
 	startTimeout  time.Duration
 	clientTimeout time.Duration
 	stopTimeout   time.Duration
+	// probe takes SIGUSR1 reports while idle and while the client holds
+	// every connection (the client must run with -hold); acceptTiming also
+	// times the server's thread creation during the ramp.
+	probe        bool
+	acceptTiming bool
+	// byThreads: the server pays a thread or process per connection, so
+	// the hold is detected from /proc instead of SIGUSR1 polling.
+	byThreads bool
 }
 
 func runOne(spec ServerSpec, workload string, n, rep int, p execParams) (r Run) {
@@ -198,6 +207,18 @@ func runOne(spec ServerSpec, workload string, n, rep int, p execParams) (r Run) 
 		return r
 	}
 
+	var probeAfter, threads0 float64
+	var groupThreads0 int
+	if p.probe {
+		r.Probe = &Probe{}
+		threads0 = procStatus(srv.Process.Pid)["Threads"]
+		probeAfter = idleReport(srv.Process.Pid, filepath.Join(p.rawDir, r.ServerJSON), p.rawDir, base, r.Probe)
+		if t, ok := procStatus(srv.Process.Pid)["Threads"]; ok {
+			threads0 = t
+		}
+		// After the idle report: workers of -P and the signal thread exist.
+		groupThreads0, _ = groupThreads(srv.Process.Pid)
+	}
 	sampler := startSampler(srv.Process.Pid, kstack0)
 
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", addr, "-json", filepath.Join(p.rawDir, r.ClientJSON)}, p.clientArgs...)
@@ -209,10 +230,30 @@ func runOne(spec ServerSpec, workload string, n, rep int, p execParams) (r Run) 
 	ctx, cancel := context.WithTimeout(context.Background(), p.clientTimeout)
 	cli := exec.CommandContext(ctx, r.ClientCmd[0], r.ClientCmd[1:]...)
 	cli.Stdout, cli.Stderr = cliLog, cliLog
-	cli.WaitDelay = 2 * time.Second
+	// At the time limit the client is interrupted first, so it still
+	// writes its report (marked interrupted); killed only if it lingers.
+	cli.Cancel = func() error { return cli.Process.Signal(os.Interrupt) }
+	cli.WaitDelay = 5 * time.Second
 	var werr error
 	crashed := false
 	cerr := cli.Start()
+	var probeWG sync.WaitGroup
+	probeCtx, probeStop := context.WithCancel(context.Background())
+	if cerr == nil && p.probe {
+		t0 := time.Now()
+		probeWG.Add(1)
+		go func() {
+			defer probeWG.Done()
+			holdReport(probeCtx, srv.Process.Pid, filepath.Join(p.rawDir, r.ServerJSON), p.rawDir, base, n, probeAfter, r.Probe, p.byThreads, groupThreads0)
+		}()
+		if p.acceptTiming {
+			probeWG.Add(1)
+			go func() {
+				defer probeWG.Done()
+				acceptTimer(probeCtx, srv.Process.Pid, n, t0, threads0, r.Probe)
+			}()
+		}
+	}
 	if cerr == nil {
 		cliDone := make(chan error, 1)
 		go func() { cliDone <- cli.Wait() }()
@@ -232,6 +273,14 @@ func runOne(spec ServerSpec, workload string, n, rep int, p execParams) (r Run) 
 	}
 	timedOut := ctx.Err() == context.DeadlineExceeded
 	cancel()
+	probeStop()
+	probeWG.Wait()
+	if r.Probe != nil {
+		// Children of the fork model exit as the client closes; give the
+		// server a moment to reap them, so their CPU is in its cutime.
+		time.Sleep(300 * time.Millisecond)
+		r.Probe.EndGroupCPUS = groupCPU(srv.Process.Pid)
+	}
 	if cli.ProcessState != nil {
 		r.ClientExit = cli.ProcessState.ExitCode()
 	}

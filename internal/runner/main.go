@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-const usageLine = "usage: experiment [-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin] | -report DIR"
+const usageLine = "usage: experiment [-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin] | -report DIR | -bench [-quick] | -c100k [-tune] [-quick] | -models [-quick]"
 
 // Options is the parsed command line; tests build it directly too.
 type Options struct {
@@ -41,6 +41,16 @@ type Options struct {
 	// ServerOverride replaces the server list (tests use fake servers).
 	ServerOverride []ServerSpec
 	Command        string
+
+	// Modes other than the experiment matrix (one at most).
+	Bench, C100K, Models bool
+	// Tune lets -c100k raise sysctls as root and restore them afterwards.
+	Tune                      bool
+	repsSet, holdSet, echoSet bool
+	// SysctlRoot is /proc/sys; tests point it at a directory of fakes.
+	SysctlRoot string
+	// Concurrency overrides the -models concurrency list (tests).
+	Concurrency []int
 }
 
 // Main runs the experiment; it returns the process exit status.
@@ -69,6 +79,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 	fs.DurationVar(&o.Hold, "hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
 	fs.DurationVar(&o.Echo, "duration", 0, "how long the echo and reconnect workloads run (default 2s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
+	fs.BoolVar(&o.Bench, "bench", false, "issue 8 benchmark: memory, CPU per round trip, accept rate, large transfers, scale (make bench)")
+	fs.BoolVar(&o.C100K, "c100k", false, "25,000 to 100,000 connections with several server and client processes (make c100k)")
+	fs.BoolVar(&o.Models, "models", false, "every server model: connection-per-request requests/s at concurrency 20 to 10,000, and long-lived costs (make models)")
+	fs.BoolVar(&o.Tune, "tune", false, "with -c100k, as root: raise the sysctls the run needs and restore them afterwards")
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, usageLine)
@@ -98,6 +112,31 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 	if o.Reps < 0 {
 		return usage("-reps must be at least 1")
 	}
+	modes := 0
+	for _, m := range []bool{o.Bench, o.C100K, o.Models, o.Report != ""} {
+		if m {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return usage("-bench, -c100k, -models and -report exclude each other")
+	}
+	if o.Tune && !o.C100K {
+		return usage("-tune goes with -c100k")
+	}
+	if (o.Bench || o.C100K || o.Models) && o.Full {
+		return usage("-full (FULL=1) applies to the experiment matrix only")
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "reps":
+			o.repsSet = true
+		case "hold":
+			o.holdSet = true
+		case "duration":
+			o.echoSet = true
+		}
+	})
 	if *counts != "" {
 		o.countsSet = true
 		for _, f := range strings.Split(*counts, ",") {
@@ -355,7 +394,18 @@ func argsFor(p workloadPlan, n int) []string {
 
 // Execute runs the whole experiment described by o.
 func Execute(o Options, stdout, stderr io.Writer) int {
+	switch {
+	case o.Bench:
+		return runBench(o, stdout, stderr)
+	case o.C100K:
+		return runC100K(o, stdout, stderr)
+	case o.Models:
+		return runModels(o, stdout, stderr)
+	}
 	if o.Report != "" {
+		if _, err := os.Stat(filepath.Join(o.Report, "models.json")); err == nil {
+			return rebuildModels(o.Report, stdout, stderr)
+		}
 		res, err := LoadResults(o.Report)
 		if err != nil {
 			fmt.Fprintf(stderr, "experiment: %v\n", err)
@@ -442,7 +492,7 @@ func Execute(o Options, stdout, stderr io.Writer) int {
 	dir := filepath.Join(o.Out, started.Format("20060102-150405"))
 	// Two experiments started in the same second must not mix their files.
 	for i := 2; ; i++ {
-		if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if _, err := os.Stat(dir); err != nil {
 			break
 		}
 		dir = filepath.Join(o.Out, fmt.Sprintf("%s-%d", started.Format("20060102-150405"), i))

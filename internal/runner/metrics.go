@@ -161,6 +161,17 @@ type Metrics struct {
 	OtherShare   Num // OtherCPUS as % of the machine's CPU time during the run
 	ClientBusy   Num // cores the client kept busy; near 1 per core means the client is the bottleneck
 	Warnings     []string
+
+	// From the SIGUSR1 reports of a probed run (see Probe).
+	HeldConns           Num  // server's open connections at the hold report
+	HoldKiBPerConn      Num  // resident growth idle -> hold, per connection
+	HoldKiBPerConnStart Num  // resident growth start -> hold (includes pre-created workers)
+	HoldKStackPerC      Num  // server threads idle -> hold × kernel stack per thread, per connection
+	HoldKStackAllPerC   Num  // all the server's threads at the hold × kernel stack per thread, per connection
+	HoldCPUPerRTus      Num  // server CPU from the hold report to exit, per round trip
+	AcceptServerS       Num  // first to last server thread while connections ramp up
+	GiBPerS             Num  // echoed payload per second, each direction, GiB/s
+	ProbeLate           bool // the hold report may have missed the hold
 }
 
 // metricsFrom derives the figures of one run. srv or cli may be nil (a
@@ -258,6 +269,9 @@ func metricsFrom(srv, cli doc, s Sample, kstackPerThread Num) Metrics {
 	}
 	m.Resets = srv.num("resets")
 	m.ClientBusy = cli.num("cores_busy")
+	if br, st := cli.num("bytes_received"), cli.num("steady_s"); br.Set && st.Set && st.V > 0 {
+		m.GiBPerS = num(br.V / st.V / (1 << 30))
+	}
 	if w, ok := cli.get("warnings"); ok {
 		if ws, ok := w.([]any); ok {
 			for _, x := range ws {

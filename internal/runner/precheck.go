@@ -24,6 +24,10 @@ type System struct {
 	MaxMapCount     int
 	Tasks           int // threads alive system-wide now
 	MemAvailableKiB float64
+	FileMax         int // fs.file-max
+	FilesOpen       int // first field of fs.file-nr
+	ConntrackMax    int // net.netfilter.nf_conntrack_max; 0 = no conntrack
+	ConntrackCount  int
 }
 
 // readSystem can be replaced by tests to simulate a machine that falls short.
@@ -49,6 +53,12 @@ var readSystem = func() System {
 		}
 	}
 	s.MemAvailableKiB = meminfo()["MemAvailable"]
+	s.FileMax, _ = strconv.Atoi(sysctl("fs/file-max"))
+	if f := strings.Fields(sysctl("fs/file-nr")); len(f) > 0 {
+		s.FilesOpen, _ = strconv.Atoi(f[0])
+	}
+	s.ConntrackMax, _ = strconv.Atoi(sysctl("net/netfilter/nf_conntrack_max"))
+	s.ConntrackCount, _ = strconv.Atoi(sysctl("net/netfilter/nf_conntrack_count"))
 	return s
 }
 

@@ -1,0 +1,421 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// realBin is the repository's bin/ with the real servers and client.
+func realBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(repoRoot(t), "bin")
+	for _, b := range []string{"10kthreads", "ref_async_server", "client"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			t.Fatalf("bin/%s not found: run make first", b)
+		}
+	}
+	return bin
+}
+
+func noEnv(string) string { return "" }
+
+// onlyDir returns the single directory under out whose name starts with
+// prefix.
+func onlyDir(t *testing.T, out, prefix string) string {
+	t.Helper()
+	ents, _ := os.ReadDir(out)
+	var dirs []string
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			dirs = append(dirs, filepath.Join(out, e.Name()))
+		}
+	}
+	if len(dirs) != 1 {
+		t.Fatalf("want one %s* directory in %s, got %v", prefix, out, dirs)
+	}
+	return dirs[0]
+}
+
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func TestBenchTiny(t *testing.T) {
+	bin := realBin(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"-bench", "-quick", "-counts", "5", "-reps", "1", "-hold", "800ms", "-duration", "200ms", "-out", out, "-bin", bin}, noEnv, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	dir := onlyDir(t, out, "bench-")
+	for _, f := range []string{"bench.json", "bench.txt", "runs.json", "meta.json", "results.csv"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	var rep BenchReport
+	readJSONFile(t, filepath.Join(dir, "bench.json"), &rep)
+	if rep.Schema != BenchSchema {
+		t.Errorf("schema %q", rep.Schema)
+	}
+	want := map[string]bool{}
+	for _, f := range rep.Figures {
+		if f.Median.Set {
+			want[f.Key+" "+f.Server] = true
+		}
+	}
+	for _, k := range []string{
+		"mem_user_kib_per_conn 10kthreads:thread", "mem_user_kib_per_conn 10kthreads:epoll", "mem_user_kib_per_conn ref_async_server",
+		"kstack_kib_per_conn 10kthreads:thread", "cpu_us_per_rt 10kthreads:thread", "cpu_us_per_rt ref_async_server",
+		"connect_all_s 10kthreads:thread", "gib_per_s 10kthreads:thread", "gib_per_s 10kthreads:epoll", "held_conns 10kthreads:thread",
+	} {
+		if !want[k] {
+			t.Errorf("figure %s not measured", k)
+		}
+	}
+	// A thread per connection shows about one kernel stack per connection.
+	for _, f := range rep.Figures {
+		if f.Key == "kstack_kib_per_conn" && f.Server == "10kthreads:thread" && f.Median.Set && f.Median.V < 4 {
+			t.Errorf("thread model kernel stack %v KiB per connection, want about one stack", f.Median)
+		}
+	}
+	keys := map[string]bool{}
+	for _, tg := range rep.Targets {
+		keys[tg.Key] = true
+	}
+	for _, k := range []string{"memory", "cpu_per_rt_5", "accept", "large_transfer", "scale"} {
+		if !keys[k] {
+			t.Errorf("target %s missing", k)
+		}
+	}
+	txt := stdout.String()
+	for _, w := range []string{"user-space resident memory per idle connection", "× epoll", "× Go ref", "target (issue 8)", "Interference", "n/a: serves one connection at a time"} {
+		if !strings.Contains(txt, w) {
+			t.Errorf("table lacks %q:\n%s", w, txt)
+		}
+	}
+	// The hold reports were taken during the hold, from SIGUSR1.
+	runs := readRuns(t, dir)
+	probed := 0
+	for _, r := range runs {
+		if r.Probe != nil && r.Probe.HoldJSON != "" {
+			probed++
+			if _, err := os.Stat(filepath.Join(dir, "raw", r.Probe.HoldJSON)); err != nil {
+				t.Errorf("hold report file: %v", err)
+			}
+		}
+	}
+	if probed < 3 {
+		t.Errorf("only %d runs have a hold report", probed)
+	}
+}
+
+func TestModelsTiny(t *testing.T) {
+	bin := realBin(t)
+	thr := filepath.Join(bin, "10kthreads")
+	o := Options{Models: true, Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Concurrency: []int{4},
+		Counts: []int{4}, countsSet: true, Hold: 700 * time.Millisecond, holdSet: true, Echo: 200 * time.Millisecond, echoSet: true,
+		StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
+		ServerOverride: []ServerSpec{
+			{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
+			{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
+		}}
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	dir := onlyDir(t, o.Out, "models-")
+	var rep ModelsReport
+	readJSONFile(t, filepath.Join(dir, "models.json"), &rep)
+	if rep.Schema != ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 {
+		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows", rep.Schema, len(rep.Reconnect), len(rep.LongLived))
+	}
+	for _, c := range rep.Reconnect {
+		if !c.RequestsPerS.Set || c.RequestsPerS.V <= 0 {
+			t.Errorf("%s: no requests/s", c.Server)
+		}
+	}
+	for _, l := range rep.LongLived {
+		if l.Server == "10kthreads:prethread" && !strings.Contains(strings.Join(l.Args, " "), "-w 4") {
+			t.Errorf("pre-creating model not sized to the connections: %v", l.Args)
+		}
+		if !l.CPUPerRTus.Set || !l.KiBPerConnIdle.Set {
+			t.Errorf("%s: long-lived figures missing: %+v", l.Server, l)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "models.md"))
+	for _, w := range []string{"| concurrency | thread | prethread |", "| 4 |", "## Long-lived connections", "CPU µs/round trip"} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("models.md lacks %q:\n%s", w, md)
+		}
+	}
+	// The tables can be rebuilt from the raw data.
+	os.Remove(filepath.Join(dir, "models.md"))
+	stdout.Reset()
+	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "| concurrency |") {
+		t.Errorf("-report on a models directory: exit %d\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models.md")); err != nil {
+		t.Errorf("models.md not rewritten: %v", err)
+	}
+}
+
+func TestGroupScanSelf(t *testing.T) {
+	pg := syscall.Getpgrp()
+	th, procs := groupThreads(pg)
+	if th < 1 || procs < 1 {
+		t.Errorf("own process group: %d threads in %d processes", th, procs)
+	}
+	if c := groupCPU(pg); !c.Set || c.V <= 0 {
+		t.Errorf("own process group CPU %v", c)
+	}
+	if _, procs := groupThreads(1 << 30); procs != 0 {
+		t.Errorf("a group that does not exist has %d processes", procs)
+	}
+}
+
+func TestHoldWindowCheck(t *testing.T) {
+	start := time.Now().Add(-10 * time.Second)
+	cli := doc{"started_at": start.UTC().Format(time.RFC3339Nano), "connect_all_s": 1.0, "hold_s": 2.0}
+	in := &Probe{HoldAt: start.Add(2 * time.Second).Format(time.RFC3339Nano)}
+	holdWindowCheck(in, cli)
+	late := &Probe{HoldAt: start.Add(4 * time.Second).Format(time.RFC3339Nano)}
+	holdWindowCheck(late, cli)
+	if in.HoldLate || !late.HoldLate || !strings.Contains(late.Detail, "after the client's hold ended") {
+		t.Errorf("in window: %+v; late: %+v", in, late)
+	}
+	// A late report must not become the table's memory figure.
+	var m Metrics
+	idle := doc{"vmrss_kib": 1000.0, "threads": 2.0, "processes": 1.0}
+	hold := doc{"vmrss_kib": 9000.0, "threads": 1002.0, "now": 1000.0, "processes": 1.0}
+	m.KiBPerConn = num(99)
+	probeMetrics(&m, idle, hold, nil, nil, late, num(16))
+	if m.HoldKiBPerConn.V != 8 || m.HoldKStackPerC.V != 16 || m.KiBPerConn.V != 99 {
+		t.Errorf("late probe: hold %v KiB, kstack %v, table figure %v", m.HoldKiBPerConn, m.HoldKStackPerC, m.KiBPerConn)
+	}
+	m = Metrics{}
+	probeMetrics(&m, idle, hold, nil, nil, in, num(16))
+	if m.KiBPerConn.V != 8 || m.KStackPerC.V != 16 {
+		t.Errorf("in-window probe: table figures %v, %v", m.KiBPerConn, m.KStackPerC)
+	}
+}
+
+// fakeSysctls makes a /proc/sys lookalike with the given files.
+func fakeSysctls(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, v := range files {
+		p := sysctlPath(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func sysctlValue(t *testing.T, root, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(sysctlPath(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func withRoot(t *testing.T, root bool) {
+	t.Helper()
+	old := isRoot
+	isRoot = func() bool { return root }
+	t.Cleanup(func() { isRoot = old })
+}
+
+func c100kOptions(t *testing.T, counts []int) Options {
+	bin := realBin(t)
+	return Options{C100K: true, Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: counts, countsSet: true,
+		Hold: 800 * time.Millisecond, holdSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
+		ServerOverride: []ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
+}
+
+func TestC100KPreconditionStopsWithCommands(t *testing.T) {
+	s := goodSystem()
+	s.PidMax, s.MaxMapCount = 32768, 65530
+	withSystem(t, s)
+	o := c100kOptions(t, []int{100000})
+	var stdout, stderr bytes.Buffer
+	code := Execute(o, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	for _, w := range []string{"precondition failed, nothing was run", "sysctl -w kernel.pid_max=", "rerun with -tune", "6 server processes (-P) and 6 client processes"} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+		}
+	}
+	if ents, _ := os.ReadDir(o.Out); len(ents) != 0 {
+		t.Errorf("a results directory was created although nothing ran")
+	}
+	// As a user meets it: the command line, not the options.
+	stderr.Reset()
+	if code := Main([]string{"-c100k", "-counts", "100000", "-bin", o.Bin, "-out", o.Out}, noEnv, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "sysctl -w kernel.pid_max=") {
+		t.Errorf("Main: exit %d\n%s", code, stderr.String())
+	}
+}
+
+func TestC100KTuneNeedsRoot(t *testing.T) {
+	s := goodSystem()
+	s.PidMax = 32768
+	withSystem(t, s)
+	withRoot(t, false)
+	o := c100kOptions(t, []int{100000})
+	o.Tune = true
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+}
+
+// TestC100KTuneRunsAndRestores runs a tiny c100k under a simulated fd
+// limit of 300, so 400 connections need two server and two client
+// processes, with a pid_max that -tune must raise in a fake /proc/sys.
+func TestC100KTuneRunsAndRestores(t *testing.T) {
+	s := goodSystem()
+	s.FDHard, s.PidMax = 300, 1000
+	withSystem(t, s)
+	withRoot(t, true)
+	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
+	o := c100kOptions(t, []int{400})
+	o.Tune, o.SysctlRoot = true, root
+	var stdout, stderr bytes.Buffer
+	code := Execute(o, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
+		t.Errorf("pid_max %s after the run, want 1000 restored", v)
+	}
+	if !strings.Contains(stderr.String(), "restored kernel.pid_max to 1000") {
+		t.Errorf("no restore message:\n%s", stderr.String())
+	}
+	dir := onlyDir(t, o.Out, "c100k-")
+	var rep C100KReport
+	readJSONFile(t, filepath.Join(dir, "c100k.json"), &rep)
+	if len(rep.Tuned) != 1 || rep.Tuned[0].Name != "kernel.pid_max" || rep.Tuned[0].Old != "1000" {
+		t.Errorf("tuned: %+v", rep.Tuned)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].ServerProcs != 2 || rep.Rows[0].ClientProcs != 2 {
+		t.Fatalf("rows: %+v", rep.Rows)
+	}
+	r := rep.Rows[0]
+	if r.Status != StatusOK || !r.Verified.Set || r.Verified.V != 400 || !r.UserKiBPerConn.Set || !r.KStackPerConn.Set {
+		t.Errorf("row: %+v", r)
+	}
+	script, _ := os.ReadFile(filepath.Join(dir, "sysctl-restore.sh"))
+	if !strings.Contains(string(script), `sysctl -w kernel.pid_max="1000"`) {
+		t.Errorf("restore script: %s", script)
+	}
+	for _, f := range []string{"report.md", "results.csv", "runs.json", "c100k.txt", "mem_per_conn.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), "target (issue 9)") {
+		t.Errorf("no targets table:\n%s", stdout.String())
+	}
+}
+
+func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
+	s := goodSystem()
+	s.PidMax = 1000
+	withSystem(t, s)
+	withRoot(t, true)
+	old := notifySignals
+	notifySignals = func(c chan<- os.Signal) { c <- os.Interrupt }
+	t.Cleanup(func() { notifySignals = old })
+	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
+	o := c100kOptions(t, []int{50})
+	o.Tune, o.SysctlRoot = true, root
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
+	}
+	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
+		t.Errorf("pid_max %s after an interrupt, want 1000", v)
+	}
+}
+
+func TestC100KTuneRestoresOnFailure(t *testing.T) {
+	s := goodSystem()
+	s.PidMax, s.ThreadsMax = 1000, 1000
+	withSystem(t, s)
+	withRoot(t, true)
+	// threads-max is missing from the fake root: the second write fails.
+	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
+	o := c100kOptions(t, []int{50})
+	o.Tune, o.SysctlRoot = true, root
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
+		t.Errorf("exit %d, want 1 naming threads-max\n%s", code, stderr.String())
+	}
+	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
+		t.Errorf("pid_max %s after a failed -tune, want 1000", v)
+	}
+}
+
+func TestTuningSetRestore(t *testing.T) {
+	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
+	tu := &tuning{root: root}
+	if err := tu.set("kernel.pid_max", "203776"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tu.set("vm.max_map_count", "131072"); err != nil {
+		t.Fatal(err)
+	}
+	if v := sysctlValue(t, root, "kernel.pid_max"); v != "203776" {
+		t.Errorf("pid_max %s", v)
+	}
+	lines, bad := tu.restore()
+	if bad || len(lines) != 2 || !strings.HasPrefix(lines[0], "restored vm.max_map_count") {
+		t.Errorf("restore: %v %v", lines, bad)
+	}
+	if sysctlValue(t, root, "kernel.pid_max") != "32768" || sysctlValue(t, root, "vm.max_map_count") != "65530" {
+		t.Error("values not restored")
+	}
+	if err := tu.set("kernel.nonexistent", "1"); err == nil {
+		t.Error("writing a missing sysctl succeeded")
+	}
+}
+
+func TestProcsFor(t *testing.T) {
+	s := goodSystem() // fd hard limit 20000: 19936 per process
+	for _, c := range []struct{ n, srv, cli int }{{10000, 1, 1}, {19936, 1, 1}, {25000, 2, 2}, {50000, 3, 3}, {100000, 6, 6}} {
+		if sp, cp := procsFor(c.n, s); sp != c.srv || cp != c.cli {
+			t.Errorf("%d connections: -P %d, -procs %d; want %d, %d", c.n, sp, cp, c.srv, c.cli)
+		}
+	}
+}
+
+func TestModeUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"-tune"}, {"-bench", "-models"}, {"-c100k", "-report", "x"}, {"-bench", "-full"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, noEnv, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: experiment") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
