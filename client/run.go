@@ -154,8 +154,12 @@ func (r *runner) worker(id int) {
 		// A connection that accepted and echoed proves the server holds
 		// it; keeping all open until every one has done so is what makes
 		// the server's own peak reach N (the kernel completes connects
-		// before the server accepts them).
-		<-r.closeCh
+		// before the server accepts them). With -reconnect there is no
+		// such N to hold, and a last connection kept open would block a
+		// server that serves a bounded number at a time.
+		if !r.cfg.Reconnect {
+			<-r.closeCh
+		}
 		r.closeConn(c)
 	}
 }
