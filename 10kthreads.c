@@ -172,17 +172,11 @@ signal_thread(void *arg)
 			srv->peak_kstack_kib = ks;
 		if (sig == -1 || sig == SIGCHLD)
 			continue;
-		/*
-		 * JSON first: whoever has read the text report must find the
-		 * JSON of the same event, not the previous one.
-		 */
 		if (sig == SIGUSR1) {
-			report_json(srv, "REPORT");
-			report_print(stdout, srv, "REPORT");
+			report(srv, "REPORT", 0);
 			continue;
 		}
-		report_json(srv, "EXITING");
-		report_print(stdout, srv, "EXITING");
+		report(srv, "EXITING", 1);
 		procs_stop();
 		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */
 		exit(0);

@@ -79,7 +79,7 @@ void	net_configure(int, int);
 /* rusage.c */
 long	proc_status_kib(const char *);
 long	meminfo_kib(const char *);
-void	report_print(FILE *, const struct server *, const char *);
+int	report(const struct server *, const char *, int);
 int	report_json(const struct server *, const char *);
 
 /* procs.c */

@@ -96,16 +96,29 @@ tv_sec(struct timeval tv)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+/*
+ * CPU of every process: this one, the reaped workers (RUSAGE_CHILDREN)
+ * and the live ones (from /proc, in whole clock ticks).
+ */
+static void
+gather_cpu(struct figures *f)
+{
+	struct rusage ch;
+
+	getrusage(RUSAGE_SELF, &f->ru);
+	getrusage(RUSAGE_CHILDREN, &ch);
+	f->user_s = tv_sec(f->ru.ru_utime) + tv_sec(ch.ru_utime) +
+	    f->workers.user_s;
+	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) +
+	    f->workers.sys_s;
+}
+
 static void
 gather(const struct server *srv, struct figures *f)
 {
 	struct timespec now;
 
-	struct rusage ch;
-
 	memset(f, 0, sizeof(*f));
-	getrusage(RUSAGE_SELF, &f->ru);
-	getrusage(RUSAGE_CHILDREN, &ch);
 	procs_gather(&f->workers);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	f->uptime = (now.tv_sec - srv->start.tv_sec) +
@@ -123,10 +136,7 @@ gather(const struct server *srv, struct figures *f)
 	f->accept_errors = atomic_load(&counters->accept_errors);
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
-	f->user_s = tv_sec(f->ru.ru_utime) + tv_sec(ch.ru_utime) +
-	    f->workers.user_s;
-	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) +
-	    f->workers.sys_s;
+	gather_cpu(f);
 	f->pss_kib = procs_pss_kib(getpid()) + f->workers.pss_kib;
 	f->rss_sum_kib = f->vmrss + f->workers.rss_kib;
 	f->threads_all = f->threads + f->workers.threads;
@@ -142,13 +152,13 @@ gather(const struct server *srv, struct figures *f)
 
 #define ROW	"%-24s"
 
-void
-report_print(FILE *fp, const struct server *srv, const char *event)
+static void
+print_text(FILE *fp, const struct server *srv, const struct figures *fp_f,
+    const char *event)
 {
-	struct figures f;
+	const struct figures f = *fp_f;
 	char hbytes[8];
 
-	gather(srv, &f);
 	/* Five places, as ls -h prints them: "6.0M", not "6145K". */
 	humanize_number(hbytes, 5, f.bytes, "", HN_AUTOSCALE,
 	    HN_B | HN_NOSPACE | HN_DECIMAL);
@@ -213,16 +223,16 @@ report_print(FILE *fp, const struct server *srv, const char *event)
  * Write the JSON report next to its final name and rename it into place,
  * so a reader never sees half a file.
  */
-int
-report_json(const struct server *srv, const char *event)
+static int
+write_json(const struct server *srv, const struct figures *fp_f,
+    const char *event)
 {
-	struct figures f;
+	const struct figures f = *fp_f;
 	char tmp[PATH_MAX];
 	FILE *fp;
 
 	if (srv->json_path == NULL)
 		return 0;
-	gather(srv, &f);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", srv->json_path) >=
 	    (int)sizeof(tmp) || (fp = fopen(tmp, "we")) == NULL) {
 		warn("%s", srv->json_path);
@@ -291,4 +301,38 @@ report_json(const struct server *srv, const char *event)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * One snapshot, written as JSON first and then as text: whoever has read
+ * the text must find the same event's JSON.  On exit the workers are
+ * stopped and reaped between the memory and the CPU figures: their memory
+ * can only be read while they live, and reaped their CPU is exact, where
+ * /proc rounds each process down to whole ticks.
+ */
+int
+report(const struct server *srv, const char *event, int stopping)
+{
+	struct figures f;
+	int r;
+
+	gather(srv, &f);
+	if (stopping && f.workers.procs > 0) {
+		procs_stop();
+		f.workers.user_s = f.workers.sys_s = 0;
+		gather_cpu(&f);
+	}
+	r = write_json(srv, &f, event);
+	print_text(stdout, srv, &f, event);
+	return r;
+}
+
+/* The JSON alone: at start, so the file is there before any connection. */
+int
+report_json(const struct server *srv, const char *event)
+{
+	struct figures f;
+
+	gather(srv, &f);
+	return write_json(srv, &f, event);
 }
