@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -351,7 +352,9 @@ func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
 	o := c100kOptions(t, []int{50})
 	o.Tune, o.SysctlRoot = true, root
-	var stdout, stderr bytes.Buffer
+	// The campaign's signal goroutine writes to stderr too.
+	var stdout bytes.Buffer
+	var stderr lockedBuffer
 	if code := Execute(o, &stdout, &stderr); code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
 	}
@@ -418,4 +421,22 @@ func TestModeUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that several goroutines may write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
