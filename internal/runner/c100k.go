@@ -173,10 +173,7 @@ type C100KSkipped struct {
 }
 
 func runC100K(o Options, stdout, stderr io.Writer) int {
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "experiment: "+format+"\n", a...)
-		return 1
-	}
+	fail := failer(stderr)
 	thr, ref, cl, err := kitBinaries(o)
 	if err != nil {
 		return fail("%v", err)

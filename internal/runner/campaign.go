@@ -211,3 +211,12 @@ func kitBinaries(o Options) (thr, ref, cl string, err error) {
 	}
 	return thr, ref, cl, nil
 }
+
+// failer returns a function that prints one "experiment: ..." line and
+// gives the exit status of a failed precondition.
+func failer(stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "experiment: "+format+"\n", a...)
+		return 1
+	}
+}

@@ -419,10 +419,7 @@ func Execute(o Options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(o.Report, "report.md"))
 		return 0
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "experiment: "+format+"\n", a...)
-		return 1
-	}
+	fail := failer(stderr)
 	var notes []string
 	clientPath := filepath.Join(o.Bin, "client")
 	if _, err := os.Stat(clientPath); err != nil {

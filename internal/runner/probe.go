@@ -182,29 +182,12 @@ func holdReport(ctx context.Context, pid int, jsonPath, rawDir, base string, n i
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		select {
-		case <-ctx.Done():
-			pr.HoldLate, pr.Detail = true, "client ended before the hold report"
-			return
-		case <-time.After(200 * time.Millisecond):
+		d, ok := keepHoldReport(ctx, pid, jsonPath, rawDir, base, after, pr)
+		if ok {
+			if now := d.num("now"); !now.Set || now.V < float64(n) {
+				pr.Detail = fmt.Sprintf("the hold report shows %s connections open, not %d", now, n)
+			}
 		}
-		at := time.Now()
-		d, b, err := takeReport(pid, jsonPath, after, reportTimeout)
-		if err != nil {
-			pr.Detail = "hold report: " + err.Error()
-			return
-		}
-		pr.HoldGroupCPUS = groupCPU(pid)
-		if ctx.Err() != nil {
-			pr.HoldLate = true
-			pr.Detail = "client ended while the hold report was taken"
-		}
-		if now := d.num("now"); !now.Set || now.V < float64(n) {
-			pr.Detail = fmt.Sprintf("the hold report shows %s connections open, not %d", now, n)
-		}
-		pr.HoldJSON = base + ".hold.json"
-		pr.HoldAt = at.Format(time.RFC3339Nano)
-		_ = os.WriteFile(filepath.Join(rawDir, pr.HoldJSON), b, 0o644)
 		return
 	}
 	for ctx.Err() == nil {
@@ -215,29 +198,7 @@ func holdReport(ctx context.Context, pid int, jsonPath, rawDir, base string, n i
 		}
 		after = d.num("uptime_s").V
 		if now := d.num("now"); now.Set && now.V >= float64(n) {
-			// Threads created for the last connections may not have run
-			// yet; give them a moment to touch their stacks.
-			select {
-			case <-ctx.Done():
-				pr.HoldLate, pr.Detail = true, "client ended before the hold report"
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			at := time.Now()
-			d, b, err := takeReport(pid, jsonPath, after, reportTimeout)
-			if err != nil {
-				pr.Detail = "hold report: " + err.Error()
-				return
-			}
-			pr.HoldGroupCPUS = groupCPU(pid)
-			if ctx.Err() != nil {
-				pr.HoldLate = true
-				pr.Detail = "client ended while the hold report was taken"
-			}
-			pr.HoldJSON = base + ".hold.json"
-			pr.HoldAt = at.Format(time.RFC3339Nano)
-			_ = os.WriteFile(filepath.Join(rawDir, pr.HoldJSON), b, 0o644)
-			_ = d
+			keepHoldReport(ctx, pid, jsonPath, rawDir, base, after, pr)
 			return
 		}
 		select {
@@ -248,6 +209,34 @@ func holdReport(ctx context.Context, pid int, jsonPath, rawDir, base string, n i
 	if pr.HoldJSON == "" && pr.Detail == "" {
 		pr.Detail = fmt.Sprintf("the server never reported %d connections open while the client ran", n)
 	}
+}
+
+// keepHoldReport lets the connections settle (threads created for the last
+// ones may not have run yet and touched their stacks), then takes one
+// SIGUSR1 report and keeps it as the hold report. It reports false when
+// there is none to keep.
+func keepHoldReport(ctx context.Context, pid int, jsonPath, rawDir, base string, after float64, pr *Probe) (doc, bool) {
+	select {
+	case <-ctx.Done():
+		pr.HoldLate, pr.Detail = true, "client ended before the hold report"
+		return doc{}, false
+	case <-time.After(200 * time.Millisecond):
+	}
+	at := time.Now()
+	d, b, err := takeReport(pid, jsonPath, after, reportTimeout)
+	if err != nil {
+		pr.Detail = "hold report: " + err.Error()
+		return doc{}, false
+	}
+	pr.HoldGroupCPUS = groupCPU(pid)
+	if ctx.Err() != nil {
+		pr.HoldLate = true
+		pr.Detail = "client ended while the hold report was taken"
+	}
+	pr.HoldJSON = base + ".hold.json"
+	pr.HoldAt = at.Format(time.RFC3339Nano)
+	_ = os.WriteFile(filepath.Join(rawDir, pr.HoldJSON), b, 0o644)
+	return d, true
 }
 
 // acceptTimer samples the server's thread count every 5 ms: a thread per
