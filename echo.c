@@ -65,12 +65,19 @@ echo_conn(int fd)
 			count_failure(errno);
 			break;
 		}
+		/*
+		 * Counted before the write: a peer that has its echo must
+		 * find it in the next report.  A write that fails takes it
+		 * back.
+		 */
+		atomic_fetch_add_explicit(&counters->bytes, n,
+		    memory_order_relaxed);
 		if (write_all(fd, buf, (size_t)n) == -1) {
+			atomic_fetch_sub_explicit(&counters->bytes, n,
+			    memory_order_relaxed);
 			count_failure(errno);
 			break;
 		}
-		atomic_fetch_add_explicit(&counters->bytes, n,
-		    memory_order_relaxed);
 		if ((size_t)n == cap && large == NULL &&
 		    (large = malloc(LARGE_BUF)) != NULL) {
 			buf = large;

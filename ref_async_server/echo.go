@@ -178,20 +178,24 @@ func (s *server) echo(conn *net.TCPConn) {
 		if n == 0 { // EOF: everything read so far has been written back
 			return
 		}
+		// Counted before the write: a peer that has its echo must find
+		// it in the next report. A write that fails takes it back.
+		s.c.bytes.Add(int64(n))
 		for off = 0; ; {
 			err := rc.Write(writable)
 			if err == nil {
 				break
 			}
 			if expired(err, conn.SetWriteDeadline) {
+				s.c.bytes.Add(-int64(n))
 				return
 			}
 		}
 		if werr != nil {
+			s.c.bytes.Add(-int64(n))
 			s.countReset(werr)
 			return
 		}
-		s.c.bytes.Add(int64(n))
 	}
 }
 
