@@ -86,11 +86,12 @@ func TestFillSystemWorkers(t *testing.T) {
 		t.Skipf("no sleep(1) to run as a worker: %v", err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	// Wait until the child is sleep itself, not the forked test binary.
+	// Wait until the child is sleep itself, not the forked test binary,
+	// and has pages of its own (right after exec the loader has not run).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st, err := ReadProcStat(cmd.Process.Pid)
-		if err == nil && st.PPID == int64(os.Getpid()) {
+		if err == nil && st.PPID == int64(os.Getpid()) && st.RSSPages > 0 {
 			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
 				break
 			}
