@@ -48,7 +48,7 @@ count_failure(int e)
 	    &counters->timeouts : &counters->resets, 1, memory_order_relaxed);
 }
 
-void
+static void
 echo_conn(int fd)
 {
 	char small[SMALL_BUF], *buf = small, *large = NULL;

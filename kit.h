@@ -68,7 +68,6 @@ int	conn_admit(const struct server *, int);
 void	conn_closed(void);
 
 /* echo.c */
-void	echo_conn(int);
 void	serve_conn(int);
 
 /* net.c */
