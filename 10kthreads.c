@@ -364,6 +364,12 @@ main(int argc, char *argv[])
 	if (report_json(&srv, "START") == -1)
 		exit(1);
 
+	/*
+	 * The -P processes exist before the start line: whoever reads it may
+	 * look for them at once.
+	 */
+	if (srv.procs > 1)
+		spawn_procs(&srv);
 	printf("%s: listening on %s model %s", PROGNAME, srv.addr, srv.model);
 	if (model->workers != NULL)
 		printf(" (%d %s)", srv.workers, model->workers);
@@ -376,8 +382,6 @@ main(int argc, char *argv[])
 	fflush(stdout);
 
 	/* Signals wait, blocked, until the signal thread takes them. */
-	if (srv.procs > 1)
-		spawn_procs(&srv);
 	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
 		errc(1, e, "signal thread");
 	if (srv.procs > 1)
