@@ -33,24 +33,39 @@
 #define MAX_PROCS	256
 #define OPTSTRING	"a:b:c:hj:M:P:p:s:t:w:"
 
-/* workers: what -w counts for the model, or NULL if it takes no -w. */
+/*
+ * What each model is, for -h, -M list and the experiment runner, which
+ * reads -M list rather than keeping facts of its own.  workers: what -w
+ * counts, or NULL if the model takes no -w.  bounded: it serves at most
+ * -w (or one) connections at a time.  per_conn: the thread or process a
+ * new connection gets, or NULL.
+ */
 static const struct model {
 	const char	*name;
 	void		(*run)(struct server *);
 	const char	*workers;
 	int		 default_workers;
+	int		 bounded;
+	int		 processes;
+	const char	*per_conn;
+	const char	*same_as;
 } models[] = {
-	{ "thread",		model_thread,		NULL,		0 },
-	{ "prethread",		model_prethread,	"threads",	64 },
-	{ "prethread-nolock",	model_prethread_nolock,	"threads",	64 },
-	{ "pool",		model_pool,		"threads",	64 },
-	{ "prefork",		model_prefork_nolock,	"processes",	16 },
-	{ "prefork-nolock",	model_prefork_nolock,	"processes",	16 },
-	{ "prefork-lock",	model_prefork_lock,	"processes",	16 },
-	{ "prefork-pass",	model_prefork_pass,	"processes",	16 },
-	{ "fork",		model_fork,		NULL,		0 },
-	{ "iterative",		model_iterative,	NULL,		0 },
-	{ "epoll",		model_epoll,		"event loops",	1 },
+	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL },
+	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL },
+	{ "prethread-nolock", model_prethread_nolock, "threads", 64, 1, 0,
+	    NULL, NULL },
+	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL },
+	{ "prefork", model_prefork_nolock, "processes", 16, 1, 1, NULL,
+	    "prefork-nolock" },
+	{ "prefork-nolock", model_prefork_nolock, "processes", 16, 1, 1, NULL,
+	    NULL },
+	{ "prefork-lock", model_prefork_lock, "processes", 16, 1, 1, NULL,
+	    NULL },
+	{ "prefork-pass", model_prefork_pass, "processes", 16, 1, 1, NULL,
+	    NULL },
+	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL },
+	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL },
+	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -85,7 +100,8 @@ help(void)
 	    "                accepted and closed at once (default: no cap)\n"
 	    "  -h            this help\n"
 	    "  -j file       also write the report as JSON to file\n"
-	    "  -M model      server design (default thread):",
+	    "  -M model      server design (default thread; -M list describes "
+	    "each):\n               ",
 	    PROGNAME);
 	for (i = 0; i < NMODELS; i++)
 		printf(" %s", models[i].name);
@@ -106,6 +122,66 @@ help(void)
 	    "prefork is prefork-nolock.\n");
 	printf("SIGINT/SIGTERM print the report and exit; SIGUSR1 prints it and "
 	    "keeps serving.\n");
+	exit(0);
+}
+
+#define DASH(s)	((s) != NULL ? (s) : "-")
+#define JSTR(s)	((s) != NULL ? (s) : "")
+
+/*
+ * -M list: every model and its facts, aligned for people and, with -j,
+ * as JSON of schema 10kthreads-models/1 for programs.
+ */
+static void __attribute__((noreturn))
+list_models(const char *json_path)
+{
+	const struct model *m;
+	char wdef[16];
+	FILE *fp;
+	size_t i;
+
+	/* Opened first: a bad path must fail before anything is printed. */
+	fp = NULL;
+	if (json_path != NULL && (fp = fopen(json_path, "we")) == NULL)
+		err(1, "%s", json_path);
+	printf("%-17s %-12s %-10s %-15s %-12s %-10s %s\n", "model",
+	    "concurrency", "runs in", "per connection", "-w counts",
+	    "-w default", "note");
+	for (i = 0; i < NMODELS; i++) {
+		m = &models[i];
+		printf("%-17s %-12s %-10s %-15s %-12s ", m->name,
+		    m->bounded ? "bounded" : "unbounded",
+		    m->processes ? "processes" : "threads", DASH(m->per_conn),
+		    DASH(m->workers));
+		if (m->workers != NULL)
+			snprintf(wdef, sizeof(wdef), "%d", m->default_workers);
+		else
+			strlcpy(wdef, "-", sizeof(wdef));
+		if (m->same_as != NULL)
+			printf("%-10s same as %s\n", wdef, m->same_as);
+		else
+			printf("%s\n", wdef);
+	}
+	if (fflush(stdout) == EOF)
+		err(1, "stdout");
+	if (fp == NULL)
+		exit(0);
+	fprintf(fp, "{\n  \"schema\": \"10kthreads-models/1\",\n"
+	    "  \"models\": [\n");
+	for (i = 0; i < NMODELS; i++) {
+		m = &models[i];
+		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
+		    "\"processes\": %s, \"per_connection\": \"%s\", "
+		    "\"workers\": \"%s\", \"default_workers\": %d, "
+		    "\"same_as\": \"%s\"}%s\n", m->name,
+		    m->bounded ? "true" : "false",
+		    m->processes ? "true" : "false", JSTR(m->per_conn),
+		    JSTR(m->workers), m->default_workers, JSTR(m->same_as),
+		    i + 1 < NMODELS ? "," : "");
+	}
+	fprintf(fp, "  ]\n}\n");
+	if (fclose(fp) == EOF)
+		err(1, "%s", json_path);
 	exit(0);
 }
 
@@ -245,7 +321,7 @@ main(int argc, char *argv[])
 	pthread_t t;
 	uint64_t stack = DEFAULT_STACK;
 	size_t i;
-	int ch, e, workers = 0;
+	int ch, e, workers = 0, listing = 0;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.backlog = -1;
@@ -274,12 +350,16 @@ main(int argc, char *argv[])
 			srv.json_path = optarg;
 			break;
 		case 'M':
+			if (strcmp(optarg, "list") == 0) {
+				listing = 1;
+				break;
+			}
 			for (i = 0; i < NMODELS; i++)
 				if (strcmp(optarg, models[i].name) == 0)
 					break;
 			if (i == NMODELS)
-				usage_error("-M %s: unknown model (see -h)",
-				    optarg);
+				usage_error("-M %s: unknown model (-M list "
+				    "shows them)", optarg);
 			model = &models[i];
 			break;
 		case 'P':
@@ -325,10 +405,12 @@ main(int argc, char *argv[])
 			usage_error("unknown flag -%c", optopt);
 		}
 	}
-	if (workers != 0 && model->workers == NULL)
-		usage_error("-w: model %s takes no workers", model->name);
 	if (optind != argc)
 		usage_error("unexpected argument: %s", argv[optind]);
+	if (listing)
+		list_models(srv.json_path);
+	if (workers != 0 && model->workers == NULL)
+		usage_error("-w: model %s takes no workers", model->name);
 	if (srv.backlog == -1)
 		srv.backlog = somaxconn();
 	srv.stack = stack;

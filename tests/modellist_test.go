@@ -1,0 +1,98 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// modelFacts is one entry of `10kthreads -M list -j FILE` (schema
+// 10kthreads-models/1), decoded strictly so a renamed key fails here.
+type modelFacts struct {
+	Name           string `json:"name"`
+	Bounded        bool   `json:"bounded"`
+	Processes      bool   `json:"processes"`
+	PerConnection  string `json:"per_connection"`
+	Workers        string `json:"workers"`
+	DefaultWorkers int    `json:"default_workers"`
+	SameAs         string `json:"same_as"`
+}
+
+func listModels(t *testing.T) (string, []modelFacts) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "models.json")
+	res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", path)
+	if res.code != 0 || res.stderr != "" {
+		t.Fatalf("-M list: exit %d, stderr %q", res.code, res.stderr)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var doc struct {
+		Schema string       `json:"schema"`
+		Models []modelFacts `json:"models"`
+	}
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("-M list JSON: %v", err)
+	}
+	if doc.Schema != "10kthreads-models/1" {
+		t.Errorf("schema %q, want 10kthreads-models/1", doc.Schema)
+	}
+	return res.stdout, doc.Models
+}
+
+// The table and the JSON list the same models in the same order, every
+// model of the table is one -M accepts, and its facts hold together.
+func TestModelList(t *testing.T) {
+	text, models := listModels(t)
+	rows := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(rows) != len(models)+1 || !strings.HasPrefix(rows[0], "model ") {
+		t.Fatalf("want a header and %d rows, got:\n%s", len(models), text)
+	}
+	names := map[string]bool{}
+	for i, m := range models {
+		names[m.Name] = true
+		if f := strings.Fields(rows[i+1]); f[0] != m.Name {
+			t.Errorf("row %d names %q, JSON %q", i+1, f[0], m.Name)
+		}
+		if (m.Workers == "") != (m.DefaultWorkers == 0) {
+			t.Errorf("%s: workers %q with default %d", m.Name, m.Workers, m.DefaultWorkers)
+		}
+		if m.PerConnection != "" && m.Bounded {
+			t.Errorf("%s: a thread or process per connection yet bounded", m.Name)
+		}
+		if m.PerConnection == "process" && !m.Processes {
+			t.Errorf("%s: a process per connection, yet not a process model", m.Name)
+		}
+	}
+	for _, want := range []string{"thread", "epoll", "prefork-nolock", "iterative"} {
+		if !names[want] {
+			t.Errorf("model %s missing from -M list", want)
+		}
+	}
+	for _, m := range models {
+		if m.SameAs != "" && !names[m.SameAs] {
+			t.Errorf("%s is the same as %s, which is not listed", m.Name, m.SameAs)
+		}
+		if m.Workers == "" {
+			// A model without workers refuses -w: the flag is checked
+			// before anything listens, so this exits at once.
+			res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", m.Name, "-w", "2", "-p", "0")
+			checkUsageError(t, res, "10kthreads", "takes no workers")
+		}
+	}
+}
+
+func TestModelListBadJSONPath(t *testing.T) {
+	res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", filepath.Join(t.TempDir(), "no", "such", "dir.json"))
+	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "no/such/dir.json") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1, nothing printed, the path named", res.code, res.stdout, res.stderr)
+	}
+}
