@@ -2,12 +2,12 @@ package tests
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/testkit"
 )
 
 const clientTimeout = 120 * time.Second
@@ -18,15 +18,15 @@ func runLoad(t *testing.T, kind serverKind, n int, serverArgs ...string) {
 	s := startServer(t, kind, serverArgs...)
 	// A generous echo deadline: sanitizer builds create threads slowly,
 	// and these tests are about holding n, not speed.
-	res := run(t, clientTimeout, binary(t, "client"), "-n", fmt.Sprint(n), "-host", s.addr, "-quiet", "-timeout", "60s")
-	if res.code != 0 {
-		t.Fatalf("client -n %d: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", n, res.code, res.stdout, res.stderr)
+	res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", fmt.Sprint(n), "-host", s.addr, "-quiet", "-timeout", "60s")
+	if res.Code != 0 {
+		t.Fatalf("client -n %d: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", n, res.Code, res.Stdout, res.Stderr)
 	}
 	for _, want := range []string{
 		fmt.Sprintf("Max conc: %d", n), fmt.Sprintf("total: %d", n), "conc: 0",
 	} {
-		if !hasLine(res.stdout, want) {
-			t.Errorf("client output lacks the line %q:\n%s", want, res.stdout)
+		if !hasLine(res.Stdout, want) {
+			t.Errorf("client output lacks the line %q:\n%s", want, res.Stdout)
 		}
 	}
 	r := s.waitIdle()
@@ -58,72 +58,27 @@ func TestClient10000(t *testing.T) {
 
 // TestClientRefused: nothing listens on the port, the client says so.
 func TestClientRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addr := testkit.ClosedPort(t)
+	res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", "10", "-host", addr)
+	if res.Code == 0 {
+		t.Fatalf("client against closed port %s exited 0:\n%s", addr, res.Stdout)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	res := run(t, clientTimeout, binary(t, "client"), "-n", "10", "-host", addr)
-	if res.code == 0 {
-		t.Fatalf("client against closed port %s exited 0:\n%s", addr, res.stdout)
+	if !strings.Contains(strings.ToLower(res.Stderr), "refused") {
+		t.Errorf("stderr does not mention refused:\n%s", res.Stderr)
 	}
-	if !strings.Contains(strings.ToLower(res.stderr), "refused") {
-		t.Errorf("stderr does not mention refused:\n%s", res.stderr)
-	}
-}
-
-// corruptingServer echoes with one byte flipped on every connection.
-func corruptingServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(clientTimeout))
-				buf := make([]byte, 4096)
-				first := true
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if first {
-							buf[0] ^= 0x20
-							first = false
-						}
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err == io.EOF || err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 func TestClientDetectsCorruption(t *testing.T) {
-	addr := corruptingServer(t)
-	res := run(t, clientTimeout, binary(t, "client"), "-n", "10", "-host", addr)
-	if res.code == 0 {
-		t.Fatalf("client accepted corrupted echoes (exit 0):\n%s", res.stdout)
+	// Every connection gets its first byte back with one bit flipped.
+	addr := testkit.Serve(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(clientTimeout))
+		testkit.FlipByte(0)(c)
+	})
+	res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", "10", "-host", addr)
+	if res.Code == 0 {
+		t.Fatalf("client accepted corrupted echoes (exit 0):\n%s", res.Stdout)
 	}
-	if !strings.Contains(strings.ToLower(res.stderr), "mismatch") {
-		t.Errorf("stderr does not name a mismatch:\n%s", res.stderr)
+	if !strings.Contains(strings.ToLower(res.Stderr), "mismatch") {
+		t.Errorf("stderr does not name a mismatch:\n%s", res.Stderr)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/testkit"
 )
 
 // modelFacts is one entry of `10kthreads -M list -j FILE` (schema
@@ -24,9 +26,9 @@ type modelFacts struct {
 func listModels(t *testing.T) (string, []modelFacts) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "models.json")
-	res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", path)
-	if res.code != 0 || res.stderr != "" {
-		t.Fatalf("-M list: exit %d, stderr %q", res.code, res.stderr)
+	res := testkit.Run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", path)
+	if res.Code != 0 || res.Stderr != "" {
+		t.Fatalf("-M list: exit %d, stderr %q", res.Code, res.Stderr)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -45,7 +47,7 @@ func listModels(t *testing.T) (string, []modelFacts) {
 	if doc.Schema != "10kthreads-models/1" {
 		t.Errorf("schema %q, want 10kthreads-models/1", doc.Schema)
 	}
-	return res.stdout, doc.Models
+	return res.Stdout, doc.Models
 }
 
 // The table and the JSON list the same models in the same order, every
@@ -84,15 +86,15 @@ func TestModelList(t *testing.T) {
 		if m.Workers == "" {
 			// A model without workers refuses -w: the flag is checked
 			// before anything listens, so this exits at once.
-			res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", m.Name, "-w", "2", "-p", "0")
-			checkUsageError(t, res, "10kthreads", "takes no workers")
+			res := testkit.Run(t, 10*time.Second, binary(t, "10kthreads"), "-M", m.Name, "-w", "2", "-p", "0")
+			testkit.CheckUsageError(t, res, "10kthreads", "takes no workers")
 		}
 	}
 }
 
 func TestModelListBadJSONPath(t *testing.T) {
-	res := run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", filepath.Join(t.TempDir(), "no", "such", "dir.json"))
-	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "no/such/dir.json") {
-		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1, nothing printed, the path named", res.code, res.stdout, res.stderr)
+	res := testkit.Run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", filepath.Join(t.TempDir(), "no", "such", "dir.json"))
+	if res.Code != 1 || res.Stdout != "" || !strings.Contains(res.Stderr, "no/such/dir.json") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1, nothing printed, the path named", res.Code, res.Stdout, res.Stderr)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/testkit"
 )
 
 // cServer is the C server; every model below is one of its -M designs.
@@ -92,16 +93,16 @@ func TestModels(t *testing.T) {
 				args = []string{"-n", "1", "-rounds", strconv.Itoa(loadConns), "-reconnect", "-host", s.addr, "-quiet"}
 				clientConc = 1
 			}
-			res := run(t, clientTimeout, binary(t, "client"), args...)
-			if res.code != 0 {
+			res := testkit.Run(t, clientTimeout, binary(t, "client"), args...)
+			if res.Code != 0 {
 				t.Fatalf("client %s: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s",
-					strings.Join(args, " "), res.code, res.stdout, res.stderr)
+					strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
 			}
 			for _, want := range []string{
 				fmt.Sprintf("Max conc: %d", clientConc), fmt.Sprintf("total: %d", loadConns), "conc: 0",
 			} {
-				if !hasLine(res.stdout, want) {
-					t.Errorf("client output lacks the line %q:\n%s", want, res.stdout)
+				if !hasLine(res.Stdout, want) {
+					t.Errorf("client output lacks the line %q:\n%s", want, res.Stdout)
 				}
 			}
 			bytesWant += loadConns * len("Hello, 10kthreads!\n")
@@ -255,76 +256,6 @@ func TestModelsBounded(t *testing.T) {
 	}
 }
 
-// proc is what /proc/PID/stat says about one process.
-type proc struct {
-	pid, ppid int
-	state     string
-	start     string // starttime: tells a reused pid from the original
-}
-
-func readProc(pid int) (proc, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return proc{}, false
-	}
-	// The command may hold spaces and parentheses; fields follow the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return proc{}, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return proc{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return proc{pid: pid, ppid: ppid, state: f[0], start: f[19]}, true
-}
-
-// descendants lists every live process below pid.
-func descendants(t *testing.T, pid int) []proc {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	children := map[int][]proc{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if p, ok := readProc(n); ok {
-			children[p.ppid] = append(children[p.ppid], p)
-		}
-	}
-	var out []proc
-	next := []int{pid}
-	for len(next) > 0 {
-		p := next[0]
-		next = next[1:]
-		for _, c := range children[p] {
-			out = append(out, c)
-			next = append(next, c.pid)
-		}
-	}
-	return out
-}
-
-// pollUntil retries cond until it holds or the bound passes.
-func pollUntil(bound time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(bound)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestModelsNoStrayProcesses: the process models reap their workers while
 // they run (no zombies) and take all of them along when they exit on
 // SIGINT (no zombies, no orphans).
@@ -346,7 +277,7 @@ func TestModelsNoStrayProcesses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t, cServer, tc.args...)
-			pid := s.cmd.Process.Pid
+			pid := s.Cmd.Process.Pid
 			// Churn first: under fork every one of these was a process.
 			for i := 0; i < 5; i++ {
 				echoOnce(t, s.addr, []byte("churn\n"), false)
@@ -357,9 +288,9 @@ func TestModelsNoStrayProcesses(t *testing.T) {
 				echoSome(t, c, []byte("held\n"))
 				conns = append(conns, c)
 			}
-			var seen []proc
-			if !pollUntil(exitTimeout, func() bool {
-				seen = descendants(t, pid)
+			var seen []testkit.Proc
+			if !testkit.Until(exitTimeout, 20*time.Millisecond, func() bool {
+				seen = testkit.Descendants(t, pid)
 				return len(seen) >= tc.want
 			}) {
 				t.Fatalf("%d worker processes below the server, want at least %d: %v", len(seen), tc.want, seen)
@@ -370,11 +301,11 @@ func TestModelsNoStrayProcesses(t *testing.T) {
 			s.waitIdle()
 			// The churned and closed connections' processes (fork) must
 			// be reaped, not left as zombies.
-			var zombies []proc
-			if !pollUntil(5*time.Second, func() bool {
+			var zombies []testkit.Proc
+			if !testkit.Until(5*time.Second, 20*time.Millisecond, func() bool {
 				zombies = zombies[:0]
-				for _, p := range descendants(t, pid) {
-					if p.state == "Z" {
+				for _, p := range testkit.Descendants(t, pid) {
+					if p.State == "Z" {
 						zombies = append(zombies, p)
 					}
 				}
@@ -382,15 +313,15 @@ func TestModelsNoStrayProcesses(t *testing.T) {
 			}) {
 				t.Errorf("zombies below the running server: %v", zombies)
 			}
-			seen = append(seen, descendants(t, pid)...)
+			seen = append(seen, testkit.Descendants(t, pid)...)
 
 			s.stop()
 			var left []string
-			if !pollUntil(5*time.Second, func() bool {
+			if !testkit.Until(5*time.Second, 20*time.Millisecond, func() bool {
 				left = left[:0]
 				for _, p := range seen {
-					if q, ok := readProc(p.pid); ok && q.start == p.start {
-						left = append(left, fmt.Sprintf("pid %d state %s ppid %d", q.pid, q.state, q.ppid))
+					if q, ok := testkit.ReadProc(p.PID); ok && q.Start == p.Start {
+						left = append(left, fmt.Sprintf("pid %d state %s ppid %d", q.PID, q.State, q.PPID))
 					}
 				}
 				return len(left) == 0
@@ -425,11 +356,8 @@ func TestModelsBadFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
-			res := run(t, exitTimeout, binary(t, "10kthreads"), c.args...)
-			if res.code != 2 {
-				t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
-			}
-			checkUsageError(t, res, "10kthreads", c.name)
+			res := testkit.Run(t, exitTimeout, binary(t, "10kthreads"), c.args...)
+			testkit.CheckUsageError(t, res, "10kthreads", c.name)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"tenkthreads/internal/testkit"
 )
 
 // The Go reference server's -c, -t and -P, which mirror the C server's.
@@ -67,12 +68,8 @@ func TestRefServerCap(t *testing.T) {
 	})
 	// Below the cap again, a new connection is served.
 	in[0].Close()
-	deadline := time.Now().Add(exitTimeout)
-	for s.usr1().now != 9 {
-		if time.Now().After(deadline) {
-			t.Fatal("Now never fell to 9 after a close")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Until(exitTimeout, 50*time.Millisecond, func() bool { return s.usr1().now == 9 }) {
+		t.Fatal("Now never fell to 9 after a close")
 	}
 	echoOnce(t, s.addr, randomBytes(t, 100), false)
 	for _, c := range in[1:] {
@@ -168,25 +165,9 @@ func TestRefServerIdle(t *testing.T) {
 // refChildPids lists the processes whose parent is pid.
 func refChildPids(t *testing.T, pid int) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var kids []int
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			kids = append(kids, p)
-		}
+	for _, p := range testkit.Children(t, pid) {
+		kids = append(kids, p.PID)
 	}
 	return kids
 }
@@ -194,19 +175,18 @@ func refChildPids(t *testing.T, pid int) []int {
 // refGone waits until none of pids exists, not even as a zombie.
 func refGone(t *testing.T, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(exitTimeout)
-	for _, p := range pids {
-		for {
-			_, err := os.Stat("/proc/" + strconv.Itoa(p))
-			if errors.Is(err, os.ErrNotExist) {
-				break
+	var left int
+	if !testkit.Until(exitTimeout, 20*time.Millisecond, func() bool {
+		for _, p := range pids {
+			if !testkit.Gone(p) {
+				left = p
+				return false
 			}
-			if time.Now().After(deadline) {
-				st, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
-				t.Fatalf("worker %d outlived the server: %s", p, st)
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
+		return true
+	}) {
+		st, _ := testkit.ReadProc(left)
+		t.Fatalf("worker %d outlived the server: %+v", left, st)
 	}
 }
 
@@ -220,17 +200,17 @@ func TestRefServerProcs(t *testing.T) {
 	if !strings.Contains(s.start, "model goroutine in 3 processes,") {
 		t.Errorf("start line %q does not say 3 processes", s.start)
 	}
-	kids := refChildPids(t, s.cmd.Process.Pid)
+	kids := refChildPids(t, s.Cmd.Process.Pid)
 	if len(kids) != 3 {
 		t.Fatalf("%d worker processes, want 3", len(kids))
 	}
-	res := run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet")
-	if res.code != 0 {
-		t.Fatalf("client -n %d: exit status %d\n%s\n%s", n, res.code, res.stdout, res.stderr)
+	res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet")
+	if res.Code != 0 {
+		t.Fatalf("client -n %d: exit status %d\n%s\n%s", n, res.Code, res.Stdout, res.Stderr)
 	}
 	for _, want := range []string{fmt.Sprintf("Max conc: %d", n), fmt.Sprintf("total: %d", n)} {
-		if !hasLine(res.stdout, want) {
-			t.Errorf("client output lacks %q:\n%s", want, res.stdout)
+		if !hasLine(res.Stdout, want) {
+			t.Errorf("client output lacks %q:\n%s", want, res.Stdout)
 		}
 	}
 	r := s.waitIdle()
@@ -253,8 +233,8 @@ func TestRefServerProcs(t *testing.T) {
 		t.Errorf("CPU %v s for %d connections: the workers' CPU is not added in", cpu, n)
 	}
 	s.stop()
-	if strings.Contains(s.stderr.String(), "ended") {
-		t.Errorf("a worker died before the stop:\n%s", s.stderr)
+	if strings.Contains(s.Stderr.String(), "ended") {
+		t.Errorf("a worker died before the stop:\n%s", s.Stderr)
 	}
 	refGone(t, kids)
 }
@@ -277,19 +257,19 @@ func TestProcsFDLimit(t *testing.T) {
 	for _, kind := range servers {
 		t.Run(kind.name, func(t *testing.T) {
 			s := startServer(t, kind, "-P", "3")
-			kids := refChildPids(t, s.cmd.Process.Pid)
+			kids := refChildPids(t, s.Cmd.Process.Pid)
 			if len(kids) != 3 {
 				t.Fatalf("%d worker processes, want 3", len(kids))
 			}
 			for _, k := range kids {
 				refSetFDLimit(t, k, perProc)
 			}
-			res := run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet")
-			if res.code != 0 {
-				t.Fatalf("client -n %d against 3 x %d descriptors: exit status %d\n%s\n%s", n, perProc, res.code, res.stdout, res.stderr)
+			res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet")
+			if res.Code != 0 {
+				t.Fatalf("client -n %d against 3 x %d descriptors: exit status %d\n%s\n%s", n, perProc, res.Code, res.Stdout, res.Stderr)
 			}
-			if !hasLine(res.stdout, fmt.Sprintf("Max conc: %d", n)) {
-				t.Errorf("client did not hold %d connections at once:\n%s", n, res.stdout)
+			if !hasLine(res.Stdout, fmt.Sprintf("Max conc: %d", n)) {
+				t.Errorf("client did not hold %d connections at once:\n%s", n, res.Stdout)
 			}
 			r := s.waitIdle()
 			checkReport(t, kind, r, "REPORT", n, n, 0)
@@ -304,12 +284,12 @@ func TestProcsFDLimit(t *testing.T) {
 func TestRefServerProcsParentKilled(t *testing.T) {
 	s := startServer(t, refServer, "-P", "2")
 	echoOnce(t, s.addr, randomBytes(t, 1000), false)
-	kids := refChildPids(t, s.cmd.Process.Pid)
+	kids := refChildPids(t, s.Cmd.Process.Pid)
 	if len(kids) != 2 {
 		t.Fatalf("%d worker processes, want 2", len(kids))
 	}
 	s.signal(syscall.SIGKILL)
-	<-s.done
+	<-s.Done
 	refGone(t, kids)
 }
 
@@ -328,13 +308,13 @@ func TestRefServerBadValues(t *testing.T) {
 		{"-P many", "-P many: processes is invalid (1-256)"},
 	} {
 		t.Run(strings.ReplaceAll(c.args, " ", "_"), func(t *testing.T) {
-			res := run(t, exitTimeout, binary(t, refServer.name), strings.Fields(c.args)...)
-			if res.code != 2 {
-				t.Fatalf("exit status %d, want 2\n%s", res.code, res.stderr)
+			res := testkit.Run(t, exitTimeout, binary(t, refServer.name), strings.Fields(c.args)...)
+			if res.Code != 2 {
+				t.Fatalf("exit status %d, want 2\n%s", res.Code, res.Stderr)
 			}
-			lines := strings.Split(strings.TrimRight(res.stderr, "\n"), "\n")
+			lines := strings.Split(strings.TrimRight(res.Stderr, "\n"), "\n")
 			if len(lines) != 2 || lines[0] != refServer.name+": "+c.want || !strings.HasPrefix(lines[1], "usage: ") {
-				t.Errorf("stderr %q, want %q and the usage line", res.stderr, refServer.name+": "+c.want)
+				t.Errorf("stderr %q, want %q and the usage line", res.Stderr, refServer.name+": "+c.want)
 			}
 		})
 	}

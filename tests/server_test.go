@@ -1,16 +1,16 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"tenkthreads/internal/testkit"
 )
 
 var startLineRE = regexp.MustCompile(`^(\S+): listening on (\S+) model (\S+), .*fd limit (\d+) \(room for ~(\d+) connections\)$`)
@@ -30,7 +30,7 @@ func TestStartLine(t *testing.T) {
 				t.Errorf("address %q: want host:port with the port the kernel picked", s.addr)
 			}
 			limit, _ := strconv.ParseUint(m[4], 10, 64)
-			if want := fdHardLimit(t); limit != want {
+			if want := testkit.FDHardLimit(t); limit != want {
 				t.Errorf("fd limit %d in start line, want the hard limit %d (soft raised to hard)", limit, want)
 			}
 			if room, _ := strconv.ParseUint(m[5], 10, 64); room == 0 || room >= limit {
@@ -52,14 +52,8 @@ var jsonKeys = []string{
 
 func readJSONReport(t *testing.T, path string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("JSON report: %v", err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("JSON report does not parse: %v\n%s", err, b)
-	}
+	testkit.ReadJSON(t, path, &m)
 	for _, k := range jsonKeys {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON report lacks key %q", k)
@@ -142,7 +136,7 @@ func TestSignals(t *testing.T) {
 				"max_conc": 3, "total": 4, "now": 0, "bytes_echoed": 1330, "resets": 0, "accept_errors": 0,
 				"thread_create_failures": 0,
 			})
-			if !strings.HasPrefix(s.stdout.String(), s.start+"\n") {
+			if !strings.HasPrefix(s.Stdout.String(), s.start+"\n") {
 				t.Errorf("start line is not the first line of stdout")
 			}
 		})
@@ -179,7 +173,7 @@ func TestSIGTERM(t *testing.T) {
 			if code := s.waitExit(); code != 0 {
 				t.Fatalf("exit status %d after SIGTERM, want 0", code)
 			}
-			reps := parseReports(t, kind, s.stdout.String())
+			reps := parseReports(t, kind, s.Stdout.String())
 			checkReport(t, kind, reps[len(reps)-1], "EXITING", 1, 1, 0)
 		})
 	}
@@ -212,11 +206,8 @@ func TestBadFlags(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(kind.name+"/"+strings.Join(c.args, "_"), func(t *testing.T) {
-				res := run(t, exitTimeout, binary(t, kind.name), c.args...)
-				if res.code != 2 {
-					t.Fatalf("exit status %d, want 2\nstderr: %s", res.code, res.stderr)
-				}
-				checkUsageError(t, res, kind.name, c.name)
+				res := testkit.Run(t, exitTimeout, binary(t, kind.name), c.args...)
+				testkit.CheckUsageError(t, res, kind.name, c.name)
 			})
 		}
 	}
@@ -225,12 +216,12 @@ func TestBadFlags(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, kind := range servers {
 		t.Run(kind.name, func(t *testing.T) {
-			res := run(t, exitTimeout, binary(t, kind.name), "-h")
-			if res.code != 0 {
-				t.Fatalf("-h: exit status %d, want 0", res.code)
+			res := testkit.Run(t, exitTimeout, binary(t, kind.name), "-h")
+			if res.Code != 0 {
+				t.Fatalf("-h: exit status %d, want 0", res.Code)
 			}
-			if !strings.Contains(res.stdout, "usage: ") {
-				t.Errorf("-h: no usage on stdout: %q", res.stdout)
+			if !strings.Contains(res.Stdout, "usage: ") {
+				t.Errorf("-h: no usage on stdout: %q", res.Stdout)
 			}
 		})
 	}
@@ -246,11 +237,11 @@ func TestPortInUse(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	for _, kind := range servers {
 		t.Run(kind.name, func(t *testing.T) {
-			res := run(t, exitTimeout, binary(t, kind.name), "-a", "127.0.0.1", "-p", port)
-			if res.code != 1 {
-				t.Fatalf("exit status %d, want 1\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+			res := testkit.Run(t, exitTimeout, binary(t, kind.name), "-a", "127.0.0.1", "-p", port)
+			if res.Code != 1 {
+				t.Fatalf("exit status %d, want 1\nstdout: %s\nstderr: %s", res.Code, res.Stdout, res.Stderr)
 			}
-			msg := strings.TrimRight(res.stderr, "\n")
+			msg := strings.TrimRight(res.Stderr, "\n")
 			if strings.Contains(msg, "\n") {
 				t.Errorf("want one line on stderr, got:\n%s", msg)
 			}
