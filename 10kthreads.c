@@ -439,11 +439,7 @@ main(int argc, char *argv[])
 	srv.lfd = net_listen(host, port, srv.backlog, srv.addr,
 	    sizeof(srv.addr));
 	clock_gettime(CLOCK_MONOTONIC, &srv.start);
-	srv.start_rss_kib = proc_status_kib("VmRSS");
-	srv.start_pss_kib = procs_pss_kib(getpid());
-	srv.start_kstack_kib = meminfo_kib("KernelStack");
-	srv.peak_kstack_kib = srv.start_kstack_kib;
-	if (report_json(&srv, "START") == -1)
+	if (report_start(&srv) == -1)
 		exit(1);
 
 	/*

@@ -49,9 +49,6 @@ struct server {
 	rlim_t		 fd_limit;
 	const char	*json_path;
 	struct timespec	 start;
-	long		 start_rss_kib;
-	long		 start_pss_kib;
-	long		 start_kstack_kib;
 	long		 peak_kstack_kib; /* written by the signal thread only */
 };
 
@@ -75,17 +72,30 @@ int	net_listen(const char *, const char *, int, char *, size_t);
 int	net_accept(int);
 void	net_configure(int, int);
 
-/* rusage.c */
+/* procfile.c */
+struct procstat {
+	pid_t	pid, ppid;
+	long	utime, stime;		/* clock ticks */
+	long	threads, rss_pages;
+};
+
+#define PROCTEXT_MAX	8192	/* enough for status, meminfo, smaps_rollup */
+
 long	proc_status_kib(const char *);
 long	meminfo_kib(const char *);
+int	meminfo_text(char *, size_t);
+long	proctext_kib(const char *, const char *);
+long	proc_pss_kib(pid_t);
+struct procstat *proc_stat_all(size_t *);
+
+/* rusage.c */
+int	report_start(const struct server *);
 int	report(const struct server *, const char *, int);
-int	report_json(const struct server *, const char *);
 
 /* procs.c */
 pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);
-long	procs_pss_kib(pid_t);
 void	procs_stop(void);
 
 /* The server models, one file each. */
