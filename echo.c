@@ -44,8 +44,8 @@ write_all(int fd, const char *p, size_t len)
 static void
 count_failure(int e)
 {
-	atomic_fetch_add_explicit(e == EAGAIN || e == EWOULDBLOCK ?
-	    &counters->timeouts : &counters->resets, 1, memory_order_relaxed);
+	count(e == EAGAIN || e == EWOULDBLOCK ? &counters->timeouts :
+	    &counters->resets);
 }
 
 static void
@@ -70,11 +70,9 @@ echo_conn(int fd)
 		 * find it in the next report.  A write that fails takes it
 		 * back.
 		 */
-		atomic_fetch_add_explicit(&counters->bytes, n,
-		    memory_order_relaxed);
+		count_add(&counters->bytes, n);
 		if (write_all(fd, buf, (size_t)n) == -1) {
-			atomic_fetch_sub_explicit(&counters->bytes, n,
-			    memory_order_relaxed);
+			count_add(&counters->bytes, -n);
 			count_failure(errno);
 			break;
 		}

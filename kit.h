@@ -32,6 +32,34 @@ struct counters {
 
 extern struct counters *counters;
 
+/*
+ * Every counter update goes through these.  Relaxed order is enough: a
+ * figure is a sum, and nothing else is ordered by it.  count_add returns
+ * the new value; a negative n takes back what was counted too early.
+ */
+static inline long
+count_add(atomic_long *c, long n)
+{
+	return atomic_fetch_add_explicit(c, n, memory_order_relaxed) + n;
+}
+
+static inline void
+count(atomic_long *c)
+{
+	(void)count_add(c, 1);
+}
+
+/* Raise c to v unless it is already higher: a peak. */
+static inline void
+count_max(atomic_long *c, long v)
+{
+	long old = atomic_load_explicit(c, memory_order_relaxed);
+
+	while (v > old && !atomic_compare_exchange_weak_explicit(c, &old, v,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 /* Set once the server begins to exit: workers dying is expected then. */
 extern atomic_int server_stopping;
 

@@ -82,8 +82,7 @@ on_accept(struct loop *l)
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
+			count(&counters->accept_errors);
 			/*
 			 * Out of descriptors or memory.  The listening socket
 			 * stays readable, so stop watching it for a while
@@ -95,8 +94,7 @@ on_accept(struct loop *l)
 		}
 		if ((size_t)fd >= nconns) {
 			close(fd);
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
+			count(&counters->accept_errors);
 			continue;
 		}
 		if (conn_admit(l->srv, fd) == -1)
@@ -172,8 +170,7 @@ on_writable(struct loop *l, int fd)
 	int r;
 
 	if ((r = flush_pending(fd, &conns[fd])) == -1) {
-		atomic_fetch_add_explicit(&counters->resets, 1,
-		    memory_order_relaxed);
+		count(&counters->resets);
 		conn_close(l, fd);
 	} else if (r == 1)
 		want(l, fd, EPOLLIN | EPOLLRDHUP);
@@ -201,8 +198,7 @@ on_readable(struct loop *l, int fd)
 				return;
 			break;
 		}
-		atomic_fetch_add_explicit(&counters->bytes, n,
-		    memory_order_relaxed);
+		count_add(&counters->bytes, n);
 		w = send(fd, l->buf, (size_t)n, MSG_NOSIGNAL);
 		if (w == -1 && errno != EAGAIN)
 			break;
@@ -219,7 +215,7 @@ on_readable(struct loop *l, int fd)
 			return;
 		}
 	}
-	atomic_fetch_add_explicit(&counters->resets, 1, memory_order_relaxed);
+	count(&counters->resets);
 	conn_close(l, fd);
 }
 
@@ -245,8 +241,7 @@ sweep_idle(struct loop *l)
 		if (atomic_load_explicit(&conns[fd].owner,
 		    memory_order_relaxed) == l &&
 		    now - conns[fd].active_ms > limit) {
-			atomic_fetch_add_explicit(&counters->timeouts, 1,
-			    memory_order_relaxed);
+			count(&counters->timeouts);
 			conn_close(l, (int)fd);
 		}
 	l->sweep_ms = now + SWEEP_MS;

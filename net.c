@@ -113,8 +113,7 @@ net_accept(int lfd)
 			return fd;
 		if (errno == EINTR)
 			continue;
-		atomic_fetch_add_explicit(&counters->accept_errors, 1,
-		    memory_order_relaxed);
+		count(&counters->accept_errors);
 		switch (errno) {
 		case ECONNABORTED:
 		case EPROTO:
