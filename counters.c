@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <err.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -42,6 +43,20 @@ conn_admit(const struct server *srv, int fd)
 	net_configure(fd, srv->idle_timeout);
 	count_max(&counters->max_conc, now);
 	return 0;
+}
+
+/*
+ * A read or write on a connection failed with e, and the connection ends
+ * here.  EAGAIN is -t: SO_RCVTIMEO and SO_SNDTIMEO expire as EAGAIN (an
+ * event loop never passes it, having nothing to wait for).  Any other
+ * error is the peer resetting the connection or vanishing, whatever the
+ * errno: ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH.
+ */
+void
+conn_failed(int e)
+{
+	count(e == EAGAIN || e == EWOULDBLOCK ? &counters->timeouts :
+	    &counters->resets);
 }
 
 void

@@ -16,16 +16,18 @@
 
 /*
  * Counters live in one MAP_SHARED page so that forked children of the
- * process models update the same figures the parent reports.
+ * process models update the same figures the parent reports.  What each
+ * one counts is defined once, in the README's "How to read the figures",
+ * and every model (and the Go server) counts it the same way.
  */
 struct counters {
 	atomic_long	now;		/* connections open now */
 	atomic_long	max_conc;	/* peak of now */
-	atomic_long	total;		/* connections accepted */
-	atomic_long	bytes;		/* bytes echoed */
-	atomic_long	resets;		/* peers that reset or vanished */
+	atomic_long	total;		/* connections admitted */
+	atomic_long	bytes;		/* bytes written back */
+	atomic_long	resets;		/* ended by a read or write error */
 	atomic_long	create_failures; /* threads/processes not created */
-	atomic_long	accept_errors;	/* accept(2) failures of any kind */
+	atomic_long	accept_errors;	/* failed accepts (net.c decides) */
 	atomic_long	over_cap;	/* closed at once: -c reached */
 	atomic_long	timeouts;	/* closed after -t idle seconds */
 };
@@ -90,6 +92,7 @@ struct proctotals {
 /* counters.c */
 void	counters_init(void);
 int	conn_admit(const struct server *, int);
+void	conn_failed(int);
 void	conn_closed(void);
 
 /* echo.c */
@@ -98,6 +101,7 @@ void	serve_conn(int);
 /* net.c */
 int	net_listen(const char *, const char *, int, char *, size_t);
 int	net_accept(int);
+int	net_accept_nb(int, int, long *);
 void	net_configure(int, int);
 
 /* procfile.c */
