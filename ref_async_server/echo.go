@@ -15,9 +15,18 @@ const bufSize = 16 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// acceptLoop never gives up: on an error it backs off (5 ms doubling to 1 s,
-// as net/http does) so that EMFILE/ENFILE, which leave the listener readable,
-// cannot turn into a busy loop.
+// Accept backoff: the C server's (net.c), so that both count accept errors
+// at the same pace while they are short of descriptors.
+const (
+	acceptBackoffFirst = 10 * time.Millisecond
+	acceptBackoffMax   = time.Second
+)
+
+// acceptLoop never gives up: on an error it backs off (10 ms doubling to
+// 1 s) so that EMFILE/ENFILE, which leave the listener readable, cannot
+// turn into a busy loop. Every error it sees is an accept error: Go's
+// runtime has already retried EINTR, EAGAIN and ECONNABORTED, which the C
+// server does not count either.
 func (s *server) acceptLoop(ln net.Listener) {
 	var delay time.Duration
 	for {
@@ -28,9 +37,9 @@ func (s *server) acceptLoop(ln net.Listener) {
 			}
 			s.c.acceptErrors.Add(1)
 			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else if delay *= 2; delay > time.Second {
-				delay = time.Second
+				delay = acceptBackoffFirst
+			} else if delay *= 2; delay > acceptBackoffMax {
+				delay = acceptBackoffMax
 			}
 			time.Sleep(delay)
 			continue
@@ -208,7 +217,8 @@ func (e *echoConn) read() bool {
 
 // write echoes what read got; false when the connection ends. The bytes
 // are counted before the write, so a peer that has its echo finds it in
-// the next report; a write that fails takes them back.
+// the next report, and what the write fails to send is taken back: the
+// C server's bytes echoed.
 func (e *echoConn) write() bool {
 	e.s.c.bytes.Add(int64(e.n))
 	for e.off = 0; ; {
@@ -217,20 +227,26 @@ func (e *echoConn) write() bool {
 			break
 		}
 		if e.expired(err, e.conn.SetWriteDeadline) {
-			e.s.c.bytes.Add(-int64(e.n))
+			e.s.c.bytes.Add(-int64(e.n - e.off))
 			return false
 		}
 	}
 	if e.werr != nil {
-		e.s.c.bytes.Add(-int64(e.n))
+		e.s.c.bytes.Add(-int64(e.n - e.off))
 		e.s.connFailed(e.werr)
 		return false
 	}
 	return true
 }
 
+// connFailed counts a connection that ends because a read or write on it
+// failed, as the C server's conn_failed does: whatever the errno
+// (ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH), the peer reset it or
+// vanished. An expired -t deadline is a timeout, counted by expired, and
+// an error that is not the socket's (the runtime's own) counts as neither.
 func (s *server) connFailed(err error) {
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
 		s.c.resets.Add(1)
 	}
 }
