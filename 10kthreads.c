@@ -220,6 +220,17 @@ raise_fd_limit(void)
 	return rl.rlim_cur;
 }
 
+/* The signals the signal thread takes: the reports, and children ending. */
+static void
+report_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
+}
+
 /*
  * Signals are taken here, in an ordinary thread, so the report may use
  * stdio and read /proc: nothing of that is safe in a signal handler.
@@ -236,11 +247,7 @@ signal_thread(void *arg)
 	long ks;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
+	report_signals(&set);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		procs_reap();
@@ -311,164 +318,213 @@ spawn_procs(struct server *srv)
 			err(1, "server process %d of %d", i + 1, srv->procs);
 }
 
+/* What the command line asks for beyond struct server. */
+struct args {
+	const struct model *model;
+	const char	*host, *port;
+	int		 workers;	/* -w, or 0 for the model's default */
+	int		 listing;	/* -M list */
+};
+
+#define XSTR(x)	STR(x)
+#define STR(x)	#x
+
+/* A number within [lo, hi] for -flag, or a usage error naming it. */
+static long long
+flag_number(int flag, const char *arg, long long lo, long long hi,
+    const char *what, const char *range)
+{
+	const char *errstr;
+	long long v;
+
+	v = strtonum(arg, lo, hi, &errstr);
+	if (errstr != NULL && range != NULL)
+		usage_error("-%c %s: %s is %s (%s)", flag, arg, what, errstr,
+		    range);
+	if (errstr != NULL)
+		usage_error("-%c %s: %s is %s", flag, arg, what, errstr);
+	return v;
+}
+
+static size_t
+flag_stack(const char *arg)
+{
+	uint64_t stack;
+
+	if (expand_number(arg, &stack) == -1)
+		usage_error("-s %s: not a size (try 16k or 1m)", arg);
+	if (stack < (uint64_t)PTHREAD_STACK_MIN)
+		usage_error("-s %s: stack size is below the minimum of %ld "
+		    "bytes (PTHREAD_STACK_MIN)", arg, (long)PTHREAD_STACK_MIN);
+	if (stack > MAX_STACK)
+		usage_error("-s %s: stack size is above the maximum of 1 GiB",
+		    arg);
+	return stack;
+}
+
+static const struct model *
+flag_model(const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < NMODELS; i++)
+		if (strcmp(arg, models[i].name) == 0)
+			return &models[i];
+	usage_error("-M %s: unknown model (-M list shows them)", arg);
+}
+
+static void
+parse_flag(int ch, struct server *srv, struct args *a)
+{
+	switch (ch) {
+	case 'a':
+		a->host = optarg;
+		break;
+	case 'b':
+		srv->backlog = flag_number(ch, optarg, 1, 65535, "backlog",
+		    "1-65535");
+		break;
+	case 'c':
+		srv->max_conns = flag_number(ch, optarg, 1, LONG_MAX,
+		    "connection cap", NULL);
+		break;
+	case 'h':
+		help();
+	case 'j':
+		srv->json_path = optarg;
+		break;
+	case 'M':
+		if (strcmp(optarg, "list") == 0)
+			a->listing = 1;
+		else
+			a->model = flag_model(optarg);
+		break;
+	case 'P':
+		srv->procs = flag_number(ch, optarg, 1, MAX_PROCS, "processes",
+		    "1-" XSTR(MAX_PROCS));
+		break;
+	case 'p':
+		(void)flag_number(ch, optarg, 0, 65535, "port", "0-65535");
+		a->port = optarg;
+		break;
+	case 's':
+		srv->stack = flag_stack(optarg);
+		break;
+	case 't':
+		srv->idle_timeout = flag_number(ch, optarg, 1, 86400,
+		    "idle timeout", "1-86400 seconds");
+		break;
+	case 'w':
+		a->workers = flag_number(ch, optarg, 1, MAX_WORKERS, "workers",
+		    "1-" XSTR(MAX_WORKERS));
+		break;
+	default:
+		if (strchr(OPTSTRING, optopt) != NULL)
+			usage_error("-%c needs a value", optopt);
+		usage_error("unknown flag -%c", optopt);
+	}
+}
+
+/*
+ * The command line into srv and a, with every default filled in; bad
+ * input is a usage error, and -M list lists the models and exits.
+ */
+static void
+parse_args(int argc, char *argv[], struct server *srv, struct args *a)
+{
+	int ch;
+
+	memset(srv, 0, sizeof(*srv));
+	memset(a, 0, sizeof(*a));
+	srv->backlog = -1;
+	srv->stack = DEFAULT_STACK;
+	a->model = &models[0];
+	a->host = "127.0.0.1";
+	a->port = "1234";
+	/* getopt's own messages name argv[0]; ours name the program. */
+	opterr = 0;
+	while ((ch = getopt(argc, argv, OPTSTRING)) != -1)
+		parse_flag(ch, srv, a);
+	if (optind != argc)
+		usage_error("unexpected argument: %s", argv[optind]);
+	if (a->listing)
+		list_models(srv->json_path);
+	if (a->workers != 0 && a->model->workers == NULL)
+		usage_error("-w: model %s takes no workers", a->model->name);
+	if (srv->backlog == -1)
+		srv->backlog = somaxconn();
+	srv->model = a->model->name;
+	srv->run = a->model->run;
+	if (srv->procs == 0)
+		srv->procs = 1;
+	srv->workers = a->workers != 0 ? a->workers :
+	    a->model->default_workers;
+}
+
+/*
+ * Block the report signals before any thread exists so that every thread
+ * inherits the mask and only signal_thread receives them; a peer that
+ * vanishes must never kill the server with SIGPIPE.
+ */
+static void
+block_signals(void)
+{
+	sigset_t set;
+	int e;
+
+	signal(SIGPIPE, SIG_IGN);
+	report_signals(&set);
+	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
+		errc(1, e, "pthread_sigmask");
+}
+
+static void
+print_start_line(const struct server *srv, const struct model *model)
+{
+	printf("%s: listening on %s model %s", PROGNAME, srv->addr,
+	    srv->model);
+	if (model->workers != NULL)
+		printf(" (%d %s)", srv->workers, model->workers);
+	if (srv->procs > 1)
+		printf(" in %d processes", srv->procs);
+	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
+	    "connections)\n", srv->stack / 1024, srv->backlog,
+	    (unsigned long long)srv->fd_limit,
+	    (unsigned long long)(srv->fd_limit - (rlim_t)srv->lfd - 1) *
+	    srv->procs);
+	fflush(stdout);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct server srv;
-	const struct model *model = &models[0];
-	const char *host = "127.0.0.1", *port = "1234", *errstr;
-	sigset_t set;
+	struct args a;
 	pthread_t t;
-	uint64_t stack = DEFAULT_STACK;
-	size_t i;
-	int ch, e, workers = 0, listing = 0;
+	int e;
 
-	memset(&srv, 0, sizeof(srv));
-	srv.backlog = -1;
-	/* getopt's own messages name argv[0]; ours name the program. */
-	opterr = 0;
-	while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
-		switch (ch) {
-		case 'a':
-			host = optarg;
-			break;
-		case 'b':
-			srv.backlog = strtonum(optarg, 1, 65535, &errstr);
-			if (errstr != NULL)
-				usage_error("-b %s: backlog is %s (1-65535)",
-				    optarg, errstr);
-			break;
-		case 'c':
-			srv.max_conns = strtonum(optarg, 1, LONG_MAX, &errstr);
-			if (errstr != NULL)
-				usage_error("-c %s: connection cap is %s",
-				    optarg, errstr);
-			break;
-		case 'h':
-			help();
-		case 'j':
-			srv.json_path = optarg;
-			break;
-		case 'M':
-			if (strcmp(optarg, "list") == 0) {
-				listing = 1;
-				break;
-			}
-			for (i = 0; i < NMODELS; i++)
-				if (strcmp(optarg, models[i].name) == 0)
-					break;
-			if (i == NMODELS)
-				usage_error("-M %s: unknown model (-M list "
-				    "shows them)", optarg);
-			model = &models[i];
-			break;
-		case 'P':
-			srv.procs = strtonum(optarg, 1, MAX_PROCS, &errstr);
-			if (errstr != NULL)
-				usage_error("-P %s: processes is %s (1-%d)",
-				    optarg, errstr, MAX_PROCS);
-			break;
-		case 'p':
-			(void)strtonum(optarg, 0, 65535, &errstr);
-			if (errstr != NULL)
-				usage_error("-p %s: port is %s (0-65535)",
-				    optarg, errstr);
-			port = optarg;
-			break;
-		case 's':
-			if (expand_number(optarg, &stack) == -1)
-				usage_error("-s %s: not a size (try 16k or 1m)",
-				    optarg);
-			if (stack < (uint64_t)PTHREAD_STACK_MIN)
-				usage_error("-s %s: stack size is below the "
-				    "minimum of %ld bytes (PTHREAD_STACK_MIN)",
-				    optarg, (long)PTHREAD_STACK_MIN);
-			if (stack > MAX_STACK)
-				usage_error("-s %s: stack size is above the "
-				    "maximum of 1 GiB", optarg);
-			break;
-		case 't':
-			srv.idle_timeout = strtonum(optarg, 1, 86400, &errstr);
-			if (errstr != NULL)
-				usage_error("-t %s: idle timeout is %s "
-				    "(1-86400 seconds)", optarg, errstr);
-			break;
-		case 'w':
-			workers = strtonum(optarg, 1, MAX_WORKERS, &errstr);
-			if (errstr != NULL)
-				usage_error("-w %s: workers is %s (1-%d)",
-				    optarg, errstr, MAX_WORKERS);
-			break;
-		default:
-			if (strchr(OPTSTRING, optopt) != NULL)
-				usage_error("-%c needs a value", optopt);
-			usage_error("unknown flag -%c", optopt);
-		}
-	}
-	if (optind != argc)
-		usage_error("unexpected argument: %s", argv[optind]);
-	if (listing)
-		list_models(srv.json_path);
-	if (workers != 0 && model->workers == NULL)
-		usage_error("-w: model %s takes no workers", model->name);
-	if (srv.backlog == -1)
-		srv.backlog = somaxconn();
-	srv.stack = stack;
-	srv.model = model->name;
-	srv.run = model->run;
-	if (srv.procs == 0)
-		srv.procs = 1;
-	srv.workers = workers != 0 ? workers : model->default_workers;
-
-	/*
-	 * Block the report signals before any thread exists so that every
-	 * thread inherits the mask and only signal_thread receives them; a
-	 * peer that vanishes must never kill the server with SIGPIPE.
-	 */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
-	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
-		errc(1, e, "pthread_sigmask");
-
+	parse_args(argc, argv, &srv, &a);
+	block_signals();
 	counters_init();
 	srv.fd_limit = raise_fd_limit();
-	srv.lfd = net_listen(host, port, srv.backlog, srv.addr,
+	srv.lfd = net_listen(a.host, a.port, srv.backlog, srv.addr,
 	    sizeof(srv.addr));
 	clock_gettime(CLOCK_MONOTONIC, &srv.start);
-	srv.start_rss_kib = proc_status_kib("VmRSS");
-	srv.start_pss_kib = procs_pss_kib(getpid());
-	srv.start_kstack_kib = meminfo_kib("KernelStack");
-	srv.peak_kstack_kib = srv.start_kstack_kib;
-	if (report_json(&srv, "START") == -1)
+	if (report_start(&srv) == -1)
 		exit(1);
-
 	/*
 	 * The -P processes exist before the start line: whoever reads it may
 	 * look for them at once.
 	 */
 	if (srv.procs > 1)
 		spawn_procs(&srv);
-	printf("%s: listening on %s model %s", PROGNAME, srv.addr, srv.model);
-	if (model->workers != NULL)
-		printf(" (%d %s)", srv.workers, model->workers);
-	if (srv.procs > 1)
-		printf(" in %d processes", srv.procs);
-	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
-	    "connections)\n", srv.stack / 1024, srv.backlog,
-	    (unsigned long long)srv.fd_limit,
-	    (unsigned long long)(srv.fd_limit - (rlim_t)srv.lfd - 1) * srv.procs);
-	fflush(stdout);
-
+	print_start_line(&srv, a.model);
 	/* Signals wait, blocked, until the signal thread takes them. */
 	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
 		errc(1, e, "signal thread");
 	if (srv.procs > 1)
 		for (;;)
 			pause();
-	model->run(&srv);
+	srv.run(&srv);
 	return 0;
 }

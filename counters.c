@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <err.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -29,30 +30,37 @@ counters_init(void)
 int
 conn_admit(const struct server *srv, int fd)
 {
-	long now, max;
+	long now;
 
-	now = atomic_fetch_add_explicit(&counters->now, 1,
-	    memory_order_relaxed) + 1;
+	now = count_add(&counters->now, 1);
 	if (srv->max_conns > 0 && now > srv->max_conns) {
-		atomic_fetch_sub_explicit(&counters->now, 1,
-		    memory_order_relaxed);
-		atomic_fetch_add_explicit(&counters->over_cap, 1,
-		    memory_order_relaxed);
+		count_add(&counters->now, -1);
+		count(&counters->over_cap);
 		close(fd);
 		return -1;
 	}
-	atomic_fetch_add_explicit(&counters->total, 1, memory_order_relaxed);
+	count(&counters->total);
 	net_configure(fd, srv->idle_timeout);
-	max = atomic_load_explicit(&counters->max_conc, memory_order_relaxed);
-	while (now > max && !atomic_compare_exchange_weak_explicit(
-	    &counters->max_conc, &max, now, memory_order_relaxed,
-	    memory_order_relaxed))
-		;
+	count_max(&counters->max_conc, now);
 	return 0;
+}
+
+/*
+ * A read or write on a connection failed with e, and the connection ends
+ * here.  EAGAIN is -t: SO_RCVTIMEO and SO_SNDTIMEO expire as EAGAIN (an
+ * event loop never passes it, having nothing to wait for).  Any other
+ * error is the peer resetting the connection or vanishing, whatever the
+ * errno: ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH.
+ */
+void
+conn_failed(int e)
+{
+	count(e == EAGAIN || e == EWOULDBLOCK ? &counters->timeouts :
+	    &counters->resets);
 }
 
 void
 conn_closed(void)
 {
-	atomic_fetch_sub_explicit(&counters->now, 1, memory_order_relaxed);
+	count_add(&counters->now, -1);
 }

@@ -22,7 +22,8 @@
 #define SMALL_BUF	(2 * 1024)
 #define LARGE_BUF	(128 * 1024)
 
-static int
+/* Write all of p; returns what is left unsent, 0 when all went out. */
+static size_t
 write_all(int fd, const char *p, size_t len)
 {
 	ssize_t n;
@@ -32,27 +33,19 @@ write_all(int fd, const char *p, size_t len)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			break;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
-}
-
-/* SO_RCVTIMEO and SO_SNDTIMEO expire as EAGAIN: that is -t, not a reset. */
-static void
-count_failure(int e)
-{
-	atomic_fetch_add_explicit(e == EAGAIN || e == EWOULDBLOCK ?
-	    &counters->timeouts : &counters->resets, 1, memory_order_relaxed);
+	return len;
 }
 
 static void
 echo_conn(int fd)
 {
 	char small[SMALL_BUF], *buf = small, *large = NULL;
-	size_t cap = sizeof(small);
+	size_t cap = sizeof(small), left;
 	ssize_t n;
 
 	for (;;) {
@@ -62,20 +55,18 @@ echo_conn(int fd)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			count_failure(errno);
+			conn_failed(errno);
 			break;
 		}
 		/*
 		 * Counted before the write: a peer that has its echo must
-		 * find it in the next report.  A write that fails takes it
-		 * back.
+		 * find it in the next report.  What the write fails to send
+		 * is taken back.
 		 */
-		atomic_fetch_add_explicit(&counters->bytes, n,
-		    memory_order_relaxed);
-		if (write_all(fd, buf, (size_t)n) == -1) {
-			atomic_fetch_sub_explicit(&counters->bytes, n,
-			    memory_order_relaxed);
-			count_failure(errno);
+		count_add(&counters->bytes, n);
+		if ((left = write_all(fd, buf, (size_t)n)) > 0) {
+			count_add(&counters->bytes, -(long)left);
+			conn_failed(errno);
 			break;
 		}
 		if ((size_t)n == cap && large == NULL &&

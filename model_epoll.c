@@ -47,12 +47,12 @@ static size_t nconns;
 struct loop {
 	struct server	*srv;
 	int		 ep;
+	long		 pause_ms;	/* net_accept_nb's backoff */
 	long		 resume_ms;	/* accepting paused until then, or 0 */
 	long		 sweep_ms;	/* next idle sweep, with -t */
 	char		 buf[READ_BUF];
 };
 
-#define PAUSE_MS	100
 #define SWEEP_MS	1000
 
 static long now_ms(void);
@@ -76,28 +76,18 @@ on_accept(struct loop *l)
 	int fd;
 
 	for (;;) {
-		fd = accept4(l->srv->lfd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = net_accept_nb(l->srv->lfd, (int)nconns, &l->pause_ms);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
+			if (l->pause_ms == 0)
 				return;
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
 			/*
-			 * Out of descriptors or memory.  The listening socket
-			 * stays readable, so stop watching it for a while
-			 * rather than spin; existing connections go on.
+			 * Short of descriptors or memory.  The listening
+			 * socket stays readable, so stop watching it for a
+			 * while rather than spin; existing connections go on.
 			 */
 			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->srv->lfd, NULL);
-			l->resume_ms = now_ms() + PAUSE_MS;
+			l->resume_ms = now_ms() + l->pause_ms;
 			return;
-		}
-		if ((size_t)fd >= nconns) {
-			close(fd);
-			atomic_fetch_add_explicit(&counters->accept_errors,
-			    1, memory_order_relaxed);
-			continue;
 		}
 		if (conn_admit(l->srv, fd) == -1)
 			continue;
@@ -120,6 +110,9 @@ conn_close(struct loop *l, int fd)
 	struct conn *c = &conns[fd];
 
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+	/* Echo counted when it was read but never sent is taken back. */
+	if (c->pending != NULL)
+		count_add(&counters->bytes, -(long)(c->len - c->off));
 	free(c->pending);
 	c->pending = NULL;
 	c->off = c->len = 0;
@@ -172,13 +165,17 @@ on_writable(struct loop *l, int fd)
 	int r;
 
 	if ((r = flush_pending(fd, &conns[fd])) == -1) {
-		atomic_fetch_add_explicit(&counters->resets, 1,
-		    memory_order_relaxed);
+		conn_failed(errno);
 		conn_close(l, fd);
 	} else if (r == 1)
 		want(l, fd, EPOLLIN | EPOLLRDHUP);
 }
 
+/*
+ * Echo what the peer sent.  Bytes are counted before the send, as in
+ * echo.c, and what is not sent in the end is taken back: here at once if
+ * the send fails, in conn_close if the connection ends with echo pending.
+ */
 static void
 on_readable(struct loop *l, int fd)
 {
@@ -201,25 +198,34 @@ on_readable(struct loop *l, int fd)
 				return;
 			break;
 		}
-		atomic_fetch_add_explicit(&counters->bytes, n,
-		    memory_order_relaxed);
-		w = send(fd, l->buf, (size_t)n, MSG_NOSIGNAL);
-		if (w == -1 && errno != EAGAIN)
-			break;
-		if (w == -1)
+		count_add(&counters->bytes, n);
+		if ((w = send(fd, l->buf, (size_t)n, MSG_NOSIGNAL)) == -1) {
+			if (errno != EAGAIN) {
+				count_add(&counters->bytes, -n);
+				break;
+			}
 			w = 0;
+		}
 		if (w < n) {
 			/* The peer is slow: keep the rest, stop reading. */
+			if ((c->pending = malloc((size_t)(n - w))) == NULL) {
+				/*
+				 * Out of memory: the echo cannot be kept, so
+				 * the connection ends.  The peer did nothing
+				 * wrong, so it is not counted as a reset.
+				 */
+				count_add(&counters->bytes, -(n - w));
+				conn_close(l, fd);
+				return;
+			}
 			c->len = (size_t)(n - w);
 			c->off = 0;
-			if ((c->pending = malloc(c->len)) == NULL)
-				break;
 			memcpy(c->pending, l->buf + w, c->len);
 			want(l, fd, EPOLLOUT);
 			return;
 		}
 	}
-	atomic_fetch_add_explicit(&counters->resets, 1, memory_order_relaxed);
+	conn_failed(errno);
 	conn_close(l, fd);
 }
 
@@ -245,11 +251,39 @@ sweep_idle(struct loop *l)
 		if (atomic_load_explicit(&conns[fd].owner,
 		    memory_order_relaxed) == l &&
 		    now - conns[fd].active_ms > limit) {
-			atomic_fetch_add_explicit(&counters->timeouts, 1,
-			    memory_order_relaxed);
+			count(&counters->timeouts);
 			conn_close(l, (int)fd);
 		}
 	l->sweep_ms = now + SWEEP_MS;
+}
+
+/*
+ * The timers: the end of a pause in accepting and the idle sweep.  Returns
+ * how long epoll_wait may sleep, in ms, or -1 for as long as it likes.
+ */
+static int
+run_timers(struct loop *l)
+{
+	int timeout = -1;
+
+	if (l->resume_ms != 0 && now_ms() >= l->resume_ms) {
+		/*
+		 * Try at once, as a blocking accept would, rather than wait
+		 * for a connection: every model, and the Go server, then
+		 * fails and counts at the same pace while it is short.
+		 */
+		watch_listener(l);
+		on_accept(l);
+	}
+	if (l->resume_ms != 0 && (timeout = l->resume_ms - now_ms()) < 0)
+		timeout = 0;
+	if (l->srv->idle_timeout > 0) {
+		if (now_ms() >= l->sweep_ms)
+			sweep_idle(l);
+		if (timeout == -1 || timeout > SWEEP_MS)
+			timeout = SWEEP_MS;
+	}
+	return timeout;
 }
 
 static void *
@@ -260,17 +294,7 @@ run_loop(void *arg)
 	int i, n, fd, timeout;
 
 	for (;;) {
-		timeout = -1;
-		if (l->resume_ms != 0 && (timeout = l->resume_ms - now_ms()) <= 0) {
-			watch_listener(l);
-			timeout = -1;
-		}
-		if (l->srv->idle_timeout > 0) {
-			if (now_ms() >= l->sweep_ms)
-				sweep_idle(l);
-			if (timeout == -1 || timeout > SWEEP_MS)
-				timeout = SWEEP_MS;
-		}
+		timeout = run_timers(l);
 		if ((n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;

@@ -24,8 +24,7 @@ model_fork(struct server *srv)
 			continue;
 		if (procs_spawn(child, srv, fd) == -1) {
 			/* Out of processes or memory: refuse this one only. */
-			atomic_fetch_add_explicit(&counters->create_failures,
-			    1, memory_order_relaxed);
+			count(&counters->create_failures);
 			conn_closed();
 		}
 		close(fd);

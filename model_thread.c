@@ -43,8 +43,7 @@ model_thread(struct server *srv)
 			 * Out of threads or memory: this connection is
 			 * refused, the ones already served go on.
 			 */
-			atomic_fetch_add_explicit(&counters->create_failures,
-			    1, memory_order_relaxed);
+			count(&counters->create_failures);
 			close(fd);
 			conn_closed();
 		}

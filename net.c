@@ -94,43 +94,129 @@ net_listen(const char *host, const char *port, int backlog, char *name,
 }
 
 /*
+ * What a failed accept(2) means.  Every failure but these three is
+ * counted as an accept error:
+ *   EAGAIN        no connection is waiting (non-blocking sockets only);
+ *   EINTR         a signal came first;
+ *   ECONNABORTED  the peer gave up while queued: no server could take it,
+ *                 and Go's runtime retries it silently, so counting it
+ *                 here would make the same event count differently.
+ * Of the counted ones, those that concern one handshake (Linux passes a
+ * pending network error on the new socket to accept) are retried at
+ * once; the rest (EMFILE, ENFILE, ENOBUFS, ENOMEM, the unexpected) mean
+ * the server is short of something, and it backs off.
+ */
+enum accept_failure { ACCEPT_EMPTY, ACCEPT_AGAIN, ACCEPT_SHORT };
+
+static enum accept_failure
+accept_failed(int e)
+{
+	switch (e) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return ACCEPT_EMPTY;
+	case EINTR:
+	case ECONNABORTED:
+		return ACCEPT_AGAIN;
+	}
+	count(&counters->accept_errors);
+	switch (e) {
+	case EPROTO:
+	case EPERM:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return ACCEPT_AGAIN;
+	default:
+		return ACCEPT_SHORT;
+	}
+}
+
+#define BACKOFF_FIRST_MS	10
+#define BACKOFF_MAX_MS		1000
+
+/*
+ * How long to wait after the server found itself short, the first time
+ * and then doubling: waiting for descriptors to free up costs almost no
+ * CPU, and every model, blocking or not, fails (and counts) at the same
+ * pace, as the Go server does too.
+ */
+static long
+backoff(long *ms)
+{
+	*ms = *ms == 0 ? BACKOFF_FIRST_MS : *ms * 2;
+	if (*ms > BACKOFF_MAX_MS)
+		*ms = BACKOFF_MAX_MS;
+	return *ms;
+}
+
+/*
  * Accept one connection, waiting out every error: a server that exits
- * or spins on EMFILE is the failure this kit exists to avoid.  Errors
- * that concern one handshake are retried at once; the rest (a full
- * descriptor table, no memory) back off from 10 ms doubling to 1 s, so
- * waiting for descriptors to free up costs almost no CPU.
+ * or spins on EMFILE is the failure this kit exists to avoid.
  */
 int
 net_accept(int lfd)
 {
 	struct timespec ts;
-	long wait_ms = 10;
+	long wait_ms = 0;
 	int fd;
 
 	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd != -1)
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
 			return fd;
-		if (errno == EINTR)
+		if (accept_failed(errno) != ACCEPT_SHORT)
 			continue;
-		atomic_fetch_add_explicit(&counters->accept_errors, 1,
-		    memory_order_relaxed);
-		switch (errno) {
-		case ECONNABORTED:
-		case EPROTO:
-		case EPERM:
-			/* That handshake failed; the next one may not. */
-			break;
-		default:
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM and the unexpected. */
-			ts.tv_sec = wait_ms / 1000;
-			ts.tv_nsec = (wait_ms % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-			if ((wait_ms *= 2) > 1000)
-				wait_ms = 1000;
-			break;
+		backoff(&wait_ms);
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Accept one connection from a non-blocking listening socket, for the
+ * event-loop models.  Returns the descriptor, or -1 when there is none to
+ * take now.  Then *pause_ms is 0 if the queue is empty, or how long to
+ * stop watching the socket if the server is short: the socket stays
+ * readable, and watching it would spin.  Each caller keeps its own
+ * *pause_ms; a connection taken resets it.
+ *
+ * A descriptor at or beyond maxfd has no room in the caller's table (only
+ * a limit raised while the server runs can make one): it is closed and
+ * counted as an accept error, like any other lack of room.
+ */
+int
+net_accept_nb(int lfd, int maxfd, long *pause_ms)
+{
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		switch (accept_failed(errno)) {
+		case ACCEPT_AGAIN:
+			continue;
+		case ACCEPT_EMPTY:
+			*pause_ms = 0;
+			return -1;
+		case ACCEPT_SHORT:
+			backoff(pause_ms);
+			return -1;
 		}
 	}
+	if (fd >= maxfd) {
+		close(fd);
+		count(&counters->accept_errors);
+		backoff(pause_ms);
+		return -1;
+	}
+	*pause_ms = 0;
+	return fd;
 }
 
 /*

@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
@@ -46,53 +45,6 @@ procs_reap(void)
 		;
 }
 
-struct proc {
-	pid_t	pid, ppid;
-	long	utime, stime, threads, rss_pages;
-};
-
-static int
-proc_stat(pid_t pid, struct proc *p)
-{
-	char path[64], buf[1024], *s;
-	FILE *fp;
-	int ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return -1;
-	ok = fgets(buf, sizeof(buf), fp) != NULL;
-	fclose(fp);
-	/* The command name may hold spaces; the fields start after ')'. */
-	if (!ok || (s = strrchr(buf, ')')) == NULL)
-		return -1;
-	p->pid = pid;
-	if (sscanf(s + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld "
-	    "%*d %*d %*d %*d %ld %*d %*u %*u %ld", &p->ppid, &p->utime,
-	    &p->stime, &p->threads, &p->rss_pages) != 5)
-		return -1;
-	return 0;
-}
-
-long
-procs_pss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long v = 0;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, "Pss:", 4) == 0) {
-			v = strtol(line + 4, NULL, 10);
-			break;
-		}
-	fclose(fp);
-	return v;
-}
-
 /*
  * Add up the descendants of this process (workers, and workers of
  * workers under -P).  Their memory is summed as PSS, so pages they share
@@ -102,31 +54,15 @@ procs_pss_kib(pid_t pid)
 void
 procs_gather(struct proctotals *t)
 {
-	struct proc *all = NULL, p;
-	size_t n = 0, cap = 0, i;
+	struct procstat *all;
+	size_t n, i, nset = 1, k;
 	pid_t *set;
-	size_t nset = 1, k;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-	struct dirent *de;
-	DIR *d;
 	int grew;
 
 	memset(t, 0, sizeof(*t));
-	if ((d = opendir("/proc")) == NULL)
+	if ((all = proc_stat_all(&n)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
-		    proc_stat(atoi(de->d_name), &p) == -1)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			if ((all = reallocarray(all, cap, sizeof(*all))) == NULL)
-				err(1, "procs");
-		}
-		all[n++] = p;
-	}
-	closedir(d);
-
 	if ((set = calloc(n + 1, sizeof(*set))) == NULL)
 		err(1, "procs");
 	set[0] = getpid();
@@ -144,7 +80,7 @@ procs_gather(struct proctotals *t)
 			t->procs++;
 			t->threads += all[i].threads;
 			t->rss_kib += all[i].rss_pages * (page / 1024);
-			t->pss_kib += procs_pss_kib(all[i].pid);
+			t->pss_kib += proc_pss_kib(all[i].pid);
 			t->user_s += (double)all[i].utime / tick;
 			t->sys_s += (double)all[i].stime / tick;
 			all[i].pid = 0;
@@ -164,19 +100,17 @@ procs_gather(struct proctotals *t)
 void
 procs_stop(void)
 {
-	struct proc p;
-	struct dirent *de;
+	struct procstat *all;
 	pid_t self = getpid();
-	DIR *d;
+	size_t n, i;
 
 	atomic_store(&server_stopping, 1);
-	if ((d = opendir("/proc")) == NULL)
+	if ((all = proc_stat_all(&n)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
-		    proc_stat(atoi(de->d_name), &p) == 0 && p.ppid == self)
-			kill(p.pid, SIGKILL);
-	closedir(d);
+	for (i = 0; i < n; i++)
+		if (all[i].ppid == self)
+			kill(all[i].pid, SIGKILL);
+	free(all);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 }

@@ -1,18 +1,19 @@
 /*
- * rusage.c - the resource report, as text for people and JSON for scripts.
+ * rusage.c - the resource report, as text for people and JSON for scripts,
+ * both written from one table of fields.
  *
  * The first six lines keep the original kit's format (EXITING, resident,
  * the peak resident size in KiB (VmHWM), Max conc:, Total:, Now:) so that old
- * scripts still read them; the aligned block below adds the figures the
- * experiment needs.
+ * scripts still read them; the aligned block below them and the JSON
+ * (schema 10kthreads-server/1, the Go server's too) come from the table.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
 
 #include <err.h>
-#include <fcntl.h>
 #include <libutil.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,73 +22,215 @@
 
 #include "kit.h"
 
+#define SCHEMA		"10kthreads-server/1"
+#define MAX_FIELDS	96
+#define MAX_PARTS	4	/* values on one text line */
+#define LABEL_WIDTH	24
+
+/* Every figure of one report, gathered at one moment. */
 struct figures {
-	struct rusage	ru;		/* this process */
-	struct proctotals workers;	/* its live descendants */
-	double		user_s, sys_s;	/* all processes, reaped ones too */
-	long		pss_kib, rss_sum_kib, threads_all;
-	double		uptime;
-	long		vmrss, vmhwm, threads, kstack;
-	long		now, max_conc, total, bytes, resets;
-	long		create_failures, accept_errors, over_cap, timeouts;
-	double		kib_per_conn;
+	const char	*schema, *server, *model, *address, *event;
+	long		 workers, server_procs, stack, backlog, fd_limit;
+	long		 max_conns, idle_timeout;
+	long		 processes, worker_procs;
+	double		 uptime, user_s, sys_s;	/* all processes */
+	struct rusage	 ru;			/* this process */
+	long		 vmrss, vmhwm, pss_sum, rss_sum, threads;
+	double		 kib_per_conn;
+	const char	*per_conn_basis;
+	long		 goroutines;		/* the Go server's; none here */
+	long		 now, max_conc, total, bytes, resets;
+	long		 create_failures, accept_errors, over_cap, timeouts;
+	long		 kstack_peak;
+	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
+	struct proctotals w;			/* the live worker processes */
 };
+
+enum type { T_LONG, T_DBL, T_STR };
+
+/* NOW, or its value in the start report, or its growth since then. */
+enum when { NOW, AT_START, SINCE_START };
 
 /*
- * /proc/self/status and /proc/meminfo stay open from the first read on:
- * the report matters most when the descriptor table is full, and then no
- * file could be opened.  Only the main thread at start and then the
- * signal thread read them.
+ * Where a field prints in the aligned block: on text line `line' (none
+ * if 0), as part `part' of it, after `label' if it is part 0.  It prints
+ * as pre, the value (with dp decimals, or in humanize_number(3)'s form),
+ * post; or as zero instead when the value is 0 and zero is set.
  */
-struct procfile {
-	const char	*path;
-	int		 fd;
-	pid_t		 pid;	/* a forked child must not read its parent's */
+struct text {
+	int		 line, part;
+	const char	*label;
+	int		 dp;
+	const char	*pre, *post, *zero;
+	int		 human;
 };
 
-static struct procfile status_file = { "/proc/self/status", -1, 0 };
-static struct procfile meminfo_file = { "/proc/meminfo", -1, 0 };
+struct field {
+	const char	*key;		/* JSON key; NULL: text only */
+	enum type	 type;
+	size_t		 off;		/* in struct figures, or */
+	const char	*meminfo;	/* a /proc/meminfo key, KiB */
+	int		 jdp;		/* decimals in the JSON */
+	enum when	 when;
+	struct text	 text;
+};
 
-/* The first number after "key" in a /proc file such as status or meminfo. */
-static long
-proc_field(struct procfile *pf, const char *key)
+#define FIG(m)			offsetof(struct figures, m)
+#define LONG(m)			.type = T_LONG, .off = FIG(m)
+#define DBL(m, d)		.type = T_DBL, .off = FIG(m), .jdp = (d)
+#define STR(m)			.type = T_STR, .off = FIG(m)
+#define START(m)		LONG(m), .when = AT_START
+#define GROWTH(m)		LONG(m), .when = SINCE_START
+#define MEMINFO(k, w)		.type = T_LONG, .meminfo = (k), .when = (w)
+
+/* Text: line, part of the line, label (part 0), decimals, pre, post. */
+#define TEXT(l, p, lab, d, pr, po)	.text = { .line = (l), .part = (p), \
+	.label = (lab), .dp = (d), .pre = (pr), .post = (po) }
+/* The same, with what to print instead of pre, value, post for 0. */
+#define TEXT0(l, p, pr, po, z)	.text = { .line = (l), .part = (p), \
+	.pre = (pr), .post = (po), .zero = (z) }
+/* The value as humanize_number(3) writes it: "6.0M", not "6145K". */
+#define HUMAN(l, p, pr, po)	.text = { .line = (l), .part = (p), \
+	.pre = (pr), .post = (po), .human = 1 }
+
+/*
+ * The report, one field a row, in the order of the JSON keys; the text
+ * lines are numbered.  A new figure is one row here (and, unless it is a
+ * /proc/meminfo field, one line in gather to fill its member), e.g.
+ *
+ *	{ "slab_delta_kib", MEMINFO("Slab", SINCE_START),
+ *	    TEXT(24, 0, "slab", 0, "", " KiB (system-wide growth)") },
+ */
+static const struct field fields[] = {
+	{ "schema", STR(schema) },
+	{ "server", STR(server), TEXT(1, 0, "server", 0, "", "") },
+	{ "model", STR(model), TEXT(1, 1, NULL, 0, " (model ", ")") },
+	{ "workers", LONG(workers) },
+	{ "processes", LONG(processes), TEXT(3, 0, "processes", 0, "", "") },
+	{ NULL, LONG(worker_procs), TEXT(3, 1, NULL, 0, " (", " workers; ") },
+	{ "server_procs", LONG(server_procs),
+	    TEXT(3, 2, NULL, 0, "-P ", ", ") },
+	{ "address", STR(address) },
+	{ "event", STR(event) },
+	{ "stack_size_bytes", LONG(stack) },
+	{ "backlog", LONG(backlog) },
+	{ "fd_limit", LONG(fd_limit),
+	    TEXT(3, 3, NULL, 0, "fd limit ", " each)") },
+	{ "uptime_s", DBL(uptime, 6), TEXT(2, 0, "uptime", 3, "", " s") },
+	{ "user_cpu_s", DBL(user_s, 6),
+	    TEXT(4, 0, "user CPU", 3, "", " s (all processes)") },
+	{ "sys_cpu_s", DBL(sys_s, 6),
+	    TEXT(5, 0, "system CPU", 3, "", " s (all processes)") },
+	{ "maxrss_kib", LONG(ru.ru_maxrss),
+	    TEXT(6, 0, "peak resident", 0, "", " KiB (ru_maxrss; includes the "
+	    "launcher's memory before exec)") },
+	{ "vmrss_kib", LONG(vmrss),
+	    TEXT(7, 0, "resident now", 0, "", " KiB (VmRSS)") },
+	{ "vmhwm_kib", LONG(vmhwm),
+	    TEXT(8, 0, "resident high water", 0, "", " KiB (VmHWM)") },
+	{ "start_rss_kib", START(vmrss),
+	    TEXT(9, 0, "resident at start", 0, "", " KiB") },
+	{ "start_pss_kib", START(pss_sum) },
+	{ "pss_sum_kib", LONG(pss_sum),
+	    TEXT(10, 0, "memory all processes", 0, "",
+	    " KiB (PSS, shared pages counted once)") },
+	{ "rss_sum_kib", LONG(rss_sum),
+	    TEXT(11, 0, "resident all processes", 0, "",
+	    " KiB (RSS, shared pages once per process)") },
+	{ "kib_per_peak_conn", DBL(kib_per_conn, 4),
+	    TEXT(12, 0, "memory per peak conn", 2, "", " KiB (") },
+	{ NULL, STR(per_conn_basis), TEXT(12, 1, NULL, 0, "",
+	    " growth since start / peak connections)") },
+	{ "threads", LONG(threads), TEXT(13, 0, "threads", 0, "",
+	    " (live OS threads, all processes)") },
+	{ "goroutines", LONG(goroutines) },
+	{ "minflt", LONG(ru.ru_minflt),
+	    TEXT(14, 0, "page faults", 0, "", " minor, ") },
+	{ "majflt", LONG(ru.ru_majflt), TEXT(14, 1, NULL, 0, "", " major") },
+	{ "nvcsw", LONG(ru.ru_nvcsw),
+	    TEXT(15, 0, "context switches", 0, "", " voluntary, ") },
+	{ "nivcsw", LONG(ru.ru_nivcsw),
+	    TEXT(15, 1, NULL, 0, "", " involuntary") },
+	{ "max_conc", LONG(max_conc) },
+	{ "total", LONG(total),
+	    TEXT(17, 0, "connections accepted", 0, "", "") },
+	{ "now", LONG(now) },
+	{ "bytes_echoed", LONG(bytes),
+	    TEXT(16, 0, "bytes echoed", 0, "", " (") },
+	{ NULL, LONG(bytes), HUMAN(16, 1, "", ")") },
+	{ "resets", LONG(resets),
+	    TEXT(18, 0, "connections reset", 0, "", "") },
+	{ "thread_create_failures", LONG(create_failures),
+	    TEXT(19, 0, "thread create failures", 0, "", "") },
+	{ "accept_errors", LONG(accept_errors),
+	    TEXT(20, 0, "accept errors", 0, "", "") },
+	{ "max_conns", LONG(max_conns),
+	    TEXT0(21, 1, " (cap ", ")", " (no cap)") },
+	{ "over_cap", LONG(over_cap),
+	    TEXT(21, 0, "closed over cap", 0, "", "") },
+	{ "idle_timeout_s", LONG(idle_timeout),
+	    TEXT0(22, 1, " (after ", " s idle)", " (no timeout)") },
+	{ "idle_timeouts", LONG(timeouts),
+	    TEXT(22, 0, "closed idle", 0, "", "") },
+	{ "kernel_stack_start_kib", MEMINFO("KernelStack", AT_START) },
+	{ "kernel_stack_kib", MEMINFO("KernelStack", NOW) },
+	{ "kernel_stack_delta_kib", MEMINFO("KernelStack", SINCE_START),
+	    TEXT(23, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
+	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
+	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
+	    "growth since start, sampled every 0.1 s; not in RSS)") },
+};
+#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+_Static_assert(NFIELDS <= MAX_FIELDS, "struct figures: raise MAX_FIELDS");
+
+/*
+ * The start report's figures, for the AT_START and SINCE_START fields.
+ * Written once by the main thread before any other thread exists.
+ */
+static struct figures at_start;
+
+union value {
+	long		 l;
+	double		 d;
+	const char	*s;
+};
+
+static union value
+raw_value(const struct field *fl, const struct figures *f)
 {
-	char buf[8192], *p;
-	size_t klen = strlen(key);
-	ssize_t n;
+	const char *p = (const char *)f + fl->off;
+	union value v = { .l = 0 };
 
-	if (pf->fd != -1 && pf->pid != getpid()) {
-		close(pf->fd);
-		pf->fd = -1;
+	if (fl->meminfo != NULL) {
+		v.l = f->meminfo[fl - fields];
+		return v;
 	}
-	if (pf->fd == -1) {
-		if ((pf->fd = open(pf->path, O_RDONLY | O_CLOEXEC)) == -1)
-			return -1;
-		pf->pid = getpid();
+	switch (fl->type) {
+	case T_LONG:
+		memcpy(&v.l, p, sizeof(v.l));
+		break;
+	case T_DBL:
+		memcpy(&v.d, p, sizeof(v.d));
+		break;
+	case T_STR:
+		memcpy(&v.s, p, sizeof(v.s));
+		break;
 	}
-	/* A read from offset 0 has the kernel write the text afresh. */
-	if ((n = pread(pf->fd, buf, sizeof(buf) - 1, 0)) <= 0)
-		return -1;
-	buf[n] = '\0';
-	for (p = buf; *p != '\0'; p++) {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ':')
-			return strtol(p + klen + 1, NULL, 10);
-		if ((p = strchr(p, '\n')) == NULL)
-			break;
-	}
-	return -1;
+	return v;
 }
 
-long
-proc_status_kib(const char *key)
+static union value
+value(const struct field *fl, const struct figures *f)
 {
-	return proc_field(&status_file, key);
-}
+	union value v;
 
-long
-meminfo_kib(const char *key)
-{
-	return proc_field(&meminfo_file, key);
+	if (fl->when == AT_START)
+		return raw_value(fl, &at_start);
+	v = raw_value(fl, f);
+	if (fl->when == SINCE_START)
+		v.l -= raw_value(fl, &at_start).l;
+	return v;
 }
 
 static double
@@ -108,25 +251,31 @@ gather_cpu(struct figures *f)
 	getrusage(RUSAGE_SELF, &f->ru);
 	getrusage(RUSAGE_CHILDREN, &ch);
 	f->user_s = tv_sec(f->ru.ru_utime) + tv_sec(ch.ru_utime) +
-	    f->workers.user_s;
-	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) +
-	    f->workers.sys_s;
+	    f->w.user_s;
+	f->sys_s = tv_sec(f->ru.ru_stime) + tv_sec(ch.ru_stime) + f->w.sys_s;
+}
+
+/* What the server was told and what it is: the same in every report. */
+static void
+gather_server(const struct server *srv, struct figures *f)
+{
+	f->schema = SCHEMA;
+	f->server = PROGNAME;
+	f->model = srv->model;
+	f->address = srv->addr;
+	f->workers = srv->workers;
+	f->server_procs = srv->procs;
+	f->stack = (long)srv->stack;
+	f->backlog = srv->backlog;
+	/* RLIMIT_NOFILE is at most fs.nr_open, far below LONG_MAX. */
+	f->fd_limit = (long)srv->fd_limit;
+	f->max_conns = srv->max_conns;
+	f->idle_timeout = srv->idle_timeout;
 }
 
 static void
-gather(const struct server *srv, struct figures *f)
+gather_counters(struct figures *f)
 {
-	struct timespec now;
-
-	memset(f, 0, sizeof(*f));
-	procs_gather(&f->workers);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	f->uptime = (now.tv_sec - srv->start.tv_sec) +
-	    (now.tv_nsec - srv->start.tv_nsec) / 1e9;
-	f->vmrss = proc_status_kib("VmRSS");
-	f->vmhwm = proc_status_kib("VmHWM");
-	f->threads = proc_status_kib("Threads");
-	f->kstack = meminfo_kib("KernelStack");
 	f->now = atomic_load(&counters->now);
 	f->max_conc = atomic_load(&counters->max_conc);
 	f->total = atomic_load(&counters->total);
@@ -136,33 +285,124 @@ gather(const struct server *srv, struct figures *f)
 	f->accept_errors = atomic_load(&counters->accept_errors);
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
+}
+
+/*
+ * /proc/meminfo is read once, so that the figures taken from it agree.
+ * The kernel stack peak is the one the signal thread sampled, or the
+ * figure now if that is higher (the Go server's report does the same).
+ */
+static void
+gather_meminfo(const struct server *srv, struct figures *f)
+{
+	char text[PROCTEXT_MAX];
+	size_t i;
+
+	if (meminfo_text(text, sizeof(text)) == -1)
+		text[0] = '\0';
+	for (i = 0; i < NFIELDS; i++)
+		if (fields[i].meminfo != NULL)
+			f->meminfo[i] = proctext_kib(text, fields[i].meminfo);
+	f->kstack_peak = proctext_kib(text, "KernelStack");
+	if (srv->peak_kstack_kib > f->kstack_peak)
+		f->kstack_peak = srv->peak_kstack_kib;
+}
+
+static void
+gather(const struct server *srv, struct figures *f, const char *event)
+{
+	struct timespec now;
+
+	memset(f, 0, sizeof(*f));
+	gather_server(srv, f);
+	f->event = event;
+	procs_gather(&f->w);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	f->uptime = (now.tv_sec - srv->start.tv_sec) +
+	    (now.tv_nsec - srv->start.tv_nsec) / 1e9;
+	f->vmrss = proc_status_kib("VmRSS");
+	f->vmhwm = proc_status_kib("VmHWM");
+	f->threads = proc_status_kib("Threads") + f->w.threads;
+	gather_meminfo(srv, f);
+	gather_counters(f);
 	gather_cpu(f);
-	f->pss_kib = procs_pss_kib(getpid()) + f->workers.pss_kib;
-	f->rss_sum_kib = f->vmrss + f->workers.rss_kib;
-	f->threads_all = f->threads + f->workers.threads;
+	f->pss_sum = proc_pss_kib(getpid()) + f->w.pss_kib;
+	f->rss_sum = f->vmrss + f->w.rss_kib;
+	f->processes = f->w.procs + 1;
+	f->worker_procs = f->w.procs;
 	/*
 	 * One process: its high-water mark.  Several: the PSS sum now, as
 	 * no kernel counter keeps a high-water mark for a group.
 	 */
+	f->per_conn_basis = f->w.procs == 0 ? "VmHWM" : "PSS sum";
 	if (f->max_conc > 0)
-		f->kib_per_conn = (f->workers.procs == 0 ?
-		    (double)(f->vmhwm - srv->start_rss_kib) :
-		    (double)(f->pss_kib - srv->start_pss_kib)) / f->max_conc;
+		f->kib_per_conn = (f->w.procs == 0 ?
+		    (double)(f->vmhwm - at_start.vmrss) :
+		    (double)(f->pss_sum - at_start.pss_sum)) / f->max_conc;
 }
 
-#define ROW	"%-24s"
+static void
+print_part(FILE *fp, const struct field *fl, const struct figures *f)
+{
+	const struct text *t = &fl->text;
+	union value v = value(fl, f);
+	char human[8];
+
+	if (t->part == 0)
+		fprintf(fp, "%-*s", LABEL_WIDTH, t->label);
+	if (t->zero != NULL && fl->type == T_LONG && v.l == 0) {
+		fputs(t->zero, fp);
+		return;
+	}
+	fputs(t->pre, fp);
+	switch (fl->type) {
+	case T_LONG:
+		if (!t->human) {
+			fprintf(fp, "%ld", v.l);
+			break;
+		}
+		/* Five places, as ls -h prints them: "6.0M", not "6145K". */
+		humanize_number(human, 5, v.l, "", HN_AUTOSCALE,
+		    HN_B | HN_NOSPACE | HN_DECIMAL);
+		fputs(human, fp);
+		break;
+	case T_DBL:
+		fprintf(fp, "%.*f", t->dp, v.d);
+		break;
+	case T_STR:
+		fputs(v.s, fp);
+		break;
+	}
+	fputs(t->post, fp);
+}
+
+/* The aligned block: the table's text lines in order, parts in order. */
+static void
+print_block(FILE *fp, const struct figures *f)
+{
+	const struct field *fl;
+	int line, part, maxline = 0, any;
+
+	for (fl = fields; fl < fields + NFIELDS; fl++)
+		if (fl->text.line > maxline)
+			maxline = fl->text.line;
+	for (line = 1; line <= maxline; line++) {
+		any = 0;
+		for (part = 0; part < MAX_PARTS; part++)
+			for (fl = fields; fl < fields + NFIELDS; fl++)
+				if (fl->text.line == line &&
+				    fl->text.part == part) {
+					print_part(fp, fl, f);
+					any = 1;
+				}
+		if (any)
+			fputc('\n', fp);
+	}
+}
 
 static void
-print_text(FILE *fp, const struct server *srv, const struct figures *fp_f,
-    const char *event)
+print_text(FILE *fp, const struct figures *f, const char *event)
 {
-	const struct figures f = *fp_f;
-	char hbytes[8];
-
-	/* Five places, as ls -h prints them: "6.0M", not "6145K". */
-	humanize_number(hbytes, 5, f.bytes, "", HN_AUTOSCALE,
-	    HN_B | HN_NOSPACE | HN_DECIMAL);
-
 	/*
 	 * The original "resident" line printed ru_maxrss, but Linux keeps in
 	 * it the peak of the process image before exec: a server started
@@ -170,53 +410,39 @@ print_text(FILE *fp, const struct server *srv, const struct figures *fp_f,
 	 * image's own peak.
 	 */
 	fprintf(fp, "%s\nresident\n%ld\nMax conc: %ld\nTotal: %ld\nNow: %ld\n",
-	    event, f.vmhwm, f.max_conc, f.total, f.now);
-	fprintf(fp, ROW "%s (model %s)\n", "server", PROGNAME, srv->model);
-	fprintf(fp, ROW "%.3f s\n", "uptime", f.uptime);
-	fprintf(fp, ROW "%d (%d workers; -P %d, fd limit %llu each)\n",
-	    "processes", f.workers.procs + 1, f.workers.procs, srv->procs,
-	    (unsigned long long)srv->fd_limit);
-	fprintf(fp, ROW "%.3f s (all processes)\n", "user CPU", f.user_s);
-	fprintf(fp, ROW "%.3f s (all processes)\n", "system CPU", f.sys_s);
-	fprintf(fp, ROW "%ld KiB (ru_maxrss; includes the launcher's memory "
-	    "before exec)\n", "peak resident", f.ru.ru_maxrss);
-	fprintf(fp, ROW "%ld KiB (VmRSS)\n", "resident now", f.vmrss);
-	fprintf(fp, ROW "%ld KiB (VmHWM)\n", "resident high water", f.vmhwm);
-	fprintf(fp, ROW "%ld KiB\n", "resident at start", srv->start_rss_kib);
-	fprintf(fp, ROW "%ld KiB (PSS, shared pages counted once)\n",
-	    "memory all processes", f.pss_kib);
-	fprintf(fp, ROW "%ld KiB (RSS, shared pages once per process)\n",
-	    "resident all processes", f.rss_sum_kib);
-	fprintf(fp, ROW "%.2f KiB (%s growth since start / peak "
-	    "connections)\n", "memory per peak conn", f.kib_per_conn,
-	    f.workers.procs == 0 ? "VmHWM" : "PSS sum");
-	fprintf(fp, ROW "%ld (live OS threads, all processes)\n", "threads",
-	    f.threads_all);
-	fprintf(fp, ROW "%ld minor, %ld major\n", "page faults",
-	    f.ru.ru_minflt, f.ru.ru_majflt);
-	fprintf(fp, ROW "%ld voluntary, %ld involuntary\n",
-	    "context switches", f.ru.ru_nvcsw, f.ru.ru_nivcsw);
-	fprintf(fp, ROW "%ld (%s)\n", "bytes echoed", f.bytes, hbytes);
-	fprintf(fp, ROW "%ld\n", "connections accepted", f.total);
-	fprintf(fp, ROW "%ld\n", "connections reset", f.resets);
-	fprintf(fp, ROW "%ld\n", "thread create failures",
-	    f.create_failures);
-	fprintf(fp, ROW "%ld\n", "accept errors", f.accept_errors);
-	if (srv->max_conns > 0)
-		fprintf(fp, ROW "%ld (cap %ld)\n", "closed over cap",
-		    f.over_cap, srv->max_conns);
-	else
-		fprintf(fp, ROW "%ld (no cap)\n", "closed over cap", f.over_cap);
-	if (srv->idle_timeout > 0)
-		fprintf(fp, ROW "%ld (after %d s idle)\n", "closed idle",
-		    f.timeouts, srv->idle_timeout);
-	else
-		fprintf(fp, ROW "%ld (no timeout)\n", "closed idle", f.timeouts);
-	fprintf(fp, ROW "%ld KiB now, %ld KiB peak (system-wide KernelStack "
-	    "growth since start, sampled every 0.1 s; not in RSS)\n",
-	    "kernel stack (est.)", f.kstack - srv->start_kstack_kib,
-	    srv->peak_kstack_kib - srv->start_kstack_kib);
+	    event, f->vmhwm, f->max_conc, f->total, f->now);
+	print_block(fp, f);
 	fflush(fp);
+}
+
+static void
+print_json(FILE *fp, const struct figures *f)
+{
+	const struct field *fl;
+	const char *sep = "";
+	union value v;
+
+	fprintf(fp, "{\n");
+	for (fl = fields; fl < fields + NFIELDS; fl++) {
+		if (fl->key == NULL)
+			continue;
+		fprintf(fp, "%s  \"%s\": ", sep, fl->key);
+		sep = ",\n";
+		v = value(fl, f);
+		switch (fl->type) {
+		case T_LONG:
+			fprintf(fp, "%ld", v.l);
+			break;
+		case T_DBL:
+			fprintf(fp, "%.*f", fl->jdp, v.d);
+			break;
+		case T_STR:
+			/* Our own names and addresses: nothing to escape. */
+			fprintf(fp, "\"%s\"", v.s);
+			break;
+		}
+	}
+	fprintf(fp, "\n}\n");
 }
 
 /*
@@ -224,79 +450,21 @@ print_text(FILE *fp, const struct server *srv, const struct figures *fp_f,
  * so a reader never sees half a file.
  */
 static int
-write_json(const struct server *srv, const struct figures *fp_f,
-    const char *event)
+write_json(const char *path, const struct figures *f)
 {
-	const struct figures f = *fp_f;
 	char tmp[PATH_MAX];
 	FILE *fp;
 
-	if (srv->json_path == NULL)
+	if (path == NULL)
 		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", srv->json_path) >=
-	    (int)sizeof(tmp) || (fp = fopen(tmp, "we")) == NULL) {
-		warn("%s", srv->json_path);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
+	    (fp = fopen(tmp, "we")) == NULL) {
+		warn("%s", path);
 		return -1;
 	}
-	fprintf(fp, "{\n"
-	    "  \"schema\": \"10kthreads-server/1\",\n"
-	    "  \"server\": \"%s\",\n"
-	    "  \"model\": \"%s\",\n"
-	    "  \"workers\": %d,\n"
-	    "  \"processes\": %d,\n"
-	    "  \"server_procs\": %d,\n"
-	    "  \"address\": \"%s\",\n"
-	    "  \"event\": \"%s\",\n"
-	    "  \"stack_size_bytes\": %zu,\n"
-	    "  \"backlog\": %d,\n"
-	    "  \"fd_limit\": %llu,\n"
-	    "  \"uptime_s\": %.6f,\n"
-	    "  \"user_cpu_s\": %.6f,\n"
-	    "  \"sys_cpu_s\": %.6f,\n"
-	    "  \"maxrss_kib\": %ld,\n"
-	    "  \"vmrss_kib\": %ld,\n"
-	    "  \"vmhwm_kib\": %ld,\n"
-	    "  \"start_rss_kib\": %ld,\n"
-	    "  \"start_pss_kib\": %ld,\n"
-	    "  \"pss_sum_kib\": %ld,\n"
-	    "  \"rss_sum_kib\": %ld,\n"
-	    "  \"kib_per_peak_conn\": %.4f,\n"
-	    "  \"threads\": %ld,\n"
-	    "  \"goroutines\": 0,\n"
-	    "  \"minflt\": %ld,\n"
-	    "  \"majflt\": %ld,\n"
-	    "  \"nvcsw\": %ld,\n"
-	    "  \"nivcsw\": %ld,\n"
-	    "  \"max_conc\": %ld,\n"
-	    "  \"total\": %ld,\n"
-	    "  \"now\": %ld,\n"
-	    "  \"bytes_echoed\": %ld,\n"
-	    "  \"resets\": %ld,\n"
-	    "  \"thread_create_failures\": %ld,\n"
-	    "  \"accept_errors\": %ld,\n"
-	    "  \"max_conns\": %ld,\n"
-	    "  \"over_cap\": %ld,\n"
-	    "  \"idle_timeout_s\": %d,\n"
-	    "  \"idle_timeouts\": %ld,\n"
-	    "  \"kernel_stack_start_kib\": %ld,\n"
-	    "  \"kernel_stack_kib\": %ld,\n"
-	    "  \"kernel_stack_delta_kib\": %ld,\n"
-	    "  \"kernel_stack_peak_delta_kib\": %ld\n"
-	    "}\n",
-	    PROGNAME, srv->model, srv->workers, f.workers.procs + 1, srv->procs, srv->addr,
-	    strcmp(event, "EXITING") == 0 ? "exit" :
-	    strcmp(event, "START") == 0 ? "start" : "report",
-	    srv->stack, srv->backlog, (unsigned long long)srv->fd_limit,
-	    f.uptime, f.user_s, f.sys_s,
-	    f.ru.ru_maxrss, f.vmrss, f.vmhwm, srv->start_rss_kib,
-	    srv->start_pss_kib, f.pss_kib, f.rss_sum_kib, f.kib_per_conn, f.threads_all, f.ru.ru_minflt, f.ru.ru_majflt,
-	    f.ru.ru_nvcsw, f.ru.ru_nivcsw, f.max_conc, f.total, f.now,
-	    f.bytes, f.resets, f.create_failures, f.accept_errors,
-	    srv->max_conns, f.over_cap, srv->idle_timeout, f.timeouts,
-	    srv->start_kstack_kib, f.kstack, f.kstack - srv->start_kstack_kib,
-	    srv->peak_kstack_kib - srv->start_kstack_kib);
-	if (fclose(fp) == EOF || rename(tmp, srv->json_path) == -1) {
-		warn("%s", srv->json_path);
+	print_json(fp, f);
+	if (fclose(fp) == EOF || rename(tmp, path) == -1) {
+		warn("%s", path);
 		unlink(tmp);
 		return -1;
 	}
@@ -316,23 +484,25 @@ report(const struct server *srv, const char *event, int stopping)
 	struct figures f;
 	int r;
 
-	gather(srv, &f);
-	if (stopping && f.workers.procs > 0) {
+	gather(srv, &f, strcmp(event, "EXITING") == 0 ? "exit" : "report");
+	if (stopping && f.w.procs > 0) {
 		procs_stop();
-		f.workers.user_s = f.workers.sys_s = 0;
+		f.w.user_s = f.w.sys_s = 0;
 		gather_cpu(&f);
 	}
-	r = write_json(srv, &f, event);
-	print_text(stdout, srv, &f, event);
+	r = write_json(srv->json_path, &f);
+	print_text(stdout, &f, event);
 	return r;
 }
 
-/* The JSON alone: at start, so the file is there before any connection. */
+/*
+ * The start report: the baseline of every figure reported at or since
+ * the start, and the JSON file, there before any connection.  Called by
+ * the main thread before it creates any other.
+ */
 int
-report_json(const struct server *srv, const char *event)
+report_start(const struct server *srv)
 {
-	struct figures f;
-
-	gather(srv, &f);
-	return write_json(srv, &f, event);
+	gather(srv, &at_start, "start");
+	return write_json(srv->json_path, &at_start);
 }

@@ -15,9 +15,18 @@ const bufSize = 16 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// acceptLoop never gives up: on an error it backs off (5 ms doubling to 1 s,
-// as net/http does) so that EMFILE/ENFILE, which leave the listener readable,
-// cannot turn into a busy loop.
+// Accept backoff: the C server's (net.c), so that both count accept errors
+// at the same pace while they are short of descriptors.
+const (
+	acceptBackoffFirst = 10 * time.Millisecond
+	acceptBackoffMax   = time.Second
+)
+
+// acceptLoop never gives up: on an error it backs off (10 ms doubling to
+// 1 s) so that EMFILE/ENFILE, which leave the listener readable, cannot
+// turn into a busy loop. Every error it sees is an accept error: Go's
+// runtime has already retried EINTR, EAGAIN and ECONNABORTED, which the C
+// server does not count either.
 func (s *server) acceptLoop(ln net.Listener) {
 	var delay time.Duration
 	for {
@@ -28,9 +37,9 @@ func (s *server) acceptLoop(ln net.Listener) {
 			}
 			s.c.acceptErrors.Add(1)
 			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else if delay *= 2; delay > time.Second {
-				delay = time.Second
+				delay = acceptBackoffFirst
+			} else if delay *= 2; delay > acceptBackoffMax {
+				delay = acceptBackoffMax
 			}
 			time.Sleep(delay)
 			continue
@@ -64,10 +73,10 @@ func (s *server) admit() bool {
 	}
 }
 
-// echo copies every byte back until the peer's EOF, then closes. It waits for
-// data through RawConn.Read with no buffer attached, and takes a buffer from
-// the pool only when a read will return data: an idle connection then costs
-// only its goroutine and socket, not a 16 KiB buffer each.
+// echoConn is one connection being echoed. It waits for data through
+// RawConn.Read with no buffer attached, and takes a buffer from the pool
+// only when a read will return data: an idle connection then costs only
+// its goroutine and socket, not a 16 KiB buffer each.
 //
 // With -t the connection is closed when a read has found nothing for that
 // long, or a write has made no progress for that long (the peer does not
@@ -76,6 +85,22 @@ func (s *server) admit() bool {
 // timestamp plus the timeout unless the connection really was idle. A busy
 // connection thus re-arms its runtime timer about once per timeout, not once
 // per message, and costs one clock read per wait.
+type echoConn struct {
+	s    *server
+	conn *net.TCPConn
+	rc   syscall.RawConn
+	idle time.Duration
+	// readable and writable as func values, made once per connection.
+	readFn, writeFn func(uintptr) bool
+
+	bp          *[]byte
+	n, off      int // bytes read into *bp, and written back so far
+	rerr, werr  error
+	waitSince   time.Time // when the current wait found nothing to do
+	waitStarted bool      // waitSince is valid: no progress since
+}
+
+// echo copies every byte back until the peer's EOF, then closes.
 func (s *server) echo(conn *net.TCPConn) {
 	// Count the connection out before closing it: the peer sees EOF only
 	// after, so a client that connects again sees an exact Now and Max conc.
@@ -87,120 +112,141 @@ func (s *server) echo(conn *net.TCPConn) {
 	if err != nil {
 		return
 	}
-	idle := s.idle
-	var (
-		bp          *[]byte
-		n, off      int
-		rerr, werr  error
-		waitSince   time.Time // when the current wait found nothing to do
-		waitStarted bool      // waitSince is valid: no progress since
-	)
-	defer func() {
-		if bp != nil {
-			bufPool.Put(bp)
-		}
-	}()
-	startWait := func() {
-		if idle > 0 && !waitStarted {
-			waitSince, waitStarted = time.Now(), true
-		}
+	e := &echoConn{s: s, conn: conn, rc: rc, idle: s.idle}
+	e.readFn, e.writeFn = e.readable, e.writable
+	defer e.putBuf()
+	if e.idle > 0 {
+		conn.SetDeadline(time.Now().Add(e.idle))
 	}
-	readable := func(fd uintptr) bool {
-		if bp == nil {
-			bp = bufPool.Get().(*[]byte)
-		}
-		for {
-			n, rerr = syscall.Read(int(fd), *bp)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			// Nothing to read: give the buffer back before we sleep.
-			bufPool.Put(bp)
-			bp = nil
-			startWait()
-			return false
-		}
-		waitStarted = false
-		return true
-	}
-	writable := func(fd uintptr) bool {
-		for off < n {
-			k, err := syscall.Write(int(fd), (*bp)[off:n])
-			switch err {
-			case nil:
-				off += k
-				waitStarted = false
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				startWait()
-				return false
-			default:
-				werr = err
-				return true
-			}
-		}
-		return true
-	}
-	// expired decides, after a deadline error, whether the wait really
-	// lasted the timeout; if not it moves the deadline and the wait goes on.
-	expired := func(err error, set func(time.Time) error) bool {
-		if idle == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-			s.countReset(err)
-			return true
-		}
-		// A deadline can run out while the other direction is busy: the
-		// wait in this one has not begun, so it begins now.
-		startWait()
-		d := waitSince.Add(idle)
-		if !time.Now().Before(d) {
-			s.c.timeouts.Add(1)
-			return true
-		}
-		set(d)
-		return false
-	}
-	if idle > 0 {
-		conn.SetDeadline(time.Now().Add(idle))
-	}
-	for {
-		if err := rc.Read(readable); err != nil {
-			if expired(err, conn.SetReadDeadline) {
-				return
-			}
-			continue
-		}
-		if rerr != nil {
-			s.countReset(rerr)
-			return
-		}
-		if n == 0 { // EOF: everything read so far has been written back
-			return
-		}
-		// Counted before the write: a peer that has its echo must find
-		// it in the next report. A write that fails takes it back.
-		s.c.bytes.Add(int64(n))
-		for off = 0; ; {
-			err := rc.Write(writable)
-			if err == nil {
-				break
-			}
-			if expired(err, conn.SetWriteDeadline) {
-				s.c.bytes.Add(-int64(n))
-				return
-			}
-		}
-		if werr != nil {
-			s.c.bytes.Add(-int64(n))
-			s.countReset(werr)
-			return
-		}
+	for e.read() && e.write() {
 	}
 }
 
-func (s *server) countReset(err error) {
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+func (e *echoConn) putBuf() {
+	if e.bp != nil {
+		bufPool.Put(e.bp)
+		e.bp = nil
+	}
+}
+
+func (e *echoConn) startWait() {
+	if e.idle > 0 && !e.waitStarted {
+		e.waitSince, e.waitStarted = time.Now(), true
+	}
+}
+
+// readable is the RawConn.Read callback: false to wait for data.
+func (e *echoConn) readable(fd uintptr) bool {
+	if e.bp == nil {
+		e.bp = bufPool.Get().(*[]byte)
+	}
+	for {
+		e.n, e.rerr = syscall.Read(int(fd), *e.bp)
+		if e.rerr != syscall.EINTR {
+			break
+		}
+	}
+	if e.rerr == syscall.EAGAIN {
+		// Nothing to read: give the buffer back before we sleep.
+		e.putBuf()
+		e.startWait()
+		return false
+	}
+	e.waitStarted = false
+	return true
+}
+
+// writable is the RawConn.Write callback: false to wait for room.
+func (e *echoConn) writable(fd uintptr) bool {
+	for e.off < e.n {
+		k, err := syscall.Write(int(fd), (*e.bp)[e.off:e.n])
+		switch err {
+		case nil:
+			e.off += k
+			e.waitStarted = false
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			e.startWait()
+			return false
+		default:
+			e.werr = err
+			return true
+		}
+	}
+	return true
+}
+
+// expired decides, after a wait ended in err, whether the connection ends:
+// on an error, or on a deadline that has really lasted the timeout. If it
+// has not, it moves the deadline and the wait goes on.
+func (e *echoConn) expired(err error, set func(time.Time) error) bool {
+	if e.idle == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		e.s.connFailed(err)
+		return true
+	}
+	// A deadline can run out while the other direction is busy: the
+	// wait in this one has not begun, so it begins now.
+	e.startWait()
+	d := e.waitSince.Add(e.idle)
+	if !time.Now().Before(d) {
+		e.s.c.timeouts.Add(1)
+		return true
+	}
+	set(d)
+	return false
+}
+
+// read waits for data and reads it; false when the connection ends
+// (EOF: everything read so far has been written back).
+func (e *echoConn) read() bool {
+	for {
+		err := e.rc.Read(e.readFn)
+		if err == nil {
+			break
+		}
+		if e.expired(err, e.conn.SetReadDeadline) {
+			return false
+		}
+	}
+	if e.rerr != nil {
+		e.s.connFailed(e.rerr)
+		return false
+	}
+	return e.n > 0
+}
+
+// write echoes what read got; false when the connection ends. The bytes
+// are counted before the write, so a peer that has its echo finds it in
+// the next report, and what the write fails to send is taken back: the
+// C server's bytes echoed.
+func (e *echoConn) write() bool {
+	e.s.c.bytes.Add(int64(e.n))
+	for e.off = 0; ; {
+		err := e.rc.Write(e.writeFn)
+		if err == nil {
+			break
+		}
+		if e.expired(err, e.conn.SetWriteDeadline) {
+			e.s.c.bytes.Add(-int64(e.n - e.off))
+			return false
+		}
+	}
+	if e.werr != nil {
+		e.s.c.bytes.Add(-int64(e.n - e.off))
+		e.s.connFailed(e.werr)
+		return false
+	}
+	return true
+}
+
+// connFailed counts a connection that ends because a read or write on it
+// failed, as the C server's conn_failed does: whatever the errno
+// (ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH), the peer reset it or
+// vanished. An expired -t deadline is a timeout, counted by expired, and
+// an error that is not the socket's (the runtime's own) counts as neither.
+func (s *server) connFailed(err error) {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
 		s.c.resets.Add(1)
 	}
 }

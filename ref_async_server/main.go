@@ -170,22 +170,52 @@ func run(args []string) int {
 	}
 	fdLimit := raiseFDLimit()
 	startKS, _ := srvreport.ReadKernelStack()
+	ln, err := listen(o.host, o.port)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	s := newServer(o, ln.Addr().String(), fdLimit, startKS)
+	// Before the workers and the start line: whoever reads it may signal us
+	// at once.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	if err := s.startProcs(ln); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	if !s.writeJSON(s.build(srvreport.EventStart)) {
+		s.workers.stop()
+		return 1
+	}
+	go s.sampleKernelStack()
+	s.printStartLine()
+	if s.workers == nil {
+		go s.acceptLoop(ln)
+	}
+	return s.serveSignals(sigs)
+}
 
-	bindAddr := net.JoinHostPort(o.host, strconv.Itoa(o.port))
-	// Like the C server: TCP_NODELAY (Go's default) and no keepalive probes,
-	// so both servers put the same work on the kernel per connection.
+// listen binds host:port. Like the C server: TCP_NODELAY (Go's default) and
+// no keepalive probes, so both servers put the same work on the kernel per
+// connection.
+func listen(host string, port int) (net.Listener, error) {
+	bindAddr := net.JoinHostPort(host, strconv.Itoa(port))
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), "tcp", bindAddr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, listenProblem(bindAddr, err))
-		return 1
+		return nil, errors.New(listenProblem(bindAddr, err))
 	}
 	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
 		fmt.Fprintf(os.Stderr, "%s: warning: %s (bound as %s) is not a loopback address: anyone who can reach it can connect and hold goroutines\n",
-			prog, o.host, ln.Addr())
+			prog, host, ln.Addr())
 	}
+	return ln, nil
+}
+
+func newServer(o *options, addr string, fdLimit, startKS int64) *server {
 	s := &server{
-		addr:     ln.Addr().String(),
+		addr:     addr,
 		backlog:  somaxconn(),
 		fdLimit:  fdLimit,
 		start:    time.Now(),
@@ -200,47 +230,47 @@ func run(args []string) int {
 		s.startRSS = ps.VmRSSKiB
 	}
 	s.startPSS, _ = srvreport.ReadPSS(os.Getpid())
-	// Before the workers and the start line: whoever reads it may signal us
-	// at once.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
-	if s.procs > 1 {
-		shm, err := newSharedFile()
-		if err == nil {
-			s.c, err = mapShared(shm)
-		}
-		if err == nil {
-			err = s.spawn(ln.(*net.TCPListener), shm)
-			shm.Close()
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
-			return 1
-		}
-		// The workers hold the socket now. Kept open here it would sit in
-		// this process's netpoller and wake it on every new connection.
-		ln.Close()
-	} else {
-		s.c = new(shared)
-	}
-	if !s.writeJSON(s.build(srvreport.EventStart)) {
-		s.workers.stop()
-		return 1
-	}
-	go s.sampleKernelStack()
+	return s
+}
 
-	room := (fdLimit - fdReserve) * int64(s.procs)
+// startProcs sets up the counters and, under -P, the worker processes that
+// share them and the listening socket.
+func (s *server) startProcs(ln net.Listener) error {
+	if s.procs <= 1 {
+		s.c = new(shared)
+		return nil
+	}
+	shm, err := newSharedFile()
+	if err != nil {
+		return err
+	}
+	defer shm.Close()
+	if s.c, err = mapShared(shm); err != nil {
+		return err
+	}
+	if err := s.spawn(ln.(*net.TCPListener), shm); err != nil {
+		return err
+	}
+	// The workers hold the socket now. Kept open here it would sit in
+	// this process's netpoller and wake it on every new connection.
+	ln.Close()
+	return nil
+}
+
+func (s *server) printStartLine() {
+	room := (s.fdLimit - fdReserve) * int64(s.procs)
 	model := "goroutine"
 	if s.procs > 1 {
 		model += fmt.Sprintf(" in %d processes", s.procs)
 	}
 	// os.Stdout is unbuffered, so the start line is out before we accept.
 	fmt.Printf("%s: listening on %s model %s, fd limit %d (room for ~%d connections)\n",
-		prog, s.addr, model, fdLimit, room)
+		prog, s.addr, model, s.fdLimit, room)
+}
 
-	if s.workers == nil {
-		go s.acceptLoop(ln)
-	}
+// serveSignals reports on SIGUSR1 and exits on SIGINT or SIGTERM, with the
+// status to exit with.
+func (s *server) serveSignals(sigs <-chan os.Signal) int {
 	for sig := range sigs {
 		if sig == syscall.SIGUSR1 {
 			s.report(srvreport.EventReport)
