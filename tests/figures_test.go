@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/testkit"
 )
 
 type figureCase struct {
@@ -129,7 +131,7 @@ func TestFiguresResetPeers(t *testing.T) {
 // every server (10 ms doubling to 1 s while short), so one accepting
 // thread counts at most 8 in its first 1.27 s and one a second after.
 func TestFiguresQueuedResets(t *testing.T) {
-	prl := prlimitPath(t)
+	prl := testkit.Prlimit(t)
 	const nofile, extra, resets = 40, 3, 5
 	cases := figureCases([][]string{{"thread"}, {"epoll"}, {"pool", "-w", "64"}}, nil)
 	for _, c := range cases {
@@ -142,7 +144,7 @@ func TestFiguresQueuedResets(t *testing.T) {
 			echoBack(t, pc, probe)
 			pc.Close()
 			s.waitIdle()
-			free := nofile - openFDs(t, s.cmd.Process.Pid)
+			free := nofile - testkit.OpenFDs(t, s.Cmd.Process.Pid)
 			if free < 10 {
 				t.Fatalf("only %d descriptors free of %d", free, nofile)
 			}
