@@ -49,23 +49,27 @@ static const struct model {
 	int		 processes;
 	const char	*per_conn;
 	const char	*same_as;
+	void		(*check)(void);
 } models[] = {
-	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL },
-	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL },
+	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL, NULL },
+	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL,
+	    NULL },
 	{ "prethread-nolock", model_prethread_nolock, "threads", 64, 1, 0,
-	    NULL, NULL },
-	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL },
+	    NULL, NULL, NULL },
+	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL, NULL },
 	{ "prefork", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    "prefork-nolock" },
+	    "prefork-nolock", NULL },
 	{ "prefork-nolock", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    NULL },
+	    NULL, NULL },
 	{ "prefork-lock", model_prefork_lock, "processes", 16, 1, 1, NULL,
-	    NULL },
+	    NULL, NULL },
 	{ "prefork-pass", model_prefork_pass, "processes", 16, 1, 1, NULL,
-	    NULL },
-	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL },
-	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL },
-	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL },
+	    NULL, NULL },
+	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL, NULL },
+	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL, NULL },
+	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL, NULL },
+	{ "uring", model_uring, "event loops", 1, 0, 0, NULL, NULL,
+	    model_uring_check },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -419,6 +423,8 @@ main(int argc, char *argv[])
 	if (srv.procs == 0)
 		srv.procs = 1;
 	srv.workers = workers != 0 ? workers : model->default_workers;
+	if (model->check != NULL)
+		model->check();
 
 	/*
 	 * Block the report signals before any thread exists so that every

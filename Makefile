@@ -7,13 +7,13 @@ CFLAGS	?= -O2
 # Always on, even when CFLAGS is given on the command line.
 KIT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
 	     -isystem /usr/include/bsd -DLIBBSD_OVERLAY
-LDLIBS	= -pthread -lbsd
+LDLIBS	= -pthread -lbsd -luring
 GO	?= go
 SHELL	= /bin/bash
 
 SRCS	= 10kthreads.c counters.c echo.c net.c procs.c rusage.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
-	  model_fork.c model_iterative.c model_epoll.c
+	  model_fork.c model_iterative.c model_epoll.c model_uring.c
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)

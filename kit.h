@@ -99,5 +99,7 @@ void	model_prefork_pass(struct server *);
 void	model_fork(struct server *);
 void	model_iterative(struct server *);
 void	model_epoll(struct server *);
+void	model_uring(struct server *);
+void	model_uring_check(void);
 
 #endif /* KIT_H */
