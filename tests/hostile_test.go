@@ -201,7 +201,7 @@ func holdWithClient(t *testing.T, s *server, n int) *clientProc {
 func TestFdExhaustion(t *testing.T) {
 	prl := prlimitPath(t)
 	const early, flood = 20, 130
-	for _, model := range []string{"thread", "epoll", "pool", "fork"} {
+	for _, model := range []string{"thread", "epoll", "uring", "pool", "fork"} {
 		t.Run(model, func(t *testing.T) {
 			s := startWrapped(t, cServer, []string{prl, "--nofile=64:64", "--"}, "-M", model)
 			if !strings.Contains(s.start, "fd limit 64 ") {
@@ -354,7 +354,7 @@ func TestConnCap(t *testing.T) {
 		model string
 	}
 	cases := []tc{
-		{cServer, "thread"}, {cServer, "epoll"}, {cServer, "prethread"}, {cServer, "prefork-nolock"},
+		{cServer, "thread"}, {cServer, "epoll"}, {cServer, "uring"}, {cServer, "prethread"}, {cServer, "prefork-nolock"},
 		{serverKind{name: "ref_async_server", model: "goroutine"}, ""},
 	}
 	for _, c := range cases {
@@ -402,7 +402,7 @@ func TestConnCap(t *testing.T) {
 // reads are both closed, while a third connection echoes throughout, and
 // the unread echo does not pile up in the server's memory.
 func TestIdleTimeout(t *testing.T) {
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-t", "1", "-M", model)
 			pid := s.cmd.Process.Pid
@@ -484,7 +484,7 @@ func TestIdleTimeout(t *testing.T) {
 // the middle of echoing megabytes to them.
 func TestResetMidTransfer(t *testing.T) {
 	const n = 10
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			payload := randomBytes(t, 4<<20)
@@ -514,7 +514,7 @@ func TestResetMidTransfer(t *testing.T) {
 // return to their idle counts.
 func TestClientKilled(t *testing.T) {
 	n := connScale(t, 10000)
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			pid := s.cmd.Process.Pid
@@ -585,7 +585,7 @@ func TestSIGINTUnderLoad(t *testing.T) {
 // connections as fast as it can. The server keeps serving, every report
 // is well formed and consistent, and the totals add up at the end.
 func TestUSR1Storm(t *testing.T) {
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			js := filepath.Join(t.TempDir(), "client.json")
