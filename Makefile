@@ -82,10 +82,11 @@ asan ubsan tsan: bin/client bin/ref_async_server
 
 # The C server under valgrind's memcheck: a few hundred connections, then
 # SIGINT; any memory error or definite leak fails (scripts/memcheck).
+# uring is listed so that its skip, and why, shows in the output.
 memcheck: bin/client
 	$(MAKE) OBJDIR=obj/memcheck SERVER=bin/memcheck/10kthreads \
 	    CFLAGS="-O1 -g" bin/memcheck/10kthreads
-	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll
+	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll uring
 
 # About a million connections, a few thousand open at a time: resident
 # memory, descriptors and threads must not grow (MODEL=epoll and so on).
