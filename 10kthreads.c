@@ -49,23 +49,34 @@ static const struct model {
 	int		 processes;
 	const char	*per_conn;
 	const char	*same_as;
+	void		(*check)(void);
 } models[] = {
-	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL },
-	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL },
-	{ "prethread-nolock", model_prethread_nolock, "threads", 64, 1, 0,
-	    NULL, NULL },
-	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL },
-	{ "prefork", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    "prefork-nolock" },
-	{ "prefork-nolock", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    NULL },
-	{ "prefork-lock", model_prefork_lock, "processes", 16, 1, 1, NULL,
-	    NULL },
-	{ "prefork-pass", model_prefork_pass, "processes", 16, 1, 1, NULL,
-	    NULL },
-	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL },
-	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL },
-	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL },
+	{ .name = "thread", .run = model_thread, .per_conn = "thread" },
+	{ .name = "prethread", .run = model_prethread, .workers = "threads",
+	    .default_workers = 64, .bounded = 1 },
+	{ .name = "prethread-nolock", .run = model_prethread_nolock,
+	    .workers = "threads", .default_workers = 64, .bounded = 1 },
+	{ .name = "pool", .run = model_pool, .workers = "threads",
+	    .default_workers = 64, .bounded = 1 },
+	{ .name = "prefork", .run = model_prefork_nolock,
+	    .workers = "processes", .default_workers = 16, .bounded = 1,
+	    .processes = 1, .same_as = "prefork-nolock" },
+	{ .name = "prefork-nolock", .run = model_prefork_nolock,
+	    .workers = "processes", .default_workers = 16, .bounded = 1,
+	    .processes = 1 },
+	{ .name = "prefork-lock", .run = model_prefork_lock,
+	    .workers = "processes", .default_workers = 16, .bounded = 1,
+	    .processes = 1 },
+	{ .name = "prefork-pass", .run = model_prefork_pass,
+	    .workers = "processes", .default_workers = 16, .bounded = 1,
+	    .processes = 1 },
+	{ .name = "fork", .run = model_fork, .processes = 1,
+	    .per_conn = "process" },
+	{ .name = "iterative", .run = model_iterative, .bounded = 1 },
+	{ .name = "epoll", .run = model_epoll, .workers = "event loops",
+	    .default_workers = 1 },
+	{ .name = "uring", .run = model_uring, .workers = "event loops",
+	    .default_workers = 1, .check = model_uring_check },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -459,6 +470,9 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 		srv->procs = 1;
 	srv->workers = a->workers != 0 ? a->workers :
 	    a->model->default_workers;
+	/* Before anything listens: a model that cannot run says so now. */
+	if (a->model->check != NULL)
+		a->model->check();
 }
 
 /*

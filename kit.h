@@ -102,6 +102,7 @@ void	serve_conn(int);
 int	net_listen(const char *, const char *, int, char *, size_t);
 int	net_accept(int);
 int	net_accept_nb(int, int, long *);
+int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
 /* procfile.c */
@@ -141,5 +142,7 @@ void	model_prefork_pass(struct server *);
 void	model_fork(struct server *);
 void	model_iterative(struct server *);
 void	model_epoll(struct server *);
+void	model_uring(struct server *);
+void	model_uring_check(void);
 
 #endif /* KIT_H */

@@ -179,6 +179,27 @@ net_accept(int lfd)
 	}
 }
 
+/* What an event loop's accept ends with; see net_accept_nb. */
+static int
+accept_end(int fd, enum accept_failure f, int maxfd, long *pause_ms)
+{
+	if (fd == -1) {
+		if (f == ACCEPT_SHORT)
+			backoff(pause_ms);
+		else
+			*pause_ms = 0;
+		return -1;
+	}
+	if (fd >= maxfd) {
+		close(fd);
+		count(&counters->accept_errors);
+		backoff(pause_ms);
+		return -1;
+	}
+	*pause_ms = 0;
+	return fd;
+}
+
 /*
  * Accept one connection from a non-blocking listening socket, for the
  * event-loop models.  Returns the descriptor, or -1 when there is none to
@@ -194,29 +215,27 @@ net_accept(int lfd)
 int
 net_accept_nb(int lfd, int maxfd, long *pause_ms)
 {
+	enum accept_failure f = ACCEPT_EMPTY;
 	int fd;
 
 	while ((fd = accept4(lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		switch (accept_failed(errno)) {
-		case ACCEPT_AGAIN:
-			continue;
-		case ACCEPT_EMPTY:
-			*pause_ms = 0;
-			return -1;
-		case ACCEPT_SHORT:
-			backoff(pause_ms);
-			return -1;
-		}
-	}
-	if (fd >= maxfd) {
-		close(fd);
-		count(&counters->accept_errors);
-		backoff(pause_ms);
-		return -1;
-	}
-	*pause_ms = 0;
-	return fd;
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1 &&
+	    (f = accept_failed(errno)) == ACCEPT_AGAIN)
+		;
+	return accept_end(fd, f, maxfd, pause_ms);
+}
+
+/*
+ * The same for an accept that the kernel completed for the caller
+ * (io_uring): res is the descriptor or -errno.  A failure that concerns
+ * one handshake returns -1 with *pause_ms 0, like an empty queue.
+ */
+int
+net_accepted(int res, int maxfd, long *pause_ms)
+{
+	if (res >= 0)
+		return accept_end(res, ACCEPT_EMPTY, maxfd, pause_ms);
+	return accept_end(-1, accept_failed(-res), maxfd, pause_ms);
 }
 
 /*

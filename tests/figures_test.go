@@ -94,7 +94,7 @@ func TestFiguresResetPeers(t *testing.T) {
 	const clean = 3
 	cases := figureCases([][]string{
 		{"thread"}, {"prethread", "-w", "4"}, {"pool", "-w", "4"}, {"epoll"},
-		{"epoll", "-w", "2"}, {"fork"}, {"prefork", "-w", "4"},
+		{"epoll", "-w", "2"}, {"uring"}, {"uring", "-w", "2"}, {"fork"}, {"prefork", "-w", "4"},
 		{"prefork-pass", "-w", "4"}, {"iterative"}, {"thread", "-P", "2"},
 	}, nil, []string{"-P", "2"})
 	for _, c := range cases {
@@ -133,7 +133,7 @@ func TestFiguresResetPeers(t *testing.T) {
 func TestFiguresQueuedResets(t *testing.T) {
 	prl := testkit.Prlimit(t)
 	const nofile, extra, resets = 40, 3, 5
-	cases := figureCases([][]string{{"thread"}, {"epoll"}, {"pool", "-w", "64"}}, nil)
+	cases := figureCases([][]string{{"thread"}, {"epoll"}, {"uring"}, {"pool", "-w", "64"}}, nil)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			js := filepath.Join(t.TempDir(), "report.json")

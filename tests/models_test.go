@@ -52,6 +52,9 @@ func modelCases() []modelCase {
 		{name: "iterative", model: "iterative", args: []string{"-M", "iterative"}, procs: 1, bounded: true},
 		{name: "epoll", model: "epoll", args: []string{"-M", "epoll"}, workers: 1, procs: 1},
 		{name: "epoll-w2", model: "epoll", args: []string{"-M", "epoll", "-w", "2"}, workers: 2, procs: 1},
+		{name: "uring", model: "uring", args: []string{"-M", "uring"}, workers: 1, procs: 1},
+		{name: "uring-w2", model: "uring", args: []string{"-M", "uring", "-w", "2"}, workers: 2, procs: 1},
+		{name: "uring-P2", model: "uring", args: []string{"-M", "uring", "-P", "2"}, workers: 1, procs: 2, forks: 2},
 		{name: "thread-P2", model: "thread", args: []string{"-M", "thread", "-P", "2"}, procs: 2, forks: 2},
 	}
 }

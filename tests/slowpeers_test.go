@@ -18,7 +18,7 @@ import (
 // reads are both closed, while a third connection echoes throughout, and
 // the unread echo does not pile up in the server's memory.
 func TestIdleTimeout(t *testing.T) {
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-t", "1", "-M", model)
 			pid := s.Cmd.Process.Pid
@@ -100,7 +100,7 @@ func TestIdleTimeout(t *testing.T) {
 // the middle of echoing megabytes to them.
 func TestResetMidTransfer(t *testing.T) {
 	const n = 10
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			payload := randomBytes(t, 4<<20)

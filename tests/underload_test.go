@@ -40,7 +40,7 @@ func holdWithClient(t *testing.T, s *server, n int) *testkit.Process {
 // return to their idle counts.
 func TestClientKilled(t *testing.T) {
 	n := connScale(t, 10000)
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			pid := s.Cmd.Process.Pid
@@ -109,7 +109,7 @@ func TestSIGINTUnderLoad(t *testing.T) {
 // connections as fast as it can. The server keeps serving, every report
 // is well formed and consistent, and the totals add up at the end.
 func TestUSR1Storm(t *testing.T) {
-	for _, model := range []string{"thread", "epoll"} {
+	for _, model := range []string{"thread", "epoll", "uring"} {
 		t.Run(model, func(t *testing.T) {
 			s := startServer(t, cServer, "-M", model)
 			js := filepath.Join(t.TempDir(), "client.json")

@@ -1,0 +1,685 @@
+/*
+ * model_uring.c - the io_uring answer to epoll: one ring per event loop,
+ * and -w N loops in threads that share the listening socket, each with a
+ * multishot accept on it.
+ *
+ * The echo follows model_epoll.c step for step.  A receive takes a buffer
+ * from the loop's provided-buffer ring only when data has arrived, so an
+ * idle connection holds none.  The echo is sent from that buffer without
+ * waiting; a send that comes back short keeps the rest per connection
+ * (epoll's pending data) and gives the buffer back at once, so no buffer
+ * is held across a wait and a few dozen serve thousands of connections.
+ * Reading from a peer pauses until its pending echo has drained.
+ *
+ * A connection has at most one request in flight (a receive, a send, or
+ * a wait for a buffer), so its descriptor names it in the completion and
+ * stays open until that request has completed: closing cancels it first.
+ * Every timer (the -t sweep, the pause after an accept error) is an
+ * io_uring timeout: the loop only ever waits in io_uring_submit_and_wait,
+ * and a per-connection timer is one more request kind.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <err.h>
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+#define SQ_ENTRIES	1024
+#define CQ_ENTRIES	8192
+#define BUF_SIZE	(16 * 1024)
+/*
+ * The kernel takes a ring's buffers in the order they were given back,
+ * so every buffer in the ring gets touched in turn.  The ring starts
+ * small and doubles only when a receive finds it empty: memory follows
+ * the peak number of receives completed at once, not the ring's size.
+ */
+#define BUFS_START	32
+#define BUFS_MAX	1024		/* power of 2: the ring's size */
+#define BGID		0
+#define SWEEP_MS	1000
+
+/* What a completion is for: user_data is the kind << 32 | descriptor. */
+enum req {
+	REQ_NONE,
+	REQ_RECV,
+	REQ_SEND,		/* the echo, from a ring buffer */
+	REQ_SEND_PENDING,	/* the rest of a short send, from pending */
+	REQ_STARVED,		/* waits for a buffer: nothing in the kernel */
+	REQ_ACCEPT,
+	REQ_CANCEL,
+	REQ_SWEEP,
+	REQ_RESUME,
+};
+
+struct loop;
+
+/*
+ * Indexed by descriptor and shared by the loops like epoll's table: owner
+ * is atomic for the same reason (see conn_free).
+ */
+struct conn {
+	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
+	char		*pending;	/* echo the peer has not taken yet */
+	uint32_t	 off, len;	/* of pending, or of the ring buffer */
+	long		 active_ms;	/* last read or write, for -t */
+	uint8_t		 req;		/* enum req in flight */
+	uint8_t		 closing;	/* close when req completes */
+	uint16_t	 bid;		/* ring buffer of a REQ_SEND */
+	int		 next_starved;	/* REQ_STARVED queue, -1 at the end */
+};
+
+static struct conn *conns;
+static size_t nconns;
+
+struct loop {
+	struct server	*srv;
+	struct io_uring	 ring;
+	struct io_uring_buf_ring *br;
+	char		*bufs;		/* BUFS_MAX buffers, touched as used */
+	unsigned	 nbufs;		/* given to the ring so far */
+	unsigned	 freed;		/* given back during this batch */
+	int		 nobufs;	/* a receive found the ring empty */
+	int		 starved_head, starved_tail;
+	long		 now_ms;	/* at the last wake-up */
+	long		 pause_ms;	/* net.c's backoff, or 0 */
+	/* The kernel reads a timeout's timespec when it is submitted. */
+	struct __kernel_timespec sweep_ts, pause_ts;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline uint64_t
+udata(enum req r, int fd)
+{
+	return (uint64_t)r << 32 | (uint32_t)fd;
+}
+
+/* A free submission slot; a full queue is submitted to make room. */
+static struct io_uring_sqe *
+get_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe;
+	int e;
+
+	while ((sqe = io_uring_get_sqe(&l->ring)) == NULL)
+		if ((e = io_uring_submit(&l->ring)) < 0 && e != -EINTR &&
+		    e != -EAGAIN && e != -EBUSY)
+			errc(1, -e, "io_uring_submit");
+	return sqe;
+}
+
+static void
+arm_accept(struct loop *l)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	/* Blocking sockets: io_uring never blocks on them, it polls. */
+	io_uring_prep_multishot_accept(sqe, l->srv->lfd, NULL, NULL,
+	    SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->srv->lfd));
+}
+
+static void
+arm_timer(struct loop *l, struct __kernel_timespec *ts, long ms,
+    enum req r)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (ms % 1000) * 1000000L;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, udata(r, -1));
+}
+
+static void
+arm_recv(struct loop *l, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	io_uring_prep_recv(sqe, fd, NULL, BUF_SIZE, 0);
+	/*
+	 * Poll first: after an echo the peer's next message is rarely there
+	 * yet, and a receive tried at once would take a buffer and give it
+	 * back for nothing.
+	 */
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, udata(REQ_RECV, fd));
+	conns[fd].req = REQ_RECV;
+}
+
+static void
+arm_send(struct loop *l, int fd, const char *p, size_t len, int flags,
+    enum req r)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL | flags);
+	io_uring_sqe_set_data64(sqe, udata(r, fd));
+	conns[fd].req = r;
+}
+
+static char *
+buf_addr(struct loop *l, unsigned bid)
+{
+	return l->bufs + (size_t)bid * BUF_SIZE;
+}
+
+static void
+buf_give(struct loop *l, unsigned bid)
+{
+	io_uring_buf_ring_add(l->br, buf_addr(l, bid), BUF_SIZE, bid,
+	    io_uring_buf_ring_mask(BUFS_MAX), 0);
+	io_uring_buf_ring_advance(l->br, 1);
+	l->freed++;
+}
+
+/* Give the ring more buffers: BUFS_START, then double, up to BUFS_MAX. */
+static void
+bufs_grow(struct loop *l)
+{
+	unsigned n, add = l->nbufs == 0 ? BUFS_START : l->nbufs;
+
+	if (add > BUFS_MAX - l->nbufs)
+		add = BUFS_MAX - l->nbufs;
+	for (n = 0; n < add; n++)
+		buf_give(l, l->nbufs + n);
+	l->nbufs += add;
+}
+
+/*
+ * The end of a connection: its slot is free and its descriptor closed.
+ * Only here, once nothing of it is left in the kernel.
+ */
+static void
+conn_free(int fd)
+{
+	struct conn *c = &conns[fd];
+
+	/* Echo counted when it was read but never sent is taken back. */
+	if (c->pending != NULL)
+		count_add(&counters->bytes, -(long)(c->len - c->off));
+	free(c->pending);
+	c->pending = NULL;
+	c->off = c->len = 0;
+	c->active_ms = 0;
+	c->req = REQ_NONE;
+	c->closing = 0;
+	/* Cleared before close(2), released: as in model_epoll.c. */
+	atomic_store_explicit(&c->owner, NULL, memory_order_release);
+	conn_closed();
+	close(fd);
+}
+
+/* Close now, or once the request in flight has been cancelled. */
+static void
+conn_close(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+	struct io_uring_sqe *sqe;
+
+	if (c->req == REQ_NONE) {
+		conn_free(fd);
+		return;
+	}
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->req == REQ_STARVED)
+		return;		/* freed when the queue reaches it */
+	sqe = get_sqe(l);
+	io_uring_prep_cancel64(sqe, udata(c->req, fd), 0);
+	io_uring_sqe_set_data64(sqe, udata(REQ_CANCEL, fd));
+	/* Not found or already done: its own completion closes it. */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* A read or write failed: a reset, whatever the error. */
+static void
+conn_reset(struct loop *l, int fd)
+{
+	count(&counters->resets);
+	conn_close(l, fd);
+}
+
+static void
+conn_open(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+
+	/* Pairs with the release in conn_free of the last owner. */
+	(void)atomic_load_explicit(&c->owner, memory_order_acquire);
+	c->active_ms = l->now_ms;
+	atomic_store_explicit(&c->owner, l, memory_order_relaxed);
+	arm_recv(l, fd);
+}
+
+/*
+ * The kernel accepted (res is the descriptor) or failed (-errno); net.c
+ * counts the failures as for every model.  A multishot accept ends on an
+ * error or a full completion queue: taken up again at once, or, when the
+ * server is short of descriptors or memory, after net.c's backoff, since
+ * at once would spin.
+ */
+static void
+on_accept(struct loop *l, int res, unsigned flags)
+{
+	int fd;
+
+	/* The socket listens: only the multishot flag can be refused. */
+	if (res == -EINVAL)
+		errx(1, "-M uring: this kernel's io_uring has no multishot "
+		    "accept (needs Linux 5.19 or later)");
+	if ((fd = net_accepted(res, (int)nconns, &l->pause_ms)) != -1 &&
+	    conn_admit(l->srv, fd) == 0)
+		conn_open(l, fd);
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	if (l->pause_ms != 0)
+		arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
+	else
+		arm_accept(l);
+}
+
+/* The data arrived in buffer bid: echo it from there. */
+static void
+on_recv(struct loop *l, int fd, int res, unsigned flags)
+{
+	struct conn *c = &conns[fd];
+	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+	c->req = REQ_NONE;
+	/* A buffer that will not be echoed from goes straight back. */
+	if ((flags & IORING_CQE_F_BUFFER) && (res <= 0 || c->closing))
+		buf_give(l, bid);
+	if (c->closing) {
+		conn_free(fd);
+		return;
+	}
+	if (res == -ENOBUFS) {
+		/* All buffers are out: wait in line for one given back. */
+		c->req = REQ_STARVED;
+		c->next_starved = -1;
+		if (l->starved_tail == -1)
+			l->starved_head = fd;
+		else
+			conns[l->starved_tail].next_starved = fd;
+		l->starved_tail = fd;
+		l->nobufs = 1;
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN) {
+		arm_recv(l, fd);
+		return;
+	}
+	if (res == 0) {
+		/* Everything read has been echoed: nothing is pending. */
+		conn_close(l, fd);
+		return;
+	}
+	if (res < 0) {
+		conn_reset(l, fd);
+		return;
+	}
+	c->active_ms = l->now_ms;
+	/* Counted before the send, as in every model; see on_send. */
+	count_add(&counters->bytes, res);
+	c->bid = (uint16_t)bid;
+	c->off = 0;
+	c->len = (uint32_t)res;
+	/* Without waiting: a full socket must not hold the ring's buffer. */
+	arm_send(l, fd, buf_addr(l, bid), (size_t)res, MSG_DONTWAIT,
+	    REQ_SEND);
+}
+
+/* A send of the echo from a ring buffer completed. */
+static void
+on_send(struct loop *l, int fd, int res)
+{
+	struct conn *c = &conns[fd];
+	int failed = res < 0 && res != -EAGAIN, partial;
+	uint32_t sent = res > 0 ? (uint32_t)res : 0;
+
+	c->req = REQ_NONE;
+	/* Echo counted when it was read but not sent is taken back. */
+	if (c->closing || failed)
+		count_add(&counters->bytes, -(long)(c->len - sent));
+	if ((partial = !c->closing && !failed && sent < c->len)) {
+		/* The peer is slow: keep the rest, stop reading. */
+		c->len -= sent;
+		c->off = 0;
+		if ((c->pending = malloc(c->len)) != NULL)
+			memcpy(c->pending, buf_addr(l, c->bid) + sent, c->len);
+	}
+	buf_give(l, c->bid);
+	if (sent > 0)
+		c->active_ms = l->now_ms;
+	if (c->closing)
+		conn_free(fd);
+	else if (failed)
+		conn_reset(l, fd);
+	else if (partial && c->pending == NULL) {
+		/*
+		 * Out of memory: the echo cannot be kept, so the connection
+		 * ends; the peer did nothing wrong, so not a reset (as epoll).
+		 */
+		count_add(&counters->bytes, -(long)c->len);
+		c->len = 0;
+		conn_close(l, fd);
+	} else if (partial)
+		/* This one may wait for room: the memory is the connection's. */
+		arm_send(l, fd, c->pending, c->len, 0, REQ_SEND_PENDING);
+	else
+		arm_recv(l, fd);
+}
+
+/* A send of pending data completed: more of it, or read again. */
+static void
+on_send_pending(struct loop *l, int fd, int res)
+{
+	struct conn *c = &conns[fd];
+
+	c->req = REQ_NONE;
+	if (res > 0) {
+		c->off += (uint32_t)res;
+		c->active_ms = l->now_ms;
+	}
+	if (c->closing) {
+		conn_free(fd);
+		return;
+	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR) {
+		conn_reset(l, fd);
+		return;
+	}
+	if (c->off < c->len) {
+		arm_send(l, fd, c->pending + c->off, c->len - c->off, 0,
+		    REQ_SEND_PENDING);
+		return;
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->off = c->len = 0;
+	arm_recv(l, fd);
+}
+
+/*
+ * After a batch: one waiting connection receives again for each buffer
+ * given back, and an empty ring that starved someone grows once.
+ */
+static void
+feed_starved(struct loop *l)
+{
+	struct conn *c;
+	int fd;
+
+	if (l->nobufs && l->nbufs < BUFS_MAX)
+		bufs_grow(l);
+	l->nobufs = 0;
+	while (l->freed > 0 && (fd = l->starved_head) != -1) {
+		c = &conns[fd];
+		if ((l->starved_head = c->next_starved) == -1)
+			l->starved_tail = -1;
+		c->req = REQ_NONE;
+		if (c->closing) {
+			conn_free(fd);
+			continue;
+		}
+		arm_recv(l, fd);
+		l->freed--;
+	}
+	l->freed = 0;
+}
+
+/* Close this loop's connections that have been idle longer than -t. */
+static void
+sweep_idle(struct loop *l)
+{
+	long limit = l->srv->idle_timeout * 1000L;
+	size_t fd;
+
+	for (fd = 0; fd < nconns; fd++)
+		if (atomic_load_explicit(&conns[fd].owner,
+		    memory_order_relaxed) == l && !conns[fd].closing &&
+		    l->now_ms - conns[fd].active_ms > limit) {
+			count(&counters->timeouts);
+			conn_close(l, (int)fd);
+		}
+	arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
+}
+
+static void
+on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
+{
+	enum req r = (enum req)(cqe->user_data >> 32);
+	int fd = (int)(uint32_t)cqe->user_data;
+
+	switch (r) {
+	case REQ_ACCEPT:
+		on_accept(l, cqe->res, cqe->flags);
+		break;
+	case REQ_RECV:
+		on_recv(l, fd, cqe->res, cqe->flags);
+		break;
+	case REQ_SEND:
+		on_send(l, fd, cqe->res);
+		break;
+	case REQ_SEND_PENDING:
+		on_send_pending(l, fd, cqe->res);
+		break;
+	case REQ_SWEEP:
+		sweep_idle(l);
+		break;
+	case REQ_RESUME:
+		arm_accept(l);
+		break;
+	default:
+		/* REQ_CANCEL: the cancelled request reports for itself. */
+		break;
+	}
+}
+
+/*
+ * Flags for a ring, best first: one thread submits and completions wait
+ * for it (6.1), completions run only when it enters (5.19).
+ */
+static const unsigned ring_flags[] = {
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+	    IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+};
+
+/* Returns 0 or -errno; EINVAL means a kernel older than 5.19. */
+static int
+ring_init(struct io_uring *ring)
+{
+	struct io_uring_params p;
+	size_t i;
+	int e = -EINVAL;
+
+	for (i = 0; i < sizeof(ring_flags) / sizeof(ring_flags[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = ring_flags[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = CQ_ENTRIES;
+		if ((e = io_uring_queue_init_params(SQ_ENTRIES, ring, &p)) !=
+		    -EINVAL)
+			break;
+	}
+	return e;
+}
+
+/* Register a provided-buffer ring of n entries; returns it or NULL. */
+static struct io_uring_buf_ring *
+bufring_init(struct io_uring *ring, unsigned n, int *e)
+{
+	struct io_uring_buf_reg reg;
+	void *br;
+
+	br = mmap(NULL, n * sizeof(struct io_uring_buf), PROT_READ |
+	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (br == MAP_FAILED) {
+		*e = -errno;
+		return NULL;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)br;
+	reg.ring_entries = n;
+	reg.bgid = BGID;
+	/* liburing 2.3 has no io_uring_setup_buf_ring: the two steps. */
+	if ((*e = io_uring_register_buf_ring(ring, &reg, 0)) != 0) {
+		munmap(br, n * sizeof(struct io_uring_buf));
+		return NULL;
+	}
+	io_uring_buf_ring_init(br);
+	return br;
+}
+
+static long
+sysctl_value(const char *path)
+{
+	FILE *fp;
+	long v = -1;
+
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fscanf(fp, "%ld", &v) != 1)
+			v = -1;
+		fclose(fp);
+	}
+	return v;
+}
+
+static void __attribute__((noreturn))
+setup_failed(int e)
+{
+	long disabled = sysctl_value("/proc/sys/kernel/io_uring_disabled");
+
+	if (e == -EPERM && disabled == 2)
+		errx(1, "-M uring: io_uring is disabled on this machine "
+		    "(kernel.io_uring_disabled = 2)");
+	if (e == -EPERM && disabled == 1)
+		errx(1, "-M uring: io_uring is disabled for this user "
+		    "(kernel.io_uring_disabled = 1 allows only root and "
+		    "kernel.io_uring_group)");
+	if (e == -EPERM)
+		errx(1, "-M uring: io_uring is not permitted here: a seccomp "
+		    "filter or security policy forbids it (io_uring_setup: %s)",
+		    strerror(-e));
+	if (e == -ENOSYS)
+		errx(1, "-M uring: io_uring is not available: this kernel has "
+		    "none, or a seccomp filter hides it (io_uring_setup: %s)",
+		    strerror(-e));
+	if (e == -EINVAL)
+		errx(1, "-M uring: this kernel's io_uring is too old "
+		    "(io_uring_setup: %s; needs Linux 5.19 or later)",
+		    strerror(-e));
+	errx(1, "-M uring: cannot set up io_uring (io_uring_setup: %s)",
+	    strerror(-e));
+}
+
+static void __attribute__((noreturn))
+bufring_failed(int e)
+{
+	errx(1, "-M uring: this kernel's io_uring has no provided-buffer "
+	    "rings (io_uring_register: %s; needs Linux 5.19 or later)",
+	    strerror(-e));
+}
+
+/*
+ * Before anything listens: a machine where io_uring is disabled, filtered
+ * or too old fails here with one line, and -P spawns no process for it.
+ */
+void
+model_uring_check(void)
+{
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	int e;
+
+	if ((e = ring_init(&ring)) != 0)
+		setup_failed(e);
+	if ((br = bufring_init(&ring, 8, &e)) == NULL)
+		bufring_failed(e);
+	io_uring_unregister_buf_ring(&ring, BGID);
+	munmap(br, 8 * sizeof(struct io_uring_buf));
+	io_uring_queue_exit(&ring);
+}
+
+static void *
+run_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct io_uring_cqe *cqe;
+	unsigned head, n;
+	int e;
+
+	/* Here, in the loop's thread: the ring has a single issuer. */
+	if ((e = ring_init(&l->ring)) != 0)
+		setup_failed(e);
+	if ((l->br = bufring_init(&l->ring, BUFS_MAX, &e)) == NULL)
+		bufring_failed(e);
+	bufs_grow(l);
+	l->now_ms = now_ms();
+	arm_accept(l);
+	if (l->srv->idle_timeout > 0)
+		arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
+	for (;;) {
+		e = io_uring_submit_and_wait(&l->ring, 1);
+		if (e < 0 && e != -EINTR && e != -EAGAIN && e != -EBUSY)
+			errc(1, -e, "io_uring_submit_and_wait");
+		l->now_ms = now_ms();
+		n = 0;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			on_cqe(l, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&l->ring, n);
+		feed_starved(l);
+	}
+	return NULL;
+}
+
+void
+model_uring(struct server *srv)
+{
+	struct loop *l;
+	pthread_t t;
+	int i, e;
+
+	nconns = srv->fd_limit;
+	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
+		err(1, "connection table");
+	for (i = 0; i < srv->workers; i++) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			err(1, "event loop");
+		l->srv = srv;
+		l->starved_head = l->starved_tail = -1;
+		/* Address space only: pages come as buffers are used. */
+		l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (l->bufs == MAP_FAILED)
+			err(1, "receive buffers");
+		if (i == srv->workers - 1)
+			run_loop(l);
+		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
+			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
+	}
+}
