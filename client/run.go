@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/stats"
 )
 
@@ -288,8 +291,8 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 
 // prepare checks limits and resolves everything before the first dial, so
 // that impossible runs fail with one clear line instead of half-way.
-func prepare(cfg *config) (*runner, *envInfo, error) {
-	env := &envInfo{}
+func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
+	env := &clientreport.Environment{}
 	soft, hard, err := raiseNofile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("raise the open-file limit: %v", err)
@@ -347,31 +350,14 @@ func prepare(cfg *config) (*runner, *envInfo, error) {
 	return r, env, nil
 }
 
-func run(cfg *config, stderr io.Writer) (*Result, error) {
+func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	r, env, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.sem = make(chan struct{}, cfg.Dialers)
-	r.goCh = make(chan struct{})
-	r.closeCh = make(chan struct{})
-	shards := 4 * runtime.GOMAXPROCS(0)
-	r.connectH, r.rttH, r.svcH = stats.NewSharded(shards), stats.NewSharded(shards), stats.NewSharded(shards)
-	r.errs = map[string]int64{}
-	r.errns = map[string]map[string]int64{}
-	r.example = map[string]string{}
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	interrupted := make(chan struct{})
-	go func() {
-		if _, ok := <-sig; ok {
-			r.stop.Store(true)
-			close(interrupted)
-		}
-	}()
-
+	r.init()
+	interrupted, stopSignals := r.watchSignals()
+	defer stopSignals()
 	if !cfg.startAt.IsZero() {
 		if d := time.Until(cfg.startAt); d > 0 {
 			select {
@@ -380,7 +366,6 @@ func run(cfg *config, stderr io.Writer) (*Result, error) {
 			}
 		}
 	}
-
 	phase := &atomic.Value{}
 	phase.Store("connecting")
 	var progDone chan struct{}
@@ -388,20 +373,11 @@ func run(cfg *config, stderr io.Writer) (*Result, error) {
 		progDone = make(chan struct{})
 		go r.progress(stderr, phase, progDone)
 	}
-
-	ru0 := getRusage()
+	var t phaseTimes
+	t.ru0 = getRusage()
 	r.rampStart = time.Now()
-	r.rampWG.Add(cfg.N)
-	r.workWG.Add(cfg.N)
-	r.wg.Add(cfg.N)
-	for i := 0; i < cfg.N; i++ {
-		go r.worker(i)
-	}
-	r.rampWG.Wait()
-	if cfg.childBarrier {
-		childBarrier(childReadyFd, childGoFd)
-	}
-	rampEnd := time.Now()
+	r.rampUp()
+	t.rampEnd = time.Now()
 	if cfg.Hold > 0 && !r.stop.Load() {
 		phase.Store("holding")
 		select {
@@ -409,16 +385,73 @@ func run(cfg *config, stderr io.Writer) (*Result, error) {
 		case <-interrupted:
 		}
 	}
-	holdEnd := time.Now()
-	ru1 := getRusage()
-	r.steadyStart = holdEnd
-	if cfg.Duration > 0 {
-		r.deadline = holdEnd.Add(cfg.Duration)
-	}
+	t.holdEnd, t.ru1 = time.Now(), getRusage()
 	phase.Store("running")
+	r.roundTrips(t.holdEnd)
+	t.workEnd, t.ruW = time.Now(), getRusage()
+	if cfg.childBarrier {
+		childBarrier(childWorkDoneFd, childCloseFd)
+	}
+	close(r.closeCh)
+	r.wg.Wait()
+	t.end, t.ru2 = time.Now(), getRusage()
+	if progDone != nil {
+		close(progDone)
+	}
+	return r.timedResult(env, t), nil
+}
+
+// init makes what the connections share: channels and histograms.
+func (r *runner) init() {
+	r.sem = make(chan struct{}, r.cfg.Dialers)
+	r.goCh = make(chan struct{})
+	r.closeCh = make(chan struct{})
+	shards := 4 * runtime.GOMAXPROCS(0)
+	r.connectH, r.rttH, r.svcH = stats.NewSharded(shards), stats.NewSharded(shards), stats.NewSharded(shards)
+	r.errs = map[string]int64{}
+	r.errns = map[string]map[string]int64{}
+	r.example = map[string]string{}
+}
+
+// watchSignals stops the run on SIGINT or SIGTERM; the channel closes then.
+func (r *runner) watchSignals() (interrupted chan struct{}, stop func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	interrupted = make(chan struct{})
+	go func() {
+		if _, ok := <-sig; ok {
+			r.stop.Store(true)
+			close(interrupted)
+		}
+	}()
+	return interrupted, func() { signal.Stop(sig) }
+}
+
+// rampUp starts every connection's worker and waits until each has
+// connected or failed (and, under -procs, every other process too).
+func (r *runner) rampUp() {
+	n := r.cfg.N
+	r.rampWG.Add(n)
+	r.workWG.Add(n)
+	r.wg.Add(n)
+	for i := 0; i < n; i++ {
+		go r.worker(i)
+	}
+	r.rampWG.Wait()
+	if r.cfg.childBarrier {
+		childBarrier(childReadyFd, childGoFd)
+	}
+}
+
+// roundTrips runs the steady phase from start until every worker is done.
+func (r *runner) roundTrips(start time.Time) {
+	r.steadyStart = start
+	if r.cfg.Duration > 0 {
+		r.deadline = start.Add(r.cfg.Duration)
+	}
 	r.pacerDone = make(chan struct{})
-	if cfg.Rate > 0 {
-		r.bells = make([]chan struct{}, cfg.N)
+	if r.cfg.Rate > 0 {
+		r.bells = make([]chan struct{}, r.cfg.N)
 		for i := range r.bells {
 			r.bells[i] = make(chan struct{}, 1)
 		}
@@ -430,30 +463,26 @@ func run(cfg *config, stderr io.Writer) (*Result, error) {
 	r.workWG.Wait()
 	r.workersDone.Store(true)
 	<-r.pacerDone
-	workEnd := time.Now()
-	ruW := getRusage()
-	if cfg.childBarrier {
-		childBarrier(childWorkDoneFd, childCloseFd)
-	}
-	close(r.closeCh)
-	r.wg.Wait()
-	end := time.Now()
-	ru2 := getRusage()
-	if progDone != nil {
-		close(progDone)
-	}
+}
 
-	res := r.result(cfg, env)
-	res.ElapsedS = end.Sub(r.rampStart).Seconds()
-	res.ConnectAllS = rampEnd.Sub(r.rampStart).Seconds()
-	res.HoldS = holdEnd.Sub(rampEnd).Seconds()
-	res.SteadyS = workEnd.Sub(holdEnd).Seconds()
-	res.UserCPUS = ru2.user - ru0.user
-	res.SysCPUS = ru2.sys - ru0.sys
-	res.SteadyCPUS = (ruW.user + ruW.sys) - (ru1.user + ru1.sys)
+// phaseTimes are the ends of the run's phases and the CPU used so far.
+type phaseTimes struct {
+	rampEnd, holdEnd, workEnd, end time.Time
+	ru0, ru1, ruW, ru2             rusage
+}
+
+func (r *runner) timedResult(env *clientreport.Environment, t phaseTimes) *clientreport.Result {
+	res := r.result(r.cfg, env)
+	res.ElapsedS = t.end.Sub(r.rampStart).Seconds()
+	res.ConnectAllS = t.rampEnd.Sub(r.rampStart).Seconds()
+	res.HoldS = t.holdEnd.Sub(t.rampEnd).Seconds()
+	res.SteadyS = t.workEnd.Sub(t.holdEnd).Seconds()
+	res.UserCPUS = t.ru2.user - t.ru0.user
+	res.SysCPUS = t.ru2.sys - t.ru0.sys
+	res.SteadyCPUS = (t.ruW.user + t.ruW.sys) - (t.ru1.user + t.ru1.sys)
 	res.Interrupted = r.stop.Load()
-	res.derive()
-	return res, nil
+	res.Derive()
+	return res
 }
 
 func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) {
@@ -496,12 +525,12 @@ func getRusage() rusage {
 	return rusage{tv(ru.Utime), tv(ru.Stime)}
 }
 
-func (r *runner) result(cfg *config, env *envInfo) *Result {
+func (r *runner) result(cfg *config, env *clientreport.Environment) *clientreport.Result {
 	fillEnv(env)
-	res := newResult()
+	res := clientreport.New()
 	res.Target = r.raddr
 	res.StartedAt = r.rampStart.UTC().Format(time.RFC3339Nano)
-	res.Config = configJSON{
+	res.Config = clientreport.Config{
 		N: cfg.N, Host: cfg.Host, MessageBytes: r.msgLen, RandomPayload: cfg.Size > 0,
 		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
 		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
@@ -540,10 +569,10 @@ func (r *runner) result(cfg *config, env *envInfo) *Result {
 	for _, c := range classes {
 		res.Examples = append(res.Examples, c+": "+r.example[c])
 	}
-	res.hists = map[string]*histHolder{
-		"connect": {h: r.connectH.Snapshot()},
-		"rtt":     {h: r.rttH.Snapshot()},
-		"service": {h: r.svcH.Snapshot()},
+	res.Hists = map[string]*hdr.Histogram{
+		"connect": r.connectH.Snapshot(),
+		"rtt":     r.rttH.Snapshot(),
+		"service": r.svcH.Snapshot(),
 	}
 	return res
 }
