@@ -121,13 +121,16 @@ func (f FS) PSSKiB(pid int) (int64, error) {
 	return kib(r.Pss), nil
 }
 
-// FDs is the number of open descriptors of process pid.
+// FDs is the number of open descriptors of process pid: the entries of
+// /proc/PID/fd. (FileDescriptorsLen's fast path, the directory's size,
+// counts one more on this kernel.)
 func (f FS) FDs(pid int) (int, error) {
 	p, err := f.proc(pid)
 	if err != nil {
 		return 0, err
 	}
-	return p.FileDescriptorsLen()
+	fds, err := p.FileDescriptors()
+	return len(fds), err
 }
 
 // AllowedCPUs lists the CPUs process pid may run on (Cpus_allowed_list).
