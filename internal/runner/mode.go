@@ -37,6 +37,7 @@ var modes = []Mode{
 	bench{},
 	c100k{},
 	models{},
+	soak{},
 }
 
 func modeFlags() []plan.ModeFlag {
