@@ -49,7 +49,7 @@ test: all
 experiment: all
 	bin/experiment
 
-# Issue figures: the fixed benchmark with its targets, 100,000 connections
+# The fixed benchmark with its performance targets, 100,000 connections
 # (TUNE=1, as root: raise the sysctls the run needs and restore them
 # afterwards), and every server model side by side.
 bench: all
@@ -89,9 +89,10 @@ memcheck: bin/client
 	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll uring
 
 # About a million connections, a few thousand open at a time: resident
-# memory, descriptors and threads must not grow (MODEL=epoll and so on).
+# memory, descriptors and threads must not grow (MODEL=epoll and so on;
+# SOAK_CONNS, SOAK_TOTAL, SOAK_LIMIT, SOAK_RSS_KIB, SOAK_RSS_PCT resize it).
 soak: all
-	scripts/soak $(MODEL)
+	bin/experiment -soak $(MODEL)
 
 clean:
 	rm -rf bin obj

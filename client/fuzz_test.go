@@ -1,23 +1,20 @@
 package main
 
 // Fuzz targets for what the client parses: the -source list, the numeric,
-// size and duration flags, -start-at, and the JSON reports `client merge`
-// reads. Without -fuzz they run their seed corpora as ordinary tests.
+// size and duration flags and -start-at (the JSON reports `client merge`
+// reads are fuzzed in internal/clientreport). Without -fuzz they run
+// their seed corpora as ordinary tests.
 //
 //	go test -run '^$' -fuzz '^FuzzParseSources$' -fuzztime 10s ./client/
 //	go test -run '^$' -fuzz '^FuzzFlags$' -fuzztime 10s ./client/
 //	go test -run '^$' -fuzz '^FuzzStartAt$' -fuzztime 10s ./client/
-//	go test -run '^$' -fuzz '^FuzzMergeJSON$' -fuzztime 10s ./client/
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,58 +152,5 @@ func FuzzStartAt(f *testing.F) {
 		if y := tm.Year(); y < 0 || y > 9999 {
 			t.Fatalf("%q: accepted as the year %d", s, y)
 		}
-	})
-}
-
-// seedReport is a real report as run() produces it, with latencies.
-func seedReport(t testing.TB) []byte {
-	r := newResult()
-	r.Target = "127.0.0.1:1234"
-	r.Requested, r.Established, r.Verified, r.MaxConc, r.Total = 3, 3, 3, 3, 3
-	r.Sent, r.RoundTrips = 6, 6
-	r.ElapsedS, r.ConnectAllS, r.SteadyS = 0.5, 0.1, 0.3
-	r.Environment.Hostname, r.Environment.Cores = "fuzz", 2
-	for i, name := range histNames {
-		for v := int64(1000); v < 1e7; v *= 3 {
-			r.hists[name].h.RecordValue(v + int64(i))
-		}
-	}
-	r.derive()
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func FuzzMergeJSON(f *testing.F) {
-	good := seedReport(f)
-	f.Add(good)
-	f.Add([]byte(`{"schema":"10kthreads-client/1"}`))
-	f.Add([]byte(`{"schema":"10kthreads-client/1","latency":{"rtt":{"hdr":"not base64"}}}`))
-	f.Add([]byte(`{"schema":"10kthreads-client/2"}`))
-	f.Add([]byte(`{"schema":"10kthreads-client/1","total":-5,"errors":{"reset":9223372036854775807}}`))
-	f.Add([]byte(`[]`))
-	f.Add(good[:len(good)/2])
-	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(dir, "r.json")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r, err := readResult(path)
-		if err != nil {
-			return
-		}
-		total, rtt := r.Total, r.hists["rtt"].h.TotalCount()
-		m, err := mergeResults([]*Result{r, r}, []string{"a.json", "b.json"})
-		if err != nil {
-			return
-		}
-		if m.Total != 2*total || m.hists["rtt"].h.TotalCount() != 2*rtt {
-			t.Fatalf("merge of a report with itself: total %d, rtt count %d; want %d, %d",
-				m.Total, m.hists["rtt"].h.TotalCount(), 2*total, 2*rtt)
-		}
-		writeHuman(io.Discard, m)
 	})
 }

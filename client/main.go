@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tenkthreads/internal/clientreport"
 )
 
 const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-hold D] [-rate R] [-reconnect] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
@@ -112,45 +114,53 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.Duration > 0 && !set["rounds"] {
 		c.Rounds = 0
 	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	c.showProgress = c.Progress || (!c.Quiet && isTerminal(os.Stderr))
+	return c, nil
+}
+
+// check rejects flag values the run cannot use, naming the flag.
+func (c *config) check() error {
 	switch {
 	case c.N < 1:
-		return nil, &usageError{fmt.Sprintf("-n %d: need at least 1 connection", c.N)}
+		return &usageError{fmt.Sprintf("-n %d: need at least 1 connection", c.N)}
 	case c.Size < 0:
-		return nil, &usageError{fmt.Sprintf("-size %d: must not be negative", c.Size)}
+		return &usageError{fmt.Sprintf("-size %d: must not be negative", c.Size)}
 	case c.Size > maxSize:
-		return nil, &usageError{fmt.Sprintf("-size %d: at most %d (1 GiB)", c.Size, maxSize)}
+		return &usageError{fmt.Sprintf("-size %d: at most %d (1 GiB)", c.Size, maxSize)}
 	case c.Size == 0 && len(c.Data) == 0:
-		return nil, &usageError{"-data: empty payload (use -size for random bytes)"}
+		return &usageError{"-data: empty payload (use -size for random bytes)"}
 	case c.Rounds < 0:
-		return nil, &usageError{fmt.Sprintf("-rounds %d: must not be negative", c.Rounds)}
+		return &usageError{fmt.Sprintf("-rounds %d: must not be negative", c.Rounds)}
 	case c.Rounds == 0 && c.Duration <= 0:
-		return nil, &usageError{"-rounds 0 (unlimited) needs -duration"}
+		return &usageError{"-rounds 0 (unlimited) needs -duration"}
 	case c.Duration < 0 || c.Hold < 0:
-		return nil, &usageError{"-duration and -hold must not be negative"}
+		return &usageError{"-duration and -hold must not be negative"}
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
-		return nil, &usageError{fmt.Sprintf("-rate %v: must be a positive number", c.Rate)}
+		return &usageError{fmt.Sprintf("-rate %v: must be a positive number", c.Rate)}
 	case c.Rate > 0 && (float64(c.N)/c.Rate*1e9 < 1 || float64(c.N)/c.Rate*1e9 >= math.MaxInt64):
-		return nil, &usageError{fmt.Sprintf("-rate %v: each connection's send interval (-n / -rate) must be 1 ns to 292 years", c.Rate)}
+		return &usageError{fmt.Sprintf("-rate %v: each connection's send interval (-n / -rate) must be 1 ns to 292 years", c.Rate)}
 	case c.ConnectRate < 0 || math.IsNaN(c.ConnectRate) || math.IsInf(c.ConnectRate, 0):
-		return nil, &usageError{fmt.Sprintf("-connect-rate %v: must be a positive number", c.ConnectRate)}
+		return &usageError{fmt.Sprintf("-connect-rate %v: must be a positive number", c.ConnectRate)}
 	case c.ConnectTimeout <= 0 || c.Timeout <= 0:
-		return nil, &usageError{"-connect-timeout and -timeout must be positive"}
+		return &usageError{"-connect-timeout and -timeout must be positive"}
 	case c.Dialers < 1:
-		return nil, &usageError{fmt.Sprintf("-dialers %d: need at least 1", c.Dialers)}
+		return &usageError{fmt.Sprintf("-dialers %d: need at least 1", c.Dialers)}
 	case c.Procs < 1 || c.Procs > c.N:
-		return nil, &usageError{fmt.Sprintf("-procs %d: need 1 to -n (%d) processes", c.Procs, c.N)}
+		return &usageError{fmt.Sprintf("-procs %d: need 1 to -n (%d) processes", c.Procs, c.N)}
 	case c.Progress && c.Quiet:
-		return nil, &usageError{"-progress and -quiet contradict each other"}
+		return &usageError{"-progress and -quiet contradict each other"}
 	}
 	if c.StartAt != "" {
 		t, err := parseStartAt(c.StartAt)
 		if err != nil {
-			return nil, &usageError{err.Error()}
+			return &usageError{err.Error()}
 		}
 		c.startAt = t
 	}
-	c.showProgress = c.Progress || (!c.Quiet && isTerminal(os.Stderr))
-	return c, nil
+	return nil
 }
 
 // maxSize keeps the payload buffer (-size plus payloadSlack) allocatable;
@@ -195,7 +205,7 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "client: %v\n%s\n", err, usageLine)
 		return 2
 	}
-	var res *Result
+	var res *clientreport.Result
 	if cfg.Procs > 1 {
 		res, err = runProcs(cfg, args, stderr)
 	} else {
@@ -209,31 +219,24 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 }
 
 // finish prints the report, writes JSON and derives the exit status.
-func finish(res *Result, jsonPath string, stdout, stderr io.Writer) int {
-	writeHuman(stdout, res)
+func finish(res *clientreport.Result, jsonPath string, stdout, stderr io.Writer) int {
+	res.WriteText(stdout)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "client: warning: %s\n", w)
 	}
 	if jsonPath != "" {
-		if err := writeJSON(jsonPath, res); err != nil {
+		if err := res.Write(jsonPath); err != nil {
 			fmt.Fprintf(stderr, "client: %v\n", err)
 			return 1
 		}
 	}
-	if res.ok() {
+	if res.OK() {
 		return 0
 	}
-	for _, l := range res.failureLines() {
+	for _, l := range res.FailureLines() {
 		fmt.Fprintf(stderr, "client: %s\n", l)
 	}
 	return 1
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func joinNonEmpty(sep string, parts ...string) string {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"tenkthreads/internal/clientreport"
 )
 
 // ipBindAddressNoPort is IP_BIND_ADDRESS_NO_PORT from linux/in.h; the
@@ -128,30 +130,17 @@ func noPortControl(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// Error classes; the JSON object "errors" always carries every one.
+// Error classes, as the report names them.
 const (
-	clsRefused   = "refused"
-	clsReset     = "reset"
-	clsTimeout   = "timeout"
-	clsMismatch  = "mismatch"
-	clsFdLimit   = "fd_limit"
-	clsAddrInUse = "addr_in_use"
-	clsEOF       = "eof"
-	clsOther     = "other"
+	clsRefused   = clientreport.Refused
+	clsReset     = clientreport.Reset
+	clsTimeout   = clientreport.Timeout
+	clsMismatch  = clientreport.Mismatch
+	clsFdLimit   = clientreport.FdLimit
+	clsAddrInUse = clientreport.AddrInUse
+	clsEOF       = clientreport.EOF
+	clsOther     = clientreport.Other
 )
-
-var errorClasses = []string{clsRefused, clsReset, clsTimeout, clsMismatch, clsFdLimit, clsAddrInUse, clsEOF, clsOther}
-
-var classText = map[string]string{
-	clsRefused:   "connection refused",
-	clsReset:     "connection reset",
-	clsTimeout:   "timed out",
-	clsMismatch:  "echo mismatch",
-	clsFdLimit:   "local fd limit",
-	clsAddrInUse: "local address/port exhausted",
-	clsEOF:       "server closed early",
-	clsOther:     "other error",
-}
 
 var errnoNames = map[syscall.Errno]string{
 	syscall.ECONNREFUSED:  "ECONNREFUSED",

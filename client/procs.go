@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tenkthreads/internal/clientreport"
 )
 
 // Child processes get two barriers on inherited descriptors: each writes
@@ -93,7 +95,14 @@ func childArgs(args []string) []string {
 	return out
 }
 
-func runProcs(cfg *config, args []string, stderr io.Writer) (*Result, error) {
+// procChild is one client process of -procs and where it reports.
+type procChild struct {
+	cmd    *exec.Cmd
+	json   string
+	stderr bytes.Buffer
+}
+
+func runProcs(cfg *config, args []string, stderr io.Writer) (*clientreport.Result, error) {
 	// Validate the whole run (ports, addresses) once, up front.
 	if _, _, err := prepare(&config{N: 1, Host: cfg.Host, Source: cfg.Source, Size: 1, ConnectTimeout: time.Second}); err != nil {
 		return nil, err
@@ -106,66 +115,17 @@ func runProcs(cfg *config, args []string, stderr io.Writer) (*Result, error) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("-procs: cannot find my own executable: %v", err)
-	}
 	dir, err := os.MkdirTemp("", "client-procs-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	start := cfg.startAt
-	if start.IsZero() {
-		// Give every child time to start before the common start.
-		start = time.Now().Add(300 * time.Millisecond)
-	}
-	type child struct {
-		cmd    *exec.Cmd
-		json   string
-		stderr bytes.Buffer
-	}
-	var children []*child
 	var ramp, work barrier
 	defer ramp.release()
 	defer work.release()
-	base := childArgs(args)
-	for i := 0; i < cfg.Procs; i++ {
-		n := cfg.N / cfg.Procs
-		if i < cfg.N%cfg.Procs {
-			n++
-		}
-		share := float64(n) / float64(cfg.N)
-		c := &child{json: filepath.Join(dir, fmt.Sprintf("p%d.json", i))}
-		a := append([]string{}, base...)
-		a = append(a, "-n", fmt.Sprint(n), "-quiet", "-json", c.json, "-child-barrier",
-			"-start-at", fmt.Sprint(float64(start.UnixNano())/1e9))
-		if cfg.Rate > 0 {
-			a = append(a, "-rate", fmt.Sprint(cfg.Rate*share))
-		}
-		if cfg.ConnectRate > 0 {
-			a = append(a, "-connect-rate", fmt.Sprint(math.Max(cfg.ConnectRate*share, 1e-3)))
-		}
-		rw, rr, err := ramp.add()
-		if err != nil {
-			return nil, err
-		}
-		ww, wr, err := work.add()
-		if err != nil {
-			return nil, err
-		}
-		c.cmd = exec.Command(exe, a...)
-		c.cmd.Stdout = io.Discard
-		c.cmd.Stderr = &c.stderr
-		c.cmd.ExtraFiles = []*os.File{rw, rr, ww, wr} // fds 3, 4, 5, 6
-		err = c.cmd.Start()
-		for _, f := range c.cmd.ExtraFiles {
-			f.Close()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("-procs: start child: %v", err)
-		}
-		children = append(children, c)
+	children, err := startChildren(cfg, args, dir, &ramp, &work)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.showProgress {
 		fmt.Fprintf(stderr, "client: %d connections over %d processes, starting together\n", cfg.N, cfg.Procs)
@@ -180,18 +140,77 @@ func runProcs(cfg *config, args []string, stderr io.Writer) (*Result, error) {
 	// A child that dies early gives EOF, so it cannot hold the others back.
 	ramp.await()
 	work.await()
-	var rs []*Result
+	return collect(cfg, children)
+}
+
+// startChildren starts the -procs client processes, each with its share
+// of -n and of the rates, all starting their ramp at the same time.
+func startChildren(cfg *config, args []string, dir string, ramp, work *barrier) ([]*procChild, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("-procs: cannot find my own executable: %v", err)
+	}
+	start := cfg.startAt
+	if start.IsZero() {
+		// Give every child time to start before the common start.
+		start = time.Now().Add(300 * time.Millisecond)
+	}
+	var children []*procChild
+	base := childArgs(args)
+	for i := 0; i < cfg.Procs; i++ {
+		n := cfg.N / cfg.Procs
+		if i < cfg.N%cfg.Procs {
+			n++
+		}
+		share := float64(n) / float64(cfg.N)
+		c := &procChild{json: filepath.Join(dir, fmt.Sprintf("p%d.json", i))}
+		a := append([]string{}, base...)
+		a = append(a, "-n", fmt.Sprint(n), "-quiet", "-json", c.json, "-child-barrier",
+			"-start-at", fmt.Sprint(float64(start.UnixNano())/1e9))
+		if cfg.Rate > 0 {
+			a = append(a, "-rate", fmt.Sprint(cfg.Rate*share))
+		}
+		if cfg.ConnectRate > 0 {
+			a = append(a, "-connect-rate", fmt.Sprint(math.Max(cfg.ConnectRate*share, 1e-3)))
+		}
+		rw, rr, err := ramp.add()
+		if err != nil {
+			return children, err
+		}
+		ww, wr, err := work.add()
+		if err != nil {
+			return children, err
+		}
+		c.cmd = exec.Command(exe, a...)
+		c.cmd.Stdout = io.Discard
+		c.cmd.Stderr = &c.stderr
+		c.cmd.ExtraFiles = []*os.File{rw, rr, ww, wr} // fds 3, 4, 5, 6
+		err = c.cmd.Start()
+		for _, f := range c.cmd.ExtraFiles {
+			f.Close()
+		}
+		if err != nil {
+			return children, fmt.Errorf("-procs: start child: %v", err)
+		}
+		children = append(children, c)
+	}
+	return children, nil
+}
+
+// collect waits for every child and merges their reports.
+func collect(cfg *config, children []*procChild) (*clientreport.Result, error) {
+	var rs []*clientreport.Result
 	var names []string
 	for i, c := range children {
 		err := c.cmd.Wait()
-		r, rerr := readResult(c.json)
+		r, rerr := clientreport.Read(c.json)
 		if rerr != nil {
 			return nil, fmt.Errorf("-procs: child %d failed (%v): %s", i, err, strings.TrimSpace(c.stderr.String()))
 		}
 		rs = append(rs, r)
 		names = append(names, fmt.Sprintf("process %d", i))
 	}
-	m, err := mergeResults(rs, names)
+	m, err := clientreport.Merge(rs, names)
 	if err != nil {
 		return nil, err
 	}

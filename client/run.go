@@ -6,15 +6,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/signal"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/stats"
 )
 
@@ -288,8 +287,8 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 
 // prepare checks limits and resolves everything before the first dial, so
 // that impossible runs fail with one clear line instead of half-way.
-func prepare(cfg *config) (*runner, *envInfo, error) {
-	env := &envInfo{}
+func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
+	env := &clientreport.Environment{}
 	soft, hard, err := raiseNofile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("raise the open-file limit: %v", err)
@@ -347,161 +346,12 @@ func prepare(cfg *config) (*runner, *envInfo, error) {
 	return r, env, nil
 }
 
-func run(cfg *config, stderr io.Writer) (*Result, error) {
-	r, env, err := prepare(cfg)
-	if err != nil {
-		return nil, err
-	}
-	r.sem = make(chan struct{}, cfg.Dialers)
-	r.goCh = make(chan struct{})
-	r.closeCh = make(chan struct{})
-	shards := 4 * runtime.GOMAXPROCS(0)
-	r.connectH, r.rttH, r.svcH = stats.NewSharded(shards), stats.NewSharded(shards), stats.NewSharded(shards)
-	r.errs = map[string]int64{}
-	r.errns = map[string]map[string]int64{}
-	r.example = map[string]string{}
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	interrupted := make(chan struct{})
-	go func() {
-		if _, ok := <-sig; ok {
-			r.stop.Store(true)
-			close(interrupted)
-		}
-	}()
-
-	if !cfg.startAt.IsZero() {
-		if d := time.Until(cfg.startAt); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-interrupted:
-			}
-		}
-	}
-
-	phase := &atomic.Value{}
-	phase.Store("connecting")
-	var progDone chan struct{}
-	if cfg.showProgress {
-		progDone = make(chan struct{})
-		go r.progress(stderr, phase, progDone)
-	}
-
-	ru0 := getRusage()
-	r.rampStart = time.Now()
-	r.rampWG.Add(cfg.N)
-	r.workWG.Add(cfg.N)
-	r.wg.Add(cfg.N)
-	for i := 0; i < cfg.N; i++ {
-		go r.worker(i)
-	}
-	r.rampWG.Wait()
-	if cfg.childBarrier {
-		childBarrier(childReadyFd, childGoFd)
-	}
-	rampEnd := time.Now()
-	if cfg.Hold > 0 && !r.stop.Load() {
-		phase.Store("holding")
-		select {
-		case <-time.After(cfg.Hold):
-		case <-interrupted:
-		}
-	}
-	holdEnd := time.Now()
-	ru1 := getRusage()
-	r.steadyStart = holdEnd
-	if cfg.Duration > 0 {
-		r.deadline = holdEnd.Add(cfg.Duration)
-	}
-	phase.Store("running")
-	r.pacerDone = make(chan struct{})
-	if cfg.Rate > 0 {
-		r.bells = make([]chan struct{}, cfg.N)
-		for i := range r.bells {
-			r.bells[i] = make(chan struct{}, 1)
-		}
-		go r.pace()
-	} else {
-		close(r.pacerDone)
-	}
-	close(r.goCh)
-	r.workWG.Wait()
-	r.workersDone.Store(true)
-	<-r.pacerDone
-	workEnd := time.Now()
-	ruW := getRusage()
-	if cfg.childBarrier {
-		childBarrier(childWorkDoneFd, childCloseFd)
-	}
-	close(r.closeCh)
-	r.wg.Wait()
-	end := time.Now()
-	ru2 := getRusage()
-	if progDone != nil {
-		close(progDone)
-	}
-
-	res := r.result(cfg, env)
-	res.ElapsedS = end.Sub(r.rampStart).Seconds()
-	res.ConnectAllS = rampEnd.Sub(r.rampStart).Seconds()
-	res.HoldS = holdEnd.Sub(rampEnd).Seconds()
-	res.SteadyS = workEnd.Sub(holdEnd).Seconds()
-	res.UserCPUS = ru2.user - ru0.user
-	res.SysCPUS = ru2.sys - ru0.sys
-	res.SteadyCPUS = (ruW.user + ruW.sys) - (ru1.user + ru1.sys)
-	res.Interrupted = r.stop.Load()
-	res.derive()
-	return res, nil
-}
-
-func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		tty = isTerminal(f)
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var lastRT int64
-	last := time.Now()
-	for {
-		select {
-		case <-done:
-			if tty {
-				fmt.Fprint(w, "\r\x1b[K")
-			}
-			return
-		case now := <-t.C:
-			rt := r.received.Load()
-			rate := float64(rt-lastRT) / now.Sub(last).Seconds()
-			lastRT, last = rt, now
-			line := fmt.Sprintf("client: %-10s open %d, connected %d/%d, %.0f round trips/s, errors %d",
-				phase.Load(), r.open.Load(), r.established.Load(), r.cfg.N, rate, r.failed.Load())
-			if tty {
-				fmt.Fprint(w, "\r\x1b[K"+line)
-			} else {
-				fmt.Fprintln(w, line)
-			}
-		}
-	}
-}
-
-type rusage struct{ user, sys float64 }
-
-func getRusage() rusage {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return rusage{tv(ru.Utime), tv(ru.Stime)}
-}
-
-func (r *runner) result(cfg *config, env *envInfo) *Result {
+func (r *runner) result(cfg *config, env *clientreport.Environment) *clientreport.Result {
 	fillEnv(env)
-	res := newResult()
+	res := clientreport.New()
 	res.Target = r.raddr
 	res.StartedAt = r.rampStart.UTC().Format(time.RFC3339Nano)
-	res.Config = configJSON{
+	res.Config = clientreport.Config{
 		N: cfg.N, Host: cfg.Host, MessageBytes: r.msgLen, RandomPayload: cfg.Size > 0,
 		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
 		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
@@ -540,10 +390,10 @@ func (r *runner) result(cfg *config, env *envInfo) *Result {
 	for _, c := range classes {
 		res.Examples = append(res.Examples, c+": "+r.example[c])
 	}
-	res.hists = map[string]*histHolder{
-		"connect": {h: r.connectH.Snapshot()},
-		"rtt":     {h: r.rttH.Snapshot()},
-		"service": {h: r.svcH.Snapshot()},
+	res.Hists = map[string]*hdr.Histogram{
+		"connect": r.connectH.Snapshot(),
+		"rtt":     r.rttH.Snapshot(),
+		"service": r.svcH.Snapshot(),
 	}
 	return res
 }

@@ -7,9 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/runner/exec"
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/report"
+	"tenkthreads/internal/runner/results"
 )
 
 // realBin is the repository's bin/ with the real servers and client.
@@ -68,9 +72,9 @@ func TestBenchTiny(t *testing.T) {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}
 	}
-	var rep BenchReport
+	var rep report.BenchReport
 	readJSONFile(t, filepath.Join(dir, "bench.json"), &rep)
-	if rep.Schema != BenchSchema {
+	if rep.Schema != report.BenchSchema {
 		t.Errorf("schema %q", rep.Schema)
 	}
 	want := map[string]bool{}
@@ -104,7 +108,7 @@ func TestBenchTiny(t *testing.T) {
 		}
 	}
 	txt := stdout.String()
-	for _, w := range []string{"user-space resident memory per idle connection", "× epoll", "× Go ref", "target (issue 8)", "Interference", "n/a: serves one connection at a time"} {
+	for _, w := range []string{"user-space resident memory per idle connection", "× epoll", "× Go ref", "target (performance)", "Interference", "n/a: serves one connection at a time"} {
 		if !strings.Contains(txt, w) {
 			t.Errorf("table lacks %q:\n%s", w, txt)
 		}
@@ -128,10 +132,10 @@ func TestBenchTiny(t *testing.T) {
 func TestModelsTiny(t *testing.T) {
 	bin := realBin(t)
 	thr := filepath.Join(bin, "10kthreads")
-	o := Options{Models: true, Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Concurrency: []int{4},
-		Counts: []int{4}, countsSet: true, Hold: 700 * time.Millisecond, holdSet: true, Echo: 200 * time.Millisecond, echoSet: true,
+	o := plan.Options{Mode: "models", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Concurrency: []int{4},
+		Counts: []int{4}, CountsSet: true, Hold: 700 * time.Millisecond, HoldSet: true, Echo: 200 * time.Millisecond, EchoSet: true,
 		StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []ServerSpec{
+		ServerOverride: []results.ServerSpec{
 			{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
 			{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
 		}}
@@ -140,9 +144,9 @@ func TestModelsTiny(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	dir := onlyDir(t, o.Out, "models-")
-	var rep ModelsReport
+	var rep report.ModelsReport
 	readJSONFile(t, filepath.Join(dir, "models.json"), &rep)
-	if rep.Schema != ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 {
+	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 {
 		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows", rep.Schema, len(rep.Reconnect), len(rep.LongLived))
 	}
 	for _, c := range rep.Reconnect {
@@ -175,52 +179,12 @@ func TestModelsTiny(t *testing.T) {
 	}
 }
 
-func TestGroupScanSelf(t *testing.T) {
-	pg := syscall.Getpgrp()
-	th, procs := groupThreads(pg)
-	if th < 1 || procs < 1 {
-		t.Errorf("own process group: %d threads in %d processes", th, procs)
-	}
-	if c := groupCPU(pg); !c.Set || c.V <= 0 {
-		t.Errorf("own process group CPU %v", c)
-	}
-	if _, procs := groupThreads(1 << 30); procs != 0 {
-		t.Errorf("a group that does not exist has %d processes", procs)
-	}
-}
-
-func TestHoldWindowCheck(t *testing.T) {
-	start := time.Now().Add(-10 * time.Second)
-	cli := doc{"started_at": start.UTC().Format(time.RFC3339Nano), "connect_all_s": 1.0, "hold_s": 2.0}
-	in := &Probe{HoldAt: start.Add(2 * time.Second).Format(time.RFC3339Nano)}
-	holdWindowCheck(in, cli)
-	late := &Probe{HoldAt: start.Add(4 * time.Second).Format(time.RFC3339Nano)}
-	holdWindowCheck(late, cli)
-	if in.HoldLate || !late.HoldLate || !strings.Contains(late.Detail, "after the client's hold ended") {
-		t.Errorf("in window: %+v; late: %+v", in, late)
-	}
-	// A late report must not become the table's memory figure.
-	var m Metrics
-	idle := doc{"vmrss_kib": 1000.0, "threads": 2.0, "processes": 1.0}
-	hold := doc{"vmrss_kib": 9000.0, "threads": 1002.0, "now": 1000.0, "processes": 1.0}
-	m.KiBPerConn = num(99)
-	probeMetrics(&m, idle, hold, nil, nil, late, num(16))
-	if m.HoldKiBPerConn.V != 8 || m.HoldKStackPerC.V != 16 || m.KiBPerConn.V != 99 {
-		t.Errorf("late probe: hold %v KiB, kstack %v, table figure %v", m.HoldKiBPerConn, m.HoldKStackPerC, m.KiBPerConn)
-	}
-	m = Metrics{}
-	probeMetrics(&m, idle, hold, nil, nil, in, num(16))
-	if m.KiBPerConn.V != 8 || m.KStackPerC.V != 16 {
-		t.Errorf("in-window probe: table figures %v, %v", m.KiBPerConn, m.KStackPerC)
-	}
-}
-
 // fakeSysctls makes a /proc/sys lookalike with the given files.
 func fakeSysctls(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for name, v := range files {
-		p := sysctlPath(root, name)
+		p := exec.SysctlPath(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +197,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 
 func sysctlValue(t *testing.T, root, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(sysctlPath(root, name))
+	b, err := os.ReadFile(exec.SysctlPath(root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,16 +206,16 @@ func sysctlValue(t *testing.T, root, name string) string {
 
 func withRoot(t *testing.T, root bool) {
 	t.Helper()
-	old := isRoot
-	isRoot = func() bool { return root }
-	t.Cleanup(func() { isRoot = old })
+	old := exec.IsRoot
+	exec.IsRoot = func() bool { return root }
+	t.Cleanup(func() { exec.IsRoot = old })
 }
 
-func c100kOptions(t *testing.T, counts []int) Options {
+func c100kOptions(t *testing.T, counts []int) plan.Options {
 	bin := realBin(t)
-	return Options{C100K: true, Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: counts, countsSet: true,
-		Hold: 800 * time.Millisecond, holdSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
+	return plan.Options{Mode: "c100k", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: counts, CountsSet: true,
+		Hold: 800 * time.Millisecond, HoldSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
+		ServerOverride: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 func TestC100KPreconditionStopsWithCommands(t *testing.T) {
@@ -315,7 +279,7 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 		t.Errorf("no restore message:\n%s", stderr.String())
 	}
 	dir := onlyDir(t, o.Out, "c100k-")
-	var rep C100KReport
+	var rep report.C100KReport
 	readJSONFile(t, filepath.Join(dir, "c100k.json"), &rep)
 	if len(rep.Tuned) != 1 || rep.Tuned[0].Name != "kernel.pid_max" || rep.Tuned[0].Old != "1000" {
 		t.Errorf("tuned: %+v", rep.Tuned)
@@ -324,7 +288,7 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 		t.Fatalf("rows: %+v", rep.Rows)
 	}
 	r := rep.Rows[0]
-	if r.Status != StatusOK || !r.Verified.Set || r.Verified.V != 400 || !r.UserKiBPerConn.Set || !r.KStackPerConn.Set {
+	if r.Status != results.StatusOK || !r.Verified.Set || r.Verified.V != 400 || !r.UserKiBPerConn.Set || !r.KStackPerConn.Set {
 		t.Errorf("row: %+v", r)
 	}
 	script, _ := os.ReadFile(filepath.Join(dir, "sysctl-restore.sh"))
@@ -336,7 +300,7 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "target (issue 9)") {
+	if !strings.Contains(stdout.String(), "target (c100k)") {
 		t.Errorf("no targets table:\n%s", stdout.String())
 	}
 }
@@ -381,39 +345,6 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 	}
 }
 
-func TestTuningSetRestore(t *testing.T) {
-	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
-	tu := &tuning{root: root}
-	if err := tu.set("kernel.pid_max", "203776"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tu.set("vm.max_map_count", "131072"); err != nil {
-		t.Fatal(err)
-	}
-	if v := sysctlValue(t, root, "kernel.pid_max"); v != "203776" {
-		t.Errorf("pid_max %s", v)
-	}
-	lines, bad := tu.restore()
-	if bad || len(lines) != 2 || !strings.HasPrefix(lines[0], "restored vm.max_map_count") {
-		t.Errorf("restore: %v %v", lines, bad)
-	}
-	if sysctlValue(t, root, "kernel.pid_max") != "32768" || sysctlValue(t, root, "vm.max_map_count") != "65530" {
-		t.Error("values not restored")
-	}
-	if err := tu.set("kernel.nonexistent", "1"); err == nil {
-		t.Error("writing a missing sysctl succeeded")
-	}
-}
-
-func TestProcsFor(t *testing.T) {
-	s := goodSystem() // fd hard limit 20000: 19936 per process
-	for _, c := range []struct{ n, srv, cli int }{{10000, 1, 1}, {19936, 1, 1}, {25000, 2, 2}, {50000, 3, 3}, {100000, 6, 6}} {
-		if sp, cp := procsFor(c.n, s); sp != c.srv || cp != c.cli {
-			t.Errorf("%d connections: -P %d, -procs %d; want %d, %d", c.n, sp, cp, c.srv, c.cli)
-		}
-	}
-}
-
 func TestModeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"-tune"}, {"-bench", "-models"}, {"-c100k", "-report", "x"}, {"-bench", "-full"}} {
 		var stdout, stderr bytes.Buffer
@@ -439,4 +370,28 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func TestTuningSetRestore(t *testing.T) {
+	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
+	tu := &exec.Tuning{Root: root}
+	if err := tu.Set("kernel.pid_max", "203776"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tu.Set("vm.max_map_count", "131072"); err != nil {
+		t.Fatal(err)
+	}
+	if v := sysctlValue(t, root, "kernel.pid_max"); v != "203776" {
+		t.Errorf("pid_max %s", v)
+	}
+	lines, bad := tu.Restore()
+	if bad || len(lines) != 2 || !strings.HasPrefix(lines[0], "restored vm.max_map_count") {
+		t.Errorf("restore: %v %v", lines, bad)
+	}
+	if sysctlValue(t, root, "kernel.pid_max") != "32768" || sysctlValue(t, root, "vm.max_map_count") != "65530" {
+		t.Error("values not restored")
+	}
+	if err := tu.Set("kernel.nonexistent", "1"); err == nil {
+		t.Error("writing a missing sysctl succeeded")
+	}
 }

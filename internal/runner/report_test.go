@@ -7,19 +7,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tenkthreads/internal/runner/report"
+	"tenkthreads/internal/runner/results"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/fixture.golden")
 
 // loadFixture copies the checked-in results directory so that the report
 // files are written to a temporary place.
-func loadFixture(t *testing.T) *Results {
+func loadFixture(t *testing.T) *results.Results {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS("testdata/fixture")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := LoadResults(dir)
+	res, err := results.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +33,9 @@ func loadFixture(t *testing.T) *Results {
 // with the expected text.
 func TestFixtureTables(t *testing.T) {
 	res := loadFixture(t)
-	got := "ANSWER\n" + Answer(res.Cells) + "\n\nHOLD\n" + HoldTable(cellsOf(res.Cells, "hold")) +
-		"\nECHO\n" + RoundTripTable(cellsOf(res.Cells, "echo")) + "\nSUMMARY\n" + SummaryTable(res.Cells) +
-		"\nFAILED\n" + FailedRuns(res.Runs)
+	got := "ANSWER\n" + report.Answer(res.Cells) + "\n\nHOLD\n" + report.HoldTable(results.CellsOf(res.Cells, "hold")) +
+		"\nECHO\n" + report.RoundTripTable(results.CellsOf(res.Cells, "echo")) + "\nSUMMARY\n" + report.SummaryTable(res.Cells) +
+		"\nFAILED\n" + report.FailedRuns(res.Runs)
 	golden := filepath.Join("testdata", "fixture.golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -52,7 +55,7 @@ func TestFixtureTables(t *testing.T) {
 // their layout.
 func TestFixtureSemantics(t *testing.T) {
 	res := loadFixture(t)
-	find := func(server, wl string, n int) *Cell {
+	find := func(server, wl string, n int) *results.Cell {
 		for _, c := range res.Cells {
 			if c.Server == server && c.Workload == wl && c.Conns == n {
 				return c
@@ -62,47 +65,47 @@ func TestFixtureSemantics(t *testing.T) {
 		return nil
 	}
 	thr := find("10kthreads:thread", "hold", 1000)
-	if s := thr.stat("kib_per_conn"); s.Med.V != 8.2 || s.Min.V != 8.0 || s.Max.V != 8.4 || s.N != 2 {
+	if s := thr.Stat("kib_per_conn"); s.Med.V != 8.2 || s.Min.V != 8.0 || s.Max.V != 8.4 || s.N != 2 {
 		t.Errorf("median/spread of KiB per connection: %+v", s)
 	}
-	if !thr.threadPerConn() {
+	if !thr.ThreadPerConn() {
 		t.Error("thread model not recognised as thread-per-connection")
 	}
 	// 1000 extra threads at the peak × 16 KiB measured per thread; the
 	// noisier system-wide figure is kept beside it.
-	if k := thr.stat("kstack_kib").Med.V; k != 16000 {
+	if k := thr.Stat("kstack_kib").Med.V; k != 16000 {
 		t.Errorf("kernel stack %v KiB, want 1000 threads × 16 KiB", k)
 	}
-	if k := thr.stat("kstack_system_kib").Med.V; k != 16100 {
+	if k := thr.Stat("kstack_system_kib").Med.V; k != 16100 {
 		t.Errorf("system-wide kernel stack %v, want the sampled 16100", k)
 	}
 	gor := find("ref_async_server", "hold", 1000)
 	if gor.Status() != "crashed 1/2" {
 		t.Errorf("status %q, want crashed 1/2", gor.Status())
 	}
-	if gor.threadPerConn() {
+	if gor.ThreadPerConn() {
 		t.Error("goroutine server charged with kernel stacks")
 	}
 	// The crashed run has no server JSON: one measured value, not a zero.
-	if s := gor.stat("peak_rss_kib"); s.N != 1 || s.Med.V != 9000 {
+	if s := gor.Stat("peak_rss_kib"); s.N != 1 || s.Med.V != 9000 {
 		t.Errorf("peak RSS over the crashed cell: %+v", s)
 	}
 	echo := find("ref_async_server", "echo", 1000)
-	if echo.stat("rtt_p99_us").Med.Set || echo.stat("server_cpu_us_per_rt").Med.Set {
+	if echo.Stat("rtt_p99_us").Med.Set || echo.Stat("server_cpu_us_per_rt").Med.Set {
 		t.Error("latency or CPU per round trip invented for a client that did not report them")
 	}
 	e := find("10kthreads:thread", "echo", 1000)
-	if v := e.stat("server_cpu_us_per_rt").Med.V; v != 20 {
+	if v := e.Stat("server_cpu_us_per_rt").Med.V; v != 20 {
 		t.Errorf("CPU per round trip %v µs, want 2 s / 100000 = 20", v)
 	}
-	if !strings.Contains(Answer(res.Cells), "held 1,000 of 1,000 with 0 client errors") {
-		t.Errorf("answer: %s", Answer(res.Cells))
+	if !strings.Contains(report.Answer(res.Cells), "held 1,000 of 1,000 with 0 client errors") {
+		t.Errorf("answer: %s", report.Answer(res.Cells))
 	}
 }
 
 func TestFixtureFiles(t *testing.T) {
 	res := loadFixture(t)
-	if err := WriteReport(res); err != nil {
+	if err := report.Write(res); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range plotNames {

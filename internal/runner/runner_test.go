@@ -7,10 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/report"
+	"tenkthreads/internal/runner/results"
 )
 
 // repoRoot is two levels up from this package.
@@ -57,15 +61,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func fakeOptions(t *testing.T, mode string) Options {
+func fakeOptions(t *testing.T, mode string) plan.Options {
 	t.Helper()
 	bin := fakeBin(t)
 	t.Setenv("FAKE_MODE", mode)
-	return Options{
-		Reps: 1, Counts: []int{5}, countsSet: true, Out: t.TempDir(), Bin: bin, NoPin: true,
-		Hold: 100 * time.Millisecond, Echo: 200 * time.Millisecond,
+	return plan.Options{
+		Reps: 1, Counts: []int{5}, CountsSet: true, Out: t.TempDir(), Bin: bin, NoPin: true,
+		Hold: 100 * time.Millisecond, Echo: 200 * time.Millisecond, Workloads: []string{"hold"},
 		StartTimeout: 5 * time.Second, StopTimeout: 2 * time.Second,
-		ServerOverride: []ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}},
+		ServerOverride: []results.ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}},
 		Command:        "test",
 	}
 }
@@ -80,13 +84,13 @@ func onlyResultDir(t *testing.T, out string) string {
 	return filepath.Join(out, ents[0].Name())
 }
 
-func readRuns(t *testing.T, dir string) []Run {
+func readRuns(t *testing.T, dir string) []results.Run {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "runs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runs []Run
+	var runs []results.Run
 	if err := json.Unmarshal(b, &runs); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +163,7 @@ func TestTinyMatrix(t *testing.T) {
 	servers := map[string]bool{}
 	for _, r := range runs {
 		servers[r.Server] = true
-		if r.Status != StatusOK {
+		if r.Status != results.StatusOK {
 			t.Errorf("run %s %s n=%d: %s: %s", r.Server, r.Workload, r.Conns, r.Status, r.Detail)
 		}
 		for _, f := range []string{r.ServerJSON, r.ClientJSON} {
@@ -195,7 +199,7 @@ func TestCrashedServerIsReported(t *testing.T) {
 	}
 	dir := onlyResultDir(t, o.Out)
 	runs := readRuns(t, dir)
-	if len(runs) != 1 || runs[0].Status != StatusCrashed {
+	if len(runs) != 1 || runs[0].Status != results.StatusCrashed {
 		t.Fatalf("runs: %+v, want one crashed run", runs)
 	}
 	if !strings.Contains(runs[0].Detail, "exit 3") {
@@ -218,7 +222,7 @@ func TestHungServerIsKilled(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
-	if len(runs) != 1 || runs[0].Status != StatusHung {
+	if len(runs) != 1 || runs[0].Status != results.StatusHung {
 		t.Fatalf("runs: %+v, want one hung run", runs)
 	}
 	if !strings.Contains(stdout.String(), "hung") {
@@ -233,7 +237,7 @@ func TestServerThatDoesNotStart(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
-	if len(runs) != 1 || runs[0].Status != StatusNoStart || !strings.Contains(runs[0].Detail, "cannot start") {
+	if len(runs) != 1 || runs[0].Status != results.StatusNoStart || !strings.Contains(runs[0].Detail, "cannot start") {
 		t.Fatalf("runs: %+v, want one no-start run naming the server's line", runs)
 	}
 }
@@ -245,7 +249,7 @@ func TestFakeOKRunHasFigures(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
-	res, err := LoadResults(dir)
+	res, err := results.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,39 +257,39 @@ func TestFakeOKRunHasFigures(t *testing.T) {
 		t.Fatalf("%d cells, want 1", len(res.Cells))
 	}
 	c := res.Cells[0]
-	if c.Status() != StatusOK || c.stat("server_max_conc").Med.V != 5 || c.stat("errors").Med.V != 0 {
-		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.stat("server_max_conc").Med, c.stat("errors").Med)
+	if c.Status() != results.StatusOK || c.Stat("server_max_conc").Med.V != 5 || c.Stat("errors").Med.V != 0 {
+		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.Stat("server_max_conc").Med, c.Stat("errors").Med)
 	}
-	// The fake client reports no latency: it must read as not measured.
-	if c.stat("rtt_p99_us").Med.Set || !strings.Contains(SummaryTable(res.Cells), "–") {
+	// The fake client records no round trip: latency must read as not measured.
+	if c.Stat("rtt_p99_us").Med.Set || !strings.Contains(report.SummaryTable(res.Cells), "–") {
 		t.Errorf("unmeasured latency shown as a number")
 	}
 }
 
-func withSystem(t *testing.T, s System) {
+func withSystem(t *testing.T, s plan.System) {
 	t.Helper()
-	old := readSystem
-	readSystem = func() System { return s }
-	t.Cleanup(func() { readSystem = old })
+	old := plan.ReadSystem
+	plan.ReadSystem = func() plan.System { return s }
+	t.Cleanup(func() { plan.ReadSystem = old })
 }
 
-func goodSystem() System {
-	return System{FDSoft: 20000, FDHard: 20000, PortLo: 32768, PortHi: 60999, Somaxconn: 4096,
+func goodSystem() plan.System {
+	return plan.System{FDSoft: 20000, FDHard: 20000, PortLo: 32768, PortHi: 60999, Somaxconn: 4096,
 		PidMax: 4194304, ThreadsMax: 200000, MaxMapCount: 262144, Tasks: 200, MemAvailableKiB: 16 << 20}
 }
 
 func TestPreconditionStopsRun(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(*System)
+		mod  func(*plan.System)
 		want string
 	}{
-		{"pid_max", func(s *System) { s.PidMax = 4096 }, "sysctl -w kernel.pid_max="},
-		{"threads-max", func(s *System) { s.ThreadsMax = 4096 }, "sysctl -w kernel.threads-max="},
-		{"max_map_count", func(s *System) { s.MaxMapCount = 8000 }, "sysctl -w vm.max_map_count="},
-		{"somaxconn", func(s *System) { s.Somaxconn = 128 }, "sysctl -w net.core.somaxconn=4096"},
-		{"memory", func(s *System) { s.MemAvailableKiB = 100 << 10 }, "MemAvailable"},
-		{"fd", func(s *System) { s.FDHard = 1024 }, "ulimit -Hn 11000"},
+		{"pid_max", func(s *plan.System) { s.PidMax = 4096 }, "sysctl -w kernel.pid_max="},
+		{"threads-max", func(s *plan.System) { s.ThreadsMax = 4096 }, "sysctl -w kernel.threads-max="},
+		{"max_map_count", func(s *plan.System) { s.MaxMapCount = 8000 }, "sysctl -w vm.max_map_count="},
+		{"somaxconn", func(s *plan.System) { s.Somaxconn = 128 }, "sysctl -w net.core.somaxconn=4096"},
+		{"memory", func(s *plan.System) { s.MemAvailableKiB = 100 << 10 }, "MemAvailable"},
+		{"fd", func(s *plan.System) { s.FDHard = 1024 }, "ulimit -Hn 11000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -336,7 +340,7 @@ func TestDefaultMatrixDropsCountsThatDoNotFit(t *testing.T) {
 	s.FDHard = 150 // room for 86 connections per process
 	withSystem(t, s)
 	o := fakeOptions(t, "ok")
-	o.Counts, o.countsSet, o.Quick = nil, false, true
+	o.Counts, o.CountsSet, o.Quick = nil, false, true
 	var stdout, stderr bytes.Buffer
 	if code := Execute(o, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -380,42 +384,20 @@ func TestMissingBinariesSayRunMake(t *testing.T) {
 	}
 }
 
-func TestAllowedCPUs(t *testing.T) {
-	if cpus := allowedCPUs(); len(cpus) == 0 && runtime.GOOS == "linux" {
-		t.Error("could not read Cpus_allowed_list")
+// bin/experiment -h names the modes and their targets, never an internal
+// issue number.
+func TestHelpNamesNoIssues(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"-h"}, func(string) string { return "" }, &stdout, &stderr); code != 0 {
+		t.Fatalf("-h: exit %d", code)
 	}
-}
-
-func TestMatrixCounts(t *testing.T) {
-	s := goodSystem()
-	got, dropped := matrixCounts(Options{Full: true}, s)
-	want := []int{100, 1000, 5000, 10000, 15000, 19900}
-	if len(dropped) != 0 || !equalInts(got, want) {
-		t.Errorf("FULL with fd limit 20000: %v (dropped %v), want %v", got, dropped, want)
-	}
-	got, _ = matrixCounts(Options{}, s)
-	if !equalInts(got, []int{100, 1000, 10000}) {
-		t.Errorf("default: %v", got)
-	}
-	s.FDHard = 4096
-	got, dropped = matrixCounts(Options{}, s)
-	if !equalInts(got, []int{100, 1000}) || len(dropped) != 1 || !strings.Contains(dropped[0], "ulimit -Hn 11000") {
-		t.Errorf("fd limit 4096: %v, dropped %v", got, dropped)
-	}
-	got, dropped = matrixCounts(Options{Counts: []int{50000}, countsSet: true}, s)
-	if !equalInts(got, []int{50000}) || dropped != nil {
-		t.Errorf("explicit counts changed: %v %v", got, dropped)
-	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	help := stderr.String()
+	for _, m := range modes[1:] {
+		if f := m.Info(); !strings.Contains(help, "  -"+f.Name+"\n") || !strings.Contains(help, f.Usage) {
+			t.Errorf("-h lacks the mode -%s:\n%s", f.Name, help)
 		}
 	}
-	return true
+	if regexp.MustCompile(`(?i)issue`).MatchString(help) {
+		t.Errorf("-h names an issue:\n%s", help)
+	}
 }

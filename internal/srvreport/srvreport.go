@@ -1,20 +1,19 @@
-// Package srvreport builds the echo servers' report: the text printed on
-// SIGINT/SIGTERM/SIGUSR1 and the JSON object of schema "10kthreads-server/1".
-// The C server prints the same shape itself; this package is the Go server's
-// copy of that contract, kept in one place so tests can pin it down.
+// Package srvreport is the echo servers' report contract: the text printed
+// on SIGINT/SIGTERM/SIGUSR1 and the JSON object of schema
+// "10kthreads-server/1". The Go server builds its report with this type;
+// the C server writes the same keys from its own field table, and every
+// reader (the experiment runner, the tests) decodes either server's JSON
+// into Report, strictly, so the two cannot drift apart unnoticed. It also
+// holds the contract of `10kthreads -M list` (ModelList).
 package srvreport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 )
 
 // Schema is the value of the JSON "schema" key; bump it on any incompatible change.
@@ -81,252 +80,6 @@ const (
 	EventStart = "start"
 )
 
-// ProcStatus holds the fields of /proc/self/status the report uses.
-type ProcStatus struct {
-	VmRSSKiB int64
-	VmHWMKiB int64
-	Threads  int64
-}
-
-// ParseProcStatus reads VmRSS, VmHWM (both in kB, which the kernel means as
-// KiB) and Threads from the text of /proc/<pid>/status.
-func ParseProcStatus(r io.Reader) (ProcStatus, error) {
-	var ps ProcStatus
-	seen := 0
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch key {
-		case "VmRSS":
-			dst = &ps.VmRSSKiB
-		case "VmHWM":
-			dst = &ps.VmHWMKiB
-		case "Threads":
-			dst = &ps.Threads
-		default:
-			continue
-		}
-		n, err := firstInt(val)
-		if err != nil {
-			return ps, fmt.Errorf("status field %s: %w", key, err)
-		}
-		*dst = n
-		seen++
-	}
-	if err := sc.Err(); err != nil {
-		return ps, err
-	}
-	if seen != 3 {
-		return ps, fmt.Errorf("status: found %d of the fields VmRSS, VmHWM, Threads", seen)
-	}
-	return ps, nil
-}
-
-// ParseKernelStack returns the KernelStack value (kB) of /proc/meminfo text.
-func ParseKernelStack(r io.Reader) (int64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if ok && key == "KernelStack" {
-			return firstInt(val)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("meminfo: no KernelStack field")
-}
-
-func firstInt(s string) (int64, error) {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return 0, fmt.Errorf("empty value")
-	}
-	return strconv.ParseInt(f[0], 10, 64)
-}
-
-// ReadProcStatus parses /proc/self/status.
-func ReadProcStatus() (ProcStatus, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return ProcStatus{}, err
-	}
-	defer f.Close()
-	return ParseProcStatus(f)
-}
-
-// ReadKernelStack parses KernelStack from /proc/meminfo.
-func ReadKernelStack() (int64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return ParseKernelStack(f)
-}
-
-// ProcStat holds the fields of /proc/<pid>/stat the report adds up for
-// worker processes: CPU in clock ticks, threads and resident pages.
-type ProcStat struct {
-	PPID, UTime, STime, Threads, RSSPages int64
-}
-
-// ParseProcStat reads /proc/<pid>/stat text. The command name may hold
-// spaces and parentheses, so the fields are counted from the last ')'.
-func ParseProcStat(b []byte) (ProcStat, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ProcStat{}, fmt.Errorf("stat: no command name")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 of proc(5) (state); field k is f[k-3].
-	if len(f) < 22 {
-		return ProcStat{}, fmt.Errorf("stat: %d fields after the command name, want at least 22", len(f))
-	}
-	var ps ProcStat
-	for _, x := range []struct {
-		field int
-		dst   *int64
-	}{{4, &ps.PPID}, {14, &ps.UTime}, {15, &ps.STime}, {20, &ps.Threads}, {24, &ps.RSSPages}} {
-		n, err := strconv.ParseInt(f[x.field-3], 10, 64)
-		if err != nil {
-			return ProcStat{}, fmt.Errorf("stat field %d: %w", x.field, err)
-		}
-		*x.dst = n
-	}
-	return ps, nil
-}
-
-// ReadProcStat parses /proc/<pid>/stat.
-func ReadProcStat(pid int) (ProcStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ProcStat{}, err
-	}
-	return ParseProcStat(b)
-}
-
-// ParsePSS returns the Pss value (kB) of /proc/<pid>/smaps_rollup text.
-func ParsePSS(r io.Reader) (int64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
-			return firstInt(v)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("smaps_rollup: no Pss field")
-}
-
-// ReadPSS is the proportional set size of a process: its resident pages
-// with each shared page divided among the processes that map it, so a sum
-// over processes counts shared pages once.
-func ReadPSS(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return ParsePSS(f)
-}
-
-// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat:
-// 100 on every Linux architecture Go runs on (the kernel converts to it).
-const clockTicks = 100
-
-// WorkerTotals adds up live worker processes, as the C server's
-// procs_gather does for its descendants.
-type WorkerTotals struct {
-	Procs                   int64
-	Threads, RSSKiB, PSSKiB int64
-	UserS, SysS             float64
-}
-
-// GatherWorkers reads /proc for each pid. A pid that has gone is skipped:
-// once reaped, its CPU time is in RUSAGE_CHILDREN instead.
-func GatherWorkers(pids []int) WorkerTotals {
-	var t WorkerTotals
-	page := int64(os.Getpagesize()) / 1024
-	for _, pid := range pids {
-		st, err := ReadProcStat(pid)
-		if err != nil {
-			continue
-		}
-		t.Procs++
-		t.Threads += st.Threads
-		t.RSSKiB += st.RSSPages * page
-		t.UserS += float64(st.UTime) / clockTicks
-		t.SysS += float64(st.STime) / clockTicks
-		if pss, err := ReadPSS(pid); err == nil {
-			t.PSSKiB += pss
-		}
-	}
-	return t
-}
-
-// FillSystem sets the process figures: rusage, /proc/self/status, PSS and
-// KernelStack now, with the given worker processes added in, then the
-// derived figures. CPU is this process, its reaped children
-// (RUSAGE_CHILDREN) and the live workers; memory sums are PSS and RSS over
-// this process and the workers; threads are all of them. Page faults,
-// context switches and the resident figures stay this process's own, as
-// in the C server. The caller sets the counters, StartRSSKiB, StartPSSKiB,
-// KernelStackStartKiB and KernelStackPeakDeltaKiB first, since the derived
-// figures use them. Errors reading /proc leave the field at zero and are
-// returned so the caller can say so once.
-func (r *Report) FillSystem(workers []int) error {
-	var errs []string
-	var ru, ch syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		errs = append(errs, "getrusage: "+err.Error())
-	} else {
-		r.UserCPUS = tvSeconds(ru.Utime)
-		r.SysCPUS = tvSeconds(ru.Stime)
-		r.MaxRSSKiB = ru.Maxrss // KiB on Linux
-		r.MinFlt = ru.Minflt
-		r.MajFlt = ru.Majflt
-		r.NVCSw = ru.Nvcsw
-		r.NIVCSw = ru.Nivcsw
-	}
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ch); err == nil {
-		r.UserCPUS += tvSeconds(ch.Utime)
-		r.SysCPUS += tvSeconds(ch.Stime)
-	}
-	if ps, err := ReadProcStatus(); err != nil {
-		errs = append(errs, err.Error())
-	} else {
-		r.VmRSSKiB, r.VmHWMKiB, r.Threads = ps.VmRSSKiB, ps.VmHWMKiB, ps.Threads
-	}
-	if pss, err := ReadPSS(os.Getpid()); err != nil {
-		errs = append(errs, err.Error())
-	} else {
-		r.PSSSumKiB = pss
-	}
-	if ks, err := ReadKernelStack(); err != nil {
-		errs = append(errs, err.Error())
-	} else {
-		r.KernelStackKiB = ks
-	}
-	w := GatherWorkers(workers)
-	r.Processes = 1 + w.Procs
-	r.UserCPUS += w.UserS
-	r.SysCPUS += w.SysS
-	r.PSSSumKiB += w.PSSKiB
-	r.RSSSumKiB = r.VmRSSKiB + w.RSSKiB
-	r.Threads += w.Threads
-	r.Derive()
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
-
 // Derive computes the figures that follow from the others. Memory per
 // connection is the high-water mark's growth for one process; for several
 // it is the PSS sum's growth, since no kernel counter keeps a high-water
@@ -348,10 +101,6 @@ func (r *Report) Derive() {
 }
 
 func (r *Report) multi() bool { return r.Processes > 1 }
-
-func tvSeconds(tv syscall.Timeval) float64 {
-	return float64(tv.Sec) + float64(tv.Usec)/1e6
-}
 
 // Text renders the report. The first six lines are the original kit's format,
 // which old scripts parse; the aligned block follows.

@@ -11,51 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tenkthreads/internal/sysinfo"
 )
-
-const statusSample = `Name:	ref_async_serve
-Umask:	0022
-State:	S (sleeping)
-VmPeak:	 1234567 kB
-VmHWM:	   39576 kB
-VmRSS:	   12000 kB
-RssAnon:	   30000 kB
-Threads:	8
-SigQ:	0/95457
-`
-
-func TestParseProcStatus(t *testing.T) {
-	got, err := ParseProcStatus(strings.NewReader(statusSample))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := ProcStatus{VmRSSKiB: 12000, VmHWMKiB: 39576, Threads: 8}
-	if got != want {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-}
-
-func TestParseProcStatusMissingField(t *testing.T) {
-	_, err := ParseProcStatus(strings.NewReader("Name:\tx\nVmRSS:\t1 kB\n"))
-	if err == nil {
-		t.Fatal("want an error when VmHWM and Threads are missing")
-	}
-	_, err = ParseProcStatus(strings.NewReader("VmRSS:\tlots kB\nVmHWM:\t1 kB\nThreads:\t1\n"))
-	if err == nil || !strings.Contains(err.Error(), "VmRSS") {
-		t.Fatalf("want an error naming VmRSS, got %v", err)
-	}
-}
-
-func TestParseKernelStack(t *testing.T) {
-	in := "MemTotal:       24000000 kB\nKernelStack:        1340 kB\nPageTables:  10 kB\n"
-	got, err := ParseKernelStack(strings.NewReader(in))
-	if err != nil || got != 1340 {
-		t.Fatalf("got %d, %v; want 1340", got, err)
-	}
-	if _, err := ParseKernelStack(strings.NewReader("MemTotal: 1 kB\n")); err == nil {
-		t.Fatal("want an error without KernelStack")
-	}
-}
 
 // The live files must parse on the machine the kit runs on.
 func TestReadProcLive(t *testing.T) {
@@ -68,6 +26,9 @@ func TestReadProcLive(t *testing.T) {
 	}
 	if ks, err := ReadKernelStack(); err != nil || ks <= 0 {
 		t.Fatalf("KernelStack %d, %v", ks, err)
+	}
+	if pss, err := ReadPSS(os.Getpid()); err != nil || pss <= 0 || pss > ps.VmRSSKiB {
+		t.Fatalf("PSS %d KiB with VmRSS %d KiB, %v", pss, ps.VmRSSKiB, err)
 	}
 	var r Report
 	if err := r.FillSystem(nil); err != nil {
@@ -90,8 +51,8 @@ func TestFillSystemWorkers(t *testing.T) {
 	// and has pages of its own (right after exec the loader has not run).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := ReadProcStat(cmd.Process.Pid)
-		if err == nil && st.PPID == int64(os.Getpid()) && st.RSSPages > 0 {
+		st, err := sysinfo.Host.CPU(cmd.Process.Pid)
+		if err == nil && st.RSSKiB > 0 {
 			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
 				break
 			}
@@ -120,36 +81,6 @@ func TestFillSystemWorkers(t *testing.T) {
 	w := GatherWorkers([]int{cmd.Process.Pid})
 	if w.Procs != 1 || w.PSSKiB <= 0 || w.RSSKiB <= 0 || w.Threads < 1 {
 		t.Errorf("worker totals %+v", w)
-	}
-}
-
-const statSample = "4242 (we(ird) name) S 4200 4242 4200 0 -1 4194560 500 0 0 0 " +
-	"250 130 0 0 20 0 7 0 12345 1000000 321 18446744073709551615\n"
-
-func TestParseProcStat(t *testing.T) {
-	got, err := ParseProcStat([]byte(statSample))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := ProcStat{PPID: 4200, UTime: 250, STime: 130, Threads: 7, RSSPages: 321}
-	if got != want {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	if _, err := ParseProcStat([]byte("1 (x) S 0 1")); err == nil {
-		t.Error("want an error for a short stat line")
-	}
-	if _, err := ParseProcStat([]byte("no parenthesis")); err == nil {
-		t.Error("want an error without a command name")
-	}
-}
-
-func TestParsePSS(t *testing.T) {
-	in := "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:  8000 kB\nPss:  5120 kB\nPss_Anon: 4000 kB\n"
-	if got, err := ParsePSS(strings.NewReader(in)); err != nil || got != 5120 {
-		t.Fatalf("got %d, %v; want 5120", got, err)
-	}
-	if _, err := ParsePSS(strings.NewReader("Rss: 1 kB\n")); err == nil {
-		t.Fatal("want an error without Pss")
 	}
 }
 

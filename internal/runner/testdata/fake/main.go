@@ -1,7 +1,10 @@
 // Command fake stands in for the servers and the client in the runner's
 // tests. Invoked as "client" it is a tiny client; otherwise a tiny echo
 // server whose behaviour FAKE_MODE selects: ok, crash (exits during the
-// run), hang (ignores SIGINT), nostart (no listening line).
+// run), hang (ignores SIGINT), nostart (no listening line). Both write
+// their reports through the kit's report types, as the real programs do;
+// the server's -M list says it has one model, "fake", a thread per
+// connection.
 package main
 
 import (
@@ -17,6 +20,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"tenkthreads/internal/clientreport"
+	"tenkthreads/internal/srvreport"
 )
 
 func main() {
@@ -30,8 +36,12 @@ func main() {
 func server() {
 	port := flag.String("p", "1234", "port")
 	jfile := flag.String("j", "", "json")
-	flag.String("M", "", "model (ignored)")
+	model := flag.String("M", "", "model (ignored but for list)")
 	flag.Parse()
+	if *model == "list" {
+		listModels(*jfile)
+		return
+	}
 	mode := os.Getenv("FAKE_MODE")
 	if mode == "nostart" {
 		fmt.Println("fake: cannot start")
@@ -76,16 +86,30 @@ func server() {
 	}
 	fmt.Println("EXITING")
 	if *jfile != "" {
-		b, _ := json.Marshal(map[string]any{
-			"schema": "10kthreads-server/1", "server": "fake", "model": "fake", "event": "exit",
-			"user_cpu_s": 0.01, "sys_cpu_s": 0.02, "maxrss_kib": 5000, "vmhwm_kib": 5000, "start_rss_kib": 4000,
-			"kib_per_peak_conn": 1000 / float64(max(peak.Load(), 1)), "threads": 4,
-			"max_conc": peak.Load(), "total": total.Load(), "now": cur.Load(), "resets": 0,
-			"kernel_stack_delta_kib": 0,
-		})
-		_ = os.WriteFile(*jfile, b, 0o644)
+		r := srvreport.Report{Server: "fake", Model: "fake", Event: srvreport.EventExit, Processes: 1, ServerProcs: 1,
+			UserCPUS: 0.01, SysCPUS: 0.02, MaxRSSKiB: 5000, VmRSSKiB: 5000, VmHWMKiB: 5000, StartRSSKiB: 4000, Threads: 4,
+			MaxConc: peak.Load(), Total: total.Load(), Now: cur.Load()}
+		r.Derive()
+		if err := r.WriteJSONFile(*jfile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	os.Exit(0)
+}
+
+func listModels(path string) {
+	fmt.Println("model  concurrency  runs in  per connection  -w counts  -w default  note")
+	fmt.Println("fake   unbounded    threads  thread          -          -")
+	if path == "" {
+		return
+	}
+	b, _ := json.Marshal(srvreport.ModelList{Schema: srvreport.ModelsSchema,
+		Models: []srvreport.Model{{Name: "fake", PerConnection: "thread"}}})
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
 
 func client() {
@@ -93,6 +117,10 @@ func client() {
 	host := flag.String("host", "localhost:1234", "target")
 	jfile := flag.String("json", "", "json")
 	flag.Duration("hold", 0, "hold")
+	flag.Duration("duration", 0, "ignored")
+	flag.Int("size", 0, "ignored")
+	flag.Bool("reconnect", false, "ignored")
+	flag.Bool("quiet", false, "ignored")
 	flag.Parse()
 	start := time.Now()
 	var mu sync.Mutex
@@ -131,12 +159,15 @@ func client() {
 		c.Close()
 	}
 	if *jfile != "" {
-		b, _ := json.Marshal(map[string]any{
-			"schema": "10kthreads-client/1", "target": *host, "requested": *n, "established": len(conns),
-			"verified": verified, "errors": map[string]int{"other": errs}, "connect_all_s": connectAll,
-			"user_cpu_s": 0.01, "sys_cpu_s": 0.01,
-		})
-		_ = os.WriteFile(*jfile, b, 0o644)
+		r := clientreport.New()
+		r.Target, r.Requested, r.Established, r.Verified = *host, int64(*n), int64(len(conns)), int64(verified)
+		r.Errors[clientreport.Other], r.Failed = int64(errs), int64(errs)
+		r.ConnectAllS, r.UserCPUS, r.SysCPUS = connectAll, 0.01, 0.01
+		r.Derive()
+		if err := r.Write(*jfile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("Max conc: %d\ntotal: %d\nconc: 0\n", len(conns), len(conns))
 	if errs > 0 {

@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"context"
@@ -6,26 +6,28 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
+
+	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/sysinfo"
 )
 
-// environment lists what a reader needs to judge or reproduce the figures.
-func environment(sys System, pinning string, kpt Num) [][2]string {
+// Environment lists what a reader needs to judge or reproduce the figures.
+func Environment(sys System, pinning string, kpt results.Num) [][2]string {
 	env := [][2]string{
-		{"kernel", strings.TrimSpace(sysctl("kernel/ostype") + " " + sysctl("kernel/osrelease"))},
+		{"kernel", strings.TrimSpace(Sysctl("kernel.ostype") + " " + Sysctl("kernel.osrelease"))},
 		{"CPU model", cpuModel()},
 		{"CPUs online", fmt.Sprintf("%d (this process may use: %s)", runtime.NumCPU(), cpuList())},
 		{"memory available", fmt.Sprintf("%.1f GiB (MemAvailable at start)", sys.MemAvailableKiB/1024/1024)},
 		{"open files (soft / hard)", fmt.Sprintf("%d / %d", sys.FDSoft, sys.FDHard)},
-		{"net.ipv4.ip_local_port_range", sysctl("net/ipv4/ip_local_port_range")},
-		{"net.core.somaxconn", sysctl("net/core/somaxconn")},
-		{"net.ipv4.tcp_max_syn_backlog", sysctl("net/ipv4/tcp_max_syn_backlog")},
-		{"net.ipv4.tcp_tw_reuse", sysctl("net/ipv4/tcp_tw_reuse")},
-		{"kernel.pid_max", sysctl("kernel/pid_max")},
-		{"kernel.threads-max", sysctl("kernel/threads-max")},
-		{"vm.max_map_count", sysctl("vm/max_map_count")},
-		{"vm.overcommit_memory", sysctl("vm/overcommit_memory")},
+	}
+	for _, name := range []string{"net.ipv4.ip_local_port_range", "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog",
+		"net.ipv4.tcp_tw_reuse", "kernel.pid_max", "kernel.threads-max", "vm.max_map_count", "vm.overcommit_memory"} {
+		env = append(env, [2]string{name, Sysctl(name)})
+	}
+	env = append(env, [][2]string{
 		{"transparent hugepages", thp()},
 		{"gcc", firstLine("gcc", "--version")},
 		{"Go (runner build)", runtime.Version()},
@@ -33,8 +35,8 @@ func environment(sys System, pinning string, kpt Num) [][2]string {
 		{"git commit", gitCommit()},
 		{"pinning", pinning},
 		{"kernel stack per thread", kpt.String() + " KiB (measured at the start)"},
-		{"load average at start", strings.Join(strings.Fields(sysctlFile("/proc/loadavg"))[:min(3, len(strings.Fields(sysctlFile("/proc/loadavg"))))], " ")},
-	}
+		{"load average at start", LoadAvg()},
+	}...)
 	for i := range env {
 		env[i][1] = strings.Join(strings.Fields(env[i][1]), " ")
 		if env[i][1] == "" {
@@ -44,30 +46,41 @@ func environment(sys System, pinning string, kpt Num) [][2]string {
 	return env
 }
 
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
+// LoadAvg is the 1, 5 and 15 minute load averages as /proc/loadavg shows them.
+func LoadAvg() string {
+	l, err := sysinfo.Host.LoadAvg()
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return fmt.Sprintf("%.2f %.2f %.2f", l.Load1, l.Load5, l.Load15)
 }
 
+func cpuModel() string {
+	m, _ := sysinfo.Host.CPUModel()
+	return m
+}
+
+// cpuList is this process's Cpus_allowed_list, as the kernel writes it
+// ("0-3,6").
 func cpuList() string {
-	b, err := os.ReadFile("/proc/self/status")
+	cpus, err := sysinfo.Host.AllowedCPUs(os.Getpid())
 	if err != nil {
 		return "?"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			return strings.TrimSpace(v)
+	var parts []string
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
 		}
+		if j > i {
+			parts = append(parts, strconv.Itoa(cpus[i])+"-"+strconv.Itoa(cpus[j]))
+		} else {
+			parts = append(parts, strconv.Itoa(cpus[i]))
+		}
+		i = j + 1
 	}
-	return "?"
+	return strings.Join(parts, ",")
 }
 
 func thp() string {
@@ -98,12 +111,4 @@ func gitCommit() string {
 		c += " (with uncommitted changes)"
 	}
 	return c
-}
-
-func sysctlFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }

@@ -1,18 +1,21 @@
-package runner
+package report
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"tenkthreads/internal/runner/plots"
+	"tenkthreads/internal/runner/results"
 )
 
-// WriteReport writes results.csv, the plots and report.md into res.Dir.
-func WriteReport(res *Results) error {
+// Write writes results.csv, the plots and report.md into res.Dir.
+func Write(res *results.Results) error {
 	if err := WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells); err != nil {
 		return err
 	}
-	plots, err := WritePlots(res.Dir, res.Cells)
+	plots, err := plots.Write(res.Dir, res.Cells)
 	if err != nil {
 		return err
 	}
@@ -21,7 +24,7 @@ func WriteReport(res *Results) error {
 
 // Markdown is the whole report: answer first, then tables, plots, method,
 // environment and how to reproduce.
-func Markdown(res *Results, plots []PlotFile) string {
+func Markdown(res *results.Results, figs []plots.File) string {
 	var b strings.Builder
 	m := res.Meta
 	title := "10kthreads experiment"
@@ -30,7 +33,6 @@ func Markdown(res *Results, plots []PlotFile) string {
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
 	fmt.Fprintf(&b, "**Answer.** %s\n\n", Answer(res.Cells))
-
 	reps := m.Reps
 	if reps == 0 {
 		reps = 1
@@ -38,20 +40,50 @@ func Markdown(res *Results, plots []PlotFile) string {
 	fmt.Fprintf(&b, "Each cell ran %d time(s); tables show the median and, where runs differ, the range (min–max). "+
 		"\"–\" means not measured (the program did not report it, or the run failed before it could), never zero. "+
 		"Status is the worst outcome over a cell's runs.\n\n", reps)
+	writeWorkloads(&b, res)
+	if it := Interference(res.Runs); it != "" {
+		b.WriteString("**Interference.** " + it + "\n\n")
+	}
+	if w := ClientWarnings(res.Cells); w != "" {
+		b.WriteString("## Warnings the client gave\n\n" + w + "\n")
+	}
+	b.WriteString("## Runs that did not end cleanly\n\n")
+	b.WriteString(FailedRuns(res.Runs))
+	b.WriteString("\n")
+	if len(figs) > 0 {
+		b.WriteString("## Plots\n\nOne line per server; x is the number of concurrent connections on a log scale. Each figure is also in SVG.\n\n")
+		for _, p := range figs {
+			fmt.Fprintf(&b, "![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.Name, p.Name, p.Caption, p.Name)
+		}
+	}
+	writeMethod(&b, m.KStackPerThreadKiB)
+	writeSetting(&b, m)
+	b.WriteString("## Reproduce\n\nFrom the repository root, after `make`:\n\n```\n")
+	if m.Command != "" {
+		b.WriteString(m.Command + "\n")
+	} else {
+		b.WriteString("make experiment\n")
+	}
+	b.WriteString("```\n\n(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\nRaw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
+		"A report can be rebuilt from a results directory with `bin/experiment -report DIR`.\n")
+	return b.String()
+}
 
+// writeWorkloads is one table per workload that ran.
+func writeWorkloads(b *strings.Builder, res *results.Results) {
 	sections := []struct{ workload, title, intro string }{
 		{"hold", "Holding connections: the memory question", "All connections open at once, then idle."},
 		{"echo", "Echo round trips: the CPU and latency question", "Closed loop: on every connection, send a message, read the whole echo, repeat."},
 		{"reconnect", "Connection per request", "Every round trip on a new connection (connect, echo, close)."},
 	}
 	for _, s := range sections {
-		cells := cellsOf(res.Cells, s.workload)
+		cells := results.CellsOf(res.Cells, s.workload)
 		if len(cells) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "## %s\n\n%s", s.title, s.intro)
-		if d := m.Workloads[s.workload]; d != "" {
-			fmt.Fprintf(&b, " Client: %s.", d)
+		fmt.Fprintf(b, "## %s\n\n%s", s.title, s.intro)
+		if d := res.Meta.Workloads[s.workload]; d != "" {
+			fmt.Fprintf(b, " Client: %s.", d)
 		}
 		b.WriteString("\n\n")
 		if s.workload == "hold" {
@@ -64,25 +96,10 @@ func Markdown(res *Results, plots []PlotFile) string {
 	if len(res.Cells) == 0 {
 		b.WriteString("No runs were recorded.\n\n")
 	}
+}
 
-	if it := Interference(res.Runs); it != "" {
-		b.WriteString("**Interference.** " + it + "\n\n")
-	}
-	if w := ClientWarnings(res.Cells); w != "" {
-		b.WriteString("## Warnings the client gave\n\n" + w + "\n")
-	}
-
-	b.WriteString("## Runs that did not end cleanly\n\n")
-	b.WriteString(FailedRuns(res.Runs))
-	b.WriteString("\n")
-
-	if len(plots) > 0 {
-		b.WriteString("## Plots\n\nOne line per server; x is the number of concurrent connections on a log scale. Each figure is also in SVG.\n\n")
-		for _, p := range plots {
-			fmt.Fprintf(&b, "![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.Name, p.Name, p.Caption, p.Name)
-		}
-	}
-
+// writeMethod says how each figure is measured.
+func writeMethod(b *strings.Builder, kpt results.Num) {
 	b.WriteString("## How the figures are measured\n\n")
 	for _, l := range []string{
 		"**client errors**: the sum of the client's error classes (refused, reset, timeout, mismatch, fd limit, address in use, other); a connection counts only when its echo was verified byte for byte.",
@@ -91,7 +108,7 @@ func Markdown(res *Results, plots []PlotFile) string {
 		"**others' CPU %**: CPU time the whole machine spent (from /proc/stat) during the run minus the server's and the client's own, as a share of all CPUs over the run's wall time; high values mean other processes competed with the run.",
 		"**client cores busy**: the client's CPU time over the steady part divided by its length; near 1 per core means the client, pinned to one core, was the bottleneck.",
 		"**user-space KiB/conn**: the server's resident high-water mark (VmHWM) minus its resident size at start, divided by its peak connections (`kib_per_peak_conn`).",
-		kstackLine(m.KStackPerThreadKiB),
+		kstackLine(kpt),
 		"**server CPU s**: the server's user + system CPU time over its whole life (start, ramp, workload, shutdown).",
 		"**server CPU µs/round trip**: server CPU time divided by the round trips the client completed.",
 		"**round trips/s, rtt p50/p99**: from the client's report (HdrHistogram, microseconds).",
@@ -102,7 +119,10 @@ func Markdown(res *Results, plots []PlotFile) string {
 		b.WriteString("- " + l + "\n")
 	}
 	b.WriteString("\n")
+}
 
+// writeSetting is the run's notes, its environment and the servers' command lines.
+func writeSetting(b *strings.Builder, m results.Meta) {
 	if len(m.Notes) > 0 {
 		b.WriteString("## Notes from this run\n\n")
 		for _, n := range m.Notes {
@@ -110,34 +130,23 @@ func Markdown(res *Results, plots []PlotFile) string {
 		}
 		b.WriteString("\n")
 	}
-
 	if len(m.Env) > 0 {
 		b.WriteString("## Environment\n\n| | |\n|---|---|\n")
 		for _, kv := range m.Env {
-			fmt.Fprintf(&b, "| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
+			fmt.Fprintf(b, "| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
 		}
 		b.WriteString("\n")
 	}
 	if len(m.Servers) > 0 {
 		b.WriteString("Servers:\n\n")
 		for _, s := range m.Servers {
-			fmt.Fprintf(&b, "- %s: `%s`\n", s.Label, strings.Join(append(append([]string{s.Path}, s.Args...), "-p", "0", "-j", "FILE"), " "))
+			fmt.Fprintf(b, "- %s: `%s`\n", s.Label, strings.Join(append(append([]string{s.Path}, s.Args...), "-p", "0", "-j", "FILE"), " "))
 		}
 		b.WriteString("\n")
 	}
-
-	b.WriteString("## Reproduce\n\nFrom the repository root, after `make`:\n\n```\n")
-	if m.Command != "" {
-		b.WriteString(m.Command + "\n")
-	} else {
-		b.WriteString("make experiment\n")
-	}
-	b.WriteString("```\n\n(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\nRaw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
-		"A report can be rebuilt from a results directory with `bin/experiment -report DIR`.\n")
-	return b.String()
 }
 
-func kstackLine(kpt Num) string {
+func kstackLine(kpt results.Num) string {
 	if kpt.Set {
 		return fmt.Sprintf("**kernel stack KiB/conn**: the server's OS threads at the peak minus those it had when it started listening (`Threads` in /proc/PID/status, sampled every 100 ms), times the kernel stack one thread costs on this kernel, %s KiB (measured at the start: `KernelStack` growth in /proc/meminfo while the runner held 1,000 extra threads, median of 5 trials), divided by peak connections. RSS does not include it. For a model with several processes the runner cannot see the children's threads, so there the figure is the system-wide `KernelStack` growth at the peak (the server's own sample), which other processes also move. The system-wide `KernelStack` growth is in results.csv as `kstack_system_kib`; it also moves with every other process on the machine.", kpt)
 	}

@@ -1,10 +1,7 @@
-package runner
+package results
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
@@ -15,7 +12,8 @@ type Stat struct {
 	N             int
 }
 
-func statOf(vals []Num) Stat {
+// StatOf is the Stat of the measured values among vals.
+func StatOf(vals []Num) Stat {
 	var xs []float64
 	for _, v := range vals {
 		if v.Set {
@@ -30,17 +28,21 @@ func statOf(vals []Num) Stat {
 	if len(xs)%2 == 0 {
 		med = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 	}
-	return Stat{Med: num(med), Min: num(xs[0]), Max: num(xs[len(xs)-1]), N: len(xs)}
+	return Stat{Med: N(med), Min: N(xs[0]), Max: N(xs[len(xs)-1]), N: len(xs)}
 }
 
-type metricDef struct {
-	key   string
-	title string
-	get   func(Metrics) Num
+// Def is one figure of a cell: its stable key (results.csv's column, a
+// Cell.Stat key), its title and where it comes from in a run's Metrics.
+type Def struct {
+	Key   string
+	Title string
+	Get   func(Metrics) Num
 }
 
-// metricDefs is the CSV's column order; keys are stable for scripts.
-var metricDefs = []metricDef{
+// Defs is every figure of a cell, in results.csv's column order; keys are
+// stable for scripts. A new figure is a field of Metrics, filled by
+// Derive or ProbeMetrics, and one line here.
+var Defs = []Def{
 	{"requested", "requested", func(m Metrics) Num { return m.Requested }},
 	{"established", "established", func(m Metrics) Num { return m.Established }},
 	{"verified", "verified", func(m Metrics) Num { return m.Verified }},
@@ -100,21 +102,23 @@ func (c *Cell) Status() string {
 	return fmt.Sprintf("%s %d/%d", worst, n, len(c.Runs))
 }
 
-func (c *Cell) stat(key string) Stat { return c.Stats[key] }
+// Stat is the figure of Defs with that key.
+func (c *Cell) Stat(key string) Stat { return c.Stats[key] }
 
-// threadPerConn says whether the server paid a kernel stack per
+// ThreadPerConn says whether the server paid a kernel stack per
 // connection (a thread or a process each), judged from the data, so the
 // kernel stacks are charged to the models that really pay them.
-func (c *Cell) threadPerConn() bool {
-	k := c.stat("kstack_kib_per_conn").Med
+func (c *Cell) ThreadPerConn() bool {
+	k := c.Stat("kstack_kib_per_conn").Med
 	return k.Set && k.V >= 1
 }
 
-var workloadOrder = map[string]int{"hold": 0, "echo": 1, "reconnect": 2}
+// WorkloadOrder sorts the matrix's workloads.
+var WorkloadOrder = map[string]int{"hold": 0, "echo": 1, "reconnect": 2}
 
-// aggregate groups runs into cells in a stable order: servers as first
+// Aggregate groups runs into cells in a stable order: servers as first
 // seen, then workload, then connections.
-func aggregate(runs []*Run) []*Cell {
+func Aggregate(runs []*Run) []*Cell {
 	serverOrder := map[string]int{}
 	cells := map[string]*Cell{}
 	var list []*Cell
@@ -133,12 +137,12 @@ func aggregate(runs []*Run) []*Cell {
 	}
 	for _, c := range list {
 		c.Stats = map[string]Stat{}
-		for _, d := range metricDefs {
+		for _, d := range Defs {
 			vals := make([]Num, len(c.Runs))
 			for i, r := range c.Runs {
-				vals[i] = d.get(r.M)
+				vals[i] = d.Get(r.M)
 			}
-			c.Stats[d.key] = statOf(vals)
+			c.Stats[d.Key] = StatOf(vals)
 		}
 	}
 	sort.SliceStable(list, func(i, j int) bool {
@@ -146,103 +150,31 @@ func aggregate(runs []*Run) []*Cell {
 		if serverOrder[a.Server] != serverOrder[b.Server] {
 			return serverOrder[a.Server] < serverOrder[b.Server]
 		}
-		if workloadOrder[a.Workload] != workloadOrder[b.Workload] {
-			return workloadOrder[a.Workload] < workloadOrder[b.Workload]
+		if WorkloadOrder[a.Workload] != WorkloadOrder[b.Workload] {
+			return WorkloadOrder[a.Workload] < WorkloadOrder[b.Workload]
 		}
 		return a.Conns < b.Conns
 	})
 	return list
 }
 
-// Results is everything a report is made of; it is written as
-// results.json-free raw files plus runs.json and meta.json, and read back
-// by LoadResults so that a report can be rebuilt from a results directory.
-type Results struct {
-	Dir   string
-	Meta  Meta
-	Runs  []*Run
-	Cells []*Cell
+// CellsOf is the cells of one workload.
+func CellsOf(cells []*Cell, workload string) []*Cell {
+	var out []*Cell
+	for _, c := range cells {
+		if c.Workload == workload {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
-// Meta describes the whole experiment: how it was invoked and where.
-type Meta struct {
-	Started   string            `json:"started"`
-	Finished  string            `json:"finished"`
-	Command   string            `json:"command"`
-	Reps      int               `json:"reps"`
-	Counts    []int             `json:"counts"`
-	Servers   []ServerSpec      `json:"servers"`
-	Workloads map[string]string `json:"workloads"` // name -> client flags and meaning
-	Pinning   string            `json:"pinning"`
-	CPUs      int               `json:"cpus"`
-	// KStackPerThreadKiB is measured at the start (see calibrateKernelStack).
-	KStackPerThreadKiB Num         `json:"kstack_per_thread_kib"`
-	Notes              []string    `json:"notes"`
-	Env                [][2]string `json:"environment"`
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// LoadResults reads runs.json and meta.json from dir and every run's raw
-// JSON from dir/raw, and derives the figures.
-func LoadResults(dir string) (*Results, error) {
-	res := &Results{Dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, "runs.json"))
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &res.Runs); err != nil {
-		return nil, fmt.Errorf("runs.json: %v", err)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil {
-		if err := json.Unmarshal(b, &res.Meta); err != nil {
-			return nil, fmt.Errorf("meta.json: %v", err)
+// FindCell is the cell of (server, workload, n), or nil.
+func FindCell(cells []*Cell, server, workload string, n int) *Cell {
+	for _, c := range cells {
+		if c.Server == server && c.Workload == workload && c.Conns == n {
+			return c
 		}
 	}
-	res.derive()
-	return res, nil
-}
-
-func (res *Results) derive() {
-	raw := filepath.Join(res.Dir, "raw")
-	for _, r := range res.Runs {
-		var srv, cli doc
-		if r.ServerJSON != "" {
-			srv, _ = loadDoc(filepath.Join(raw, r.ServerJSON))
-		}
-		if r.ClientJSON != "" {
-			cli, _ = loadDoc(filepath.Join(raw, r.ClientJSON))
-		}
-		r.M = metricsFrom(srv, cli, r.Sample, res.Meta.KStackPerThreadKiB)
-		if r.Probe != nil {
-			var idle, hold doc
-			if r.Probe.IdleJSON != "" {
-				idle, _ = loadDoc(filepath.Join(raw, r.Probe.IdleJSON))
-			}
-			if r.Probe.HoldJSON != "" {
-				hold, _ = loadDoc(filepath.Join(raw, r.Probe.HoldJSON))
-			}
-			holdWindowCheck(r.Probe, cli)
-			r.M.ProbeLate = r.Probe.HoldLate
-			probeMetrics(&r.M, idle, hold, srv, cli, r.Probe, res.Meta.KStackPerThreadKiB)
-		}
-		if r.SystemBusyS.Set && r.M.CPUS.Set && r.M.ClientCPUS.Set {
-			r.M.OtherCPUS = num(max(0, r.SystemBusyS.V-r.M.CPUS.V-r.M.ClientCPUS.V))
-			if r.WallS > 0 && res.Meta.CPUs > 0 {
-				r.M.OtherShare = num(100 * r.M.OtherCPUS.V / (r.WallS * float64(res.Meta.CPUs)))
-			}
-		}
-		// Errors the client could not report (killed, or it died) must not
-		// read as "0 errors".
-		if r.Status == StatusErrors && !r.M.Errors.Set && r.M.Requested.Set && r.M.Verified.Set {
-			r.M.Errors = num(r.M.Requested.V - r.M.Verified.V)
-		}
-	}
-	res.Cells = aggregate(res.Runs)
+	return nil
 }

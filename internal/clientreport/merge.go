@@ -1,0 +1,104 @@
+package clientreport
+
+import (
+	"errors"
+	"fmt"
+
+	"tenkthreads/internal/stats"
+)
+
+// Merge combines runs that happened side by side, named by names (for
+// warnings and merged_from): counters and histograms add up exactly;
+// times are the longest; rates add up because the processes ran
+// concurrently.
+func Merge(rs []*Result, names []string) (*Result, error) {
+	if len(rs) == 0 {
+		return nil, errors.New("nothing to merge")
+	}
+	m := New()
+	m.Target = rs[0].Target
+	m.StartedAt = rs[0].StartedAt
+	m.Config = rs[0].Config
+	m.Environment = rs[0].Environment
+	m.Environment.Cores = 0
+	m.Processes = 0
+	hosts := map[string]bool{}
+	for i, r := range rs {
+		// Processes on one host share its cores; hosts add theirs.
+		if !hosts[r.Environment.Hostname] {
+			hosts[r.Environment.Hostname] = true
+			m.Environment.Cores += r.Environment.Cores
+		}
+		if r.Target != m.Target {
+			m.AddWarning(fmt.Sprintf("%s targets %s, not %s", names[i], r.Target, m.Target))
+		}
+		if r.StartedAt < m.StartedAt {
+			m.StartedAt = r.StartedAt
+		}
+		m.add(r)
+		for _, w := range r.Warnings {
+			m.AddWarning(names[i] + ": " + w)
+		}
+		if len(r.MergedFrom) > 0 {
+			m.MergedFrom = append(m.MergedFrom, r.MergedFrom...)
+		} else {
+			m.MergedFrom = append(m.MergedFrom, names[i])
+		}
+		for name, h := range r.Hists {
+			if err := stats.Merge(m.Hists[name], h); err != nil {
+				return nil, fmt.Errorf("%s: latency.%s: %v", names[i], name, err)
+			}
+		}
+	}
+	m.Config.N = int(m.Requested)
+	m.Derive()
+	// Per-process rates add up; the longest steady phase would understate them.
+	m.RoundTripsPS, m.MBPerS, m.ConnectsPerS, m.Rate.AchievedPerS = 0, 0, 0, 0
+	for _, r := range rs {
+		m.RoundTripsPS += r.RoundTripsPS
+		m.MBPerS += r.MBPerS
+		m.ConnectsPerS += r.ConnectsPerS
+		m.Rate.AchievedPerS += r.Rate.AchievedPerS
+	}
+	return m, nil
+}
+
+// add adds r's counters into m: sums, and the longest of the times.
+func (m *Result) add(r *Result) {
+	m.Processes += r.Processes
+	m.Requested += r.Requested
+	m.Established += r.Established
+	m.Verified += r.Verified
+	m.Failed += r.Failed
+	m.MaxConc += r.MaxConc
+	m.Total += r.Total
+	m.Now += r.Now
+	for c, n := range r.Errors {
+		m.Errors[c] += n
+	}
+	for c, names := range r.Errnos {
+		if m.Errnos[c] == nil {
+			m.Errnos[c] = map[string]int64{}
+		}
+		for n, k := range names {
+			m.Errnos[c][n] += k
+		}
+	}
+	m.Examples = append(m.Examples, r.Examples...)
+	m.ElapsedS = max(m.ElapsedS, r.ElapsedS)
+	m.ConnectAllS = max(m.ConnectAllS, r.ConnectAllS)
+	m.HoldS = max(m.HoldS, r.HoldS)
+	m.SteadyS = max(m.SteadyS, r.SteadyS)
+	m.Sent += r.Sent
+	m.RoundTrips += r.RoundTrips
+	m.InFlightLost += r.InFlightLost
+	m.BytesSent += r.BytesSent
+	m.BytesReceived += r.BytesReceived
+	m.Rate.RequestedPerS += r.Rate.RequestedPerS
+	m.Rate.LateSends += r.Rate.LateSends
+	m.Rate.MissedSends += r.Rate.MissedSends
+	m.UserCPUS += r.UserCPUS
+	m.SysCPUS += r.SysCPUS
+	m.SteadyCPUS += r.SteadyCPUS
+	m.Interrupted = m.Interrupted || r.Interrupted
+}

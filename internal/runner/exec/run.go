@@ -1,0 +1,238 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/sysinfo"
+)
+
+// Params are the knobs of one run that do not belong in its record.
+type Params struct {
+	RawDir        string
+	ClientPath    string
+	ClientArgs    []string
+	Pin           bool
+	CPUs          [2]int // the server's and the client's
+	StartTimeout  time.Duration
+	ClientTimeout time.Duration
+	StopTimeout   time.Duration
+	// Probe takes SIGUSR1 reports while idle and while the client holds
+	// every connection (the client must run with -hold); AcceptTiming also
+	// times the server's thread creation during the ramp.
+	Probe        bool
+	AcceptTiming bool
+	// ByThreads: the server pays a thread or process per connection, so
+	// the hold is detected from /proc instead of SIGUSR1 polling.
+	ByThreads bool
+}
+
+// Run runs spec against the client with n connections and returns the
+// record of the run; its files go to p.RawDir.
+func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r results.Run) {
+	base := fmt.Sprintf("%s_%s_%d_r%d", sanitize(spec.Key), workload, n, rep)
+	r = results.Run{
+		Server: spec.Key, Label: spec.Label, Model: spec.Model,
+		Workload: workload, Conns: n, Rep: rep,
+		ServerJSON: base + ".server.json", ClientJSON: base + ".client.json",
+		ServerLog: base + ".server.log", ClientLog: base + ".client.log",
+		ClientExit: -1,
+	}
+	start := time.Now()
+	busy0 := busySeconds()
+	defer func() {
+		r.WallS = time.Since(start).Seconds()
+		if b := busySeconds(); b.Set && busy0.Set {
+			r.SystemBusyS = results.N(b.V - busy0.V)
+		}
+	}()
+	if tw, err := sysinfo.Host.TimeWait(); err == nil {
+		r.TimeWaitBefore = results.N(float64(tw))
+	}
+	if l, err := sysinfo.Host.LoadAvg(); err == nil {
+		r.LoadBefore = results.N(l.Load1)
+	}
+	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
+	r.ServerCmd = pinned(p.Pin, p.CPUs[0], spec.Path, srvArgs)
+	kstack0 := kernelStackKiB()
+	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
+	if srv == nil {
+		r.ServerExit, r.Status, r.Detail = exit, results.StatusNoStart, why
+		return r
+	}
+	defer srv.Close()
+	pb := probe{pid: srv.Pid, jsonPath: filepath.Join(p.RawDir, r.ServerJSON), rawDir: p.RawDir, base: base}
+	var w watch
+	if p.Probe {
+		r.Probe = &results.Probe{}
+		pb.pr = r.Probe
+		w.threads0 = threads(srv.Pid)
+		w.after = pb.idle()
+		if t := threads(srv.Pid); t.Set {
+			w.threads0 = t
+		}
+		// After the idle report: workers of -P and the signal thread exist.
+		w.groupThreads0 = groupThreads(srv.Pid)
+	}
+	sampler := startSampler(srv.Pid, kstack0)
+	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
+	r.ClientCmd = pinned(p.Pin, p.CPUs[1], p.ClientPath, cliArgs)
+	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context) {
+		w.run(ctx, pb, n, p)
+	})
+	if r.Probe != nil {
+		// Children of the fork model exit as the client closes; give the
+		// server a moment to reap them, so their CPU is in its cutime.
+		time.Sleep(300 * time.Millisecond)
+		r.Probe.EndGroupCPUS = groupCPU(srv.Pid)
+	}
+	r.ClientExit = c.exit
+	r.Sample = sampler.stop()
+	finish(&r, srv, c, p)
+	return r
+}
+
+// finish stops the server and judges the run: a server that died while
+// the client ran is a crash, whatever the client saw.
+func finish(r *results.Run, srv *Server, c clientRun, p Params) {
+	crashed := srv.Exited()
+	hung := false
+	if !crashed {
+		hung = srv.Stop(p.StopTimeout)
+	} else {
+		// Leftover children of process models must not outlive the run.
+		srv.KillGroup()
+	}
+	r.ServerExit = ExitString(srv.ExitErr())
+	switch {
+	case crashed:
+		r.Status = results.StatusCrashed
+		r.Detail = "server exited during the run (" + r.ServerExit + ")"
+	case hung:
+		r.Status = results.StatusHung
+		r.Detail = fmt.Sprintf("server did not exit within %s of SIGINT; killed", p.StopTimeout)
+	case c.timedOut:
+		r.Status = results.StatusClientTimeout
+		r.Detail = fmt.Sprintf("client did not finish within %s; killed", p.ClientTimeout)
+	case srv.ExitErr() != nil:
+		r.Status = results.StatusBadExit
+		r.Detail = "server exit after SIGINT: " + r.ServerExit
+	case c.err != nil:
+		r.Status = results.StatusErrors
+		r.Detail = "client: " + ExitString(c.err) + ": " + lastLine(filepath.Join(p.RawDir, r.ClientLog))
+	default:
+		r.Status = results.StatusOK
+	}
+}
+
+// watch is what the probes of a run start from.
+type watch struct {
+	after         float64     // uptime of the idle report
+	threads0      results.Num // server threads after the idle report
+	groupThreads0 int
+}
+
+// run runs the probes while the client runs, until ctx ends and they
+// have finished.
+func (w *watch) run(ctx context.Context, pb probe, n int, p Params) {
+	if !p.Probe {
+		return
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	if p.AcceptTiming {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pb.acceptTimer(ctx, n, t0, w.threads0.V)
+		}()
+	}
+	pb.hold(ctx, n, w.after, p.ByThreads, w.groupThreads0)
+	wg.Wait()
+}
+
+// clientRun is how the client ended.
+type clientRun struct {
+	err      error
+	exit     int
+	timedOut bool
+}
+
+// runClient runs the client with its output in logPath until it exits or
+// timeout passes, with probes running beside it until it ends; if the
+// server dies under the client, the client gets a moment to notice and
+// write its report.
+func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(context.Context)) (c clientRun) {
+	c.exit = -1
+	log, err := os.Create(logPath)
+	if err == nil {
+		defer log.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cli := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cli.Stdout, cli.Stderr = log, log
+	// At the time limit the client is interrupted first, so it still
+	// writes its report (marked interrupted); killed only if it lingers.
+	cli.Cancel = func() error { return cli.Process.Signal(os.Interrupt) }
+	cli.WaitDelay = 5 * time.Second
+	if c.err = cli.Start(); c.err != nil {
+		return c
+	}
+	probeCtx, probeStop := context.WithCancel(context.Background())
+	var w sync.WaitGroup
+	w.Add(1)
+	go func() { defer w.Done(); probes(probeCtx) }()
+	done := make(chan error, 1)
+	go func() { done <- cli.Wait() }()
+	select {
+	case c.err = <-done:
+	case err := <-srv.Done():
+		srv.Collect(err)
+		select {
+		case c.err = <-done:
+		case <-time.After(5 * time.Second):
+			cancel()
+			c.err = <-done
+		}
+	}
+	c.timedOut = ctx.Err() == context.DeadlineExceeded
+	probeStop()
+	w.Wait()
+	if cli.ProcessState != nil {
+		c.exit = cli.ProcessState.ExitCode()
+	}
+	return c
+}
+
+func busySeconds() results.Num {
+	if b, err := sysinfo.Host.BusyCPUSeconds(); err == nil {
+		return results.N(b)
+	}
+	return results.Num{}
+}
+
+func pinned(pin bool, cpu int, path string, args []string) []string {
+	if !pin {
+		return append([]string{path}, args...)
+	}
+	return append([]string{"taskset", "-c", strconv.Itoa(cpu), path}, args...)
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+			return r
+		}
+		return '-'
+	}, s)
+}

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"tenkthreads/internal/runner/results"
+)
+
+// Answer states the result in two sentences computed from the data: what
+// holding the most connections cost each server, and what a round trip
+// cost each server at the largest count.
+func Answer(cells []*results.Cell) string {
+	var s1, s2 string
+	hold := results.CellsOf(cells, "hold")
+	if n := largestCommon(hold); n > 0 {
+		var parts []string
+		for _, c := range hold {
+			if c.Conns != n {
+				continue
+			}
+			held := c.Stat("server_max_conc").Med
+			p := c.Label + " held "
+			if held.Set {
+				p += fmt.Sprintf("%s of %s", results.Thousands(int(held.V)), results.Thousands(n))
+			} else {
+				p += "an unknown number (no server report)"
+			}
+			if e := c.Stat("errors").Med; e.Set {
+				p += fmt.Sprintf(" with %s client errors", results.Thousands(int(e.V)))
+			}
+			if st := c.Status(); st != results.StatusOK {
+				p += " (" + st + ")"
+			}
+			u, k := c.Stat("kib_per_conn").Med, c.Stat("kstack_kib_per_conn").Med
+			switch {
+			case u.Set && c.ThreadPerConn() && k.Set:
+				p += fmt.Sprintf(", at %s KiB of user-space memory plus %s KiB of kernel stack per connection", u, k)
+			case u.Set:
+				p += fmt.Sprintf(", at %s KiB per connection", u)
+			}
+			parts = append(parts, p)
+		}
+		s1 = fmt.Sprintf("Asked to hold %s connections open, %s.", results.Thousands(n), joinAnd(parts))
+	} else {
+		s1 = "No hold run produced results."
+	}
+	echo := results.CellsOf(cells, "echo")
+	if n := largestCommon(echo); n > 0 {
+		var parts []string
+		for _, c := range echo {
+			if c.Conns != n {
+				continue
+			}
+			var fig []string
+			if v := c.Stat("server_cpu_us_per_rt").Med; v.Set {
+				fig = append(fig, fmt.Sprintf("%s µs of server CPU per round trip", v))
+			}
+			if v := c.Stat("rtt_p99_us").Med; v.Set {
+				fig = append(fig, "p99 latency "+FmtUs(v))
+			}
+			if v := c.Stat("round_trips_per_s").Med; v.Set {
+				fig = append(fig, results.Thousands(int(v.V))+" round trips/s")
+			}
+			p := c.Label
+			if len(fig) == 0 {
+				p += " had no round-trip figures (not reported)"
+			} else {
+				p += " needed " + strings.Join(fig, ", ")
+			}
+			if st := c.Status(); st != results.StatusOK {
+				p += " (" + st + ")"
+			}
+			parts = append(parts, p)
+		}
+		s2 = fmt.Sprintf("With %s connections doing closed-loop echo, %s.", results.Thousands(n), joinAnd(parts))
+	} else {
+		s2 = "CPU per round trip and latency were not measured in this run (the client offers no -duration or -rounds workload yet, or the echo workload was not selected)."
+	}
+	return s1 + " " + s2 + saturation(echo)
+}
+
+// saturation warns when the client, not the server, may have set the pace.
+func saturation(cells []*results.Cell) string {
+	n := 0
+	for _, c := range cells {
+		if b := c.Stat("client_cores_busy").Med; b.Set && b.V >= 0.9 {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Caution: in %d of %d echo cells the client kept at least 0.9 of its core busy, so round trips/s and latency there are bounded by the client as much as by the server.", n, len(cells))
+}
+
+// largestCommon is the largest connection count every server ran, so the
+// sentence compares like with like; failing that, the largest any ran.
+func largestCommon(cells []*results.Cell) int {
+	per := map[string]map[int]bool{}
+	all := map[int]bool{}
+	for _, c := range cells {
+		if per[c.Server] == nil {
+			per[c.Server] = map[int]bool{}
+		}
+		per[c.Server][c.Conns] = true
+		all[c.Conns] = true
+	}
+	var counts []int
+	for n := range all {
+		counts = append(counts, n)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(counts)))
+	for _, n := range counts {
+		ok := true
+		for _, m := range per {
+			if !m[n] {
+				ok = false
+			}
+		}
+		if ok {
+			return n
+		}
+	}
+	if len(counts) > 0 {
+		return counts[0]
+	}
+	return 0
+}
+
+func joinAnd(parts []string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], "; ") + "; and " + parts[len(parts)-1]
+}

@@ -1,0 +1,204 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"tenkthreads/internal/runner/exec"
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/results"
+)
+
+// C100KSchema names the layout of c100k.json (scripts/experiment/SCHEMAS.md).
+const C100KSchema = "10kthreads-c100k/1"
+
+// PrecondTable renders the checks for the terminal.
+func PrecondTable(ps []plan.Precond) string {
+	var rows [][]string
+	for _, p := range ps {
+		st := "ok"
+		if !p.OK {
+			st = "SHORT: " + p.Fix
+		}
+		rows = append(rows, []string{p.Item, p.Have, p.Need, st})
+	}
+	return Table([]string{"precondition", "this machine", "needed", "status"}, rows, []bool{false, false, false, false})
+}
+
+// C100KRow is one (server, connections) row of the c100k table.
+type C100KRow struct {
+	Server         string      `json:"server"`
+	Label          string      `json:"label"`
+	Conns          int         `json:"conns"`
+	ServerProcs    int         `json:"server_procs"`
+	ClientProcs    int         `json:"client_procs"`
+	Status         string      `json:"status"`
+	Errors         results.Num `json:"errors"`
+	Established    results.Num `json:"established"`
+	Verified       results.Num `json:"verified"`
+	ServerHeld     results.Num `json:"server_held"` // at the hold report
+	ConnectAllS    results.Num `json:"connect_all_s"`
+	UserKiBPerConn results.Num `json:"user_kib_per_conn"`
+	KStackPerConn  results.Num `json:"kstack_kib_per_conn"`
+	TotalPerConn   results.Num `json:"total_kib_per_conn"`
+	ServerCPUS     results.Num `json:"server_cpu_s"`
+	ClientCPUS     results.Num `json:"client_cpu_s"`
+	OtherCPUPct    results.Num `json:"other_cpu_pct"`
+	Note           string      `json:"note,omitempty"`
+}
+
+// C100KReport is c100k.json.
+type C100KReport struct {
+	Header
+	WallS         float64                `json:"wall_s"`
+	Preconditions []plan.Precond         `json:"preconditions"`
+	Tuned         []exec.SysctlChange    `json:"tuned"`
+	Rows          []C100KRow             `json:"rows"`
+	Targets       []BenchTarget          `json:"targets"`
+	Notes         []string               `json:"notes"`
+	Environment   [][2]string            `json:"environment"`
+	KStackPerThr  results.Num            `json:"kstack_per_thread_kib"`
+	Interference  map[string]results.Num `json:"interference_pct"`
+	Skipped       []C100KSkipped         `json:"skipped"`
+}
+
+// C100KSkipped is a cell the build cannot run.
+type C100KSkipped struct {
+	Server string `json:"server"`
+	Conns  int    `json:"conns"`
+	Why    string `json:"why"`
+}
+
+// ChangesText lists sysctl changes for people.
+func ChangesText(cs []exec.SysctlChange) string {
+	var f []string
+	for _, c := range cs {
+		f = append(f, fmt.Sprintf("%s (%s → %s)", c.Name, c.Old, c.New))
+	}
+	return strings.Join(f, ", ")
+}
+
+// WallTarget judges the whole run's time.
+func WallTarget(wall float64) BenchTarget {
+	ok := wall < 300
+	return BenchTarget{Key: "wall", Target: "the whole make c100k under 5 minutes", Value: results.N(wall), Unit: "s", Met: &ok,
+		Measured: fmt.Sprintf("%.0f s (including the kernel-stack calibration)", wall)}
+}
+
+func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlChange, skipped []C100KSkipped, procs map[string][2]int, refCount, maxN int) C100KReport {
+	m := res.Meta
+	rep := C100KReport{Header: header(C100KSchema, m),
+		Preconditions: pre, Tuned: tuned, Notes: m.Notes, Environment: m.Env, KStackPerThr: m.KStackPerThreadKiB,
+		Rows: []C100KRow{}, Targets: []BenchTarget{}, Skipped: skipped, Interference: map[string]results.Num{}}
+	if rep.Tuned == nil {
+		rep.Tuned = []exec.SysctlChange{}
+	}
+	if rep.Skipped == nil {
+		rep.Skipped = []C100KSkipped{}
+	}
+	med, worst := results.InterferenceSummary(res.Runs)
+	rep.Interference["median"], rep.Interference["worst_run"] = med, worst
+	for _, c := range res.Cells {
+		pc := procs[fmt.Sprintf("%s|%d", c.Server, c.Conns)]
+		row := C100KRow{Server: c.Server, Label: c.Label, Conns: c.Conns, ServerProcs: pc[0], ClientProcs: pc[1],
+			Status: c.Status(), Errors: c.Stat("errors").Med, Established: c.Stat("established").Med, Verified: c.Stat("verified").Med,
+			ServerHeld: c.Stat("held_conns").Med, ConnectAllS: c.Stat("connect_all_s").Med,
+			UserKiBPerConn: c.Stat("hold_kib_per_conn").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
+			ServerCPUS: c.Stat("server_cpu_s").Med, ClientCPUS: c.Stat("client_cpu_s").Med, OtherCPUPct: c.Stat("other_cpu_pct").Med}
+		if row.UserKiBPerConn.Set && row.KStackPerConn.Set {
+			row.TotalPerConn = results.N(row.UserKiBPerConn.V + row.KStackPerConn.V)
+		}
+		for _, r := range c.Runs {
+			if r.M.ProbeLate {
+				row.Note = "hold report late: " + r.Probe.Detail
+			} else if r.Probe != nil && r.Probe.HoldJSON == "" && r.Probe.Detail != "" {
+				row.Note = r.Probe.Detail
+			}
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	find := func(server string, n int) *C100KRow {
+		for i := range rep.Rows {
+			if rep.Rows[i].Server == server && rep.Rows[i].Conns == n {
+				return &rep.Rows[i]
+			}
+		}
+		return nil
+	}
+	yes := func(b bool) *bool { return &b }
+	thr := "10kthreads:thread"
+	top := find(thr, maxN)
+	t := BenchTarget{Key: "held", Target: fmt.Sprintf("thread model: %s connections, 0 errors, every connection verified", results.Thousands(maxN)), Unit: "conns"}
+	if top != nil {
+		t.Value = top.Verified
+		t.Met = yes(top.Verified.Set && int(top.Verified.V) == maxN && top.Errors.Set && top.Errors.V == 0 && top.Status == results.StatusOK)
+		t.Measured = fmt.Sprintf("%s verified of %s, %s errors, status %s (-P %d, client -procs %d)", FmtInt(top.Verified), results.Thousands(maxN), FmtInt(top.Errors), top.Status, top.ServerProcs, top.ClientProcs)
+	}
+	rep.Targets = append(rep.Targets, t)
+	t = BenchTarget{Key: "connect_all", Target: fmt.Sprintf("thread model: all %s connected within 10 s", results.Thousands(maxN)), Unit: "s"}
+	if top != nil && top.ConnectAllS.Set {
+		t.Value = top.ConnectAllS
+		t.Met = yes(top.ConnectAllS.V <= 10)
+		t.Measured = fmt.Sprintf("%s s (client connect-all)", top.ConnectAllS)
+	}
+	rep.Targets = append(rep.Targets, t)
+	if refCount > 0 {
+		base := find(thr, refCount)
+		t = BenchTarget{Key: "linear_memory", Target: fmt.Sprintf("thread model: memory per connection at %s within 10%% of the figure at %s", results.Thousands(maxN), results.Thousands(refCount)), Unit: "ratio"}
+		if top != nil && base != nil && top.TotalPerConn.Set && base.TotalPerConn.Set && base.TotalPerConn.V > 0 {
+			r := top.TotalPerConn.V / base.TotalPerConn.V
+			t.Value = results.N(r)
+			t.Met = yes(r <= 1.10 && r >= 0.90)
+			t.Measured = fmt.Sprintf("%s KiB at %s vs %s KiB at %s = %.2f× (user space %s vs %s KiB, kernel stack %s vs %s KiB)",
+				top.TotalPerConn, results.Thousands(maxN), base.TotalPerConn, results.Thousands(refCount), r,
+				top.UserKiBPerConn, base.UserKiBPerConn, top.KStackPerConn, base.KStackPerConn)
+		}
+		rep.Targets = append(rep.Targets, t)
+	}
+	return rep
+}
+
+// C100KText is the terminal (and c100k.txt) table.
+func C100KText(rep C100KReport) string {
+	var b strings.Builder
+	head := []string{"server", "conns", "-P", "client procs", "status", "errors", "established / verified", "connect all s", "user KiB/conn", "kstack KiB/conn", "total KiB/conn", "server CPU s", "others' CPU %"}
+	right := []bool{false, true, true, true, false, true, true, true, true, true, true, true, true}
+	var rows [][]string
+	for _, r := range rep.Rows {
+		rows = append(rows, []string{r.Label, results.Thousands(r.Conns), strconv.Itoa(r.ServerProcs), strconv.Itoa(r.ClientProcs), r.Status,
+			FmtInt(r.Errors), FmtInt(r.Established) + " / " + FmtInt(r.Verified), r.ConnectAllS.String(),
+			r.UserKiBPerConn.String(), r.KStackPerConn.String(), r.TotalPerConn.String(), r.ServerCPUS.String(), FmtInt(r.OtherCPUPct)})
+	}
+	for _, s := range rep.Skipped {
+		rows = append(rows, []string{s.Server, results.Thousands(s.Conns), "–", "–", "not run: " + s.Why, "–", "–", "–", "–", "–", "–", "–", "–"})
+	}
+	b.WriteString(Table(head, rows, right))
+	var notes []string
+	for _, r := range rep.Rows {
+		if r.Note != "" {
+			notes = append(notes, fmt.Sprintf("%s %s: %s", r.Label, results.Thousands(r.Conns), r.Note))
+		}
+	}
+	for _, n := range notes {
+		b.WriteString("! " + n + "\n")
+	}
+	b.WriteString("\n")
+	rows = nil
+	for _, t := range rep.Targets {
+		v := "not measured"
+		if t.Met != nil {
+			v = map[bool]string{true: "met", false: "NOT MET"}[*t.Met]
+		}
+		rows = append(rows, []string{t.Target, v, t.Measured})
+	}
+	b.WriteString(Table([]string{"target (c100k)", "verdict", "measured"}, rows, []bool{false, false, false}))
+	fmt.Fprintf(&b, "\nMemory per connection: growth from the idle server to the hold, from SIGUSR1 reports (PSS summed over the processes with -P > 1, VmRSS otherwise), over the connections the server held; kernel stack: server threads added × %s KiB per thread (measured).\n", rep.KStackPerThr)
+	if v := rep.Interference["median"]; v.Set {
+		fmt.Fprintf(&b, "Interference: other processes used a median %.0f%% (worst run %.0f%%) of the machine's CPU during the runs.\n", v.V, rep.Interference["worst_run"].V)
+	}
+	if len(rep.Tuned) > 0 {
+		fmt.Fprintf(&b, "Tuned for the run and restored afterwards: %s.\n", ChangesText(rep.Tuned))
+	}
+	return b.String()
+}

@@ -1,0 +1,165 @@
+package report
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"tenkthreads/internal/runner/results"
+)
+
+// SummaryTable is the terminal's end-of-run table: medians of each cell.
+func SummaryTable(cells []*results.Cell) string {
+	head := []string{"server", "workload", "conns", "status", "errors", "peak RSS KiB", "KiB/conn", "kstack KiB", "CPU s", "connect all s", "rtt p99", "rt/s"}
+	right := []bool{false, false, true, false, true, true, true, true, true, true, true, true}
+	var rows [][]string
+	for _, c := range cells {
+		// A hold run's only round trip is the one verification echo per
+		// connection: not a throughput.
+		rtps := FmtInt(c.Stat("round_trips_per_s").Med)
+		if c.Workload == "hold" {
+			rtps = "n/a"
+		}
+		rows = append(rows, []string{
+			c.Label, c.Workload, strconv.Itoa(c.Conns), c.Status(),
+			FmtInt(c.Stat("errors").Med),
+			FmtInt(c.Stat("peak_rss_kib").Med),
+			c.Stat("kib_per_conn").Med.String(),
+			FmtInt(c.Stat("kstack_kib").Med),
+			c.Stat("server_cpu_s").Med.String(),
+			c.Stat("connect_all_s").Med.String(),
+			FmtUs(c.Stat("rtt_p99_us").Med),
+			rtps,
+		})
+	}
+	return Table(head, rows, right)
+}
+
+// HoldTable is the memory question: what holding N connections costs.
+func HoldTable(cells []*results.Cell) string {
+	head := []string{"server", "connections", "status", "client errors", "established / verified", "server peak conns", "peak resident KiB", "user-space KiB/conn", "kernel stack KiB/conn", "total KiB/conn", "server CPU s", "connect all s", "server threads (peak)", "others' CPU %"}
+	right := []bool{false, true, false, true, true, true, true, true, true, true, true, true, true, true}
+	var rows [][]string
+	for _, c := range cells {
+		total := "–"
+		u, k := c.Stat("kib_per_conn").Med, c.Stat("kstack_kib_per_conn").Med
+		if u.Set && k.Set {
+			total = results.FmtFloat(u.V + k.V)
+		}
+		rows = append(rows, []string{
+			c.Label, strconv.Itoa(c.Conns), c.Status(),
+			Spread(c.Stat("errors"), FmtInt),
+			FmtInt(c.Stat("established").Med) + " / " + FmtInt(c.Stat("verified").Med),
+			Spread(c.Stat("server_max_conc"), FmtInt),
+			Spread(c.Stat("peak_rss_kib"), FmtInt),
+			Spread(c.Stat("kib_per_conn"), results.Num.String),
+			Spread(c.Stat("kstack_kib_per_conn"), results.Num.String),
+			total,
+			Spread(c.Stat("server_cpu_s"), results.Num.String),
+			Spread(c.Stat("connect_all_s"), results.Num.String),
+			Spread(c.Stat("server_threads_peak"), FmtInt),
+			Spread(c.Stat("other_cpu_pct"), FmtInt),
+		})
+	}
+	return MDTable(head, rows, right)
+}
+
+// RoundTripTable is the CPU and latency question.
+func RoundTripTable(cells []*results.Cell) string {
+	head := []string{"server", "connections", "status", "client errors", "round trips", "round trips/s", "server CPU µs/round trip", "rtt p50", "rtt p99", "server CPU s", "client CPU s", "client cores busy", "others' CPU %"}
+	right := []bool{false, true, false, true, true, true, true, true, true, true, true, true, true}
+	var rows [][]string
+	for _, c := range cells {
+		rows = append(rows, []string{
+			c.Label, strconv.Itoa(c.Conns), c.Status(),
+			Spread(c.Stat("errors"), FmtInt),
+			Spread(c.Stat("round_trips"), FmtInt),
+			Spread(c.Stat("round_trips_per_s"), FmtInt),
+			Spread(c.Stat("server_cpu_us_per_rt"), results.Num.String),
+			Spread(c.Stat("rtt_p50_us"), FmtUs),
+			Spread(c.Stat("rtt_p99_us"), FmtUs),
+			Spread(c.Stat("server_cpu_s"), results.Num.String),
+			Spread(c.Stat("client_cpu_s"), results.Num.String),
+			Spread(c.Stat("client_cores_busy"), results.Num.String),
+			Spread(c.Stat("other_cpu_pct"), FmtInt),
+		})
+	}
+	return MDTable(head, rows, right)
+}
+
+var digitsRE = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
+// ClientWarnings lists the client's own warnings, once per distinct text,
+// with the cells they came from.
+func ClientWarnings(cells []*results.Cell) string {
+	where := map[string][]string{}
+	example := map[string]string{}
+	var order []string
+	for _, c := range cells {
+		seen := map[string]bool{}
+		for _, r := range c.Runs {
+			for _, w := range r.M.Warnings {
+				// Figures inside a warning vary per run; group by its start.
+				key := digitsRE.ReplaceAllString(w, "N")
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				if _, ok := where[key]; !ok {
+					order = append(order, key)
+					example[key] = w
+				}
+				where[key] = append(where[key], fmt.Sprintf("%s %s %d", c.Label, c.Workload, c.Conns))
+			}
+		}
+	}
+	var b strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&b, "- %d cells: \"%s\" (for example), in %s\n", len(where[k]), example[k], strings.Join(where[k], "; "))
+	}
+	return b.String()
+}
+
+// FailedRuns lists every run that did not end cleanly, with why.
+func FailedRuns(runs []*results.Run) string {
+	var rows [][]string
+	for _, r := range runs {
+		if r.Status == results.StatusOK {
+			continue
+		}
+		rows = append(rows, []string{r.Label, r.Workload, strconv.Itoa(r.Conns), strconv.Itoa(r.Rep), r.Status, strings.ReplaceAll(r.Detail, "|", "/"), r.ServerLog, r.ClientLog})
+	}
+	if len(rows) == 0 {
+		return "Every run ended cleanly: client exit 0, server exit 0 after SIGINT.\n"
+	}
+	return MDTable([]string{"server", "workload", "connections", "rep", "status", "detail", "server log", "client log"}, rows,
+		[]bool{false, false, true, true, false, false, false, false})
+}
+
+// Interference says how much CPU other processes took while runs were
+// live: on a shared machine that, not the server, can explain a slow cell.
+func Interference(runs []*results.Run) string {
+	n, measured := 0, 0
+	worst, worstRun := 0.0, ""
+	for _, r := range runs {
+		if !r.M.OtherShare.Set {
+			continue
+		}
+		measured++
+		share := r.M.OtherShare.V / 100
+		if share > 0.05 {
+			n++
+		}
+		if share > worst {
+			worst, worstRun = share, fmt.Sprintf("%s %s %d rep %d", r.Label, r.Workload, r.Conns, r.Rep)
+		}
+	}
+	if measured == 0 {
+		return ""
+	}
+	if n == 0 {
+		return fmt.Sprintf("Other processes used at most %.0f%% of the machine's CPU during any run.", worst*100)
+	}
+	return fmt.Sprintf("Other processes used more than 5%% of the machine's CPU during %d of %d runs (at most %.0f%%, in %s); figures of those runs may be inflated by the interference (`other_cpu_s` in results.csv).", n, measured, worst*100, worstRun)
+}

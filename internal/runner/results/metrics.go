@@ -1,0 +1,140 @@
+package results
+
+import (
+	"math"
+
+	"tenkthreads/internal/clientreport"
+	"tenkthreads/internal/srvreport"
+)
+
+// Metrics are the per-run figures the report shows. All come from the two
+// JSON reports plus what the runner sampled itself while the run was live.
+type Metrics struct {
+	Requested    Num
+	Established  Num
+	Verified     Num
+	Errors       Num // client errors, all classes
+	MaxConc      Num // server's peak concurrent connections
+	PeakRSSKiB   Num // server VmHWM, or the PSS sum of a multi-process server
+	KiBPerConn   Num // server: VmHWM growth / peak connections (user space)
+	KStackKiB    Num // kernel stack growth, sampled at the peak by the runner (or the server's own figure)
+	KStackPerC   Num
+	KStackSysKiB Num // system-wide KernelStack growth at the peak (noisy on a shared machine)
+	CPUS         Num // server user+sys
+	ClientCPUS   Num
+	ConnectAllS  Num
+	RTTP50us     Num
+	RTTP99us     Num
+	RoundTrips   Num
+	RTPerS       Num
+	CPUPerRTus   Num // server CPU per round trip
+	Threads      Num // server's peak OS threads, sampled by the runner
+	Resets       Num // server-side resets
+	OtherCPUS    Num // machine-wide busy CPU during the run minus server and client
+	OtherShare   Num // OtherCPUS as % of the machine's CPU time during the run
+	ClientBusy   Num // cores the client kept busy; near 1 per core means the client is the bottleneck
+	Warnings     []string
+
+	// From the SIGUSR1 reports of a probed run (see Probe).
+	HeldConns           Num  // server's open connections at the hold report
+	HoldKiBPerConn      Num  // resident growth idle -> hold, per connection
+	HoldKiBPerConnStart Num  // resident growth start -> hold (includes pre-created workers)
+	HoldKStackPerC      Num  // server threads idle -> hold × kernel stack per thread, per connection
+	HoldKStackAllPerC   Num  // all the server's threads at the hold × kernel stack per thread, per connection
+	HoldCPUPerRTus      Num  // server CPU from the hold report to exit, per round trip
+	AcceptServerS       Num  // first to last server thread while connections ramp up
+	GiBPerS             Num  // echoed payload per second, each direction, GiB/s
+	ProbeLate           bool // the hold report may have missed the hold
+}
+
+// Derive computes the figures of one run. srv or cli is nil when the
+// program wrote no report (a crashed server, a killed client): their
+// figures are then not measured.
+func Derive(srv *srvreport.Report, cli *clientreport.Result, s Sample, kstackPerThread Num) Metrics {
+	var m Metrics
+	m.client(cli)
+	m.server(srv)
+	m.kernelStack(srv, s, kstackPerThread)
+	if m.CPUS.Set && m.RoundTrips.Set && m.RoundTrips.V > 0 {
+		m.CPUPerRTus = N(m.CPUS.V / m.RoundTrips.V * 1e6)
+	}
+	m.Threads = s.ThreadsPeak
+	if !m.Threads.Set && srv != nil {
+		m.Threads = N(float64(srv.Threads))
+	}
+	return m
+}
+
+func (m *Metrics) client(cli *clientreport.Result) {
+	if cli == nil {
+		return
+	}
+	m.Requested = N(float64(cli.Requested))
+	m.Established = N(float64(cli.Established))
+	m.Verified = N(float64(cli.Verified))
+	sum := 0.0
+	for _, n := range cli.Errors {
+		sum += float64(n)
+	}
+	m.Errors = N(sum)
+	m.ClientCPUS = N(cli.UserCPUS + cli.SysCPUS)
+	m.ConnectAllS = N(cli.ConnectAllS)
+	// A histogram without samples has no percentiles.
+	if rtt := cli.Latency["rtt"]; rtt.Count > 0 {
+		m.RTTP50us, m.RTTP99us = N(rtt.P50), N(rtt.P99)
+	}
+	m.RoundTrips = N(float64(cli.RoundTrips))
+	m.RTPerS = N(cli.RoundTripsPS)
+	m.ClientBusy = N(cli.CoresBusy)
+	if cli.SteadyS > 0 {
+		m.GiBPerS = N(float64(cli.BytesReceived) / cli.SteadyS / (1 << 30))
+	}
+	m.Warnings = cli.Warnings
+}
+
+// multiProc says the server ran several processes, whose memory is only
+// in the sum of their proportional set sizes.
+func multiProc(srv *srvreport.Report) bool { return srv != nil && srv.Processes > 1 }
+
+func (m *Metrics) server(srv *srvreport.Report) {
+	if srv == nil {
+		return
+	}
+	m.MaxConc = N(float64(srv.MaxConc))
+	// VmHWM, not ru_maxrss: after fork+exec Linux carries the parent's
+	// high-water mark into ru_maxrss, so a small server started by a
+	// larger process reports the parent's size. A process model's memory
+	// is spread over its children; the server sums their proportional
+	// set sizes, so shared pages count once.
+	m.PeakRSSKiB = N(float64(srv.VmHWMKiB))
+	if multiProc(srv) {
+		m.PeakRSSKiB = N(float64(srv.PSSSumKiB))
+	}
+	m.KiBPerConn = N(srv.KiBPerPeakConn)
+	m.CPUS = N(srv.UserCPUS + srv.SysCPUS)
+	m.Resets = N(float64(srv.Resets))
+}
+
+// kernelStack is the server's extra threads at the peak times the
+// measured kernel stack per thread: the system-wide KernelStack growth
+// also moves with every other process on the machine, and the server's
+// own figure is taken at exit, after its threads have gone.
+func (m *Metrics) kernelStack(srv *srvreport.Report, s Sample, kpt Num) {
+	m.KStackSysKiB = s.KStackPeakDeltaKiB
+	switch {
+	case multiProc(srv):
+		// The runner sees only the parent's threads; the children's kernel
+		// stacks show only in the system-wide figure, preferably the
+		// server's own peak sample.
+		m.KStackKiB = N(float64(srv.KernelStackPeakDeltaKiB))
+	case kpt.Set && s.ThreadsPeak.Set && s.ThreadsStart.Set:
+		m.KStackKiB = N(math.Max(0, s.ThreadsPeak.V-s.ThreadsStart.V) * kpt.V)
+	case s.KStackPeakDeltaKiB.Set:
+		m.KStackKiB = s.KStackPeakDeltaKiB
+	case srv != nil:
+		m.KStackKiB = N(float64(srv.KernelStackDeltaKiB))
+	}
+	if m.KStackKiB.Set && m.MaxConc.Set && m.MaxConc.V > 0 {
+		m.KStackPerC = N(m.KStackKiB.V / m.MaxConc.V)
+	}
+}

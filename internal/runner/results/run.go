@@ -1,0 +1,92 @@
+package results
+
+// Run statuses, worst last so a cell shows the worst of its repetitions.
+const (
+	StatusOK            = "ok"
+	StatusErrors        = "errors"
+	StatusBadExit       = "bad-exit"
+	StatusClientTimeout = "client-timeout"
+	StatusNoStart       = "no-start"
+	StatusHung          = "hung"
+	StatusCrashed       = "crashed"
+)
+
+var statusRank = map[string]int{
+	StatusOK: 0, StatusErrors: 1, StatusBadExit: 2, StatusClientTimeout: 3,
+	StatusNoStart: 4, StatusHung: 5, StatusCrashed: 6,
+}
+
+// ServerSpec is one column of the comparison: a binary and the flags that
+// select its model.
+type ServerSpec struct {
+	Key   string   `json:"key"`   // e.g. "10kthreads:thread"
+	Label string   `json:"label"` // e.g. "10kthreads (thread)"
+	Model string   `json:"model"`
+	Path  string   `json:"path"`
+	Args  []string `json:"args"`
+}
+
+// Run is one execution of one cell: the record written to runs.json. The
+// figures are derived from the raw JSON files when the report is built, so
+// the report can be regenerated from the raw data alone.
+type Run struct {
+	Server         string   `json:"server"`
+	Label          string   `json:"label"`
+	Model          string   `json:"model"`
+	Workload       string   `json:"workload"`
+	Conns          int      `json:"conns"`
+	Rep            int      `json:"rep"`
+	Status         string   `json:"status"`
+	Detail         string   `json:"detail,omitempty"`
+	ServerCmd      []string `json:"server_cmd"`
+	ClientCmd      []string `json:"client_cmd"`
+	ServerJSON     string   `json:"server_json"`
+	ClientJSON     string   `json:"client_json"`
+	ServerLog      string   `json:"server_log"`
+	ClientLog      string   `json:"client_log"`
+	ClientExit     int      `json:"client_exit"`
+	ServerExit     string   `json:"server_exit"`
+	WallS          float64  `json:"wall_s"`
+	TimeWaitBefore Num      `json:"time_wait_before"`
+	LoadBefore     Num      `json:"loadavg1_before"`
+	SystemBusyS    Num      `json:"system_busy_cpu_s"` // all CPUs, all processes, during the run
+	Sample         Sample   `json:"sample"`
+	Probe          *Probe   `json:"probe,omitempty"`
+
+	M Metrics `json:"-"`
+}
+
+// Sample is what the runner observed from outside while a run was live.
+type Sample struct {
+	KStackPeakDeltaKiB Num `json:"kstack_peak_delta_kib"`
+	ThreadsPeak        Num `json:"threads_peak"`
+	ThreadsStart       Num `json:"threads_start"`
+	VmHWMKiB           Num `json:"vmhwm_kib"`
+}
+
+// Probe is what the runner took from a live server besides its exit
+// report: a SIGUSR1 report while idle and one while the client held every
+// connection open. The exit report comes after the threads have gone, and
+// its high-water marks include the round trips, so memory per idle
+// connection has to be read while the connections are idle.
+type Probe struct {
+	IdleJSON string `json:"idle_json,omitempty"` // copy of the server's JSON after the idle SIGUSR1
+	HoldJSON string `json:"hold_json,omitempty"` // copy after the SIGUSR1 during the client's -hold
+	// HoldAt is when the hold report was asked for (RFC 3339, runner clock);
+	// HoldLate says it may have missed the client's hold window, so the
+	// figures from it are suspect.
+	HoldAt   string `json:"hold_at,omitempty"`
+	HoldLate bool   `json:"hold_late"`
+	Detail   string `json:"detail,omitempty"`
+	// Server-side accept timing (thread models): from the first new server
+	// thread to the last of n, /proc/PID/stat sampled every 5 ms.
+	AcceptFirstS Num `json:"accept_first_s"` // since the client started
+	AcceptAllS   Num `json:"accept_all_s"`   // since the client started
+	AcceptS      Num `json:"accept_s"`       // AcceptAllS - AcceptFirstS
+	// CPU of the whole process group (every process's user+system time
+	// plus that of the children it reaped) at the hold report and when the
+	// client exited: a process model's own report cannot include workers
+	// that are still alive.
+	HoldGroupCPUS Num `json:"hold_group_cpu_s"`
+	EndGroupCPUS  Num `json:"end_group_cpu_s"`
+}
