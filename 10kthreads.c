@@ -141,7 +141,7 @@ help(void)
 
 /*
  * -M list: every model and its facts, aligned for people and, with -j,
- * as JSON of schema 10kthreads-models/1 for programs.
+ * as JSON of schema 10kthreads-model-list/1 for programs.
  */
 static void __attribute__((noreturn))
 list_models(const char *json_path)
@@ -177,7 +177,7 @@ list_models(const char *json_path)
 		err(1, "stdout");
 	if (fp == NULL)
 		exit(0);
-	fprintf(fp, "{\n  \"schema\": \"10kthreads-models/1\",\n"
+	fprintf(fp, "{\n  \"schema\": \"10kthreads-model-list/1\",\n"
 	    "  \"models\": [\n");
 	for (i = 0; i < NMODELS; i++) {
 		m = &models[i];

@@ -1,53 +1,34 @@
 package tests
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"tenkthreads/internal/srvreport"
 	"tenkthreads/internal/testkit"
 )
 
-// modelFacts is one entry of `10kthreads -M list -j FILE` (schema
-// 10kthreads-models/1), decoded strictly so a renamed key fails here.
-type modelFacts struct {
-	Name           string `json:"name"`
-	Bounded        bool   `json:"bounded"`
-	Processes      bool   `json:"processes"`
-	PerConnection  string `json:"per_connection"`
-	Workers        string `json:"workers"`
-	DefaultWorkers int    `json:"default_workers"`
-	SameAs         string `json:"same_as"`
-}
-
-func listModels(t *testing.T) (string, []modelFacts) {
+// listModels runs -M list -j and decodes the JSON strictly through the
+// runner's own type, so a renamed or missing key fails here.
+func listModels(t *testing.T) (string, []srvreport.Model) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "models.json")
 	res := testkit.Run(t, 10*time.Second, binary(t, "10kthreads"), "-M", "list", "-j", path)
 	if res.Code != 0 || res.Stderr != "" {
 		t.Fatalf("-M list: exit %d, stderr %q", res.Code, res.Stderr)
 	}
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var doc struct {
-		Schema string       `json:"schema"`
-		Models []modelFacts `json:"models"`
-	}
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	l, err := srvreport.DecodeModels(b)
+	if err != nil {
 		t.Fatalf("-M list JSON: %v", err)
 	}
-	if doc.Schema != "10kthreads-models/1" {
-		t.Errorf("schema %q, want 10kthreads-models/1", doc.Schema)
-	}
-	return res.Stdout, doc.Models
+	return res.Stdout, l.Models
 }
 
 // The table and the JSON list the same models in the same order, every

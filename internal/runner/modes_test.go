@@ -2,11 +2,9 @@ package runner
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,12 +12,13 @@ import (
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/testkit"
 )
 
 // realBin is the repository's bin/ with the real servers and client.
 func realBin(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(repoRoot(t), "bin")
+	bin := filepath.Join(testkit.RepoRoot(t), "bin")
 	for _, b := range []string{"10kthreads", "ref_async_server", "client"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			t.Fatalf("bin/%s not found: run make first", b)
@@ -47,17 +46,6 @@ func onlyDir(t *testing.T, out, prefix string) string {
 	return dirs[0]
 }
 
-func readJSONFile(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
 func TestBenchTiny(t *testing.T) {
 	bin := realBin(t)
 	out := t.TempDir()
@@ -73,7 +61,7 @@ func TestBenchTiny(t *testing.T) {
 		}
 	}
 	var rep report.BenchReport
-	readJSONFile(t, filepath.Join(dir, "bench.json"), &rep)
+	testkit.ReadJSON(t, filepath.Join(dir, "bench.json"), &rep)
 	if rep.Schema != report.BenchSchema {
 		t.Errorf("schema %q", rep.Schema)
 	}
@@ -145,7 +133,7 @@ func TestModelsTiny(t *testing.T) {
 	}
 	dir := onlyDir(t, o.Out, "models-")
 	var rep report.ModelsReport
-	readJSONFile(t, filepath.Join(dir, "models.json"), &rep)
+	testkit.ReadJSON(t, filepath.Join(dir, "models.json"), &rep)
 	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 {
 		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows", rep.Schema, len(rep.Reconnect), len(rep.LongLived))
 	}
@@ -280,7 +268,7 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	}
 	dir := onlyDir(t, o.Out, "c100k-")
 	var rep report.C100KReport
-	readJSONFile(t, filepath.Join(dir, "c100k.json"), &rep)
+	testkit.ReadJSON(t, filepath.Join(dir, "c100k.json"), &rep)
 	if len(rep.Tuned) != 1 || rep.Tuned[0].Name != "kernel.pid_max" || rep.Tuned[0].Old != "1000" {
 		t.Errorf("tuned: %+v", rep.Tuned)
 	}
@@ -318,7 +306,7 @@ func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
 	o.Tune, o.SysctlRoot = true, root
 	// The campaign's signal goroutine writes to stderr too.
 	var stdout bytes.Buffer
-	var stderr lockedBuffer
+	var stderr testkit.SyncBuffer
 	if code := Execute(o, &stdout, &stderr); code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
 	}
@@ -352,24 +340,6 @@ func TestModeUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that several goroutines may write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestTuningSetRestore(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,17 +14,8 @@ import (
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/testkit"
 )
-
-// repoRoot is two levels up from this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
 
 // fakeBin builds testdata/fake once per test binary and lays it out as a
 // bin directory: client, 10kthreads and ref_async_server.
@@ -40,10 +30,7 @@ func fakeBin(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "client"), "./testdata/fake").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the fake server/client: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, filepath.Join(dir, "client"), "./testdata/fake")
 	for _, n := range []string{"10kthreads", "ref_async_server"} {
 		if err := os.Symlink("client", filepath.Join(dir, n)); err != nil {
 			t.Fatal(err)
@@ -131,7 +118,7 @@ var plotNames = []string{"mem_per_conn", "cpu_per_rt", "rtt_p99", "rt_per_s"}
 // TestTinyMatrix drives the real binaries on a tiny matrix and checks that
 // every output file exists and the report has its parts.
 func TestTinyMatrix(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	for _, b := range []string{"10kthreads", "ref_async_server", "client"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", b)); err != nil {
 			t.Fatalf("bin/%s not found: run make first", b)
@@ -316,18 +303,12 @@ func TestPreconditionStopsRun(t *testing.T) {
 // TestPreconditionRealLimit runs the built command under a low fd hard
 // limit, as a user would meet it.
 func TestPreconditionRealLimit(t *testing.T) {
-	prl, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Fatal("prlimit (util-linux) is needed for this test")
-	}
 	exe := filepath.Join(t.TempDir(), "experiment")
-	if out, err := exec.Command("go", "build", "-o", exe, "../../scripts/experiment").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	testkit.GoBuild(t, exe, "../../scripts/experiment")
 	bin := fakeBin(t)
-	cmd := exec.Command(prl, "--nofile=300:300", exe, "-bin", bin, "-counts", "1000", "-out", t.TempDir(), "-no-pin")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
+	res := testkit.Run(t, time.Minute, testkit.Prlimit(t), "--nofile=300:300", exe, "-bin", bin, "-counts", "1000", "-out", t.TempDir(), "-no-pin")
+	out := res.Stdout + res.Stderr
+	if res.Code == 0 {
 		t.Fatalf("exit 0 under a 300-descriptor limit:\n%s", out)
 	}
 	if !strings.Contains(string(out), "ulimit -Hn") || !strings.Contains(string(out), "open-file hard limit is 300") {

@@ -159,7 +159,7 @@ func TestListModels(t *testing.T) {
 	if _, err := ListModels(builtServer(t, "ref_async_server")); err == nil {
 		t.Error("a server without -M list gave a model list")
 	}
-	if _, err := DecodeModels([]byte(`{"schema": "10kthreads-models/1", "models": [{"name": "x"}]}`)); err == nil {
+	if _, err := DecodeModels([]byte(`{"schema": "10kthreads-model-list/1", "models": [{"name": "x"}]}`)); err == nil {
 		t.Error("a model without its facts was accepted")
 	}
 }

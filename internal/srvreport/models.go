@@ -13,7 +13,7 @@ import (
 )
 
 // ModelsSchema names the layout of `10kthreads -M list -j FILE`.
-const ModelsSchema = "10kthreads-models/1"
+const ModelsSchema = "10kthreads-model-list/1"
 
 // Model is what bin/10kthreads says about one of its -M models.
 type Model struct {
