@@ -191,6 +191,10 @@ func TestMemLimitFlag(t *testing.T) {
 		n    int
 	}{{cServer, 4 << 20, 400}, {refServer, 4 << 20, 2000}} {
 		t.Run(c.kind.name, func(t *testing.T) {
+			if c.kind == cServer && sanitizer() == "tsan" {
+				// About 1 MiB a thread: room for a few dozen.
+				c.room = 64 << 20
+			}
 			m := startBytes(t, c.kind) + 2<<20 + c.room
 			js := filepath.Join(t.TempDir(), "report.json")
 			s := startServer(t, c.kind, "-j", js, "-m", strconv.FormatInt(m, 10))
