@@ -25,13 +25,13 @@
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
 #define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-c maxconns] " \
-			"[-j file] [-M model] [-P procs] [-p port] " \
+			"[-j file] [-M model] [-m bytes] [-P procs] [-p port] " \
 			"[-s stacksize] " \
 			"[-t seconds] [-w workers]\n"
 
 #define MAX_WORKERS	10000
 #define MAX_PROCS	256
-#define OPTSTRING	"a:b:c:hj:M:P:p:s:t:w:"
+#define OPTSTRING	"a:b:c:hj:M:m:P:p:s:t:w:"
 
 /*
  * What each model is, for -h, -M list and the experiment runner, which
@@ -117,6 +117,11 @@ help(void)
 	for (i = 0; i < NMODELS; i++)
 		printf(" %s", models[i].name);
 	printf("\n"
+	    "  -m bytes      memory limit, k/m/g suffixes, instead of the "
+	    "memory cgroup's;\n"
+	    "                connections beyond its budget are accepted and "
+	    "closed at once\n"
+	    "                (default: the cgroup's limit, if any)\n"
 	    "  -P procs      run the model in procs processes that share the "
 	    "listening\n"
 	    "                socket, to hold more connections than one "
@@ -373,6 +378,28 @@ flag_stack(const char *arg)
 	return stack;
 }
 
+/*
+ * -m: digits and at most a unit, b k m g t p e in either case.  The shape
+ * is checked first: expand_number(3) would take "-1" or "0x10" too.
+ */
+static long
+flag_memory(const char *arg)
+{
+	size_t digits = strspn(arg, "0123456789");
+	uint64_t v;
+
+	errno = 0;
+	if (digits == 0 || (arg[digits] != '\0' && (arg[digits + 1] != '\0' ||
+	    strchr("bBkKmMgGtTpPeE", arg[digits]) == NULL)) ||
+	    expand_number(arg, &v) == -1)
+		usage_error("-m %s: not a size (try 64m or 1g)", arg);
+	if (errno == ERANGE || v > LONG_MAX)
+		usage_error("-m %s: memory limit is too large", arg);
+	if (v == 0)
+		usage_error("-m %s: memory limit is zero", arg);
+	return (long)v;
+}
+
 static const struct model *
 flag_model(const char *arg)
 {
@@ -409,6 +436,9 @@ parse_flag(int ch, struct server *srv, struct args *a)
 			a->listing = 1;
 		else
 			a->model = flag_model(optarg);
+		break;
+	case 'm':
+		srv->mem_arg = flag_memory(optarg);
 		break;
 	case 'P':
 		srv->procs = flag_number(ch, optarg, 1, MAX_PROCS, "processes",
@@ -501,8 +531,9 @@ print_start_line(const struct server *srv, const struct model *model)
 		printf(" (%d %s)", srv->workers, model->workers);
 	if (srv->procs > 1)
 		printf(" in %d processes", srv->procs);
-	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
-	    "connections)\n", srv->stack / 1024, srv->backlog,
+	printf(", stack %zu KiB, backlog %d", srv->stack / 1024, srv->backlog);
+	membudget_print(stdout);
+	printf(", fd limit %llu (room for ~%llu connections)\n",
 	    (unsigned long long)srv->fd_limit,
 	    (unsigned long long)(srv->fd_limit - (rlim_t)srv->lfd - 1) *
 	    srv->procs);
@@ -523,6 +554,8 @@ main(int argc, char *argv[])
 	srv.fd_limit = raise_fd_limit();
 	srv.lfd = net_listen(a.host, a.port, srv.backlog, srv.addr,
 	    sizeof(srv.addr));
+	srv.mem = membudget_init(&srv, a.model->per_conn, a.model->processes,
+	    a.model->workers != NULL, srv.mem_arg);
 	clock_gettime(CLOCK_MONOTONIC, &srv.start);
 	if (report_start(&srv) == -1)
 		exit(1);

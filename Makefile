@@ -11,7 +11,8 @@ LDLIBS	= -pthread -lbsd -luring
 GO	?= go
 SHELL	= /bin/bash
 
-SRCS	= 10kthreads.c counters.c echo.c net.c procfile.c procs.c rusage.c \
+SRCS	= 10kthreads.c cgroup.c counters.c echo.c membudget.c net.c procfile.c \
+	  procs.c rusage.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
 	  model_fork.c model_iterative.c model_epoll.c model_uring.c
 OBJDIR	?= obj

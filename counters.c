@@ -23,19 +23,33 @@ counters_init(void)
 }
 
 /*
- * Count an accepted connection in, or close it at once when the -c cap is
- * reached.  Counting first and checking after keeps the cap exact when
- * several threads or processes accept at the same time.
+ * Count an accepted connection in, or close it at once when the -c cap or
+ * the memory budget is reached; the smaller of the two refuses first.
+ * Counting first and checking after keeps both exact when several
+ * threads or processes accept at the same time.  The memory in use is
+ * checked before the count: a connection refused for it must not count
+ * in, even for a moment, or another admitted meanwhile would see a peak
+ * that never was.
  */
 int
 conn_admit(const struct server *srv, int fd)
 {
+	atomic_long *refused = NULL;
 	long now;
 
+	if (membudget_full()) {
+		count(&counters->over_budget);
+		close(fd);
+		return -1;
+	}
 	now = count_add(&counters->now, 1);
-	if (srv->max_conns > 0 && now > srv->max_conns) {
+	if (srv->max_conns > 0 && now > srv->max_conns)
+		refused = &counters->over_cap;
+	else if (membudget_over(now))
+		refused = &counters->over_budget;
+	if (refused != NULL) {
 		count_add(&counters->now, -1);
-		count(&counters->over_cap);
+		count(refused);
 		close(fd);
 		return -1;
 	}

@@ -17,7 +17,8 @@
 /*
  * Idle and chatty connections use a small buffer on the thread's own
  * stack, so an idle connection costs no heap.  A read that fills it means
- * bulk data: then a large heap buffer cuts the syscalls per byte.
+ * bulk data: then a large heap buffer cuts the syscalls per byte, if the
+ * memory budget has room for it (else the small one goes on).
  */
 #define SMALL_BUF	(2 * 1024)
 #define LARGE_BUF	(128 * 1024)
@@ -70,19 +71,22 @@ echo_conn(int fd)
 			break;
 		}
 		if ((size_t)n == cap && large == NULL &&
-		    (large = malloc(LARGE_BUF)) != NULL) {
+		    (large = membudget_alloc(LARGE_BUF)) != NULL) {
 			buf = large;
 			cap = LARGE_BUF;
 		}
 	}
-	free(large);
+	membudget_free(large, LARGE_BUF);
 }
 
 /* Serve one admitted connection to its end, in the calling thread. */
 void
 serve_conn(int fd)
 {
+	/* Until here a new thread or process may not have run at all. */
+	count(&counters->serving);
 	echo_conn(fd);
+	count_add(&counters->serving, -1);
 	/*
 	 * Counted out before the close: the peer sees EOF only after it, so
 	 * a client that connects again finds Now and Max conc exact.

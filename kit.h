@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
@@ -30,6 +31,9 @@ struct counters {
 	atomic_long	accept_errors;	/* failed accepts (net.c decides) */
 	atomic_long	over_cap;	/* closed at once: -c reached */
 	atomic_long	timeouts;	/* closed after -t idle seconds */
+	atomic_long	over_budget;	/* closed at once: memory budget */
+	atomic_long	mem_reserved;	/* bytes of large echo buffers held */
+	atomic_long	serving;	/* connections in serve_conn now */
 };
 
 extern struct counters *counters;
@@ -65,6 +69,22 @@ count_max(atomic_long *c, long v)
 /* Set once the server begins to exit: workers dying is expected then. */
 extern atomic_int server_stopping;
 
+/*
+ * The memory budget (membudget.c), set once at start: the limit that
+ * binds and what a connection is assumed to cost, in bytes; budget is in
+ * connections, 0 for none.  The README's "Running under a memory limit"
+ * explains each figure.
+ */
+struct membudget {
+	long		 limit, headroom, start, fixed;
+	long		 conn, conn_user, conn_kstack, conn_task, conn_socket;
+	long		 budget;
+	const char	*source;	/* "cgroup v1", "cgroup v2", "-m", "none" */
+	const char	*cgroup;	/* the binding cgroup's directory, or "" */
+	const char	*cost_source;	/* "/proc/slabinfo" or "defaults" */
+	const char	*limit_text, *cost_text, *threshold_text; /* report */
+};
+
 struct server {
 	const char	*model;
 	int		 workers;	/* -w: threads, processes or loops */
@@ -78,6 +98,8 @@ struct server {
 	int		 backlog;
 	rlim_t		 fd_limit;
 	const char	*json_path;
+	long		 mem_arg;	/* -m: bytes, 0 if not given */
+	const struct membudget *mem;
 	struct timespec	 start;
 	long		 peak_kstack_kib; /* written by the signal thread only */
 };
@@ -88,6 +110,20 @@ struct proctotals {
 	long		threads, rss_kib, pss_kib;
 	double		user_s, sys_s;
 };
+
+/* cgroup.c: the memory cgroup of a process and its binding limit. */
+struct memcg {
+	int		 version;	/* 1 or 2; 0: no memory cgroup */
+	char		 mount[PATH_MAX], leaf[PATH_MAX], dir[PATH_MAX];
+	long long	 limit, usage;	/* of dir, in bytes; limit -1: none */
+};
+
+int	cgroup_locate(const char *, const char *, struct memcg *);
+long long cgroup_parse_limit(const char *);
+int	cgroup_limit(const char *, struct memcg *);
+int	cgroup_find(const char *, const char *, struct memcg *);
+int	cgroup_usage_open(const char *, const struct memcg *);
+long long cgroup_usage_read(int);
 
 /* counters.c */
 void	counters_init(void);
@@ -105,6 +141,16 @@ int	net_accept_nb(int, int, long *);
 int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
+/* membudget.c */
+const struct membudget *membudget_init(const struct server *, const char *,
+	    int, int, long);
+int	membudget_full(void);
+int	membudget_over(long);
+long	membudget_usage(void);
+void	*membudget_alloc(size_t);
+void	membudget_free(void *, size_t);
+void	membudget_print(FILE *);
+
 /* procfile.c */
 struct procstat {
 	pid_t	pid, ppid;
@@ -118,6 +164,7 @@ long	proc_status_kib(const char *);
 long	meminfo_kib(const char *);
 int	meminfo_text(char *, size_t);
 long	proctext_kib(const char *, const char *);
+int	procstat_parse(const char *, struct procstat *);
 long	proc_pss_kib(pid_t);
 struct procstat *proc_stat_all(size_t *);
 

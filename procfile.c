@@ -123,10 +123,27 @@ proc_pss_kib(pid_t pid)
 	return v;
 }
 
+/*
+ * A /proc/<pid>/stat line into p.  The command name may hold spaces and
+ * parentheses, so the fields are counted from the last ')'.
+ */
+int
+procstat_parse(const char *buf, struct procstat *p)
+{
+	const char *s;
+
+	if ((s = strrchr(buf, ')')) == NULL || sscanf(s + 2, "%*c %d %*d %*d "
+	    "%*d %*d %*u %*u %*u %*u %*u %ld %ld %*d %*d %*d %*d %ld %*d %*u "
+	    "%*u %ld", &p->ppid, &p->utime, &p->stime, &p->threads,
+	    &p->rss_pages) != 5)
+		return -1;
+	return 0;
+}
+
 static int
 proc_stat(pid_t pid, struct procstat *p)
 {
-	char path[64], buf[1024], *s;
+	char path[64], buf[1024];
 	FILE *fp;
 	int ok;
 
@@ -135,14 +152,9 @@ proc_stat(pid_t pid, struct procstat *p)
 		return -1;
 	ok = fgets(buf, sizeof(buf), fp) != NULL;
 	fclose(fp);
-	/* The command name may hold spaces; the fields start after ')'. */
-	if (!ok || (s = strrchr(buf, ')')) == NULL)
+	if (!ok || procstat_parse(buf, p) == -1)
 		return -1;
 	p->pid = pid;
-	if (sscanf(s + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld "
-	    "%*d %*d %*d %*d %ld %*d %*u %*u %ld", &p->ppid, &p->utime,
-	    &p->stime, &p->threads, &p->rss_pages) != 5)
-		return -1;
 	return 0;
 }
 

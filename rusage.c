@@ -36,12 +36,14 @@ struct figures {
 	double		 uptime, user_s, sys_s;	/* all processes */
 	struct rusage	 ru;			/* this process */
 	long		 vmrss, vmhwm, pss_sum, rss_sum, threads;
-	double		 kib_per_conn;
+	double		 kib_per_conn, mem_conn_kib;
 	const char	*per_conn_basis;
 	long		 goroutines;		/* the Go server's; none here */
 	long		 now, max_conc, total, bytes, resets;
 	long		 create_failures, accept_errors, over_cap, timeouts;
 	long		 kstack_peak;
+	struct membudget mem;			/* as set at start */
+	long		 mem_usage, over_budget;
 	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
 	struct proctotals w;			/* the live worker processes */
 };
@@ -92,6 +94,12 @@ struct field {
 /* The value as humanize_number(3) writes it: "6.0M", not "6145K". */
 #define HUMAN(l, p, pr, po)	.text = { .line = (l), .part = (p), \
 	.pre = (pr), .post = (po), .human = 1 }
+/* Part 0 of a line, after label, or zero instead when the value is 0. */
+#define LTEXT0(l, lab, pr, po, z)	.text = { .line = (l), .part = 0, \
+	.label = (lab), .pre = (pr), .post = (po), .zero = (z) }
+/* HUMAN, with what to print instead when the value is 0. */
+#define HUMAN0(l, p, pr, po, z)	.text = { .line = (l), .part = (p), \
+	.pre = (pr), .post = (po), .zero = (z), .human = 1 }
 
 /*
  * The report, one field a row, in the order of the JSON keys; the text
@@ -179,6 +187,31 @@ static const struct field fields[] = {
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
 	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
+	{ "mem_limit_bytes", LONG(mem.limit) },
+	{ NULL, STR(mem.limit_text), TEXT(24, 0, "memory limit", 0, "", "") },
+	{ "mem_limit_source", STR(mem.source) },
+	{ "mem_cgroup", STR(mem.cgroup) },
+	{ "mem_headroom_bytes", LONG(mem.headroom) },
+	{ "mem_start_bytes", LONG(mem.start) },
+	{ "mem_fixed_bytes", LONG(mem.fixed) },
+	{ "mem_conn_bytes", LONG(mem.conn) },
+	{ NULL, DBL(mem_conn_kib, 2),
+	    TEXT(25, 0, "memory per conn (est.)", 2, "", " KiB (") },
+	{ NULL, STR(mem.cost_text), TEXT(25, 1, NULL, 0, "", ")") },
+	{ "mem_conn_user_bytes", LONG(mem.conn_user) },
+	{ "mem_conn_kstack_bytes", LONG(mem.conn_kstack) },
+	{ "mem_conn_task_bytes", LONG(mem.conn_task) },
+	{ "mem_conn_socket_bytes", LONG(mem.conn_socket) },
+	{ "mem_cost_source", STR(mem.cost_source) },
+	{ "mem_budget", LONG(mem.budget),
+	    LTEXT0(26, "memory budget", "", " connections, ", "none") },
+	{ "mem_usage_bytes", LONG(mem_usage),
+	    HUMAN0(26, 1, "", " in use now", "") },
+	{ NULL, STR(mem.threshold_text), TEXT(26, 2, NULL, 0, "", "") },
+	{ "over_budget", LONG(over_budget),
+	    TEXT(27, 0, "closed over budget", 0, "", "") },
+	{ NULL, LONG(mem.budget),
+	    TEXT0(27, 1, " (budget ", ")", " (no budget)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -271,6 +304,9 @@ gather_server(const struct server *srv, struct figures *f)
 	f->fd_limit = (long)srv->fd_limit;
 	f->max_conns = srv->max_conns;
 	f->idle_timeout = srv->idle_timeout;
+	f->mem = *srv->mem;
+	f->mem_conn_kib = f->mem.conn / 1024.0;
+	f->mem_usage = membudget_usage();
 }
 
 static void
@@ -285,6 +321,7 @@ gather_counters(struct figures *f)
 	f->accept_errors = atomic_load(&counters->accept_errors);
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
+	f->over_budget = atomic_load(&counters->over_budget);
 }
 
 /*

@@ -53,15 +53,27 @@ func (s *server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// admit counts a connection in, or refuses it when the -c cap is reached.
-// Counting first and checking after keeps the cap exact when several
-// processes accept at once, as the C server's conn_admit does.
+// admit counts a connection in, or refuses it when the -c cap or the
+// memory budget is reached; the smaller of the two refuses first.
+// Counting first and checking after keeps both exact when several
+// processes accept at once, as the C server's conn_admit does; memory in
+// use is checked before the count, so that a refused connection never
+// counts in.
 func (s *server) admit() bool {
 	c := s.c
+	if s.mem.Full() {
+		c.overBudget.Add(1)
+		return false
+	}
 	n := c.now.Add(1)
 	if s.maxConns > 0 && n > s.maxConns {
 		c.now.Add(-1)
 		c.overCap.Add(1)
+		return false
+	}
+	if s.mem.Over(n) {
+		c.now.Add(-1)
+		c.overBudget.Add(1)
 		return false
 	}
 	c.total.Add(1)

@@ -21,12 +21,13 @@ import (
 	"syscall"
 	"time"
 
+	"tenkthreads/internal/membudget"
 	"tenkthreads/internal/srvreport"
 )
 
 const (
 	prog  = "ref_async_server"
-	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-j file] [-P procs] [-p port] [-t seconds]"
+	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-j file] [-m bytes] [-P procs] [-p port] [-t seconds]"
 
 	// fdReserve is what the start line keeps back from the fd limit for
 	// stdio, the listener, the epoll fd and the JSON report.
@@ -54,6 +55,8 @@ type server struct {
 	maxConns int64         // -c; 0 for no cap
 	idle     time.Duration // -t; 0 for none
 	procs    int           // -P
+	memArg   int64         // -m; 0 if not given
+	mem      *membudget.Budget
 	c        *shared
 	workers  *workerSet // nil unless -P > 1
 }
@@ -76,6 +79,7 @@ type options struct {
 	maxConns       int64
 	idle           time.Duration
 	procs          int
+	mem            int64
 }
 
 // parseFlags returns nil and the exit status when the server must not run.
@@ -89,6 +93,7 @@ func parseFlags(args []string) (*options, int) {
 	capFlag := fs.String("c", "", "cap on concurrent connections")
 	idleFlag := fs.String("t", "", "idle timeout in seconds")
 	procsFlag := fs.String("P", "1", "processes sharing the listening socket")
+	memFlag := fs.String("m", "", "memory limit")
 	help := fs.Bool("h", false, "print usage and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,6 +137,13 @@ func parseFlags(args []string) (*options, int) {
 		return nil, usageErr("-P %s: processes is %s (1-%d)", *procsFlag, problem, maxProcs)
 	}
 	o.procs = int(v)
+	mSet := false
+	fs.Visit(func(f *flag.Flag) { mSet = mSet || f.Name == "m" })
+	if mSet {
+		if o.mem, problem = memLimit(*memFlag); problem != "" {
+			return nil, usageErr("-m %s: %s", *memFlag, problem)
+		}
+	}
 	o.host = strings.TrimSuffix(strings.TrimPrefix(*addrFlag, "["), "]")
 	if o.host == "" {
 		return nil, usageErr("-a: empty address")
@@ -224,6 +236,7 @@ func newServer(o *options, addr string, fdLimit, startKS int64) *server {
 		maxConns: o.maxConns,
 		idle:     o.idle,
 		procs:    o.procs,
+		memArg:   o.mem,
 	}
 	s.peakKS.Store(startKS)
 	if ps, err := srvreport.ReadProcStatus(); err == nil {
@@ -238,7 +251,7 @@ func newServer(o *options, addr string, fdLimit, startKS int64) *server {
 func (s *server) startProcs(ln net.Listener) error {
 	if s.procs <= 1 {
 		s.c = new(shared)
-		return nil
+		return s.planBudget()
 	}
 	shm, err := newSharedFile()
 	if err != nil {
@@ -246,6 +259,9 @@ func (s *server) startProcs(ln net.Listener) error {
 	}
 	defer shm.Close()
 	if s.c, err = mapShared(shm); err != nil {
+		return err
+	}
+	if err := s.planBudget(); err != nil {
 		return err
 	}
 	if err := s.spawn(ln.(*net.TCPListener), shm); err != nil {
@@ -264,8 +280,8 @@ func (s *server) printStartLine() {
 		model += fmt.Sprintf(" in %d processes", s.procs)
 	}
 	// os.Stdout is unbuffered, so the start line is out before we accept.
-	fmt.Printf("%s: listening on %s model %s, fd limit %d (room for ~%d connections)\n",
-		prog, s.addr, model, s.fdLimit, room)
+	fmt.Printf("%s: listening on %s model %s%s, fd limit %d (room for ~%d connections)\n",
+		prog, s.addr, model, s.budgetWords(), s.fdLimit, room)
 }
 
 // serveSignals reports on SIGUSR1 and exits on SIGINT or SIGTERM, with the
@@ -294,6 +310,9 @@ func printHelp() {
   -c MAX    cap on concurrent connections; beyond it new ones are accepted
             and closed at once (default: no cap)
   -j FILE   also write the report as JSON (schema 10kthreads-server/1) to FILE
+  -m BYTES  memory limit, k/m/g suffixes, instead of the memory cgroup's;
+            connections beyond its budget are accepted and closed at once
+            (default: the cgroup's limit, if any)
   -P N      run N processes that share the listening socket, to hold more
             connections than one process's fd limit (1-%d, default 1)
   -p PORT   listen port (default 1234; 0 lets the kernel pick, see the start line)
@@ -431,6 +450,7 @@ func (s *server) build(event string) srvreport.Report {
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
 	}
+	s.budgetFigures(&r)
 	if err := r.FillSystem(s.workers.live()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)
 	}

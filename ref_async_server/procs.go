@@ -33,7 +33,10 @@ const goroutineTick = 100 * time.Millisecond
 // map, as the C server's counters do, so the parent reports the sum and
 // the -c cap holds across processes.
 type shared struct {
-	now, maxConc, total, bytes, resets, acceptErrors, overCap, timeouts atomic.Int64
+	now, maxConc, total, bytes, resets, acceptErrors, overCap, timeouts, overBudget atomic.Int64
+	// The parent's memory budget (connections) and the Go runtime's soft
+	// memory limit it gives each process.
+	memBudget, memSoft atomic.Int64
 	// goroutines is each worker's own count, refreshed every goroutineTick.
 	goroutines [maxProcs]atomic.Int64
 }
@@ -189,7 +192,8 @@ func runWorker(index string, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: worker %d: inherited listener: %v\n", prog, i+1, err)
 		return 1
 	}
-	s := &server{c: c, maxConns: o.maxConns, idle: o.idle}
+	s := &server{c: c, maxConns: o.maxConns, idle: o.idle, memArg: o.mem}
+	s.workerBudget()
 	go func() {
 		for {
 			c.goroutines[i].Store(int64(runtime.NumGoroutine()))

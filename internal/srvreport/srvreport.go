@@ -70,6 +70,24 @@ type Report struct {
 	// The caller sets the sampled peak as a delta from the start; Derive
 	// raises it to the delta now if that is higher.
 	KernelStackPeakDeltaKiB int64 `json:"kernel_stack_peak_delta_kib"`
+	// The memory budget (internal/membudget): the limit that binds and
+	// what a connection is assumed to cost, in bytes; MemBudget is in
+	// connections, 0 for none.
+	MemLimitBytes      int64  `json:"mem_limit_bytes"`
+	MemLimitSource     string `json:"mem_limit_source"` // "cgroup v1", "cgroup v2", "-m", "none"
+	MemCgroup          string `json:"mem_cgroup"`       // the binding cgroup's directory
+	MemHeadroomBytes   int64  `json:"mem_headroom_bytes"`
+	MemStartBytes      int64  `json:"mem_start_bytes"`
+	MemFixedBytes      int64  `json:"mem_fixed_bytes"`
+	MemConnBytes       int64  `json:"mem_conn_bytes"`
+	MemConnUserBytes   int64  `json:"mem_conn_user_bytes"`
+	MemConnKStackBytes int64  `json:"mem_conn_kstack_bytes"`
+	MemConnTaskBytes   int64  `json:"mem_conn_task_bytes"`
+	MemConnSocketBytes int64  `json:"mem_conn_socket_bytes"`
+	MemCostSource      string `json:"mem_cost_source"`
+	MemBudget          int64  `json:"mem_budget"`
+	MemUsageBytes      int64  `json:"mem_usage_bytes"`
+	OverBudget         int64  `json:"over_budget"`
 }
 
 // Event names as they appear in JSON, and the first text line for each.
@@ -158,6 +176,7 @@ func (r *Report) Text() string {
 	}
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
+	r.memText(line)
 	return b.String()
 }
 

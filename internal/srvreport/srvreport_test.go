@@ -162,6 +162,10 @@ func TestText(t *testing.T) {
 		"closed over cap":        "0 (no cap)",
 		"closed idle":            "0 (no timeout)",
 		"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
+		"memory limit":           "none (no memory cgroup limit, no -m)",
+		"memory per conn (est.)": "0.00 KiB (user 0.00 + kernel stack 0.00 + task objects 0.00 + socket 0.00 KiB; object sizes from )",
+		"memory budget":          "none",
+		"closed over budget":     "0 (no budget)",
 	}
 	block := lines[6:]
 	if len(block) != len(want) {
@@ -233,6 +237,10 @@ func TestJSONKeys(t *testing.T) {
 		"bytes_echoed", "resets", "thread_create_failures", "accept_errors", "max_conns",
 		"over_cap", "idle_timeout_s", "idle_timeouts", "kernel_stack_start_kib",
 		"kernel_stack_kib", "kernel_stack_delta_kib", "kernel_stack_peak_delta_kib",
+		"mem_limit_bytes", "mem_limit_source", "mem_cgroup", "mem_headroom_bytes",
+		"mem_start_bytes", "mem_fixed_bytes", "mem_conn_bytes", "mem_conn_user_bytes",
+		"mem_conn_kstack_bytes", "mem_conn_task_bytes", "mem_conn_socket_bytes",
+		"mem_cost_source", "mem_budget", "mem_usage_bytes", "over_budget",
 	}
 	var zero Report
 	b, err := zero.JSON()
