@@ -25,13 +25,13 @@
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
 #define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-c maxconns] " \
-			"[-j file] [-M model] [-P procs] [-p port] " \
-			"[-s stacksize] " \
-			"[-t seconds] [-w workers]\n"
+			"[-d delay] [-j file] [-M model] [-P procs] " \
+			"[-p port] [-s stacksize] " \
+			"[-t seconds] [-W work] [-w workers]\n"
 
 #define MAX_WORKERS	10000
 #define MAX_PROCS	256
-#define OPTSTRING	"a:b:c:hj:M:P:p:s:t:w:"
+#define OPTSTRING	"a:b:c:d:hj:M:P:p:s:t:W:w:"
 
 /*
  * What each model is, for -h, -M list and the experiment runner, which
@@ -98,6 +98,10 @@ help(void)
 	    "  -c maxconns   cap on concurrent connections; beyond it new ones "
 	    "are\n"
 	    "                accepted and closed at once (default: no cap)\n"
+	    "  -d delay      each read waits that long before its echo, like a "
+	    "call to a\n"
+	    "                backend, using no CPU: 500us, 10ms, 1s "
+	    "(default 0)\n"
 	    "  -h            this help\n"
 	    "  -j file       also write the report as JSON to file\n"
 	    "  -M model      server design (default thread; -M list describes "
@@ -115,6 +119,9 @@ help(void)
 	    "(default 16k)\n"
 	    "  -t seconds    close connections idle (no byte read or written) "
 	    "that long\n"
+	    "  -W work       each read uses that much CPU first, then waits -d, "
+	    "then is\n"
+	    "                echoed: 500us, 10ms, 1s (default 0)\n"
 	    "  -w workers    threads, processes or event loops of the "
 	    "models that\n"
 	    "                pre-create them (default 64 threads, 16 "
@@ -362,6 +369,18 @@ flag_stack(const char *arg)
 	return stack;
 }
 
+/* A duration for -d or -W, in microseconds, or a usage error. */
+static long
+flag_duration(int flag, const char *arg, const char *what)
+{
+	const char *problem;
+	long us;
+
+	if ((problem = request_duration(arg, &us)) != NULL)
+		usage_error("-%c %s: %s is %s", flag, arg, what, problem);
+	return us;
+}
+
 static const struct model *
 flag_model(const char *arg)
 {
@@ -388,6 +407,9 @@ parse_flag(int ch, struct server *srv, struct args *a)
 		srv->max_conns = flag_number(ch, optarg, 1, LONG_MAX,
 		    "connection cap", NULL);
 		break;
+	case 'd':
+		srv->delay_us = flag_duration(ch, optarg, "delay");
+		break;
 	case 'h':
 		help();
 	case 'j':
@@ -413,6 +435,9 @@ parse_flag(int ch, struct server *srv, struct args *a)
 	case 't':
 		srv->idle_timeout = flag_number(ch, optarg, 1, 86400,
 		    "idle timeout", "1-86400 seconds");
+		break;
+	case 'W':
+		srv->work_us = flag_duration(ch, optarg, "work");
 		break;
 	case 'w':
 		a->workers = flag_number(ch, optarg, 1, MAX_WORKERS, "workers",
@@ -478,9 +503,15 @@ block_signals(void)
 		errc(1, e, "pthread_sigmask");
 }
 
+/*
+ * -d and -W come last, and only when set, so that whoever parses the
+ * line without them still finds it ending where it did.
+ */
 static void
 print_start_line(const struct server *srv, const struct model *model)
 {
+	char d[32];
+
 	printf("%s: listening on %s model %s", PROGNAME, srv->addr,
 	    srv->model);
 	if (model->workers != NULL)
@@ -488,10 +519,19 @@ print_start_line(const struct server *srv, const struct model *model)
 	if (srv->procs > 1)
 		printf(" in %d processes", srv->procs);
 	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
-	    "connections)\n", srv->stack / 1024, srv->backlog,
+	    "connections)", srv->stack / 1024, srv->backlog,
 	    (unsigned long long)srv->fd_limit,
 	    (unsigned long long)(srv->fd_limit - (rlim_t)srv->lfd - 1) *
 	    srv->procs);
+	if (srv->delay_us > 0) {
+		request_format(d, sizeof(d), srv->delay_us);
+		printf(", request delay %s", d);
+	}
+	if (srv->work_us > 0) {
+		request_format(d, sizeof(d), srv->work_us);
+		printf(", request work %s", d);
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -506,6 +546,7 @@ main(int argc, char *argv[])
 	parse_args(argc, argv, &srv, &a);
 	block_signals();
 	counters_init();
+	request_init(&srv);
 	srv.fd_limit = raise_fd_limit();
 	srv.lfd = net_listen(a.host, a.port, srv.backlog, srv.addr,
 	    sizeof(srv.addr));

@@ -13,7 +13,8 @@ SHELL	= /bin/bash
 
 SRCS	= 10kthreads.c counters.c echo.c net.c procfile.c procs.c rusage.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
-	  model_fork.c model_iterative.c model_epoll.c
+	  model_fork.c model_iterative.c model_epoll.c evconn.c timers.c \
+	  request.c
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
@@ -24,7 +25,7 @@ all: $(SERVER) $(GOBINS)
 prereqs:
 	@CC=$(CC) GO=$(GO) scripts/prereqs
 
-$(OBJDIR)/%.o: %.c kit.h | prereqs
+$(OBJDIR)/%.o: %.c kit.h evconn.h | prereqs
 	@mkdir -p $(OBJDIR)
 	$(CC) $(KIT_CFLAGS) $(CFLAGS) -c $< -o $@
 

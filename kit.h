@@ -30,6 +30,8 @@ struct counters {
 	atomic_long	accept_errors;	/* failed accepts (net.c decides) */
 	atomic_long	over_cap;	/* closed at once: -c reached */
 	atomic_long	timeouts;	/* closed after -t idle seconds */
+	atomic_long	waiting;	/* requests in their -d wait now */
+	atomic_long	max_waiting;	/* peak of waiting */
 };
 
 extern struct counters *counters;
@@ -72,6 +74,8 @@ struct server {
 	void		(*run)(struct server *);	/* the model */
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
+	long		 delay_us;	/* -d: wait before each echo */
+	long		 work_us;	/* -W: CPU work before each echo */
 	char		 addr[80];	/* host:port as bound */
 	int		 lfd;
 	size_t		 stack;		/* bytes per connection thread */
@@ -103,6 +107,15 @@ int	net_listen(const char *, const char *, int, char *, size_t);
 int	net_accept(int);
 int	net_accept_nb(int, int, long *);
 void	net_configure(int, int);
+
+/* request.c */
+const char *request_duration(const char *, long *);
+void	request_format(char *, size_t, long);
+void	request_init(const struct server *);
+void	request_work(void);
+void	request_wait(void);
+long	request_delay_us(void);
+void	request_waiting(int);
 
 /* procfile.c */
 struct procstat {

@@ -31,7 +31,7 @@
 struct figures {
 	const char	*schema, *server, *model, *address, *event;
 	long		 workers, server_procs, stack, backlog, fd_limit;
-	long		 max_conns, idle_timeout;
+	long		 max_conns, idle_timeout, delay_us, work_us;
 	long		 processes, worker_procs;
 	double		 uptime, user_s, sys_s;	/* all processes */
 	struct rusage	 ru;			/* this process */
@@ -41,6 +41,7 @@ struct figures {
 	long		 goroutines;		/* the Go server's; none here */
 	long		 now, max_conc, total, bytes, resets;
 	long		 create_failures, accept_errors, over_cap, timeouts;
+	long		 max_waiting;
 	long		 kstack_peak;
 	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
 	struct proctotals w;			/* the live worker processes */
@@ -172,12 +173,18 @@ static const struct field fields[] = {
 	    TEXT0(22, 1, " (after ", " s idle)", " (no timeout)") },
 	{ "idle_timeouts", LONG(timeouts),
 	    TEXT(22, 0, "closed idle", 0, "", "") },
+	{ "request_delay_us", LONG(delay_us), TEXT(23, 0, "request delay", 0,
+	    "", " us (-d: each read waits that long before its echo)") },
+	{ "request_work_us", LONG(work_us), TEXT(24, 0, "request work", 0,
+	    "", " us (-W: CPU each read uses before its echo)") },
+	{ "max_waiting", LONG(max_waiting), TEXT(25, 0, "peak waiting", 0,
+	    "", " (requests in their -d wait at once)") },
 	{ "kernel_stack_start_kib", MEMINFO("KernelStack", AT_START) },
 	{ "kernel_stack_kib", MEMINFO("KernelStack", NOW) },
 	{ "kernel_stack_delta_kib", MEMINFO("KernelStack", SINCE_START),
-	    TEXT(23, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
+	    TEXT(26, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
-	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
+	    TEXT(26, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -271,6 +278,8 @@ gather_server(const struct server *srv, struct figures *f)
 	f->fd_limit = (long)srv->fd_limit;
 	f->max_conns = srv->max_conns;
 	f->idle_timeout = srv->idle_timeout;
+	f->delay_us = srv->delay_us;
+	f->work_us = srv->work_us;
 }
 
 static void
@@ -285,6 +294,7 @@ gather_counters(struct figures *f)
 	f->accept_errors = atomic_load(&counters->accept_errors);
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
+	f->max_waiting = atomic_load(&counters->max_waiting);
 }
 
 /*
