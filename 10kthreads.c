@@ -4,6 +4,7 @@
  */
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <err.h>
@@ -37,8 +38,10 @@
  * What each model is, for -h, -M list and the experiment runner, which
  * reads -M list rather than keeping facts of its own.  workers: what -w
  * counts, or NULL if the model takes no -w.  bounded: it serves at most
- * -w (or one) connections at a time.  per_conn: the thread or process a
- * new connection gets, or NULL.
+ * a fixed number of connections at a time, whatever the fd limit: -w,
+ * one, or those below fd_ceiling.  per_conn: the thread or process a new
+ * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
+ * above it are closed at once (select's FD_SETSIZE), or 0.
  */
 static const struct model {
 	const char	*name;
@@ -49,23 +52,31 @@ static const struct model {
 	int		 processes;
 	const char	*per_conn;
 	const char	*same_as;
+	int		 fd_ceiling;
 } models[] = {
-	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL },
-	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL },
+	{ "thread", model_thread, NULL, 0, 0, 0, "thread", NULL, 0 },
+	{ "prethread", model_prethread, "threads", 64, 1, 0, NULL, NULL, 0 },
 	{ "prethread-nolock", model_prethread_nolock, "threads", 64, 1, 0,
-	    NULL, NULL },
-	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL },
+	    NULL, NULL, 0 },
+	{ "pool", model_pool, "threads", 64, 1, 0, NULL, NULL, 0 },
 	{ "prefork", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    "prefork-nolock" },
+	    "prefork-nolock", 0 },
 	{ "prefork-nolock", model_prefork_nolock, "processes", 16, 1, 1, NULL,
-	    NULL },
+	    NULL, 0 },
 	{ "prefork-lock", model_prefork_lock, "processes", 16, 1, 1, NULL,
-	    NULL },
+	    NULL, 0 },
 	{ "prefork-pass", model_prefork_pass, "processes", 16, 1, 1, NULL,
-	    NULL },
-	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL },
-	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL },
-	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL },
+	    NULL, 0 },
+	{ "fork", model_fork, NULL, 0, 0, 1, "process", NULL, 0 },
+	{ "iterative", model_iterative, NULL, 0, 1, 0, NULL, NULL, 0 },
+	{ "epoll", model_epoll, "event loops", 1, 0, 0, NULL, NULL, 0 },
+	{ "poll", model_poll, "event loops", 1, 0, 0, NULL, NULL, 0 },
+	{ "select", model_select, NULL, 0, 1, 0, NULL, NULL, FD_SETSIZE },
+	/*
+	 * As many workers as pool's: the two differ only in when a
+	 * connection gets one (when it is ready, or for its whole life).
+	 */
+	{ "dispatch", model_dispatch, "threads", 64, 0, 0, NULL, NULL, 0 },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -166,6 +177,9 @@ list_models(const char *json_path)
 			strlcpy(wdef, "-", sizeof(wdef));
 		if (m->same_as != NULL)
 			printf("%-10s same as %s\n", wdef, m->same_as);
+		else if (m->fd_ceiling > 0)
+			printf("%-10s descriptors below %d only\n", wdef,
+			    m->fd_ceiling);
 		else
 			printf("%s\n", wdef);
 	}
@@ -180,11 +194,11 @@ list_models(const char *json_path)
 		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
 		    "\"processes\": %s, \"per_connection\": \"%s\", "
 		    "\"workers\": \"%s\", \"default_workers\": %d, "
-		    "\"same_as\": \"%s\"}%s\n", m->name,
+		    "\"same_as\": \"%s\", \"fd_ceiling\": %d}%s\n", m->name,
 		    m->bounded ? "true" : "false",
 		    m->processes ? "true" : "false", JSTR(m->per_conn),
 		    JSTR(m->workers), m->default_workers, JSTR(m->same_as),
-		    i + 1 < NMODELS ? "," : "");
+		    m->fd_ceiling, i + 1 < NMODELS ? "," : "");
 	}
 	fprintf(fp, "  ]\n}\n");
 	if (fclose(fp) == EOF)
@@ -480,6 +494,7 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 		srv->backlog = somaxconn();
 	srv->model = a->model->name;
 	srv->run = a->model->run;
+	srv->fd_ceiling = a->model->fd_ceiling;
 	if (srv->procs == 0)
 		srv->procs = 1;
 	srv->workers = a->workers != 0 ? a->workers :
@@ -510,8 +525,12 @@ block_signals(void)
 static void
 print_start_line(const struct server *srv, const struct model *model)
 {
+	rlim_t room = srv->fd_limit - (rlim_t)srv->lfd - 1;
 	char d[32];
 
+	if (srv->fd_ceiling > 0 && room > (rlim_t)srv->fd_ceiling -
+	    (rlim_t)srv->lfd - 1)
+		room = (rlim_t)srv->fd_ceiling - (rlim_t)srv->lfd - 1;
 	printf("%s: listening on %s model %s", PROGNAME, srv->addr,
 	    srv->model);
 	if (model->workers != NULL)
@@ -521,8 +540,7 @@ print_start_line(const struct server *srv, const struct model *model)
 	printf(", stack %zu KiB, backlog %d, fd limit %llu (room for ~%llu "
 	    "connections)", srv->stack / 1024, srv->backlog,
 	    (unsigned long long)srv->fd_limit,
-	    (unsigned long long)(srv->fd_limit - (rlim_t)srv->lfd - 1) *
-	    srv->procs);
+	    (unsigned long long)room * srv->procs);
 	if (srv->delay_us > 0) {
 		request_format(d, sizeof(d), srv->delay_us);
 		printf(", request delay %s", d);
@@ -559,6 +577,11 @@ main(int argc, char *argv[])
 	 */
 	if (srv.procs > 1)
 		spawn_procs(&srv);
+	if (srv.fd_ceiling > 0)
+		warnx("model %s watches descriptors below %d only: it holds "
+		    "about %d connections, and closes further ones at once "
+		    "(closed over FD_SETSIZE)", srv.model, srv.fd_ceiling,
+		    srv.fd_ceiling - srv.lfd - 1);
 	print_start_line(&srv, a.model);
 	/* Signals wait, blocked, until the signal thread takes them. */
 	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)

@@ -150,6 +150,12 @@ ev_accept(struct evloop *l)
 			l->resume_us = timers_now() + l->pause_ms * 1000LL;
 			return;
 		}
+		/* select(2) cannot watch it: refused before admission. */
+		if (l->srv->fd_ceiling > 0 && fd >= l->srv->fd_ceiling) {
+			count(&counters->over_fd_setsize);
+			close(fd);
+			continue;
+		}
 		if (conn_admit(l->srv, fd) == 0)
 			ev_open(l, fd);
 	}

@@ -30,6 +30,7 @@ struct counters {
 	atomic_long	accept_errors;	/* failed accepts (net.c decides) */
 	atomic_long	over_cap;	/* closed at once: -c reached */
 	atomic_long	timeouts;	/* closed after -t idle seconds */
+	atomic_long	over_fd_setsize; /* closed at once: fd too high */
 	atomic_long	waiting;	/* requests in their -d wait now */
 	atomic_long	max_waiting;	/* peak of waiting */
 };
@@ -76,6 +77,7 @@ struct server {
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	long		 delay_us;	/* -d: wait before each echo */
 	long		 work_us;	/* -W: CPU work before each echo */
+	int		 fd_ceiling;	/* select: FD_SETSIZE; else 0 */
 	char		 addr[80];	/* host:port as bound */
 	int		 lfd;
 	size_t		 stack;		/* bytes per connection thread */
@@ -154,5 +156,8 @@ void	model_prefork_pass(struct server *);
 void	model_fork(struct server *);
 void	model_iterative(struct server *);
 void	model_epoll(struct server *);
+void	model_poll(struct server *);
+void	model_select(struct server *);
+void	model_dispatch(struct server *);
 
 #endif /* KIT_H */

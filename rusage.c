@@ -41,7 +41,7 @@ struct figures {
 	long		 goroutines;		/* the Go server's; none here */
 	long		 now, max_conc, total, bytes, resets;
 	long		 create_failures, accept_errors, over_cap, timeouts;
-	long		 max_waiting;
+	long		 over_fd_setsize, max_waiting;
 	long		 kstack_peak;
 	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
 	struct proctotals w;			/* the live worker processes */
@@ -169,22 +169,24 @@ static const struct field fields[] = {
 	    TEXT0(21, 1, " (cap ", ")", " (no cap)") },
 	{ "over_cap", LONG(over_cap),
 	    TEXT(21, 0, "closed over cap", 0, "", "") },
+	{ "over_fd_setsize", LONG(over_fd_setsize),
+	    TEXT(22, 0, "closed over FD_SETSIZE", 0, "", "") },
 	{ "idle_timeout_s", LONG(idle_timeout),
-	    TEXT0(22, 1, " (after ", " s idle)", " (no timeout)") },
+	    TEXT0(23, 1, " (after ", " s idle)", " (no timeout)") },
 	{ "idle_timeouts", LONG(timeouts),
-	    TEXT(22, 0, "closed idle", 0, "", "") },
-	{ "request_delay_us", LONG(delay_us), TEXT(23, 0, "request delay", 0,
+	    TEXT(23, 0, "closed idle", 0, "", "") },
+	{ "request_delay_us", LONG(delay_us), TEXT(24, 0, "request delay", 0,
 	    "", " us (-d: each read waits that long before its echo)") },
-	{ "request_work_us", LONG(work_us), TEXT(24, 0, "request work", 0,
+	{ "request_work_us", LONG(work_us), TEXT(25, 0, "request work", 0,
 	    "", " us (-W: CPU each read uses before its echo)") },
-	{ "max_waiting", LONG(max_waiting), TEXT(25, 0, "peak waiting", 0,
+	{ "max_waiting", LONG(max_waiting), TEXT(26, 0, "peak waiting", 0,
 	    "", " (requests in their -d wait at once)") },
 	{ "kernel_stack_start_kib", MEMINFO("KernelStack", AT_START) },
 	{ "kernel_stack_kib", MEMINFO("KernelStack", NOW) },
 	{ "kernel_stack_delta_kib", MEMINFO("KernelStack", SINCE_START),
-	    TEXT(26, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
+	    TEXT(27, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
-	    TEXT(26, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
+	    TEXT(27, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -294,6 +296,7 @@ gather_counters(struct figures *f)
 	f->accept_errors = atomic_load(&counters->accept_errors);
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
+	f->over_fd_setsize = atomic_load(&counters->over_fd_setsize);
 	f->max_waiting = atomic_load(&counters->max_waiting);
 }
 
