@@ -26,7 +26,7 @@ import (
 
 const (
 	prog  = "ref_async_server"
-	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-j file] [-P procs] [-p port] [-t seconds]"
+	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-d delay] [-j file] [-P procs] [-p port] [-t seconds] [-W work]"
 
 	// fdReserve is what the start line keeps back from the fd limit for
 	// stdio, the listener, the epoll fd and the JSON report.
@@ -53,6 +53,8 @@ type server struct {
 	jsonPath string
 	maxConns int64         // -c; 0 for no cap
 	idle     time.Duration // -t; 0 for none
+	delay    time.Duration // -d: each read waits that long before its echo
+	work     time.Duration // -W: CPU each read uses before its echo
 	procs    int           // -P
 	c        *shared
 	workers  *workerSet // nil unless -P > 1
@@ -75,6 +77,7 @@ type options struct {
 	port           int
 	maxConns       int64
 	idle           time.Duration
+	delay, work    time.Duration
 	procs          int
 }
 
@@ -89,6 +92,8 @@ func parseFlags(args []string) (*options, int) {
 	capFlag := fs.String("c", "", "cap on concurrent connections")
 	idleFlag := fs.String("t", "", "idle timeout in seconds")
 	procsFlag := fs.String("P", "1", "processes sharing the listening socket")
+	delayFlag := fs.String("d", "0s", "wait before each echo")
+	workFlag := fs.String("W", "0s", "CPU work before each echo")
 	help := fs.Bool("h", false, "print usage and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,6 +137,9 @@ func parseFlags(args []string) (*options, int) {
 		return nil, usageErr("-P %s: processes is %s (1-%d)", *procsFlag, problem, maxProcs)
 	}
 	o.procs = int(v)
+	if problem := o.setRequestCost(*delayFlag, *workFlag); problem != "" {
+		return nil, usageErr("%s", problem)
+	}
 	o.host = strings.TrimSuffix(strings.TrimPrefix(*addrFlag, "["), "]")
 	if o.host == "" {
 		return nil, usageErr("-a: empty address")
@@ -169,6 +177,7 @@ func run(args []string) int {
 		return code
 	}
 	fdLimit := raiseFDLimit()
+	calibrateWork()
 	startKS, _ := srvreport.ReadKernelStack()
 	ln, err := listen(o.host, o.port)
 	if err != nil {
@@ -223,6 +232,8 @@ func newServer(o *options, addr string, fdLimit, startKS int64) *server {
 		jsonPath: o.jsonPath,
 		maxConns: o.maxConns,
 		idle:     o.idle,
+		delay:    o.delay,
+		work:     o.work,
 		procs:    o.procs,
 	}
 	s.peakKS.Store(startKS)
@@ -264,8 +275,8 @@ func (s *server) printStartLine() {
 		model += fmt.Sprintf(" in %d processes", s.procs)
 	}
 	// os.Stdout is unbuffered, so the start line is out before we accept.
-	fmt.Printf("%s: listening on %s model %s, fd limit %d (room for ~%d connections)\n",
-		prog, s.addr, model, s.fdLimit, room)
+	fmt.Printf("%s: listening on %s model %s, fd limit %d (room for ~%d connections)%s\n",
+		prog, s.addr, model, s.fdLimit, room, s.requestCost())
 }
 
 // serveSignals reports on SIGUSR1 and exits on SIGINT or SIGTERM, with the
@@ -293,12 +304,16 @@ func printHelp() {
 	fmt.Printf(`  -a ADDR   listen address (default 127.0.0.1; IPv6 literals such as ::1 work)
   -c MAX    cap on concurrent connections; beyond it new ones are accepted
             and closed at once (default: no cap)
+  -d DELAY  each read waits that long before its echo, like a call to a
+            backend, using no CPU: 500us, 10ms, 1s (default 0)
   -j FILE   also write the report as JSON (schema 10kthreads-server/1) to FILE
   -P N      run N processes that share the listening socket, to hold more
             connections than one process's fd limit (1-%d, default 1)
   -p PORT   listen port (default 1234; 0 lets the kernel pick, see the start line)
   -t SECS   close connections idle that long: nothing read, or a write
             blocked because the peer does not read (1-%d; default: never)
+  -W WORK   each read uses that much CPU first, then waits -d, then is
+            echoed: 500us, 10ms, 1s (default 0)
   -h        print this help and exit
 SIGINT/SIGTERM print the report and exit 0; SIGUSR1 prints it and keeps serving.
 `, maxProcs, maxIdleTimeout)
@@ -428,6 +443,9 @@ func (s *server) build(event string) srvreport.Report {
 		OverCap:                 s.c.overCap.Load(),
 		IdleTimeoutS:            int64(s.idle / time.Second),
 		IdleTimeouts:            s.c.timeouts.Load(),
+		RequestDelayUS:          int64(s.delay / time.Microsecond),
+		RequestWorkUS:           int64(s.work / time.Microsecond),
+		MaxWaiting:              s.c.maxWaiting.Load(),
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
 	}

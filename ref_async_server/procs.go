@@ -34,6 +34,8 @@ const goroutineTick = 100 * time.Millisecond
 // the -c cap holds across processes.
 type shared struct {
 	now, maxConc, total, bytes, resets, acceptErrors, overCap, timeouts atomic.Int64
+	// requests in their -d wait now, and the peak of that
+	waiting, maxWaiting atomic.Int64
 	// goroutines is each worker's own count, refreshed every goroutineTick.
 	goroutines [maxProcs]atomic.Int64
 }
@@ -189,7 +191,8 @@ func runWorker(index string, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: worker %d: inherited listener: %v\n", prog, i+1, err)
 		return 1
 	}
-	s := &server{c: c, maxConns: o.maxConns, idle: o.idle}
+	calibrateWork()
+	s := &server{c: c, maxConns: o.maxConns, idle: o.idle, delay: o.delay, work: o.work}
 	go func() {
 		for {
 			c.goroutines[i].Store(int64(runtime.NumGoroutine()))

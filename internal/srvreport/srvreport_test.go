@@ -229,7 +229,11 @@ func TestText(t *testing.T) {
 		"thread create failures": "0",
 		"accept errors":          "0",
 		"closed over cap":        "0 (no cap)",
+		"closed over FD_SETSIZE": "0",
 		"closed idle":            "0 (no timeout)",
+		"request delay":          "0 us (-d: each read waits that long before its echo)",
+		"request work":           "0 us (-W: CPU each read uses before its echo)",
+		"peak waiting":           "0 (requests in their -d wait at once)",
 		"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 	}
 	block := lines[6:]
@@ -300,7 +304,8 @@ func TestJSONKeys(t *testing.T) {
 		"start_pss_kib", "pss_sum_kib", "rss_sum_kib", "kib_per_peak_conn", "threads",
 		"goroutines", "minflt", "majflt", "nvcsw", "nivcsw", "max_conc", "total", "now",
 		"bytes_echoed", "resets", "thread_create_failures", "accept_errors", "max_conns",
-		"over_cap", "idle_timeout_s", "idle_timeouts", "kernel_stack_start_kib",
+		"over_cap", "over_fd_setsize", "idle_timeout_s", "idle_timeouts",
+		"request_delay_us", "request_work_us", "max_waiting", "kernel_stack_start_kib",
 		"kernel_stack_kib", "kernel_stack_delta_kib", "kernel_stack_peak_delta_kib",
 	}
 	var zero Report
