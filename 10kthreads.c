@@ -4,6 +4,7 @@
  */
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <err.h>
@@ -25,20 +26,22 @@
 #define DEFAULT_STACK	(16 * 1024)
 #define MAX_STACK	(1024 * 1024 * 1024)
 #define USAGE		"usage: %s [-h] [-a addr] [-b backlog] [-c maxconns] " \
-			"[-j file] [-M model] [-m bytes] [-P procs] [-p port] " \
-			"[-s stacksize] " \
-			"[-t seconds] [-w workers]\n"
+			"[-d delay] [-j file] [-M model] [-m bytes] [-P procs] " \
+			"[-p port] [-s stacksize] " \
+			"[-t seconds] [-W work] [-w workers]\n"
 
 #define MAX_WORKERS	10000
 #define MAX_PROCS	256
-#define OPTSTRING	"a:b:c:hj:M:m:P:p:s:t:w:"
+#define OPTSTRING	"a:b:c:d:hj:M:m:P:p:s:t:W:w:"
 
 /*
  * What each model is, for -h, -M list and the experiment runner, which
  * reads -M list rather than keeping facts of its own.  workers: what -w
  * counts, or NULL if the model takes no -w.  bounded: it serves at most
- * -w (or one) connections at a time.  per_conn: the thread or process a
- * new connection gets, or NULL.
+ * a fixed number of connections at a time, whatever the fd limit: -w,
+ * one, or those below fd_ceiling.  per_conn: the thread or process a new
+ * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
+ * above it are closed at once (select's FD_SETSIZE), or 0.
  */
 static const struct model {
 	const char	*name;
@@ -50,6 +53,7 @@ static const struct model {
 	const char	*per_conn;
 	const char	*same_as;
 	void		(*check)(void);
+	int		 fd_ceiling;
 } models[] = {
 	{ .name = "thread", .run = model_thread, .per_conn = "thread" },
 	{ .name = "prethread", .run = model_prethread, .workers = "threads",
@@ -77,6 +81,16 @@ static const struct model {
 	    .default_workers = 1 },
 	{ .name = "uring", .run = model_uring, .workers = "event loops",
 	    .default_workers = 1, .check = model_uring_check },
+	{ .name = "poll", .run = model_poll, .workers = "event loops",
+	    .default_workers = 1 },
+	{ .name = "select", .run = model_select, .bounded = 1,
+	    .fd_ceiling = FD_SETSIZE },
+	/*
+	 * As many workers as pool's: the two differ only in when a
+	 * connection gets one (when it is ready, or for its whole life).
+	 */
+	{ .name = "dispatch", .run = model_dispatch, .workers = "threads",
+	    .default_workers = 64 },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -109,6 +123,10 @@ help(void)
 	    "  -c maxconns   cap on concurrent connections; beyond it new ones "
 	    "are\n"
 	    "                accepted and closed at once (default: no cap)\n"
+	    "  -d delay      each read waits that long before its echo, like a "
+	    "call to a\n"
+	    "                backend, using no CPU: 500us, 10ms, 1s "
+	    "(default 0)\n"
 	    "  -h            this help\n"
 	    "  -j file       also write the report as JSON to file\n"
 	    "  -M model      server design (default thread; -M list describes "
@@ -131,6 +149,9 @@ help(void)
 	    "(default 16k)\n"
 	    "  -t seconds    close connections idle (no byte read or written) "
 	    "that long\n"
+	    "  -W work       each read uses that much CPU first, then waits -d, "
+	    "then is\n"
+	    "                echoed: 500us, 10ms, 1s (default 0)\n"
 	    "  -w workers    threads, processes or event loops of the "
 	    "models that\n"
 	    "                pre-create them (default 64 threads, 16 "
@@ -175,6 +196,9 @@ list_models(const char *json_path)
 			strlcpy(wdef, "-", sizeof(wdef));
 		if (m->same_as != NULL)
 			printf("%-10s same as %s\n", wdef, m->same_as);
+		else if (m->fd_ceiling > 0)
+			printf("%-10s descriptors below %d only\n", wdef,
+			    m->fd_ceiling);
 		else
 			printf("%s\n", wdef);
 	}
@@ -189,11 +213,11 @@ list_models(const char *json_path)
 		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
 		    "\"processes\": %s, \"per_connection\": \"%s\", "
 		    "\"workers\": \"%s\", \"default_workers\": %d, "
-		    "\"same_as\": \"%s\"}%s\n", m->name,
+		    "\"same_as\": \"%s\", \"fd_ceiling\": %d}%s\n", m->name,
 		    m->bounded ? "true" : "false",
 		    m->processes ? "true" : "false", JSTR(m->per_conn),
 		    JSTR(m->workers), m->default_workers, JSTR(m->same_as),
-		    i + 1 < NMODELS ? "," : "");
+		    m->fd_ceiling, i + 1 < NMODELS ? "," : "");
 	}
 	fprintf(fp, "  ]\n}\n");
 	if (fclose(fp) == EOF)
@@ -400,6 +424,18 @@ flag_memory(const char *arg)
 	return (long)v;
 }
 
+/* A duration for -d or -W, in microseconds, or a usage error. */
+static long
+flag_duration(int flag, const char *arg, const char *what)
+{
+	const char *problem;
+	long us;
+
+	if ((problem = request_duration(arg, &us)) != NULL)
+		usage_error("-%c %s: %s is %s", flag, arg, what, problem);
+	return us;
+}
+
 static const struct model *
 flag_model(const char *arg)
 {
@@ -425,6 +461,9 @@ parse_flag(int ch, struct server *srv, struct args *a)
 	case 'c':
 		srv->max_conns = flag_number(ch, optarg, 1, LONG_MAX,
 		    "connection cap", NULL);
+		break;
+	case 'd':
+		srv->delay_us = flag_duration(ch, optarg, "delay");
 		break;
 	case 'h':
 		help();
@@ -454,6 +493,9 @@ parse_flag(int ch, struct server *srv, struct args *a)
 	case 't':
 		srv->idle_timeout = flag_number(ch, optarg, 1, 86400,
 		    "idle timeout", "1-86400 seconds");
+		break;
+	case 'W':
+		srv->work_us = flag_duration(ch, optarg, "work");
 		break;
 	case 'w':
 		a->workers = flag_number(ch, optarg, 1, MAX_WORKERS, "workers",
@@ -496,6 +538,7 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 		srv->backlog = somaxconn();
 	srv->model = a->model->name;
 	srv->run = a->model->run;
+	srv->fd_ceiling = a->model->fd_ceiling;
 	if (srv->procs == 0)
 		srv->procs = 1;
 	srv->workers = a->workers != 0 ? a->workers :
@@ -522,9 +565,19 @@ block_signals(void)
 		errc(1, e, "pthread_sigmask");
 }
 
+/*
+ * -d and -W come last, and only when set, so that whoever parses the
+ * line without them still finds it ending where it did.
+ */
 static void
 print_start_line(const struct server *srv, const struct model *model)
 {
+	rlim_t room = srv->fd_limit - (rlim_t)srv->lfd - 1;
+	char d[32];
+
+	if (srv->fd_ceiling > 0 && room > (rlim_t)srv->fd_ceiling -
+	    (rlim_t)srv->lfd - 1)
+		room = (rlim_t)srv->fd_ceiling - (rlim_t)srv->lfd - 1;
 	printf("%s: listening on %s model %s", PROGNAME, srv->addr,
 	    srv->model);
 	if (model->workers != NULL)
@@ -533,10 +586,18 @@ print_start_line(const struct server *srv, const struct model *model)
 		printf(" in %d processes", srv->procs);
 	printf(", stack %zu KiB, backlog %d", srv->stack / 1024, srv->backlog);
 	membudget_print(stdout);
-	printf(", fd limit %llu (room for ~%llu connections)\n",
+	printf(", fd limit %llu (room for ~%llu connections)",
 	    (unsigned long long)srv->fd_limit,
-	    (unsigned long long)(srv->fd_limit - (rlim_t)srv->lfd - 1) *
-	    srv->procs);
+	    (unsigned long long)room * srv->procs);
+	if (srv->delay_us > 0) {
+		request_format(d, sizeof(d), srv->delay_us);
+		printf(", request delay %s", d);
+	}
+	if (srv->work_us > 0) {
+		request_format(d, sizeof(d), srv->work_us);
+		printf(", request work %s", d);
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -551,6 +612,7 @@ main(int argc, char *argv[])
 	parse_args(argc, argv, &srv, &a);
 	block_signals();
 	counters_init();
+	request_init(&srv);
 	srv.fd_limit = raise_fd_limit();
 	srv.lfd = net_listen(a.host, a.port, srv.backlog, srv.addr,
 	    sizeof(srv.addr));
@@ -565,6 +627,11 @@ main(int argc, char *argv[])
 	 */
 	if (srv.procs > 1)
 		spawn_procs(&srv);
+	if (srv.fd_ceiling > 0)
+		warnx("model %s watches descriptors below %d only: it holds "
+		    "about %d connections, and closes further ones at once "
+		    "(closed over FD_SETSIZE)", srv.model, srv.fd_ceiling,
+		    srv.fd_ceiling - srv.lfd - 1);
 	print_start_line(&srv, a.model);
 	/* Signals wait, blocked, until the signal thread takes them. */
 	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)

@@ -14,7 +14,9 @@ SHELL	= /bin/bash
 SRCS	= 10kthreads.c cgroup.c counters.c echo.c membudget.c net.c procfile.c \
 	  procs.c rusage.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
-	  model_fork.c model_iterative.c model_epoll.c model_uring.c
+	  model_fork.c model_iterative.c model_epoll.c model_uring.c \
+	  model_poll.c model_select.c model_dispatch.c evconn.c timers.c \
+	  request.c
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
@@ -25,7 +27,7 @@ all: $(SERVER) $(GOBINS)
 prereqs:
 	@CC=$(CC) GO=$(GO) scripts/prereqs
 
-$(OBJDIR)/%.o: %.c kit.h | prereqs
+$(OBJDIR)/%.o: %.c kit.h evconn.h | prereqs
 	@mkdir -p $(OBJDIR)
 	$(CC) $(KIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -87,7 +89,8 @@ asan ubsan tsan: bin/client bin/ref_async_server
 memcheck: bin/client
 	$(MAKE) OBJDIR=obj/memcheck SERVER=bin/memcheck/10kthreads \
 	    CFLAGS="-O1 -g" bin/memcheck/10kthreads
-	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll uring
+	scripts/memcheck bin/memcheck/10kthreads bin/client thread epoll uring \
+	    poll select dispatch
 
 # About a million connections, a few thousand open at a time: resident
 # memory, descriptors and threads must not grow (MODEL=epoll and so on;

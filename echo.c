@@ -59,6 +59,9 @@ echo_conn(int fd)
 			conn_failed(errno);
 			break;
 		}
+		/* What the request costs: CPU work, then a wait (-W, -d). */
+		request_work();
+		request_wait();
 		/*
 		 * Counted before the write: a peer that has its echo must
 		 * find it in the next report.  What the write fails to send

@@ -34,6 +34,9 @@ struct counters {
 	atomic_long	over_budget;	/* closed at once: memory budget */
 	atomic_long	mem_reserved;	/* bytes of large echo buffers held */
 	atomic_long	serving;	/* connections in serve_conn now */
+	atomic_long	over_fd_setsize; /* closed at once: fd too high */
+	atomic_long	waiting;	/* requests in their -d wait now */
+	atomic_long	max_waiting;	/* peak of waiting */
 };
 
 extern struct counters *counters;
@@ -92,6 +95,9 @@ struct server {
 	void		(*run)(struct server *);	/* the model */
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
+	long		 delay_us;	/* -d: wait before each echo */
+	long		 work_us;	/* -W: CPU work before each echo */
+	int		 fd_ceiling;	/* select: FD_SETSIZE; else 0 */
 	char		 addr[80];	/* host:port as bound */
 	int		 lfd;
 	size_t		 stack;		/* bytes per connection thread */
@@ -150,6 +156,14 @@ long	membudget_usage(void);
 void	*membudget_alloc(size_t);
 void	membudget_free(void *, size_t);
 void	membudget_print(FILE *);
+/* request.c */
+const char *request_duration(const char *, long *);
+void	request_format(char *, size_t, long);
+void	request_init(const struct server *);
+void	request_work(void);
+void	request_wait(void);
+long	request_delay_us(void);
+void	request_waiting(int);
 
 /* procfile.c */
 struct procstat {
@@ -191,5 +205,8 @@ void	model_iterative(struct server *);
 void	model_epoll(struct server *);
 void	model_uring(struct server *);
 void	model_uring_check(void);
+void	model_poll(struct server *);
+void	model_select(struct server *);
+void	model_dispatch(struct server *);
 
 #endif /* KIT_H */

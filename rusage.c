@@ -31,7 +31,7 @@
 struct figures {
 	const char	*schema, *server, *model, *address, *event;
 	long		 workers, server_procs, stack, backlog, fd_limit;
-	long		 max_conns, idle_timeout;
+	long		 max_conns, idle_timeout, delay_us, work_us;
 	long		 processes, worker_procs;
 	double		 uptime, user_s, sys_s;	/* all processes */
 	struct rusage	 ru;			/* this process */
@@ -41,6 +41,7 @@ struct figures {
 	long		 goroutines;		/* the Go server's; none here */
 	long		 now, max_conc, total, bytes, resets;
 	long		 create_failures, accept_errors, over_cap, timeouts;
+	long		 over_fd_setsize, max_waiting;
 	long		 kstack_peak;
 	struct membudget mem;			/* as set at start */
 	long		 mem_usage, over_budget;
@@ -176,19 +177,27 @@ static const struct field fields[] = {
 	    TEXT0(21, 1, " (cap ", ")", " (no cap)") },
 	{ "over_cap", LONG(over_cap),
 	    TEXT(21, 0, "closed over cap", 0, "", "") },
+	{ "over_fd_setsize", LONG(over_fd_setsize),
+	    TEXT(22, 0, "closed over FD_SETSIZE", 0, "", "") },
 	{ "idle_timeout_s", LONG(idle_timeout),
-	    TEXT0(22, 1, " (after ", " s idle)", " (no timeout)") },
+	    TEXT0(23, 1, " (after ", " s idle)", " (no timeout)") },
 	{ "idle_timeouts", LONG(timeouts),
-	    TEXT(22, 0, "closed idle", 0, "", "") },
+	    TEXT(23, 0, "closed idle", 0, "", "") },
+	{ "request_delay_us", LONG(delay_us), TEXT(24, 0, "request delay", 0,
+	    "", " us (-d: each read waits that long before its echo)") },
+	{ "request_work_us", LONG(work_us), TEXT(25, 0, "request work", 0,
+	    "", " us (-W: CPU each read uses before its echo)") },
+	{ "max_waiting", LONG(max_waiting), TEXT(26, 0, "peak waiting", 0,
+	    "", " (requests in their -d wait at once)") },
 	{ "kernel_stack_start_kib", MEMINFO("KernelStack", AT_START) },
 	{ "kernel_stack_kib", MEMINFO("KernelStack", NOW) },
 	{ "kernel_stack_delta_kib", MEMINFO("KernelStack", SINCE_START),
-	    TEXT(23, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
+	    TEXT(27, 0, "kernel stack (est.)", 0, "", " KiB now, ") },
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
-	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
+	    TEXT(27, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 	{ "mem_limit_bytes", LONG(mem.limit) },
-	{ NULL, STR(mem.limit_text), TEXT(24, 0, "memory limit", 0, "", "") },
+	{ NULL, STR(mem.limit_text), TEXT(28, 0, "memory limit", 0, "", "") },
 	{ "mem_limit_source", STR(mem.source) },
 	{ "mem_cgroup", STR(mem.cgroup) },
 	{ "mem_headroom_bytes", LONG(mem.headroom) },
@@ -196,22 +205,22 @@ static const struct field fields[] = {
 	{ "mem_fixed_bytes", LONG(mem.fixed) },
 	{ "mem_conn_bytes", LONG(mem.conn) },
 	{ NULL, DBL(mem_conn_kib, 2),
-	    TEXT(25, 0, "memory per conn (est.)", 2, "", " KiB (") },
-	{ NULL, STR(mem.cost_text), TEXT(25, 1, NULL, 0, "", ")") },
+	    TEXT(29, 0, "memory per conn (est.)", 2, "", " KiB (") },
+	{ NULL, STR(mem.cost_text), TEXT(29, 1, NULL, 0, "", ")") },
 	{ "mem_conn_user_bytes", LONG(mem.conn_user) },
 	{ "mem_conn_kstack_bytes", LONG(mem.conn_kstack) },
 	{ "mem_conn_task_bytes", LONG(mem.conn_task) },
 	{ "mem_conn_socket_bytes", LONG(mem.conn_socket) },
 	{ "mem_cost_source", STR(mem.cost_source) },
 	{ "mem_budget", LONG(mem.budget),
-	    LTEXT0(26, "memory budget", "", " connections, ", "none") },
+	    LTEXT0(30, "memory budget", "", " connections, ", "none") },
 	{ "mem_usage_bytes", LONG(mem_usage),
-	    HUMAN0(26, 1, "", " in use now", "") },
-	{ NULL, STR(mem.threshold_text), TEXT(26, 2, NULL, 0, "", "") },
+	    HUMAN0(30, 1, "", " in use now", "") },
+	{ NULL, STR(mem.threshold_text), TEXT(30, 2, NULL, 0, "", "") },
 	{ "over_budget", LONG(over_budget),
-	    TEXT(27, 0, "closed over budget", 0, "", "") },
+	    TEXT(31, 0, "closed over budget", 0, "", "") },
 	{ NULL, LONG(mem.budget),
-	    TEXT0(27, 1, " (budget ", ")", " (no budget)") },
+	    TEXT0(31, 1, " (budget ", ")", " (no budget)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -307,6 +316,8 @@ gather_server(const struct server *srv, struct figures *f)
 	f->mem = *srv->mem;
 	f->mem_conn_kib = f->mem.conn / 1024.0;
 	f->mem_usage = membudget_usage();
+	f->delay_us = srv->delay_us;
+	f->work_us = srv->work_us;
 }
 
 static void
@@ -322,6 +333,8 @@ gather_counters(struct figures *f)
 	f->over_cap = atomic_load(&counters->over_cap);
 	f->timeouts = atomic_load(&counters->timeouts);
 	f->over_budget = atomic_load(&counters->over_budget);
+	f->over_fd_setsize = atomic_load(&counters->over_fd_setsize);
+	f->max_waiting = atomic_load(&counters->max_waiting);
 }
 
 /*

@@ -130,7 +130,11 @@ func (s *server) echo(conn *net.TCPConn) {
 	if e.idle > 0 {
 		conn.SetDeadline(time.Now().Add(e.idle))
 	}
-	for e.read() && e.write() {
+	for e.read() {
+		s.request()
+		if !e.write() {
+			break
+		}
 	}
 }
 

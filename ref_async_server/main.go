@@ -27,7 +27,7 @@ import (
 
 const (
 	prog  = "ref_async_server"
-	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-j file] [-m bytes] [-P procs] [-p port] [-t seconds]"
+	usage = "usage: ref_async_server [-h] [-a addr] [-c maxconns] [-d delay] [-j file] [-m bytes] [-P procs] [-p port] [-t seconds] [-W work]"
 
 	// fdReserve is what the start line keeps back from the fd limit for
 	// stdio, the listener, the epoll fd and the JSON report.
@@ -54,6 +54,8 @@ type server struct {
 	jsonPath string
 	maxConns int64         // -c; 0 for no cap
 	idle     time.Duration // -t; 0 for none
+	delay    time.Duration // -d: each read waits that long before its echo
+	work     time.Duration // -W: CPU each read uses before its echo
 	procs    int           // -P
 	memArg   int64         // -m; 0 if not given
 	mem      *membudget.Budget
@@ -78,6 +80,7 @@ type options struct {
 	port           int
 	maxConns       int64
 	idle           time.Duration
+	delay, work    time.Duration
 	procs          int
 	mem            int64
 }
@@ -94,6 +97,8 @@ func parseFlags(args []string) (*options, int) {
 	idleFlag := fs.String("t", "", "idle timeout in seconds")
 	procsFlag := fs.String("P", "1", "processes sharing the listening socket")
 	memFlag := fs.String("m", "", "memory limit")
+	delayFlag := fs.String("d", "0s", "wait before each echo")
+	workFlag := fs.String("W", "0s", "CPU work before each echo")
 	help := fs.Bool("h", false, "print usage and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +149,9 @@ func parseFlags(args []string) (*options, int) {
 			return nil, usageErr("-m %s: %s", *memFlag, problem)
 		}
 	}
+	if problem := o.setRequestCost(*delayFlag, *workFlag); problem != "" {
+		return nil, usageErr("%s", problem)
+	}
 	o.host = strings.TrimSuffix(strings.TrimPrefix(*addrFlag, "["), "]")
 	if o.host == "" {
 		return nil, usageErr("-a: empty address")
@@ -181,6 +189,7 @@ func run(args []string) int {
 		return code
 	}
 	fdLimit := raiseFDLimit()
+	calibrateWork()
 	startKS, _ := srvreport.ReadKernelStack()
 	ln, err := listen(o.host, o.port)
 	if err != nil {
@@ -235,6 +244,8 @@ func newServer(o *options, addr string, fdLimit, startKS int64) *server {
 		jsonPath: o.jsonPath,
 		maxConns: o.maxConns,
 		idle:     o.idle,
+		delay:    o.delay,
+		work:     o.work,
 		procs:    o.procs,
 		memArg:   o.mem,
 	}
@@ -280,8 +291,8 @@ func (s *server) printStartLine() {
 		model += fmt.Sprintf(" in %d processes", s.procs)
 	}
 	// os.Stdout is unbuffered, so the start line is out before we accept.
-	fmt.Printf("%s: listening on %s model %s%s, fd limit %d (room for ~%d connections)\n",
-		prog, s.addr, model, s.budgetWords(), s.fdLimit, room)
+	fmt.Printf("%s: listening on %s model %s%s, fd limit %d (room for ~%d connections)%s\n",
+		prog, s.addr, model, s.budgetWords(), s.fdLimit, room, s.requestCost())
 }
 
 // serveSignals reports on SIGUSR1 and exits on SIGINT or SIGTERM, with the
@@ -309,6 +320,8 @@ func printHelp() {
 	fmt.Printf(`  -a ADDR   listen address (default 127.0.0.1; IPv6 literals such as ::1 work)
   -c MAX    cap on concurrent connections; beyond it new ones are accepted
             and closed at once (default: no cap)
+  -d DELAY  each read waits that long before its echo, like a call to a
+            backend, using no CPU: 500us, 10ms, 1s (default 0)
   -j FILE   also write the report as JSON (schema 10kthreads-server/1) to FILE
   -m BYTES  memory limit, k/m/g suffixes, instead of the memory cgroup's;
             connections beyond its budget are accepted and closed at once
@@ -318,6 +331,8 @@ func printHelp() {
   -p PORT   listen port (default 1234; 0 lets the kernel pick, see the start line)
   -t SECS   close connections idle that long: nothing read, or a write
             blocked because the peer does not read (1-%d; default: never)
+  -W WORK   each read uses that much CPU first, then waits -d, then is
+            echoed: 500us, 10ms, 1s (default 0)
   -h        print this help and exit
 SIGINT/SIGTERM print the report and exit 0; SIGUSR1 prints it and keeps serving.
 `, maxProcs, maxIdleTimeout)
@@ -447,6 +462,9 @@ func (s *server) build(event string) srvreport.Report {
 		OverCap:                 s.c.overCap.Load(),
 		IdleTimeoutS:            int64(s.idle / time.Second),
 		IdleTimeouts:            s.c.timeouts.Load(),
+		RequestDelayUS:          int64(s.delay / time.Microsecond),
+		RequestWorkUS:           int64(s.work / time.Microsecond),
+		MaxWaiting:              s.c.maxWaiting.Load(),
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
 	}

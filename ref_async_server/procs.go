@@ -37,6 +37,8 @@ type shared struct {
 	// The parent's memory budget (connections) and the Go runtime's soft
 	// memory limit it gives each process.
 	memBudget, memSoft atomic.Int64
+	// requests in their -d wait now, and the peak of that
+	waiting, maxWaiting atomic.Int64
 	// goroutines is each worker's own count, refreshed every goroutineTick.
 	goroutines [maxProcs]atomic.Int64
 }
@@ -192,7 +194,8 @@ func runWorker(index string, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: worker %d: inherited listener: %v\n", prog, i+1, err)
 		return 1
 	}
-	s := &server{c: c, maxConns: o.maxConns, idle: o.idle, memArg: o.mem}
+	calibrateWork()
+	s := &server{c: c, maxConns: o.maxConns, idle: o.idle, memArg: o.mem, delay: o.delay, work: o.work}
 	s.workerBudget()
 	go func() {
 		for {

@@ -26,7 +26,7 @@ import (
 func TestFdExhaustion(t *testing.T) {
 	prl := testkit.Prlimit(t)
 	const early, flood = 20, 130
-	for _, model := range []string{"thread", "epoll", "uring", "pool", "fork"} {
+	for _, model := range []string{"thread", "epoll", "uring", "pool", "fork", "poll", "select", "dispatch"} {
 		t.Run(model, func(t *testing.T) {
 			s := startWrapped(t, cServer, []string{prl, "--nofile=64:64", "--"}, "-M", model)
 			if !strings.Contains(s.start, "fd limit 64 ") {
@@ -186,6 +186,7 @@ func TestConnCap(t *testing.T) {
 	}
 	cases := []tc{
 		{cServer, "thread"}, {cServer, "epoll"}, {cServer, "uring"}, {cServer, "prethread"}, {cServer, "prefork-nolock"},
+		{cServer, "poll"}, {cServer, "select"}, {cServer, "dispatch"},
 		{serverKind{name: "ref_async_server", model: "goroutine"}, ""},
 	}
 	for _, c := range cases {

@@ -73,6 +73,7 @@ func wantFigures(t *testing.T, r report, jsonPath string, want map[string]int64)
 		"connections accepted": "total", "accept errors": "accept_errors",
 		"closed idle": "idle_timeouts", "closed over cap": "over_cap",
 		"thread create failures": "thread_create_failures",
+		"closed over FD_SETSIZE": "over_fd_setsize", "peak waiting": "max_waiting",
 	}
 	js := readJSONReport(t, jsonPath)
 	for label, w := range want {
@@ -96,6 +97,7 @@ func TestFiguresResetPeers(t *testing.T) {
 		{"thread"}, {"prethread", "-w", "4"}, {"pool", "-w", "4"}, {"epoll"},
 		{"epoll", "-w", "2"}, {"uring"}, {"uring", "-w", "2"}, {"fork"}, {"prefork", "-w", "4"},
 		{"prefork-pass", "-w", "4"}, {"iterative"}, {"thread", "-P", "2"},
+		{"poll"}, {"poll", "-w", "2"}, {"select"}, {"dispatch", "-w", "4"},
 	}, nil, []string{"-P", "2"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -133,7 +135,8 @@ func TestFiguresResetPeers(t *testing.T) {
 func TestFiguresQueuedResets(t *testing.T) {
 	prl := testkit.Prlimit(t)
 	const nofile, extra, resets = 40, 3, 5
-	cases := figureCases([][]string{{"thread"}, {"epoll"}, {"uring"}, {"pool", "-w", "64"}}, nil)
+	cases := figureCases([][]string{{"thread"}, {"epoll"}, {"uring"}, {"pool", "-w", "64"},
+		{"poll"}, {"select"}, {"dispatch", "-w", "4"}}, nil)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			js := filepath.Join(t.TempDir(), "report.json")

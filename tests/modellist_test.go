@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,8 +55,12 @@ func TestModelList(t *testing.T) {
 		if m.PerConnection == "process" && !m.Processes {
 			t.Errorf("%s: a process per connection, yet not a process model", m.Name)
 		}
+		// A ceiling on descriptor numbers bounds what a model holds.
+		if m.FDCeiling > 0 && (!m.Bounded || !strings.Contains(rows[i+1], fmt.Sprintf("descriptors below %d only", m.FDCeiling))) {
+			t.Errorf("%s: fd ceiling %d, yet bounded %v and row %q", m.Name, m.FDCeiling, m.Bounded, rows[i+1])
+		}
 	}
-	for _, want := range []string{"thread", "epoll", "prefork-nolock", "iterative"} {
+	for _, want := range []string{"thread", "epoll", "prefork-nolock", "iterative", "poll", "select", "dispatch"} {
 		if !names[want] {
 			t.Errorf("model %s missing from -M list", want)
 		}

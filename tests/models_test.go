@@ -55,6 +55,12 @@ func modelCases() []modelCase {
 		{name: "uring", model: "uring", args: []string{"-M", "uring"}, workers: 1, procs: 1},
 		{name: "uring-w2", model: "uring", args: []string{"-M", "uring", "-w", "2"}, workers: 2, procs: 1},
 		{name: "uring-P2", model: "uring", args: []string{"-M", "uring", "-P", "2"}, workers: 1, procs: 2, forks: 2},
+		{name: "poll", model: "poll", args: []string{"-M", "poll"}, workers: 1, procs: 1},
+		{name: "poll-w2", model: "poll", args: []string{"-M", "poll", "-w", "2"}, workers: 2, procs: 1},
+		// 200 connections, well below FD_SETSIZE.
+		{name: "select", model: "select", args: []string{"-M", "select"}, procs: 1},
+		// Four workers serve all 200: a connection has one only while ready.
+		{name: "dispatch-w4", model: "dispatch", args: []string{"-M", "dispatch", "-w", "4"}, workers: 4, procs: 1},
 		{name: "thread-P2", model: "thread", args: []string{"-M", "thread", "-P", "2"}, procs: 2, forks: 2},
 	}
 }
@@ -353,6 +359,9 @@ func TestModelsBadFlags(t *testing.T) {
 		{[]string{"-w", "4"}, "thread"},
 		{[]string{"-M", "fork", "-w", "4"}, "fork"},
 		{[]string{"-w", "4", "-M", "iterative"}, "iterative"},
+		{[]string{"-M", "select", "-w", "2"}, "select"},
+		{[]string{"-M", "dispatch", "-w", "0"}, "-w 0"},
+		{[]string{"-M", "poll", "-w", "10001"}, "-w 10001"},
 		{[]string{"-P", "0"}, "-P 0"},
 		{[]string{"-P", "abc"}, "-P abc"},
 		{[]string{"-P", "100000"}, "-P 100000"},
@@ -365,9 +374,13 @@ func TestModelsBadFlags(t *testing.T) {
 	}
 }
 
-// TestModels10000: the epoll model holds 10,000 connections at once too
-// (fewer where connScale says this machine cannot); TestClient10000 covers
-// the default thread model.
+// TestModels10000: the event-driven models hold 10,000 connections at
+// once too (fewer where connScale says this machine cannot): epoll, poll
+// with its scan of all of them at every wake-up, and dispatch with four
+// workers; TestClient10000 covers the default thread model.
 func TestModels10000(t *testing.T) {
-	runLoad(t, cServer, connScale(t, 10000), "-M", "epoll")
+	n := connScale(t, 10000)
+	for _, args := range [][]string{{"-M", "epoll"}, {"-M", "poll"}, {"-M", "dispatch", "-w", "4"}} {
+		t.Run(args[1], func(t *testing.T) { runLoad(t, cServer, n, args...) })
+	}
 }

@@ -47,7 +47,8 @@ var jsonKeys = []string{
 	"vmhwm_kib", "start_rss_kib", "kib_per_peak_conn", "threads", "goroutines",
 	"minflt", "majflt", "nvcsw", "nivcsw", "max_conc", "total", "now", "bytes_echoed",
 	"resets", "thread_create_failures", "accept_errors", "kernel_stack_start_kib",
-	"kernel_stack_kib", "kernel_stack_delta_kib",
+	"kernel_stack_kib", "kernel_stack_delta_kib", "over_fd_setsize", "request_delay_us",
+	"request_work_us", "max_waiting",
 }
 
 func readJSONReport(t *testing.T, path string) map[string]any {

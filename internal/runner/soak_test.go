@@ -48,7 +48,7 @@ func TestSoakBadInput(t *testing.T) {
 		{[]string{"-soak"}, map[string]string{"SOAK_TOTAL": "0"}, 2, "SOAK_TOTAL=0"},
 		{[]string{"-soak"}, map[string]string{"QUICK": "1"}, 2, "-quick (QUICK=1) does not apply to -soak"},
 		{[]string{"-soak", "epoll", "thread"}, nil, 2, `unexpected argument "thread"`},
-		{[]string{"-bin", bin, "-soak", "poll"}, nil, 2, `soak: bin/10kthreads has no model "poll"`},
+		{[]string{"-bin", bin, "-soak", "no-such-model"}, nil, 2, `soak: bin/10kthreads has no model "no-such-model"`},
 		{[]string{"-bin", t.TempDir(), "-soak"}, nil, 1, "missing: run make first"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -32,6 +32,9 @@ type Model struct {
 	DefaultWorkers int    `json:"default_workers"`
 	// SameAs names the model this one is another name of, or "".
 	SameAs string `json:"same_as"`
+	// FDCeiling: the model serves only descriptors below it (select's
+	// FD_SETSIZE), 0 for none; a model with one is Bounded.
+	FDCeiling int `json:"fd_ceiling"`
 }
 
 // ModelList is the whole `-M list -j FILE` document, in the server's order.

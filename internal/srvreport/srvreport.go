@@ -62,8 +62,12 @@ type Report struct {
 	AcceptErrors        int64   `json:"accept_errors"`
 	MaxConns            int64   `json:"max_conns"` // -c; 0 for no cap
 	OverCap             int64   `json:"over_cap"`
+	OverFDSetsize       int64   `json:"over_fd_setsize"`
 	IdleTimeoutS        int64   `json:"idle_timeout_s"` // -t; 0 for none
 	IdleTimeouts        int64   `json:"idle_timeouts"`
+	RequestDelayUS      int64   `json:"request_delay_us"` // -d; 0 for none
+	RequestWorkUS       int64   `json:"request_work_us"`  // -W; 0 for none
+	MaxWaiting          int64   `json:"max_waiting"`      // peak requests in their -d wait
 	KernelStackStartKiB int64   `json:"kernel_stack_start_kib"`
 	KernelStackKiB      int64   `json:"kernel_stack_kib"`
 	KernelStackDeltaKiB int64   `json:"kernel_stack_delta_kib"`
@@ -169,11 +173,15 @@ func (r *Report) Text() string {
 	} else {
 		line("closed over cap", "%d (no cap)", r.OverCap)
 	}
+	line("closed over FD_SETSIZE", "%d", r.OverFDSetsize)
 	if r.IdleTimeoutS > 0 {
 		line("closed idle", "%d (after %d s idle)", r.IdleTimeouts, r.IdleTimeoutS)
 	} else {
 		line("closed idle", "%d (no timeout)", r.IdleTimeouts)
 	}
+	line("request delay", "%d us (-d: each read waits that long before its echo)", r.RequestDelayUS)
+	line("request work", "%d us (-W: CPU each read uses before its echo)", r.RequestWorkUS)
+	line("peak waiting", "%d (requests in their -d wait at once)", r.MaxWaiting)
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
 	r.memText(line)
