@@ -179,6 +179,15 @@ static const struct field fields[] = {
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
 	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
+	{ "slab_start_kib", MEMINFO("Slab", AT_START) },
+	{ "slab_delta_kib", MEMINFO("Slab", SINCE_START),
+	    TEXT(24, 0, "kernel slab (machine)", 0, "", " KiB (machine-wide "
+	    "Slab growth since start: the kernel objects of every process, "
+	    "sockets and threads among them; not in RSS)") },
+	{ "page_tables_start_kib", MEMINFO("PageTables", AT_START) },
+	{ "page_tables_delta_kib", MEMINFO("PageTables", SINCE_START),
+	    TEXT(25, 0, "page tables (machine)", 0, "", " KiB (machine-wide "
+	    "PageTables growth since start; not in RSS)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"tenkthreads/internal/srvreport"
+	"tenkthreads/internal/sysinfo"
 )
 
 const (
@@ -56,6 +57,9 @@ type server struct {
 	procs    int           // -P
 	c        *shared
 	workers  *workerSet // nil unless -P > 1
+
+	// Machine-wide Slab and PageTables at start, for their growth since.
+	startSlab, startPT int64
 }
 
 func main() {
@@ -169,13 +173,13 @@ func run(args []string) int {
 		return code
 	}
 	fdLimit := raiseFDLimit()
-	startKS, _ := srvreport.ReadKernelStack()
+	startMem, _ := srvreport.ReadMeminfo()
 	ln, err := listen(o.host, o.port)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
-	s := newServer(o, ln.Addr().String(), fdLimit, startKS)
+	s := newServer(o, ln.Addr().String(), fdLimit, startMem)
 	// Before the workers and the start line: whoever reads it may signal us
 	// at once.
 	sigs := make(chan os.Signal, 4)
@@ -213,19 +217,21 @@ func listen(host string, port int) (net.Listener, error) {
 	return ln, nil
 }
 
-func newServer(o *options, addr string, fdLimit, startKS int64) *server {
+func newServer(o *options, addr string, fdLimit int64, startMem sysinfo.Meminfo) *server {
 	s := &server{
-		addr:     addr,
-		backlog:  somaxconn(),
-		fdLimit:  fdLimit,
-		start:    time.Now(),
-		startKS:  startKS,
-		jsonPath: o.jsonPath,
-		maxConns: o.maxConns,
-		idle:     o.idle,
-		procs:    o.procs,
+		addr:      addr,
+		backlog:   somaxconn(),
+		fdLimit:   fdLimit,
+		start:     time.Now(),
+		startKS:   startMem.KernelStack,
+		startSlab: startMem.Slab,
+		startPT:   startMem.PageTables,
+		jsonPath:  o.jsonPath,
+		maxConns:  o.maxConns,
+		idle:      o.idle,
+		procs:     o.procs,
 	}
-	s.peakKS.Store(startKS)
+	s.peakKS.Store(startMem.KernelStack)
 	if ps, err := srvreport.ReadProcStatus(); err == nil {
 		s.startRSS = ps.VmRSSKiB
 	}
@@ -430,6 +436,8 @@ func (s *server) build(event string) srvreport.Report {
 		IdleTimeouts:            s.c.timeouts.Load(),
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
+		SlabStartKiB:            s.startSlab,
+		PageTablesStartKiB:      s.startPT,
 	}
 	if err := r.FillSystem(s.workers.live()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)

@@ -47,7 +47,8 @@ var jsonKeys = []string{
 	"vmhwm_kib", "start_rss_kib", "kib_per_peak_conn", "threads", "goroutines",
 	"minflt", "majflt", "nvcsw", "nivcsw", "max_conc", "total", "now", "bytes_echoed",
 	"resets", "thread_create_failures", "accept_errors", "kernel_stack_start_kib",
-	"kernel_stack_kib", "kernel_stack_delta_kib",
+	"kernel_stack_kib", "kernel_stack_delta_kib", "slab_start_kib", "slab_delta_kib",
+	"page_tables_start_kib", "page_tables_delta_kib",
 }
 
 func readJSONReport(t *testing.T, path string) map[string]any {
@@ -78,7 +79,7 @@ func checkJSON(t *testing.T, kind serverKind, m map[string]any, addr, event stri
 		}
 	}
 	num := func(k string) float64 { f, _ := m[k].(float64); return f }
-	for _, k := range []string{"fd_limit", "backlog", "maxrss_kib", "vmrss_kib", "vmhwm_kib", "start_rss_kib", "threads", "kernel_stack_kib"} {
+	for _, k := range []string{"fd_limit", "backlog", "maxrss_kib", "vmrss_kib", "vmhwm_kib", "start_rss_kib", "threads", "kernel_stack_kib", "slab_start_kib", "page_tables_start_kib"} {
 		if num(k) <= 0 {
 			t.Errorf("JSON %s = %v, want a positive number", k, m[k])
 		}

@@ -70,6 +70,13 @@ type Report struct {
 	// The caller sets the sampled peak as a delta from the start; Derive
 	// raises it to the delta now if that is higher.
 	KernelStackPeakDeltaKiB int64 `json:"kernel_stack_peak_delta_kib"`
+	// Machine-wide Slab and PageTables of /proc/meminfo: at start (the
+	// caller sets them) and their growth since (FillSystem). Every process
+	// moves them; a server's sockets and threads show only here.
+	SlabStartKiB       int64 `json:"slab_start_kib"`
+	SlabDeltaKiB       int64 `json:"slab_delta_kib"`
+	PageTablesStartKiB int64 `json:"page_tables_start_kib"`
+	PageTablesDeltaKiB int64 `json:"page_tables_delta_kib"`
 }
 
 // Event names as they appear in JSON, and the first text line for each.
@@ -158,6 +165,8 @@ func (r *Report) Text() string {
 	}
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
+	line("kernel slab (machine)", "%d KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)", r.SlabDeltaKiB)
+	line("page tables (machine)", "%d KiB (machine-wide PageTables growth since start; not in RSS)", r.PageTablesDeltaKiB)
 	return b.String()
 }
 

@@ -93,7 +93,8 @@ func sample() Report {
 		MinFlt: 123, NVCSw: 1234, NIVCSw: 12, MaxConc: 10000, Total: 10000,
 		BytesEchoed: 123456, KernelStackStartKiB: 1240, KernelStackKiB: 1400,
 		Processes: 1, ServerProcs: 1, StartPSSKiB: 4000, PSSSumKiB: 30000, RSSSumKiB: 39000,
-		KernelStackPeakDeltaKiB: 900,
+		KernelStackPeakDeltaKiB: 900, SlabStartKiB: 200000, SlabDeltaKiB: 16800,
+		PageTablesStartKiB: 15000, PageTablesDeltaKiB: 44,
 	}
 	r.Derive()
 	return r
@@ -162,6 +163,8 @@ func TestText(t *testing.T) {
 		"closed over cap":        "0 (no cap)",
 		"closed idle":            "0 (no timeout)",
 		"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
+		"kernel slab (machine)":  "16800 KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)",
+		"page tables (machine)":  "44 KiB (machine-wide PageTables growth since start; not in RSS)",
 	}
 	block := lines[6:]
 	if len(block) != len(want) {
@@ -233,6 +236,7 @@ func TestJSONKeys(t *testing.T) {
 		"bytes_echoed", "resets", "thread_create_failures", "accept_errors", "max_conns",
 		"over_cap", "idle_timeout_s", "idle_timeouts", "kernel_stack_start_kib",
 		"kernel_stack_kib", "kernel_stack_delta_kib", "kernel_stack_peak_delta_kib",
+		"slab_start_kib", "slab_delta_kib", "page_tables_start_kib", "page_tables_delta_kib",
 	}
 	var zero Report
 	b, err := zero.JSON()
