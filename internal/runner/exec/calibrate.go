@@ -174,19 +174,20 @@ func unitCost(read func() (map[string]float64, error), t trial) (results.UnitCos
 		var before, after map[string]float64
 		var e1, e2 error
 		held, err := t(calUnits, func() { before, e1 = read() }, func() { after, e2 = read() })
-		if err == nil && e1 == nil && e2 == nil && held > 0 {
-			total := 0.0
-			for name, v := range after {
-				d := (v - before[name]) / float64(held)
-				per[name] = append(per[name], d)
-				if isSlab(name) {
-					total += d
-				}
-			}
-			uc.Trials++
-			uc.TrialKiB = append(uc.TrialKiB, total)
-		}
 		settle(read)
+		if err != nil || e1 != nil || e2 != nil || held == 0 {
+			continue
+		}
+		total := 0.0
+		for name, v := range after {
+			d := (v - before[name]) / float64(held)
+			per[name] = append(per[name], d)
+			if isSlab(name) {
+				total += d
+			}
+		}
+		uc.Trials++
+		uc.TrialKiB = append(uc.TrialKiB, total)
 	}
 	meds := map[string]float64{}
 	by := map[string]float64{}

@@ -135,10 +135,40 @@ func CheckLines(runs []*results.Run) string {
 			b.WriteString("not measured (" + why + ")\n")
 			continue
 		}
-		fmt.Fprintf(&b, "parts %s (server %s, client %s), MemAvailable dropped %s: difference %s\n",
-			mib(r.M.PartsSumKiB), mib(a.Server.Sum()), mib(a.Client.Sum()), mib(r.M.AvailDropKiB), diffText(r.M.CheckDiffKiB, r.M.PartsSumKiB))
+		fmt.Fprintf(&b, "parts %s (server %s, client %s), %s: difference %s\n",
+			mib(r.M.PartsSumKiB), mib(a.Server.Sum()), mib(a.Client.Sum()), availText(r.M.AvailDropKiB), diffText(r.M.CheckDiffKiB, r.M.PartsSumKiB))
 	}
 	return b.String()
+}
+
+// availText says which way MemAvailable went.
+func availText(drop results.Num) string {
+	if drop.Set && drop.V < 0 {
+		return "MemAvailable rose " + mib(results.N(-drop.V)) + " (other processes freed memory meanwhile)"
+	}
+	return "MemAvailable dropped " + mib(drop)
+}
+
+// noisy names the units whose trials differ by more than a quarter of
+// their median: other processes moved the machine's counters meanwhile.
+func noisy(cal *results.Calibration) []string {
+	var out []string
+	for _, u := range []struct {
+		name string
+		c    results.UnitCost
+	}{{"threads", cal.Thread}, {"mappings", cal.Mapping}, {"socket ends", cal.Socket}, {"epoll registrations", cal.Epoll}} {
+		if len(u.c.TrialKiB) == 0 || !u.c.SlabKiB.Set {
+			continue
+		}
+		lo, hi := u.c.TrialKiB[0], u.c.TrialKiB[0]
+		for _, t := range u.c.TrialKiB {
+			lo, hi = math.Min(lo, t), math.Max(hi, t)
+		}
+		if hi-lo > math.Abs(u.c.SlabKiB.V)/4 {
+			out = append(out, u.name)
+		}
+	}
+	return out
 }
 
 // CalibrationTable is what one unit costs the kernel on this machine.
@@ -164,7 +194,12 @@ func CalibrationTable(cal *results.Calibration, kpt results.Num) string {
 		}
 		rows = append(rows, []string{u.name, strconv.Itoa(u.c.Units), u.c.SlabKiB.String(), strings.Join(trials, ", "), strings.Join(caches, ", ")})
 	}
-	return MDTable(head, rows, []bool{false, true, true, false, false})
+	t := MDTable(head, rows, []bool{false, true, true, false, false})
+	if n := noisy(cal); len(n) > 0 {
+		t += fmt.Sprintf("\n**Noisy calibration:** the trials of the %s differ by more than a quarter of their median: other processes allocated or freed kernel objects meanwhile. "+
+			"The medians hold if most trials were quiet; rerun on a quiet machine to be sure.\n", strings.Join(n, ", "))
+	}
+	return t
 }
 
 // machineMethod says how machine KiB/conn is made and what is left out.
