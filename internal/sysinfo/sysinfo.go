@@ -134,6 +134,19 @@ func (f FS) FDs(pid int) (int, error) {
 	return len(fds), err
 }
 
+// FDCount is the number of open descriptors of process pid as the size
+// of /proc/PID/fd, which Linux 6.2 and later report without listing the
+// directory; listing it, as FDs does, makes a /proc inode and dentry for
+// every descriptor, kernel memory that a measurement of the kernel's
+// memory must not add. Older kernels fall back to listing.
+func (f FS) FDCount(pid int) (int, error) {
+	p, err := f.proc(pid)
+	if err != nil {
+		return 0, err
+	}
+	return p.FileDescriptorsLen()
+}
+
 // AllowedCPUs lists the CPUs process pid may run on (Cpus_allowed_list).
 func (f FS) AllowedCPUs(pid int) ([]int, error) {
 	p, err := f.proc(pid)

@@ -31,6 +31,20 @@ func newMachineWatch(proc sysinfo.FS, pgid int) *machineWatch {
 // cannot be read.
 func (w *machineWatch) snapshot(client int) *results.Snapshot {
 	s := &results.Snapshot{At: time.Now().Format(time.RFC3339Nano)}
+	// The machine's counters first: reading the footprints makes a /proc
+	// inode and dentry for every descriptor looked at, kernel memory the
+	// runner, not the run, spends.
+	m, err := w.proc.Meminfo()
+	if err != nil {
+		w.note("meminfo: " + err.Error())
+		return nil
+	}
+	s.Meminfo = m
+	if c, err := w.proc.SlabCaches(); err == nil {
+		s.Slab = c
+	} else {
+		w.rec.SlabInfoError = err.Error()
+	}
 	if pids, err := sysinfo.Host.GroupPIDs(w.pgid); err == nil {
 		if fp, err := sysinfo.Host.Footprint(pids); err == nil {
 			s.Server = &fp
@@ -42,17 +56,6 @@ func (w *machineWatch) snapshot(client int) *results.Snapshot {
 				s.Client = &fp
 			}
 		}
-	}
-	m, err := w.proc.Meminfo()
-	if err != nil {
-		w.note("meminfo: " + err.Error())
-		return nil
-	}
-	s.Meminfo = m
-	if c, err := w.proc.SlabCaches(); err == nil {
-		s.Slab = c
-	} else {
-		w.rec.SlabInfoError = err.Error()
 	}
 	if s.Server == nil {
 		w.note("the server's footprint could not be read")
@@ -98,12 +101,13 @@ func (w *machineWatch) peak(ctx context.Context, n, client int) {
 }
 
 // groupFDs is the open descriptors of the server's group: counting them
-// costs the server nothing, where a SIGUSR1 report would.
+// costs the server nothing, where a SIGUSR1 report would, and the kernel
+// no memory (see sysinfo.FDCount).
 func (w *machineWatch) groupFDs() int {
 	pids, _ := sysinfo.Host.GroupPIDs(w.pgid)
 	n := 0
 	for _, pid := range pids {
-		if f, err := sysinfo.Host.FDs(pid); err == nil {
+		if f, err := sysinfo.Host.FDCount(pid); err == nil {
 			n += f
 		}
 	}

@@ -49,8 +49,8 @@ func machineRuns(runs []*results.Run) []*results.Run {
 func MachineCheck(runs []*results.Run) string {
 	head := []string{"server", "connections", "rep", "AnonPages growth / user space", "KernelStack growth / kernel stacks",
 		"Slab growth / thread objects + sockets", "of which reclaimable", "PageTables growth / page tables",
-		"MemAvailable drop", "parts (server + client)", "drop − parts", "unexplained slab per conn, largest caches (KiB)"}
-	right := []bool{false, true, true, true, true, true, true, true, true, true, true, false}
+		"parts (server + client)", "the four counters' growth − parts", "MemAvailable drop", "drop − parts", "unexplained slab per conn, largest caches (KiB)"}
+	right := []bool{false, true, true, true, true, true, true, true, true, true, true, true, false}
 	var rows [][]string
 	for _, r := range machineRuns(runs) {
 		row := []string{r.Label, strconv.Itoa(r.Conns), strconv.Itoa(r.Rep)}
@@ -75,8 +75,9 @@ func MachineCheck(runs []*results.Run) string {
 			mib(a.SlabGrowth)+" / "+mib(sum(s.ThreadObjects, s.Sockets, c.ThreadObjects, c.Sockets)),
 			mib(kibN(g.Slab-g.SUnreclaim)),
 			mib(kibN(g.PageTables))+" / "+mib(both(s.PageTables, c.PageTables)),
-			mib(r.M.AvailDropKiB),
 			mib(r.M.PartsSumKiB)+" ("+mib(s.Sum())+" + "+mib(c.Sum())+")",
+			diffText(minus(r.M.CountersKiB, r.M.PartsSumKiB), r.M.PartsSumKiB),
+			mib(r.M.AvailDropKiB),
 			diffText(r.M.CheckDiffKiB, r.M.PartsSumKiB),
 			otherText(a),
 		))
@@ -87,12 +88,23 @@ func MachineCheck(runs []*results.Run) string {
 	return MDTable(head, rows, right)
 }
 
-// diffText is d in MiB and as a share of the parts.
+// minus is a − b, not measured unless both are.
+func minus(a, b results.Num) results.Num {
+	if !a.Set || !b.Set {
+		return results.Num{}
+	}
+	return results.N(a.V - b.V)
+}
+
+// diffText is d in MiB and as a share of the parts: "+4.27 MiB (+10%)".
 func diffText(d, parts results.Num) string {
 	if !d.Set {
 		return "–"
 	}
 	s := mib(d)
+	if d.V >= 0 {
+		s = "+" + s
+	}
 	if parts.Set && parts.V != 0 {
 		s += fmt.Sprintf(" (%+.0f%%)", 100*d.V/parts.V)
 	}
@@ -135,10 +147,23 @@ func CheckLines(runs []*results.Run) string {
 			b.WriteString("not measured (" + why + ")\n")
 			continue
 		}
-		fmt.Fprintf(&b, "parts %s (server %s, client %s), %s: difference %s\n",
-			mib(r.M.PartsSumKiB), mib(a.Server.Sum()), mib(a.Client.Sum()), availText(r.M.AvailDropKiB), diffText(r.M.CheckDiffKiB, r.M.PartsSumKiB))
+		fmt.Fprintf(&b, "parts %s (server %s, client %s); AnonPages+KernelStack+Slab+PageTables grew %s, %s; %s, %s\n",
+			mib(r.M.PartsSumKiB), mib(a.Server.Sum()), mib(a.Client.Sum()), mib(r.M.CountersKiB), vsParts(minus(r.M.CountersKiB, r.M.PartsSumKiB), r.M.PartsSumKiB),
+			availText(r.M.AvailDropKiB), vsParts(r.M.CheckDiffKiB, r.M.PartsSumKiB))
 	}
 	return b.String()
+}
+
+// vsParts says how far a measured growth is from the parts.
+func vsParts(d, parts results.Num) string {
+	if !d.Set || !parts.Set || parts.V == 0 {
+		return "–"
+	}
+	more := "more"
+	if d.V < 0 {
+		more = "less"
+	}
+	return fmt.Sprintf("%s (%.0f%%) %s than the parts", mib(results.N(math.Abs(d.V))), 100*math.Abs(d.V)/parts.V, more)
 }
 
 // availText says which way MemAvailable went.
@@ -236,9 +261,9 @@ func writeMachine(b *strings.Builder, res *results.Results) {
 	}
 	fmt.Fprintf(b, "What one unit costs the kernel on this machine (slab basis: %s):\n\n%s\n", cal.Basis, CalibrationTable(cal, res.Meta.KStackPerThreadKiB))
 	if t := MachineCheck(res.Runs); t != "" {
-		b.WriteString("**Check against the machine.** For each run, the growth of each /proc/meminfo counter from idle to the peak beside the parts of the server and the client that should explain it, " +
-			"and the drop of `MemAvailable` beside the sum of all the parts. The counters are machine-wide: whatever other processes did meanwhile is in them. " +
-			"`MemAvailable` also counts reclaimable slab (dentries, socket inodes) as available, though it cannot be freed while its socket is open.\n\n")
+		b.WriteString("**Check against the machine.** For each run, the growth of each /proc/meminfo counter from idle to the peak beside the parts of the server and the client that should explain it; " +
+			"the growth of the four counters together beside the sum of all the parts; and the drop of `MemAvailable` beside that sum. The counters are machine-wide: whatever other processes did meanwhile is in them. " +
+			"`MemAvailable` moves with everything else too (page cache, socket buffers, other processes' exits), and it counts reclaimable slab (dentries, socket inodes) as available, though it cannot be freed while its socket is open.\n\n")
 		b.WriteString(t + "\n")
 	}
 }

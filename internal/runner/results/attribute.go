@@ -162,6 +162,8 @@ func MachineMetrics(m *Metrics, mach *Machine, cal *Calibration, kpt Num) *Attri
 		m.ClientPerC = N(cs.V / n.V)
 	}
 	m.AvailDropKiB = N(float64(-a.Growth.MemAvailable))
+	g := a.Growth
+	m.CountersKiB = N(float64(g.AnonPages + g.KernelStack + g.Slab + g.PageTables))
 	if cs.Set && ss.Set {
 		m.PartsSumKiB = N(ss.V + cs.V)
 		m.CheckDiffKiB = N(m.AvailDropKiB.V - m.PartsSumKiB.V)

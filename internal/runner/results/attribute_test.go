@@ -142,8 +142,10 @@ func TestCalibrationKernel(t *testing.T) {
 }
 
 // A recorded run (10kthreads thread model, 1,000 connections, this
-// repository's runner on a shared 2-core machine): the parts are present
-// and add up, and the unexplained slab is what is left of the growth.
+// repository's runner on a shared 2-core machine; slabinfo kept only for
+// the caches whose objects changed, since the others add nothing): the
+// parts are present and add up, and the unexplained slab is what is left
+// of the growth.
 func TestAttributeRecorded(t *testing.T) {
 	mach, err := ReadMachine("testdata/thread_hold_1000.machine.json")
 	if err != nil {
@@ -163,5 +165,16 @@ func TestAttributeRecorded(t *testing.T) {
 	explained := a.Server.ThreadObjects.V + a.Server.Sockets.V + a.Client.ThreadObjects.V + a.Client.Sockets.V
 	if a.Basis != BasisSlabinfo || !near(a.OtherKernel.V, a.SlabGrowth.V-explained) || len(a.OtherCaches) == 0 {
 		t.Errorf("basis %s, other %v, growth %v, explained %v, caches %d", a.Basis, a.OtherKernel, a.SlabGrowth, explained, len(a.OtherCaches))
+	}
+}
+
+// A cell gives its parts per connection for a mode that plans by memory.
+func TestCellMachinePerConn(t *testing.T) {
+	r := &Run{Server: "s", Workload: "hold", Conns: 1000}
+	r.M = Metrics{MaxConc: N(1000), KiBPerConn: N(8.4), KStackPerC: N(16)}
+	MachineMetrics(&r.M, holdRun(), cal(), N(16))
+	c := Aggregate([]*Run{r})[0].MachinePerConn()
+	if c.User.V != 8.4 || c.KStack.V != 16 || c.ThreadObjects.V != 7 || c.Sockets.V != 3 || !near(c.PageTables.V, 0.044) || !near(c.Sum().V, 34.444) {
+		t.Errorf("per connection %+v", c)
 	}
 }

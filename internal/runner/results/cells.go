@@ -85,6 +85,7 @@ var Defs = []Def{
 	{"mem_available_drop_kib", "MemAvailable drop from idle to the peak (KiB)", func(m Metrics) Num { return m.AvailDropKiB }},
 	{"parts_sum_kib", "the server's and the client's parts together (KiB)", func(m Metrics) Num { return m.PartsSumKiB }},
 	{"available_minus_parts_kib", "MemAvailable drop minus the parts (KiB)", func(m Metrics) Num { return m.CheckDiffKiB }},
+	{"counters_growth_kib", "growth of AnonPages + KernelStack + Slab + PageTables from idle to the peak (KiB)", func(m Metrics) Num { return m.CountersKiB }},
 }
 
 // Cell is one (server, workload, connections) point with all its runs.

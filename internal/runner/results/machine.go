@@ -185,3 +185,17 @@ func unitsOf(peak, idle *sysinfo.Footprint) Units {
 		EpollWatches: grow(peak.EpollWatches, base.EpollWatches),
 	}
 }
+
+// MachinePerConn is a cell's machine memory per connection by part, KiB:
+// the median of each part over the cell's runs. This is the API for a
+// mode that plans by memory (how many connections fit): Sum() is what
+// one more connection costs the server's side of the machine, and the
+// cell's client_machine_kib_per_conn what it costs a client on the same
+// machine. Before a run, Calibration.Kernel estimates the kernel parts.
+func (c *Cell) MachinePerConn() Costs {
+	med := make([]Num, len(MachineParts))
+	for i, p := range MachineParts {
+		med[i] = c.Stat(p.Key).Med
+	}
+	return Costs{User: med[0], KStack: med[1], ThreadObjects: med[2], Sockets: med[3], PageTables: med[4]}
+}

@@ -55,6 +55,7 @@ type Metrics struct {
 	AvailDropKiB    Num // MemAvailable idle minus at the peak
 	PartsSumKiB     Num // every part of the server and of the client, KiB
 	CheckDiffKiB    Num // AvailDropKiB − PartsSumKiB
+	CountersKiB     Num // growth of AnonPages + KernelStack + Slab + PageTables, where the parts live
 }
 
 // Derive computes the figures of one run. srv or cli is nil when the
