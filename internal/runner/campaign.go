@@ -78,9 +78,6 @@ func newCampaign(o plan.Options, kind string, sys plan.System, notes []string, t
 		return nil, err
 	}
 	kpt, cal := exec.Calibrate(exec.Params{ProcRoot: o.ProcRoot}.ProcFS())
-	if cal.SlabInfoError != "" {
-		fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", cal.SlabInfoError)
-	}
 	c.meta = results.Meta{Calibration: cal,
 		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
 		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),

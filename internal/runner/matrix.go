@@ -54,6 +54,9 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 	c.meta.Counts, c.meta.Servers = counts, specs
 	for _, w := range wls {
 		c.meta.Workloads[w.Name] = w.Desc
+		if e := c.meta.Calibration.SlabInfoError; w.Name == "hold" && e != "" {
+			fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)
+		}
 	}
 	c.writeMeta()
 	fmt.Fprintf(stderr, "experiment: %d cells × %d reps, %d servers, counts %v, workloads %s; %s; writing %s\n",

@@ -65,16 +65,9 @@ func (f FS) Footprint(pids []int) (Footprint, error) {
 }
 
 func (f FS) footprint(pid int) (Footprint, error) {
-	p, err := f.proc(pid)
+	p, st, err := f.status(pid)
 	if err != nil {
 		return Footprint{}, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return Footprint{}, err
-	}
-	if st.VmRSS == 0 {
-		return Footprint{}, fmt.Errorf("/proc/%d/status: no resident memory (a zombie?)", pid)
 	}
 	stat, err := p.Stat()
 	if err != nil {

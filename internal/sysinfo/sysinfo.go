@@ -44,24 +44,33 @@ type Mem struct {
 
 // Mem reads /proc/PID/status and /proc/PID/stat.
 func (f FS) Mem(pid int) (Mem, error) {
-	p, err := f.proc(pid)
+	_, st, err := f.status(pid)
 	if err != nil {
 		return Mem{}, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return Mem{}, err
-	}
-	// A user process always has VmRSS; its absence means a kernel thread
-	// or a zombie, whose figures would read as 0 KiB.
-	if st.VmRSS == 0 {
-		return Mem{}, fmt.Errorf("/proc/%d/status: no resident memory (a zombie?)", pid)
 	}
 	th, err := f.Threads(pid)
 	if err != nil {
 		return Mem{}, err
 	}
 	return Mem{VmRSSKiB: kib(st.VmRSS), VmHWMKiB: kib(st.VmHWM), Threads: th}, nil
+}
+
+// status reads /proc/PID/status of a user process.
+func (f FS) status(pid int) (procfs.Proc, procfs.ProcStatus, error) {
+	p, err := f.proc(pid)
+	if err != nil {
+		return p, procfs.ProcStatus{}, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return p, st, err
+	}
+	// A user process always has VmRSS; its absence means a kernel thread
+	// or a zombie, whose figures would read as 0 KiB.
+	if st.VmRSS == 0 {
+		return p, st, fmt.Errorf("/proc/%d/status: no resident memory (a zombie?)", pid)
+	}
+	return p, st, nil
 }
 
 // Threads is the number of threads of process pid.

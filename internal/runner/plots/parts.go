@@ -71,6 +71,7 @@ func partsPlot(cells []*results.Cell) *plot.Plot {
 		top = math.Max(top, c.Stat("machine_kib_per_conn").Med.V)
 	}
 	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(ordered))-0.4
 	p.Y.Min, p.Y.Max = 0, top*1.3
 	p.Y.Tick.Marker = niceTicks{}
 	totals(p, ordered)

@@ -248,7 +248,7 @@ var machineMethod = []string{
 // are made, the calibration, and the check against the machine.
 func writeMachine(b *strings.Builder, res *results.Results) {
 	cal := res.Meta.Calibration
-	if cal == nil {
+	if cal == nil || len(machineRuns(res.Runs)) == 0 {
 		return
 	}
 	b.WriteString("## Where a connection's memory goes\n\n")
