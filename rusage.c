@@ -197,7 +197,7 @@ static const struct field fields[] = {
 	    TEXT(27, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 	{ "mem_limit_bytes", LONG(mem.limit) },
-	{ NULL, STR(mem.limit_text), TEXT(28, 0, "memory limit", 0, "", "") },
+	{ NULL, STR(mem.limit_text), TEXT(30, 0, "memory limit", 0, "", "") },
 	{ "mem_limit_source", STR(mem.source) },
 	{ "mem_cgroup", STR(mem.cgroup) },
 	{ "mem_headroom_bytes", LONG(mem.headroom) },
@@ -205,22 +205,31 @@ static const struct field fields[] = {
 	{ "mem_fixed_bytes", LONG(mem.fixed) },
 	{ "mem_conn_bytes", LONG(mem.conn) },
 	{ NULL, DBL(mem_conn_kib, 2),
-	    TEXT(29, 0, "memory per conn (est.)", 2, "", " KiB (") },
-	{ NULL, STR(mem.cost_text), TEXT(29, 1, NULL, 0, "", ")") },
+	    TEXT(31, 0, "memory per conn (est.)", 2, "", " KiB (") },
+	{ NULL, STR(mem.cost_text), TEXT(31, 1, NULL, 0, "", ")") },
 	{ "mem_conn_user_bytes", LONG(mem.conn_user) },
 	{ "mem_conn_kstack_bytes", LONG(mem.conn_kstack) },
 	{ "mem_conn_task_bytes", LONG(mem.conn_task) },
 	{ "mem_conn_socket_bytes", LONG(mem.conn_socket) },
 	{ "mem_cost_source", STR(mem.cost_source) },
 	{ "mem_budget", LONG(mem.budget),
-	    LTEXT0(30, "memory budget", "", " connections, ", "none") },
+	    LTEXT0(32, "memory budget", "", " connections, ", "none") },
 	{ "mem_usage_bytes", LONG(mem_usage),
-	    HUMAN0(30, 1, "", " in use now", "") },
-	{ NULL, STR(mem.threshold_text), TEXT(30, 2, NULL, 0, "", "") },
+	    HUMAN0(32, 1, "", " in use now", "") },
+	{ NULL, STR(mem.threshold_text), TEXT(32, 2, NULL, 0, "", "") },
 	{ "over_budget", LONG(over_budget),
-	    TEXT(31, 0, "closed over budget", 0, "", "") },
+	    TEXT(33, 0, "closed over budget", 0, "", "") },
 	{ NULL, LONG(mem.budget),
-	    TEXT0(31, 1, " (budget ", ")", " (no budget)") },
+	    TEXT0(33, 1, " (budget ", ")", " (no budget)") },
+	{ "slab_start_kib", MEMINFO("Slab", AT_START) },
+	{ "slab_delta_kib", MEMINFO("Slab", SINCE_START),
+	    TEXT(28, 0, "kernel slab (machine)", 0, "", " KiB (machine-wide "
+	    "Slab growth since start: the kernel objects of every process, "
+	    "sockets and threads among them; not in RSS)") },
+	{ "page_tables_start_kib", MEMINFO("PageTables", AT_START) },
+	{ "page_tables_delta_kib", MEMINFO("PageTables", SINCE_START),
+	    TEXT(29, 0, "page tables (machine)", 0, "", " KiB (machine-wide "
+	    "PageTables growth since start; not in RSS)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 

@@ -23,6 +23,7 @@ import (
 
 	"tenkthreads/internal/membudget"
 	"tenkthreads/internal/srvreport"
+	"tenkthreads/internal/sysinfo"
 )
 
 const (
@@ -61,6 +62,9 @@ type server struct {
 	mem      *membudget.Budget
 	c        *shared
 	workers  *workerSet // nil unless -P > 1
+
+	// Machine-wide Slab and PageTables at start, for their growth since.
+	startSlab, startPT int64
 }
 
 func main() {
@@ -190,13 +194,13 @@ func run(args []string) int {
 	}
 	fdLimit := raiseFDLimit()
 	calibrateWork()
-	startKS, _ := srvreport.ReadKernelStack()
+	startMem, _ := srvreport.ReadMeminfo()
 	ln, err := listen(o.host, o.port)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
-	s := newServer(o, ln.Addr().String(), fdLimit, startKS)
+	s := newServer(o, ln.Addr().String(), fdLimit, startMem)
 	// Before the workers and the start line: whoever reads it may signal us
 	// at once.
 	sigs := make(chan os.Signal, 4)
@@ -234,22 +238,24 @@ func listen(host string, port int) (net.Listener, error) {
 	return ln, nil
 }
 
-func newServer(o *options, addr string, fdLimit, startKS int64) *server {
+func newServer(o *options, addr string, fdLimit int64, startMem sysinfo.Meminfo) *server {
 	s := &server{
-		addr:     addr,
-		backlog:  somaxconn(),
-		fdLimit:  fdLimit,
-		start:    time.Now(),
-		startKS:  startKS,
-		jsonPath: o.jsonPath,
-		maxConns: o.maxConns,
-		idle:     o.idle,
-		delay:    o.delay,
-		work:     o.work,
-		procs:    o.procs,
-		memArg:   o.mem,
+		addr:      addr,
+		backlog:   somaxconn(),
+		fdLimit:   fdLimit,
+		start:     time.Now(),
+		startKS:   startMem.KernelStack,
+		startSlab: startMem.Slab,
+		startPT:   startMem.PageTables,
+		jsonPath:  o.jsonPath,
+		maxConns:  o.maxConns,
+		idle:      o.idle,
+		delay:     o.delay,
+		work:      o.work,
+		procs:     o.procs,
+		memArg:    o.mem,
 	}
-	s.peakKS.Store(startKS)
+	s.peakKS.Store(startMem.KernelStack)
 	if ps, err := srvreport.ReadProcStatus(); err == nil {
 		s.startRSS = ps.VmRSSKiB
 	}
@@ -467,6 +473,8 @@ func (s *server) build(event string) srvreport.Report {
 		MaxWaiting:              s.c.maxWaiting.Load(),
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
+		SlabStartKiB:            s.startSlab,
+		PageTablesStartKiB:      s.startPT,
 	}
 	s.budgetFigures(&r)
 	if err := r.FillSystem(s.workers.live()); err != nil {

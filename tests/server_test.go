@@ -49,6 +49,8 @@ var jsonKeys = []string{
 	"resets", "thread_create_failures", "accept_errors", "kernel_stack_start_kib",
 	"kernel_stack_kib", "kernel_stack_delta_kib", "over_fd_setsize", "request_delay_us",
 	"request_work_us", "max_waiting",
+	"kernel_stack_kib", "kernel_stack_delta_kib", "slab_start_kib", "slab_delta_kib",
+	"page_tables_start_kib", "page_tables_delta_kib",
 }
 
 func readJSONReport(t *testing.T, path string) map[string]any {
@@ -79,7 +81,7 @@ func checkJSON(t *testing.T, kind serverKind, m map[string]any, addr, event stri
 		}
 	}
 	num := func(k string) float64 { f, _ := m[k].(float64); return f }
-	for _, k := range []string{"fd_limit", "backlog", "maxrss_kib", "vmrss_kib", "vmhwm_kib", "start_rss_kib", "threads", "kernel_stack_kib"} {
+	for _, k := range []string{"fd_limit", "backlog", "maxrss_kib", "vmrss_kib", "vmhwm_kib", "start_rss_kib", "threads", "kernel_stack_kib", "slab_start_kib", "page_tables_start_kib"} {
 		if num(k) <= 0 {
 			t.Errorf("JSON %s = %v, want a positive number", k, m[k])
 		}

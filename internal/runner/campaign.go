@@ -77,8 +77,8 @@ func newCampaign(o plan.Options, kind string, sys plan.System, notes []string, t
 	if err := os.MkdirAll(c.rawDir, 0o755); err != nil {
 		return nil, err
 	}
-	kpt := exec.CalibrateKernelStack()
-	c.meta = results.Meta{
+	kpt, cal := exec.Calibrate(exec.Params{ProcRoot: o.ProcRoot}.ProcFS())
+	c.meta = results.Meta{Calibration: cal,
 		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
 		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
 		CPUs: runtime.NumCPU(), Notes: notes,
@@ -116,7 +116,9 @@ type runSpec struct {
 	clientArgs    []string
 	probe, accept bool
 	byThreads     bool
-	timeout       time.Duration
+	// machine keeps the run's machine record (hold workloads only).
+	machine bool
+	timeout time.Duration
 }
 
 // progress is the usual progress line of a mode's run: "[TAG] server ...".
@@ -142,6 +144,7 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs, Pin: c.pin, CPUs: c.cpus,
 		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads,
+		Machine: rs.machine, ProcRoot: c.o.ProcRoot,
 	}
 	r := exec.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
 	if r.Status != results.StatusOK {

@@ -65,6 +65,9 @@ func rebuild(o plan.Options, stdout, stderr io.Writer) int {
 		return fail(stderr, "%v", err)
 	}
 	fmt.Fprint(stdout, report.SummaryTable(res.Cells))
+	if cl := report.CheckLines(res.Runs); cl != "" {
+		fmt.Fprintf(stdout, "\n%s", cl)
+	}
 	fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(dir, "report.md"))
 	return 0
 }

@@ -54,6 +54,9 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 	c.meta.Counts, c.meta.Servers = counts, specs
 	for _, w := range wls {
 		c.meta.Workloads[w.Name] = w.Desc
+		if e := c.meta.Calibration.SlabInfoError; w.Name == "hold" && e != "" {
+			fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)
+		}
 	}
 	c.writeMeta()
 	fmt.Fprintf(stderr, "experiment: %d cells × %d reps, %d servers, counts %v, workloads %s; %s; writing %s\n",
@@ -68,6 +71,9 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\n%s\n", report.Answer(res.Cells))
 	fmt.Fprintf(stdout, "\n%s", report.SummaryTable(res.Cells))
+	if cl := report.CheckLines(res.Runs); cl != "" {
+		fmt.Fprintf(stdout, "\n%s", cl)
+	}
 	if it := report.Interference(res.Runs); it != "" {
 		fmt.Fprintf(stdout, "\n%s\n", it)
 	}
@@ -140,7 +146,8 @@ func runCells(c *campaign, cells []cell) {
 			line := fmt.Sprintf("[cell %d/%d] %-28s %-9s %6d conns  rep %d/%d  elapsed %s  ETA %s",
 				ci+1, len(cells), cl.spec.Label, cl.wl.Name, cl.n, rep, c.o.Reps, fmtDuration(el), eta)
 			timeout := time.Duration((30 + cl.wl.Seconds*3 + float64(cl.n)/200) * float64(time.Second))
-			if c.run(runSpec{spec: cl.spec, workload: cl.wl.Name, n: cl.n, rep: rep, clientArgs: cl.wl.Args, timeout: timeout}, line) == nil {
+			rs := runSpec{spec: cl.spec, workload: cl.wl.Name, n: cl.n, rep: rep, clientArgs: cl.wl.Args, timeout: timeout, machine: cl.wl.Name == "hold"}
+			if c.run(rs, line) == nil {
 				return
 			}
 			done += cl.cost()

@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/csv"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,8 @@ func TestFixtureTables(t *testing.T) {
 	res := loadFixture(t)
 	got := "ANSWER\n" + report.Answer(res.Cells) + "\n\nHOLD\n" + report.HoldTable(results.CellsOf(res.Cells, "hold")) +
 		"\nECHO\n" + report.RoundTripTable(results.CellsOf(res.Cells, "echo")) + "\nSUMMARY\n" + report.SummaryTable(res.Cells) +
-		"\nFAILED\n" + report.FailedRuns(res.Runs)
+		"\nFAILED\n" + report.FailedRuns(res.Runs) + "\nMACHINE CHECK\n" + report.MachineCheck(res.Runs) + "\n" + report.CheckLines(res.Runs) +
+		"\nCALIBRATION\n" + report.CalibrationTable(res.Meta.Calibration, res.Meta.KStackPerThreadKiB)
 	golden := filepath.Join("testdata", "fixture.golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -100,6 +102,41 @@ func TestFixtureSemantics(t *testing.T) {
 	}
 	if !strings.Contains(report.Answer(res.Cells), "held 1,000 of 1,000 with 0 client errors") {
 		t.Errorf("answer: %s", report.Answer(res.Cells))
+	}
+	checkMachineFixture(t, res, thr, gor)
+}
+
+// checkMachineFixture: each run's machine figure is the sum of its parts;
+// a thread pays its kernel objects and a goroutine does not; the epoll
+// registration of Go's netpoller is in its socket part; a run whose peak
+// snapshot came too late has no machine figures, and says why.
+func checkMachineFixture(t *testing.T, res *results.Results, thr, gor *results.Cell) {
+	t.Helper()
+	for _, r := range res.Runs {
+		m := r.M
+		if !m.MachinePerC.Set {
+			continue
+		}
+		if sum := m.KiBPerConn.V + m.KStackPerC.V + m.ThreadObjPerC.V + m.SocketPerC.V + m.PageTablesPerC.V; math.Abs(sum-m.MachinePerC.V) > 1e-9 {
+			t.Errorf("%s %d rep %d: machine %v KiB/conn, parts add up to %v", r.Label, r.Conns, r.Rep, m.MachinePerC, sum)
+		}
+	}
+	// 1,000 threads × 6 KiB and 2,000 mappings × 0.5 KiB, over 1,000.
+	if v := thr.Stat("thread_objects_kib_per_conn").Med; v.V != 7 {
+		t.Errorf("thread model: thread objects %v KiB/conn, want 7", v)
+	}
+	// A socket end (3 KiB) and its epoll registration (0.25 KiB).
+	if v := gor.Stat("socket_kib_per_conn").Med; v.V != 3.25 || thr.Stat("socket_kib_per_conn").Med.V != 3 {
+		t.Errorf("socket KiB/conn: Go %v, thread %v; want 3.25 and 3", v, thr.Stat("socket_kib_per_conn").Med)
+	}
+	var late *results.Run
+	for _, r := range res.Runs {
+		if r.Workload == "hold" && r.Conns == 100 && r.Rep == 1 && r.Server == "10kthreads:thread" {
+			late = r
+		}
+	}
+	if late == nil || late.M.MachinePerC.Set || !strings.Contains(report.MachineCheck(res.Runs), "not measured: no peak snapshot") {
+		t.Errorf("a run without a peak snapshot: %+v", late)
 	}
 }
 

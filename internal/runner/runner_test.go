@@ -113,7 +113,7 @@ func checkPNG(t *testing.T, path string) {
 	t.Fatalf("%s: blank image", path)
 }
 
-var plotNames = []string{"mem_per_conn", "cpu_per_rt", "rtt_p99", "rt_per_s"}
+var plotNames = []string{"mem_per_conn", "cpu_per_rt", "rtt_p99", "rt_per_s", "mem_parts"}
 
 // TestTinyMatrix drives the real binaries on a tiny matrix and checks that
 // every output file exists and the report has its parts.

@@ -92,6 +92,13 @@ type Report struct {
 	MemBudget          int64  `json:"mem_budget"`
 	MemUsageBytes      int64  `json:"mem_usage_bytes"`
 	OverBudget         int64  `json:"over_budget"`
+	// Machine-wide Slab and PageTables of /proc/meminfo: at start (the
+	// caller sets them) and their growth since (FillSystem). Every process
+	// moves them; a server's sockets and threads show only here.
+	SlabStartKiB       int64 `json:"slab_start_kib"`
+	SlabDeltaKiB       int64 `json:"slab_delta_kib"`
+	PageTablesStartKiB int64 `json:"page_tables_start_kib"`
+	PageTablesDeltaKiB int64 `json:"page_tables_delta_kib"`
 }
 
 // Event names as they appear in JSON, and the first text line for each.
@@ -184,6 +191,8 @@ func (r *Report) Text() string {
 	line("peak waiting", "%d (requests in their -d wait at once)", r.MaxWaiting)
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
+	line("kernel slab (machine)", "%d KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)", r.SlabDeltaKiB)
+	line("page tables (machine)", "%d KiB (machine-wide PageTables growth since start; not in RSS)", r.PageTablesDeltaKiB)
 	r.memText(line)
 	return b.String()
 }

@@ -93,7 +93,8 @@ func sample() Report {
 		MinFlt: 123, NVCSw: 1234, NIVCSw: 12, MaxConc: 10000, Total: 10000,
 		BytesEchoed: 123456, KernelStackStartKiB: 1240, KernelStackKiB: 1400,
 		Processes: 1, ServerProcs: 1, StartPSSKiB: 4000, PSSSumKiB: 30000, RSSSumKiB: 39000,
-		KernelStackPeakDeltaKiB: 900,
+		KernelStackPeakDeltaKiB: 900, SlabStartKiB: 200000, SlabDeltaKiB: 16800,
+		PageTablesStartKiB: 15000, PageTablesDeltaKiB: 44,
 	}
 	r.Derive()
 	return r
@@ -170,6 +171,8 @@ func TestText(t *testing.T) {
 		"memory per conn (est.)": "0.00 KiB (user 0.00 + kernel stack 0.00 + task objects 0.00 + socket 0.00 KiB; object sizes from )",
 		"memory budget":          "none",
 		"closed over budget":     "0 (no budget)",
+		"kernel slab (machine)":  "16800 KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)",
+		"page tables (machine)":  "44 KiB (machine-wide PageTables growth since start; not in RSS)",
 	}
 	block := lines[6:]
 	if len(block) != len(want) {
@@ -246,6 +249,7 @@ func TestJSONKeys(t *testing.T) {
 		"mem_start_bytes", "mem_fixed_bytes", "mem_conn_bytes", "mem_conn_user_bytes",
 		"mem_conn_kstack_bytes", "mem_conn_task_bytes", "mem_conn_socket_bytes",
 		"mem_cost_source", "mem_budget", "mem_usage_bytes", "over_budget",
+		"slab_start_kib", "slab_delta_kib", "page_tables_start_kib", "page_tables_delta_kib",
 	}
 	var zero Report
 	b, err := zero.JSON()

@@ -30,6 +30,12 @@ func ReadKernelStack() (int64, error) {
 	return sysinfo.Host.KernelStackKiB()
 }
 
+// ReadMeminfo is the machine's memory counters (KernelStack, Slab,
+// PageTables...), from one read of /proc/meminfo.
+func ReadMeminfo() (sysinfo.Meminfo, error) {
+	return sysinfo.Host.Meminfo()
+}
+
 // ReadPSS is the proportional set size of a process: its resident pages
 // with each shared page divided among the processes that map it, so a sum
 // over processes counts shared pages once.
@@ -67,8 +73,8 @@ func GatherWorkers(pids []int) WorkerTotals {
 }
 
 // FillSystem sets the process figures: rusage, /proc/self/status, PSS and
-// KernelStack now, with the given worker processes added in, then the
-// derived figures. CPU is this process, its reaped children
+// the machine's KernelStack, Slab and PageTables now, with the given
+// worker processes added in, then the derived figures. CPU is this process, its reaped children
 // (RUSAGE_CHILDREN) and the live workers; memory sums are PSS and RSS over
 // this process and the workers; threads are all of them. Page faults,
 // context switches and the resident figures stay this process's own, as
@@ -104,10 +110,12 @@ func (r *Report) FillSystem(workers []int) error {
 	} else {
 		r.PSSSumKiB = pss
 	}
-	if ks, err := ReadKernelStack(); err != nil {
+	if m, err := ReadMeminfo(); err != nil {
 		errs = append(errs, err.Error())
 	} else {
-		r.KernelStackKiB = ks
+		r.KernelStackKiB = m.KernelStack
+		r.SlabDeltaKiB = m.Slab - r.SlabStartKiB
+		r.PageTablesDeltaKiB = m.PageTables - r.PageTablesStartKiB
 	}
 	w := GatherWorkers(workers)
 	r.Processes = 1 + w.Procs

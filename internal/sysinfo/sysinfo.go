@@ -15,8 +15,9 @@ import (
 
 // FS is one /proc tree; tests open a fake one.
 type FS struct {
-	fs  procfs.FS
-	err error // why the tree could not be opened; every read returns it
+	fs   procfs.FS
+	root string
+	err  error // why the tree could not be opened; every read returns it
 }
 
 // Host is this machine's /proc.
@@ -25,7 +26,7 @@ var Host = Open(procfs.DefaultMountPoint)
 // Open returns the /proc tree mounted at root.
 func Open(root string) FS {
 	fs, err := procfs.NewFS(root)
-	return FS{fs: fs, err: err}
+	return FS{fs: fs, root: root, err: err}
 }
 
 func (f FS) proc(pid int) (procfs.Proc, error) {
@@ -43,24 +44,33 @@ type Mem struct {
 
 // Mem reads /proc/PID/status and /proc/PID/stat.
 func (f FS) Mem(pid int) (Mem, error) {
-	p, err := f.proc(pid)
+	_, st, err := f.status(pid)
 	if err != nil {
 		return Mem{}, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return Mem{}, err
-	}
-	// A user process always has VmRSS; its absence means a kernel thread
-	// or a zombie, whose figures would read as 0 KiB.
-	if st.VmRSS == 0 {
-		return Mem{}, fmt.Errorf("/proc/%d/status: no resident memory (a zombie?)", pid)
 	}
 	th, err := f.Threads(pid)
 	if err != nil {
 		return Mem{}, err
 	}
 	return Mem{VmRSSKiB: kib(st.VmRSS), VmHWMKiB: kib(st.VmHWM), Threads: th}, nil
+}
+
+// status reads /proc/PID/status of a user process.
+func (f FS) status(pid int) (procfs.Proc, procfs.ProcStatus, error) {
+	p, err := f.proc(pid)
+	if err != nil {
+		return p, procfs.ProcStatus{}, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return p, st, err
+	}
+	// A user process always has VmRSS; its absence means a kernel thread
+	// or a zombie, whose figures would read as 0 KiB.
+	if st.VmRSS == 0 {
+		return p, st, fmt.Errorf("/proc/%d/status: no resident memory (a zombie?)", pid)
+	}
+	return p, st, nil
 }
 
 // Threads is the number of threads of process pid.
@@ -131,6 +141,19 @@ func (f FS) FDs(pid int) (int, error) {
 	}
 	fds, err := p.FileDescriptors()
 	return len(fds), err
+}
+
+// FDCount is the number of open descriptors of process pid as the size
+// of /proc/PID/fd, which Linux 6.2 and later report without listing the
+// directory; listing it, as FDs does, makes a /proc inode and dentry for
+// every descriptor, kernel memory that a measurement of the kernel's
+// memory must not add. Older kernels fall back to listing.
+func (f FS) FDCount(pid int) (int, error) {
+	p, err := f.proc(pid)
+	if err != nil {
+		return 0, err
+	}
+	return p.FileDescriptorsLen()
 }
 
 // AllowedCPUs lists the CPUs process pid may run on (Cpus_allowed_list).

@@ -42,15 +42,7 @@ func fakeProc(t *testing.T) string {
 		"102/stat":                         stat(102, 100, 150, 50, 400, 100, 5, 20),
 		"102/status":                       "Name:\tb\nThreads:\t5\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write(t, root, files)
 	return root
 }
 

@@ -33,6 +33,21 @@ type Params struct {
 	// ByThreads: the server pays a thread or process per connection, so
 	// the hold is detected from /proc instead of SIGUSR1 polling.
 	ByThreads bool
+	// Machine keeps the run's machine record (raw/BASE.machine.json): the
+	// machine-wide memory counters and the server's and client's
+	// footprints, idle and while the client holds every connection (the
+	// client must run with -hold). ProcRoot is where the machine-wide
+	// counters are read ("" for /proc; tests use a tree without slabinfo).
+	Machine  bool
+	ProcRoot string
+}
+
+// ProcFS is the /proc tree of the machine-wide counters.
+func (p Params) ProcFS() sysinfo.FS {
+	if p.ProcRoot == "" {
+		return sysinfo.Host
+	}
+	return sysinfo.Open(p.ProcRoot)
 }
 
 // Run runs spec against the client with n connections and returns the
@@ -82,12 +97,25 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		// After the idle report: workers of -P and the signal thread exist.
 		w.groupThreads0 = groupThreads(srv.Pid)
 	}
+	var mw *machineWatch
+	if p.Machine {
+		mw = newMachineWatch(p.ProcFS(), srv.Pid)
+	}
 	sampler := startSampler(srv.Pid, kstack0)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
 	r.ClientCmd = pinned(p.Pin, p.CPUs[1], p.ClientPath, cliArgs)
-	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context) {
+	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, client int) {
+		var wg sync.WaitGroup
+		if mw != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); mw.peak(ctx, n, client) }()
+		}
 		w.run(ctx, pb, n, p)
+		wg.Wait()
 	})
+	if mw != nil {
+		r.MachineJSON = mw.write(p.RawDir, base)
+	}
 	if r.Probe != nil {
 		// Children of the fork model exit as the client closes; give the
 		// server a moment to reap them, so their CPU is in its cutime.
@@ -170,7 +198,7 @@ type clientRun struct {
 // timeout passes, with probes running beside it until it ends; if the
 // server dies under the client, the client gets a moment to notice and
 // write its report.
-func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(context.Context)) (c clientRun) {
+func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(ctx context.Context, client int)) (c clientRun) {
 	c.exit = -1
 	log, err := os.Create(logPath)
 	if err == nil {
@@ -190,7 +218,7 @@ func runClient(argv []string, logPath string, timeout time.Duration, srv *Server
 	probeCtx, probeStop := context.WithCancel(context.Background())
 	var w sync.WaitGroup
 	w.Add(1)
-	go func() { defer w.Done(); probes(probeCtx) }()
+	go func() { defer w.Done(); probes(probeCtx, cli.Process.Pid) }()
 	done := make(chan error, 1)
 	go func() { done <- cli.Wait() }()
 	select {

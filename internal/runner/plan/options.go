@@ -51,6 +51,9 @@ type Options struct {
 	ServerOverride []results.ServerSpec
 	// SysctlRoot is /proc/sys; tests point it at a directory of fakes.
 	SysctlRoot string
+	// ProcRoot is the /proc of the machine-wide memory counters (meminfo,
+	// slabinfo); "" for /proc. Tests point it at a tree without slabinfo.
+	ProcRoot string
 	// Concurrency overrides the -models concurrency list (tests).
 	Concurrency []int
 }

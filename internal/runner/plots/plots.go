@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 
 	"tenkthreads/internal/runner/results"
@@ -195,13 +196,26 @@ func Write(dir string, cells []*results.Cell) ([]File, error) {
 		})
 	}
 	for _, sp := range specs {
-		p := newPlot(sp, results.CellsOf(cells, sp.workload))
-		for _, ext := range []string{"png", "svg"} {
-			if err := p.Save(9*vg.Inch, 5.5*vg.Inch, filepath.Join(dir, sp.name+"."+ext)); err != nil {
-				return nil, fmt.Errorf("plot %s.%s: %v", sp.name, ext, err)
-			}
+		if err := save(newPlot(sp, results.CellsOf(cells, sp.workload)), dir, sp.name); err != nil {
+			return nil, err
 		}
 		files = append(files, File{Name: sp.name, Caption: sp.caption})
 	}
+	if hold := results.CellsOf(cells, "hold"); len(hold) > 0 {
+		if err := save(partsPlot(hold), dir, "mem_parts"); err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: "mem_parts", Caption: partsCaption})
+	}
 	return files, nil
+}
+
+// save writes p as dir/name.png and dir/name.svg.
+func save(p *plot.Plot, dir, name string) error {
+	for _, ext := range []string{"png", "svg"} {
+		if err := p.Save(9*vg.Inch, 5.5*vg.Inch, filepath.Join(dir, name+"."+ext)); err != nil {
+			return fmt.Errorf("plot %s.%s: %v", name, ext, err)
+		}
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ func Answer(cells []*results.Cell) string {
 			}
 			u, k := c.Stat("kib_per_conn").Med, c.Stat("kstack_kib_per_conn").Med
 			switch {
+			case c.Stat("machine_kib_per_conn").Med.Set:
+				p += ", at " + machineText(c)
 			case u.Set && c.ThreadPerConn() && k.Set:
 				p += fmt.Sprintf(", at %s KiB of user-space memory plus %s KiB of kernel stack per connection", u, k)
 			case u.Set:
@@ -79,6 +81,15 @@ func Answer(cells []*results.Cell) string {
 		s2 = "CPU per round trip and latency were not measured in this run (the client offers no -duration or -rounds workload yet, or the echo workload was not selected)."
 	}
 	return s1 + " " + s2 + saturation(echo)
+}
+
+// machineText is the machine memory per connection and its parts.
+func machineText(c *results.Cell) string {
+	var parts []string
+	for _, p := range results.MachineParts {
+		parts = append(parts, c.Stat(p.Key).Med.String()+" "+p.Name)
+	}
+	return fmt.Sprintf("%s KiB of machine memory per connection (%s)", c.Stat("machine_kib_per_conn").Med, strings.Join(parts, ", "))
 }
 
 // saturation warns when the client, not the server, may have set the pace.

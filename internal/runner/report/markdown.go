@@ -41,6 +41,7 @@ func Markdown(res *results.Results, figs []plots.File) string {
 		"\"–\" means not measured (the program did not report it, or the run failed before it could), never zero. "+
 		"Status is the worst outcome over a cell's runs.\n\n", reps)
 	writeWorkloads(&b, res)
+	writeMachine(&b, res)
 	if it := Interference(res.Runs); it != "" {
 		b.WriteString("**Interference.** " + it + "\n\n")
 	}

@@ -11,8 +11,8 @@ import (
 
 // SummaryTable is the terminal's end-of-run table: medians of each cell.
 func SummaryTable(cells []*results.Cell) string {
-	head := []string{"server", "workload", "conns", "status", "errors", "peak RSS KiB", "KiB/conn", "kstack KiB", "CPU s", "connect all s", "rtt p99", "rt/s"}
-	right := []bool{false, false, true, false, true, true, true, true, true, true, true, true}
+	head := []string{"server", "workload", "conns", "status", "errors", "peak RSS KiB", "KiB/conn", "kstack KiB", "machine KiB/conn", "CPU s", "connect all s", "rtt p99", "rt/s"}
+	right := []bool{false, false, true, false, true, true, true, true, true, true, true, true, true}
 	var rows [][]string
 	for _, c := range cells {
 		// A hold run's only round trip is the one verification echo per
@@ -27,6 +27,7 @@ func SummaryTable(cells []*results.Cell) string {
 			FmtInt(c.Stat("peak_rss_kib").Med),
 			c.Stat("kib_per_conn").Med.String(),
 			FmtInt(c.Stat("kstack_kib").Med),
+			c.Stat("machine_kib_per_conn").Med.String(),
 			c.Stat("server_cpu_s").Med.String(),
 			c.Stat("connect_all_s").Med.String(),
 			FmtUs(c.Stat("rtt_p99_us").Med),
@@ -38,15 +39,12 @@ func SummaryTable(cells []*results.Cell) string {
 
 // HoldTable is the memory question: what holding N connections costs.
 func HoldTable(cells []*results.Cell) string {
-	head := []string{"server", "connections", "status", "client errors", "established / verified", "server peak conns", "peak resident KiB", "user-space KiB/conn", "kernel stack KiB/conn", "total KiB/conn", "server CPU s", "connect all s", "server threads (peak)", "others' CPU %"}
-	right := []bool{false, true, false, true, true, true, true, true, true, true, true, true, true, true}
+	head := []string{"server", "connections", "status", "client errors", "established / verified", "server peak conns", "peak resident KiB",
+		"user-space KiB/conn", "kernel stack KiB/conn", "thread objects KiB/conn", "socket KiB/conn", "page tables KiB/conn", "**machine KiB/conn**",
+		"other kernel KiB/conn (not in machine)", "server CPU s", "connect all s", "server threads (peak)", "others' CPU %"}
+	right := []bool{false, true, false, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true}
 	var rows [][]string
 	for _, c := range cells {
-		total := "–"
-		u, k := c.Stat("kib_per_conn").Med, c.Stat("kstack_kib_per_conn").Med
-		if u.Set && k.Set {
-			total = results.FmtFloat(u.V + k.V)
-		}
 		rows = append(rows, []string{
 			c.Label, strconv.Itoa(c.Conns), c.Status(),
 			Spread(c.Stat("errors"), FmtInt),
@@ -55,7 +53,11 @@ func HoldTable(cells []*results.Cell) string {
 			Spread(c.Stat("peak_rss_kib"), FmtInt),
 			Spread(c.Stat("kib_per_conn"), results.Num.String),
 			Spread(c.Stat("kstack_kib_per_conn"), results.Num.String),
-			total,
+			Spread(c.Stat("thread_objects_kib_per_conn"), results.Num.String),
+			Spread(c.Stat("socket_kib_per_conn"), results.Num.String),
+			Spread(c.Stat("page_tables_kib_per_conn"), results.Num.String),
+			bold(Spread(c.Stat("machine_kib_per_conn"), results.Num.String)),
+			Spread(c.Stat("other_kernel_kib_per_conn"), results.Num.String),
 			Spread(c.Stat("server_cpu_s"), results.Num.String),
 			Spread(c.Stat("connect_all_s"), results.Num.String),
 			Spread(c.Stat("server_threads_peak"), FmtInt),
@@ -63,6 +65,14 @@ func HoldTable(cells []*results.Cell) string {
 		})
 	}
 	return MDTable(head, rows, right)
+}
+
+// bold marks a measured figure as the one to read.
+func bold(s string) string {
+	if s == "–" {
+		return s
+	}
+	return "**" + s + "**"
 }
 
 // RoundTripTable is the CPU and latency question.

@@ -75,6 +75,17 @@ var Defs = []Def{
 	{"hold_cpu_us_per_rt", "server CPU from the hold report to exit per round trip (µs)", func(m Metrics) Num { return m.HoldCPUPerRTus }},
 	{"accept_server_s", "server: first to last connection thread (s)", func(m Metrics) Num { return m.AcceptServerS }},
 	{"gib_per_s", "echoed payload each direction (GiB/s)", func(m Metrics) Num { return m.GiBPerS }},
+	// Runs with a machine record (the hold workload); empty otherwise.
+	{"thread_objects_kib_per_conn", "kernel objects of the server's threads and their mappings per connection (KiB)", func(m Metrics) Num { return m.ThreadObjPerC }},
+	{"socket_kib_per_conn", "the server's socket end and epoll registration per connection (KiB)", func(m Metrics) Num { return m.SocketPerC }},
+	{"page_tables_kib_per_conn", "growth of the server's page tables per connection (KiB)", func(m Metrics) Num { return m.PageTablesPerC }},
+	{"machine_kib_per_conn", "machine memory per connection: user space + kernel stack + thread objects + socket + page tables (KiB)", func(m Metrics) Num { return m.MachinePerC }},
+	{"other_kernel_kib_per_conn", "slab growth the parts do not explain, per connection (KiB; not in machine_kib_per_conn)", func(m Metrics) Num { return m.OtherKernelPerC }},
+	{"client_machine_kib_per_conn", "the client's machine memory per connection, every part (KiB)", func(m Metrics) Num { return m.ClientPerC }},
+	{"mem_available_drop_kib", "MemAvailable drop from idle to the peak (KiB)", func(m Metrics) Num { return m.AvailDropKiB }},
+	{"parts_sum_kib", "the server's and the client's parts together (KiB)", func(m Metrics) Num { return m.PartsSumKiB }},
+	{"available_minus_parts_kib", "MemAvailable drop minus the parts (KiB)", func(m Metrics) Num { return m.CheckDiffKiB }},
+	{"counters_growth_kib", "growth of AnonPages + KernelStack + Slab + PageTables from idle to the peak (KiB)", func(m Metrics) Num { return m.CountersKiB }},
 }
 
 // Cell is one (server, workload, connections) point with all its runs.

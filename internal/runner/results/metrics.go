@@ -45,6 +45,17 @@ type Metrics struct {
 	AcceptServerS       Num  // first to last server thread while connections ramp up
 	GiBPerS             Num  // echoed payload per second, each direction, GiB/s
 	ProbeLate           bool // the hold report may have missed the hold
+	// From the run's machine record (see Attribute); per connection, KiB.
+	ThreadObjPerC   Num // the server's threads' kernel objects and their mappings
+	SocketPerC      Num // the server's socket ends and epoll registrations
+	PageTablesPerC  Num // growth of the server's page tables (VmPTE)
+	MachinePerC     Num // KiBPerConn + KStackPerC + the three above
+	OtherKernelPerC Num // slab growth the parts do not explain; not in MachinePerC
+	ClientPerC      Num // every part of the client
+	AvailDropKiB    Num // MemAvailable idle minus at the peak
+	PartsSumKiB     Num // every part of the server and of the client, KiB
+	CheckDiffKiB    Num // AvailDropKiB − PartsSumKiB
+	CountersKiB     Num // growth of AnonPages + KernelStack + Slab + PageTables, where the parts live
 }
 
 // Derive computes the figures of one run. srv or cli is nil when the

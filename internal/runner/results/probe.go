@@ -11,19 +11,29 @@ import (
 // HoldWindowCheck compares when the hold report was asked for with the
 // client's own hold phase (started_at + connect_all_s, for hold_s).
 func HoldWindowCheck(pr *Probe, cli *clientreport.Result) {
-	if pr == nil || pr.HoldAt == "" || cli == nil {
+	if pr == nil {
 		return
 	}
-	at, err1 := time.Parse(time.RFC3339Nano, pr.HoldAt)
+	if late, by := afterHold(pr.HoldAt, cli); late {
+		pr.HoldLate = true
+		pr.Detail = fmt.Sprintf("hold report asked for %.3f s after the client's hold ended", by)
+	}
+}
+
+// afterHold says whether the moment at (RFC 3339) came after the
+// client's hold phase (started_at + connect_all_s, for hold_s), and by
+// how many seconds.
+func afterHold(at string, cli *clientreport.Result) (bool, float64) {
+	if at == "" || cli == nil {
+		return false, 0
+	}
+	t, err1 := time.Parse(time.RFC3339Nano, at)
 	st, err2 := time.Parse(time.RFC3339Nano, cli.StartedAt)
 	if err1 != nil || err2 != nil {
-		return
+		return false, 0
 	}
 	holdEnd := st.Add(time.Duration((cli.ConnectAllS + cli.HoldS) * float64(time.Second)))
-	if at.After(holdEnd) {
-		pr.HoldLate = true
-		pr.Detail = fmt.Sprintf("hold report asked for %.3f s after the client's hold ended", at.Sub(holdEnd).Seconds())
-	}
+	return t.After(holdEnd), t.Sub(holdEnd).Seconds()
 }
 
 // memOf is the resident memory a report stands for: the proportional set

@@ -33,10 +33,14 @@ type Meta struct {
 	Workloads map[string]string `json:"workloads"` // name -> client flags and meaning
 	Pinning   string            `json:"pinning"`
 	CPUs      int               `json:"cpus"`
-	// KStackPerThreadKiB is measured at the start (exec.CalibrateKernelStack).
+	// KStackPerThreadKiB is measured at the start (exec.Calibrate).
 	KStackPerThreadKiB Num         `json:"kstack_per_thread_kib"`
 	Notes              []string    `json:"notes"`
 	Env                [][2]string `json:"environment"`
+	// Calibration is the kernel's cost per thread, mapping, socket end
+	// and epoll registration (exec.Calibrate); nil in results
+	// from before it existed.
+	Calibration *Calibration `json:"machine_calibration,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON.
@@ -112,6 +116,9 @@ func (res *Results) derive(r *Run) error {
 		r.M.ProbeLate = r.Probe.HoldLate
 		ProbeMetrics(&r.M, idle, hold, srv, r.Probe, kpt)
 	}
+	if err := res.machine(r, cli); err != nil {
+		return err
+	}
 	if r.SystemBusyS.Set && r.M.CPUS.Set && r.M.ClientCPUS.Set {
 		r.M.OtherCPUS = N(max(0, r.SystemBusyS.V-r.M.CPUS.V-r.M.ClientCPUS.V))
 		if r.WallS > 0 && res.Meta.CPUs > 0 {
@@ -123,6 +130,30 @@ func (res *Results) derive(r *Run) error {
 	if r.Status == StatusErrors && !r.M.Errors.Set && r.M.Requested.Set && r.M.Verified.Set {
 		r.M.Errors = N(r.M.Requested.V - r.M.Verified.V)
 	}
+	return nil
+}
+
+// machine reads the run's machine record, if it keeps one, and derives
+// the machine figures from it.
+func (res *Results) machine(r *Run, cli *clientreport.Result) error {
+	if r.MachineJSON == "" {
+		return nil
+	}
+	m, err := ReadMachine(filepath.Join(res.Dir, "raw", r.MachineJSON))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.MachineJSON, err)
+	}
+	if m.Peak != nil && !m.PeakLate {
+		if late, by := afterHold(m.Peak.At, cli); late {
+			m.PeakLate = true
+			m.Detail = fmt.Sprintf("peak snapshot taken %.3f s after the client's hold ended", by)
+		}
+	}
+	r.Machine = m
+	r.Attribution = MachineMetrics(&r.M, m, res.Meta.Calibration, res.Meta.KStackPerThreadKiB)
 	return nil
 }
 

@@ -52,8 +52,14 @@ type Run struct {
 	SystemBusyS    Num      `json:"system_busy_cpu_s"` // all CPUs, all processes, during the run
 	Sample         Sample   `json:"sample"`
 	Probe          *Probe   `json:"probe,omitempty"`
+	// MachineJSON is the run's machine record in raw/ (Machine), for the
+	// runs that keep one.
+	MachineJSON string `json:"machine_json,omitempty"`
 
 	M Metrics `json:"-"`
+	// Machine and Attribution are read and derived from MachineJSON.
+	Machine     *Machine     `json:"-"`
+	Attribution *Attribution `json:"-"`
 }
 
 // Sample is what the runner observed from outside while a run was live.
