@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	c, err := newCampaign(o, "c100k", sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, "c100k", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -195,19 +194,11 @@ func runC100K(c *campaign, kit plan.Kit, sys plan.System, z c100kSizes, servers 
 	procs := map[string][2]int{}
 	for i, p := range cells {
 		sp, cp := plan.ProcsFor(p.n, sys)
-		s := p.spec
-		s.Args = append([]string{}, s.Args...)
-		if sp > 1 {
-			s.Args = append(s.Args, "-P", strconv.Itoa(sp))
-		}
-		args := []string{"-hold", z.hold.String(), "-quiet"}
-		if cp > 1 {
-			args = append([]string{"-procs", strconv.Itoa(cp)}, args...)
-		}
-		procs[fmt.Sprintf("%s|%d", s.Key, p.n)] = [2]int{sp, cp}
-		rs := runSpec{spec: s, workload: "hold", n: p.n, rep: 1, clientArgs: args, probe: true,
-			byThreads: kit.Facts(p.spec).PerConnection != "",
-			timeout:   time.Duration((60 + float64(p.n)/1000 + z.hold.Seconds()) * float64(time.Second))}
+		rs := runSpec{spec: p.spec, workload: "hold", n: p.n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
+			srvProcs: sp, cliProcs: cp, probe: true, byThreads: kit.Facts(p.spec).PerConnection != "",
+			timeout: time.Duration((60 + float64(p.n)/1000 + z.hold.Seconds()) * float64(time.Second))}
+		sized := c.sized(rs)
+		procs[fmt.Sprintf("%s|%d", p.spec.Key, p.n)] = [2]int{sized.srvProcs, sized.cliProcs}
 		if c.run(rs, c.progress(fmt.Sprintf("c100k %d/%d", i+1, len(cells)), rs)) == nil {
 			break
 		}

@@ -20,11 +20,12 @@ type Params struct {
 	RawDir        string
 	ClientPath    string
 	ClientArgs    []string
-	Pin           bool
-	CPUs          [2]int // the server's and the client's
 	StartTimeout  time.Duration
 	ClientTimeout time.Duration
 	StopTimeout   time.Duration
+	// ServerCPUs and ClientCPUs are the CPU lists each side is pinned
+	// to ("0-3"), "" when not pinned.
+	ServerCPUs, ClientCPUs string
 	// Probe takes SIGUSR1 reports while idle and while the client holds
 	// every connection (the client must run with -hold); AcceptTiming also
 	// times the server's thread creation during the ramp.
@@ -61,7 +62,7 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		r.LoadBefore = results.N(l.Load1)
 	}
 	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
-	r.ServerCmd = pinned(p.Pin, p.CPUs[0], spec.Path, srvArgs)
+	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
 	kstack0 := kernelStackKiB()
 	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
 	if srv == nil {
@@ -84,7 +85,7 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	sampler := startSampler(srv.Pid, kstack0)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
-	r.ClientCmd = pinned(p.Pin, p.CPUs[1], p.ClientPath, cliArgs)
+	r.ClientCmd = pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs)
 	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context) {
 		w.run(ctx, pb, n, p)
 	})
@@ -218,13 +219,6 @@ func busySeconds() results.Num {
 		return results.N(b)
 	}
 	return results.Num{}
-}
-
-func pinned(pin bool, cpu int, path string, args []string) []string {
-	if !pin {
-		return append([]string{path}, args...)
-	}
-	return append([]string{"taskset", "-c", strconv.Itoa(cpu), path}, args...)
 }
 
 func sanitize(s string) string {

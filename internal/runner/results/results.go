@@ -33,6 +33,10 @@ type Meta struct {
 	Workloads map[string]string `json:"workloads"` // name -> client flags and meaning
 	Pinning   string            `json:"pinning"`
 	CPUs      int               `json:"cpus"`
+	// ServerCPUs and ClientCPUs are the CPUs each side was pinned to;
+	// empty when the run was not pinned.
+	ServerCPUs []int `json:"server_cpus"`
+	ClientCPUs []int `json:"client_cpus"`
 	// KStackPerThreadKiB is measured at the start (exec.CalibrateKernelStack).
 	KStackPerThreadKiB Num         `json:"kstack_per_thread_kib"`
 	Notes              []string    `json:"notes"`

@@ -24,6 +24,9 @@ type ServerSpec struct {
 	Model string   `json:"model"`
 	Path  string   `json:"path"`
 	Args  []string `json:"args"`
+	// Env is what the server's environment gets besides the runner's
+	// (GOMAXPROCS=N for the Go server on N CPUs).
+	Env []string `json:"env,omitempty"`
 }
 
 // Run is one execution of one cell: the record written to runs.json. The
