@@ -80,6 +80,9 @@ struct server {
 	const char	*json_path;
 	struct timespec	 start;
 	long		 peak_kstack_kib; /* written by the signal thread only */
+	int		 sample_pss;	/* several processes: sample their PSS */
+	long		 peak_pss_kib;	/* written by the signal thread only */
+	long		 pss_interval_ms; /* likewise: between PSS samples */
 };
 
 /* What the worker processes of a process model add to the report. */

@@ -42,6 +42,7 @@ struct figures {
 	long		 now, max_conc, total, bytes, resets;
 	long		 create_failures, accept_errors, over_cap, timeouts;
 	long		 kstack_peak;
+	long		 pss_peak, pss_sample_ms;
 	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
 	struct proctotals w;			/* the live worker processes */
 };
@@ -179,6 +180,11 @@ static const struct field fields[] = {
 	{ "kernel_stack_peak_delta_kib", GROWTH(kstack_peak),
 	    TEXT(23, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
+	{ "pss_sum_peak_kib", LONG(pss_peak),
+	    TEXT(24, 0, "PSS sum peak", 0, "", " KiB") },
+	{ "pss_sample_interval_ms", LONG(pss_sample_ms),
+	    TEXT0(24, 1, " (highest in samples every ", " ms and at reports)",
+	    " (one process: not sampled, VmHWM is its peak)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -330,15 +336,18 @@ gather(const struct server *srv, struct figures *f, const char *event)
 	f->rss_sum = f->vmrss + f->w.rss_kib;
 	f->processes = f->w.procs + 1;
 	f->worker_procs = f->w.procs;
+	f->pss_peak = srv->sample_pss ? srv->peak_pss_kib : f->pss_sum;
+	f->pss_sample_ms = srv->sample_pss ? srv->pss_interval_ms : 0;
 	/*
-	 * One process: its high-water mark.  Several: the PSS sum now, as
-	 * no kernel counter keeps a high-water mark for a group.
+	 * One process: its high-water mark.  Several: the sampled peak of
+	 * their PSS sum, as no kernel counter keeps a high-water mark for a
+	 * group, and at exit their connections' memory is already gone.
 	 */
-	f->per_conn_basis = f->w.procs == 0 ? "VmHWM" : "PSS sum";
+	f->per_conn_basis = f->w.procs == 0 ? "VmHWM" : "PSS sum peak";
 	if (f->max_conc > 0)
 		f->kib_per_conn = (f->w.procs == 0 ?
 		    (double)(f->vmhwm - at_start.vmrss) :
-		    (double)(f->pss_sum - at_start.pss_sum)) / f->max_conc;
+		    (double)(f->pss_peak - at_start.pss_sum)) / f->max_conc;
 }
 
 static void

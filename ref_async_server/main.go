@@ -39,6 +39,11 @@ const (
 	// kernelStackTick is how often KernelStack is sampled for its peak:
 	// threads that have exited by the report no longer hold theirs.
 	kernelStackTick = 100 * time.Millisecond
+
+	// pssSpacing: under -P, samples of the PSS sum start this many times
+	// as far apart as the last one took (and at least kernelStackTick),
+	// as in the C server, so sampling costs at most 1/pssSpacing of a core.
+	pssSpacing = 20
 )
 
 type server struct {
@@ -56,6 +61,10 @@ type server struct {
 	procs    int           // -P
 	c        *shared
 	workers  *workerSet // nil unless -P > 1
+
+	// peakPSS and pssEveryMS are the sampled peak of the PSS sum under -P
+	// and the spacing of the samples.
+	peakPSS, pssEveryMS atomic.Int64
 }
 
 func main() {
@@ -189,6 +198,9 @@ func run(args []string) int {
 		return 1
 	}
 	go s.sampleKernelStack()
+	if s.workers != nil {
+		go s.samplePSS()
+	}
 	s.printStartLine()
 	if s.workers == nil {
 		go s.acceptLoop(ln)
@@ -398,10 +410,44 @@ func (s *server) sampleKernelStack() {
 	}
 }
 
+// samplePSS keeps the peak of the PSS sum of this process and its -P
+// workers: no kernel counter keeps one for a group, and by the exit
+// report the connections' memory is gone. Samples start pssSpacing times
+// as far apart as the last one took, and at least kernelStackTick apart.
+func (s *server) samplePSS() {
+	for {
+		t0 := time.Now()
+		s.pssSample()
+		every := max(kernelStackTick, pssSpacing*time.Since(t0))
+		s.pssEveryMS.Store(every.Milliseconds())
+		time.Sleep(time.Until(t0.Add(every)))
+	}
+}
+
+// pssSample adds one sample to the peak; a report takes one more, off
+// the schedule, so the peak it shows is never older than the report.
+func (s *server) pssSample() {
+	sum, _ := srvreport.ReadPSS(os.Getpid())
+	for _, pid := range s.workers.live() {
+		if v, err := srvreport.ReadPSS(pid); err == nil {
+			sum += v
+		}
+	}
+	for {
+		p := s.peakPSS.Load()
+		if sum <= p || s.peakPSS.CompareAndSwap(p, sum) {
+			return
+		}
+	}
+}
+
 var reportMu sync.Mutex
 
 // build gathers a report across all processes.
 func (s *server) build(event string) srvreport.Report {
+	if s.workers != nil {
+		s.pssSample()
+	}
 	goroutines := int64(runtime.NumGoroutine())
 	for i := 0; i < s.procs && s.workers != nil; i++ {
 		goroutines += s.c.goroutines[i].Load()
@@ -430,6 +476,8 @@ func (s *server) build(event string) srvreport.Report {
 		IdleTimeouts:            s.c.timeouts.Load(),
 		KernelStackStartKiB:     s.startKS,
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
+		PSSSumPeakKiB:           s.peakPSS.Load(),
+		PSSSampleMS:             s.pssEveryMS.Load(),
 	}
 	if err := r.FillSystem(s.workers.live()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)

@@ -24,6 +24,7 @@ var blockLabels = []string{
 	"resident high water", "resident at start", "memory per peak conn", "threads",
 	"page faults", "context switches", "bytes echoed", "connections accepted",
 	"connections reset", "thread create failures", "accept errors", "kernel stack (est.)",
+	"PSS sum peak",
 }
 
 func wantLabels(kind serverKind) []string {

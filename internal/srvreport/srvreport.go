@@ -70,6 +70,13 @@ type Report struct {
 	// The caller sets the sampled peak as a delta from the start; Derive
 	// raises it to the delta now if that is higher.
 	KernelStackPeakDeltaKiB int64 `json:"kernel_stack_peak_delta_kib"`
+	// PSSSumPeakKiB is the highest PSS sum of the server's processes: the
+	// caller sets the peak it sampled while several processes ran (taking
+	// one sample for the report itself) and PSSSampleMS, the spacing of
+	// the samples. One process is not sampled (VmHWM is its peak):
+	// PSSSampleMS is 0 and Derive sets the peak to the sum now.
+	PSSSumPeakKiB int64 `json:"pss_sum_peak_kib"`
+	PSSSampleMS   int64 `json:"pss_sample_interval_ms"`
 }
 
 // Event names as they appear in JSON, and the first text line for each.
@@ -82,14 +89,17 @@ const (
 
 // Derive computes the figures that follow from the others. Memory per
 // connection is the high-water mark's growth for one process; for several
-// it is the PSS sum's growth, since no kernel counter keeps a high-water
-// mark for a group (the C server does the same).
+// it is the growth of the PSS sum's sampled peak, since no kernel counter
+// keeps a high-water mark for a group (the C server does the same).
 func (r *Report) Derive() {
 	r.Schema = Schema
 	r.KiBPerPeakConn = 0
+	if r.PSSSampleMS == 0 {
+		r.PSSSumPeakKiB = r.PSSSumKiB
+	}
 	if r.MaxConc > 0 {
 		if r.multi() {
-			r.KiBPerPeakConn = float64(r.PSSSumKiB-r.StartPSSKiB) / float64(r.MaxConc)
+			r.KiBPerPeakConn = float64(r.PSSSumPeakKiB-r.StartPSSKiB) / float64(r.MaxConc)
 		} else {
 			r.KiBPerPeakConn = float64(r.VmHWMKiB-r.StartRSSKiB) / float64(r.MaxConc)
 		}
@@ -132,7 +142,7 @@ func (r *Report) Text() string {
 	line("resident all processes", "%d KiB (RSS, shared pages once per process)", r.RSSSumKiB)
 	growth := "VmHWM"
 	if r.multi() {
-		growth = "PSS sum"
+		growth = "PSS sum peak"
 	}
 	line("memory per peak conn", "%.2f KiB (%s growth since start / peak connections)", r.KiBPerPeakConn, growth)
 	line("threads", "%d (live OS threads, all processes)", r.Threads)
@@ -158,6 +168,11 @@ func (r *Report) Text() string {
 	}
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
+	if r.PSSSampleMS > 0 {
+		line("PSS sum peak", "%d KiB (highest in samples every %d ms and at reports)", r.PSSSumPeakKiB, r.PSSSampleMS)
+	} else {
+		line("PSS sum peak", "%d KiB (one process: not sampled, VmHWM is its peak)", r.PSSSumPeakKiB)
+	}
 	return b.String()
 }
 

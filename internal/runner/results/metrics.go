@@ -105,10 +105,11 @@ func (m *Metrics) server(srv *srvreport.Report) {
 	// high-water mark into ru_maxrss, so a small server started by a
 	// larger process reports the parent's size. A process model's memory
 	// is spread over its children; the server sums their proportional
-	// set sizes, so shared pages count once.
+	// set sizes, so shared pages count once, at the peak the server
+	// sampled (at exit the connections' memory is gone).
 	m.PeakRSSKiB = N(float64(srv.VmHWMKiB))
 	if multiProc(srv) {
-		m.PeakRSSKiB = N(float64(srv.PSSSumKiB))
+		m.PeakRSSKiB = N(float64(srv.PSSSumPeakKiB))
 	}
 	m.KiBPerConn = N(srv.KiBPerPeakConn)
 	m.CPUS = N(srv.UserCPUS + srv.SysCPUS)
