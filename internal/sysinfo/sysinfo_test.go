@@ -36,6 +36,8 @@ func fakeProc(t *testing.T) string {
 		"100/status":                       "Name:\ta\nVmHWM:\t   39576 kB\nVmRSS:\t   12000 kB\nThreads:\t1\nCpus_allowed_list:\t0-2,5\n",
 		"100/schedstat":                    "250000000 1000 7\n",
 		"100/smaps_rollup":                 "00400000-7ffc [rollup]\nRss:               12000 kB\nPss:                8000 kB\n",
+		"100/net/netstat":                  "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops\nTcpExt: 5 4 3 44980 44981\n",
+		"101/net/netstat":                  "TcpExt: SyncookiesSent\nTcpExt: 5\n",
 		"100/fd/0":                         "",
 		"100/fd/1":                         "",
 		"101/stat":                         stat(101, 101, 1000, 1000, 0, 0, 1, 10),
@@ -115,6 +117,12 @@ func TestMachine(t *testing.T) {
 	}
 	if n, err := fs.Tasks(); err != nil || n != 7 {
 		t.Errorf("tasks %d, %v; want 1 + 1 + 5", n, err)
+	}
+	if l, err := fs.ListenStats(100); err != nil || l != (ListenStats{Overflows: 44980, Drops: 44981, SyncookiesFailed: 3}) {
+		t.Errorf("listen stats %+v, %v", l, err)
+	}
+	if l, err := fs.ListenStats(101); !errors.Is(err, errNoField) {
+		t.Errorf("listen stats without the counters: %+v, %v; want a missing field", l, err)
 	}
 }
 

@@ -49,10 +49,15 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	start := time.Now()
 	busy0 := busySeconds()
+	listen0, lerr0 := sysinfo.Host.ListenStats(os.Getpid())
 	defer func() {
 		r.WallS = time.Since(start).Seconds()
 		if b := busySeconds(); b.Set && busy0.Set {
 			r.SystemBusyS = results.N(b.V - busy0.V)
+		}
+		if l, err := sysinfo.Host.ListenStats(os.Getpid()); err == nil && lerr0 == nil {
+			r.Listen = results.ListenDelta{Overflows: results.N(float64(l.Overflows - listen0.Overflows)),
+				Drops: results.N(float64(l.Drops - listen0.Drops)), SyncookiesFailed: results.N(float64(l.SyncookiesFailed - listen0.SyncookiesFailed))}
 		}
 	}()
 	if tw, err := sysinfo.Host.TimeWait(); err == nil {

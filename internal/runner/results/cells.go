@@ -75,6 +75,10 @@ var Defs = []Def{
 	{"hold_cpu_us_per_rt", "server CPU from the hold report to exit per round trip (µs)", func(m Metrics) Num { return m.HoldCPUPerRTus }},
 	{"accept_server_s", "server: first to last connection thread (s)", func(m Metrics) Num { return m.AcceptServerS }},
 	{"gib_per_s", "echoed payload each direction (GiB/s)", func(m Metrics) Num { return m.GiBPerS }},
+	{"ramp_conns_per_s", "connections established per second of the ramp", func(m Metrics) Num { return m.RampPerS }},
+	{"listen_drops", "listen-queue drops during the run (TcpExtListenDrops, machine-wide)", func(m Metrics) Num { return m.ListenDrops }},
+	{"listen_overflows", "accept-queue overflows during the run (TcpExtListenOverflows, machine-wide)", func(m Metrics) Num { return m.ListenOverfl }},
+	{"syncookies_failed", "ACKs matching no handshake, answered with a reset (TcpExtSyncookiesFailed, machine-wide)", func(m Metrics) Num { return m.CookiesFail }},
 }
 
 // Cell is one (server, workload, connections) point with all its runs.

@@ -104,6 +104,7 @@ func (res *Results) derive(r *Run) error {
 	}
 	kpt := res.Meta.KStackPerThreadKiB
 	r.M = Derive(srv, cli, r.Sample, kpt)
+	r.M.ListenDrops, r.M.ListenOverfl, r.M.CookiesFail = r.Listen.Drops, r.Listen.Overflows, r.Listen.SyncookiesFailed
 	if r.Probe != nil {
 		var idle, hold *srvreport.Report
 		if idle, err = raw(res.Dir, r.Probe.IdleJSON, srvreport.Read); err != nil {

@@ -55,8 +55,23 @@ type Run struct {
 	SystemBusyS    Num      `json:"system_busy_cpu_s"` // all CPUs, all processes, during the run
 	Sample         Sample   `json:"sample"`
 	Probe          *Probe   `json:"probe,omitempty"`
+	// Listen is what the kernel's listen-queue counters (TcpExt, the
+	// machine's network namespace) counted during the run.
+	Listen ListenDelta `json:"listen"`
 
 	M Metrics `json:"-"`
+}
+
+// ListenDelta is the growth of TcpExt counters over a run: SYNs and
+// handshakes dropped because an accept queue was full (overflows; drops
+// count them and every other listener drop), and ACKs that matched no
+// pending handshake, which the kernel answers with a reset. A dropped SYN
+// costs its connection a 1 s retransmission; a dropped handshake can end
+// in a reset. Other programs' listeners count too.
+type ListenDelta struct {
+	Overflows        Num `json:"overflows"`
+	Drops            Num `json:"drops"`
+	SyncookiesFailed Num `json:"syncookies_failed"`
 }
 
 // Sample is what the runner observed from outside while a run was live.
