@@ -258,29 +258,26 @@ ms_since(const struct timespec *t0, const struct timespec *t1)
  * processes.  Samples start PSS_SPACING times as far apart as the last
  * one took in CPU time, and at least one tick apart: they cost at most
  * 1/PSS_SPACING of a core, and each process's thread creation waits for
- * them as rarely.  A report takes one more, off that schedule, so the
- * peak it shows is never older than the report.
+ * them as rarely.  Each report is a sample too (rusage.c).
  */
 #define PSS_SPACING	20
 #define TICK_MS		100
 
 static void
-sample_pss(struct server *srv, struct timespec *next, int forced)
+sample_pss(struct server *srv, struct timespec *next)
 {
 	struct proctotals w;
 	struct timespec now, cpu0, cpu1;
 	long sum, interval;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!srv->sample_pss || (!forced && ms_since(next, &now) < 0))
+	if (!srv->sample_pss || ms_since(next, &now) < 0)
 		return;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
 	procs_gather(&w);
 	if ((sum = proc_pss_kib(getpid()) + w.pss_kib) > srv->peak_pss_kib)
 		srv->peak_pss_kib = sum;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-	if (forced)
-		return;
 	interval = PSS_SPACING * ms_since(&cpu0, &cpu1);
 	if (interval < TICK_MS)
 		interval = TICK_MS;
@@ -315,11 +312,9 @@ signal_thread(void *arg)
 		procs_reap();
 		if ((ks = meminfo_kib("KernelStack")) > srv->peak_kstack_kib)
 			srv->peak_kstack_kib = ks;
-		if (sig == -1 || sig == SIGCHLD) {
-			sample_pss(srv, &next_pss, 0);
+		sample_pss(srv, &next_pss);
+		if (sig == -1 || sig == SIGCHLD)
 			continue;
-		}
-		sample_pss(srv, &next_pss, 1);
 		if (sig == SIGUSR1) {
 			report(srv, "REPORT", 0);
 			continue;

@@ -126,7 +126,7 @@ struct procstat *proc_stat_all(size_t *);
 
 /* rusage.c */
 int	report_start(const struct server *);
-int	report(const struct server *, const char *, int);
+int	report(struct server *, const char *, int);
 
 /* procs.c */
 pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);

@@ -183,7 +183,7 @@ static const struct field fields[] = {
 	{ "pss_sum_peak_kib", LONG(pss_peak),
 	    TEXT(24, 0, "PSS sum peak", 0, "", " KiB") },
 	{ "pss_sample_interval_ms", LONG(pss_sample_ms),
-	    TEXT0(24, 1, " (highest in samples every ", " ms and at reports)",
+	    TEXT0(24, 1, " (highest in samples every ", " ms and in reports)",
 	    " (one process: not sampled, VmHWM is its peak)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -336,7 +336,9 @@ gather(const struct server *srv, struct figures *f, const char *event)
 	f->rss_sum = f->vmrss + f->w.rss_kib;
 	f->processes = f->w.procs + 1;
 	f->worker_procs = f->w.procs;
-	f->pss_peak = srv->sample_pss ? srv->peak_pss_kib : f->pss_sum;
+	f->pss_peak = f->pss_sum;
+	if (srv->sample_pss && srv->peak_pss_kib > f->pss_sum)
+		f->pss_peak = srv->peak_pss_kib;
 	f->pss_sample_ms = srv->sample_pss ? srv->pss_interval_ms : 0;
 	/*
 	 * One process: its high-water mark.  Several: the sampled peak of
@@ -488,12 +490,15 @@ write_json(const char *path, const struct figures *f)
  * /proc rounds each process down to whole ticks.
  */
 int
-report(const struct server *srv, const char *event, int stopping)
+report(struct server *srv, const char *event, int stopping)
 {
 	struct figures f;
 	int r;
 
 	gather(srv, &f, strcmp(event, "EXITING") == 0 ? "exit" : "report");
+	/* A report is a sample too: the next one's peak is never lower. */
+	if (srv->sample_pss)
+		srv->peak_pss_kib = f.pss_peak;
 	if (stopping && f.w.procs > 0) {
 		procs_stop();
 		f.w.user_s = f.w.sys_s = 0;

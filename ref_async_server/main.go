@@ -424,8 +424,7 @@ func (s *server) samplePSS() {
 	}
 }
 
-// pssSample adds one sample to the peak; a report takes one more, off
-// the schedule, so the peak it shows is never older than the report.
+// pssSample adds one sample to the peak.
 func (s *server) pssSample() {
 	sum, _ := srvreport.ReadPSS(os.Getpid())
 	for _, pid := range s.workers.live() {
@@ -433,6 +432,11 @@ func (s *server) pssSample() {
 			sum += v
 		}
 	}
+	s.raisePSS(sum)
+}
+
+// raisePSS raises the peak to sum; a report's sum is a sample too.
+func (s *server) raisePSS(sum int64) {
 	for {
 		p := s.peakPSS.Load()
 		if sum <= p || s.peakPSS.CompareAndSwap(p, sum) {
@@ -445,9 +449,6 @@ var reportMu sync.Mutex
 
 // build gathers a report across all processes.
 func (s *server) build(event string) srvreport.Report {
-	if s.workers != nil {
-		s.pssSample()
-	}
 	goroutines := int64(runtime.NumGoroutine())
 	for i := 0; i < s.procs && s.workers != nil; i++ {
 		goroutines += s.c.goroutines[i].Load()
@@ -481,6 +482,9 @@ func (s *server) build(event string) srvreport.Report {
 	}
 	if err := r.FillSystem(s.workers.live()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)
+	}
+	if s.workers != nil {
+		s.raisePSS(r.PSSSumPeakKiB)
 	}
 	return r
 }

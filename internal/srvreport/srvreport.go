@@ -71,10 +71,11 @@ type Report struct {
 	// raises it to the delta now if that is higher.
 	KernelStackPeakDeltaKiB int64 `json:"kernel_stack_peak_delta_kib"`
 	// PSSSumPeakKiB is the highest PSS sum of the server's processes: the
-	// caller sets the peak it sampled while several processes ran (taking
-	// one sample for the report itself) and PSSSampleMS, the spacing of
-	// the samples. One process is not sampled (VmHWM is its peak):
-	// PSSSampleMS is 0 and Derive sets the peak to the sum now.
+	// caller sets the peak it sampled while several processes ran and
+	// PSSSampleMS, the spacing of the samples, and Derive raises the peak
+	// to the sum now (a report is a sample too). One process is not
+	// sampled (VmHWM is its peak): PSSSampleMS is 0 and the peak is the
+	// sum now.
 	PSSSumPeakKiB int64 `json:"pss_sum_peak_kib"`
 	PSSSampleMS   int64 `json:"pss_sample_interval_ms"`
 }
@@ -94,7 +95,7 @@ const (
 func (r *Report) Derive() {
 	r.Schema = Schema
 	r.KiBPerPeakConn = 0
-	if r.PSSSampleMS == 0 {
+	if r.PSSSampleMS == 0 || r.PSSSumPeakKiB < r.PSSSumKiB {
 		r.PSSSumPeakKiB = r.PSSSumKiB
 	}
 	if r.MaxConc > 0 {
@@ -169,7 +170,7 @@ func (r *Report) Text() string {
 	line("kernel stack (est.)", "%d KiB now, %d KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
 	if r.PSSSampleMS > 0 {
-		line("PSS sum peak", "%d KiB (highest in samples every %d ms and at reports)", r.PSSSumPeakKiB, r.PSSSampleMS)
+		line("PSS sum peak", "%d KiB (highest in samples every %d ms and in reports)", r.PSSSumPeakKiB, r.PSSSampleMS)
 	} else {
 		line("PSS sum peak", "%d KiB (one process: not sampled, VmHWM is its peak)", r.PSSSumPeakKiB)
 	}

@@ -192,7 +192,7 @@ func TestText(t *testing.T) {
 	r.PSSSumPeakKiB, r.PSSSampleMS = 30000, 250
 	r.Derive()
 	for label, w := range map[string]string{
-		"PSS sum peak":         "30000 KiB (highest in samples every 250 ms and at reports)",
+		"PSS sum peak":         "30000 KiB (highest in samples every 250 ms and in reports)",
 		"closed over cap":      "5 (cap 10)",
 		"closed idle":          "2 (after 30 s idle)",
 		"processes":            "4 (3 workers; -P 3, fd limit 20000 each)",
