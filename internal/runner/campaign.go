@@ -147,6 +147,8 @@ type runSpec struct {
 	// srvProcs and cliProcs are the server's -P and the client's -procs
 	// the fd limit needs (0: one process); run sizes both to the CPUs.
 	srvProcs, cliProcs int
+	// memFloorKiB stops the run when MemAvailable falls below it (0: never).
+	memFloorKiB int64
 }
 
 // progress is the usual progress line of a mode's run: "[TAG] server ...".
@@ -173,7 +175,7 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs,
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
 		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
-		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads,
+		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads, MemFloorKiB: rs.memFloorKiB,
 	}
 	r := exec.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
 	if r.Status != results.StatusOK {

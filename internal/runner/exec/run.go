@@ -34,6 +34,10 @@ type Params struct {
 	// ByThreads: the server pays a thread or process per connection, so
 	// the hold is detected from /proc instead of SIGUSR1 polling.
 	ByThreads bool
+	// MemFloorKiB stops the run (the server is killed) when MemAvailable
+	// falls below it, so that no run drives the machine to its OOM
+	// killer; 0 for no floor.
+	MemFloorKiB int64
 }
 
 // Run runs spec against the client with n connections and returns the
@@ -66,6 +70,7 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	if l, err := sysinfo.Host.LoadAvg(); err == nil {
 		r.LoadBefore = results.N(l.Load1)
 	}
+	r.MemAvailableBefore = memAvailableKiB()
 	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
 	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
 	kstack0 := kernelStackKiB()
@@ -88,10 +93,11 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		// After the idle report: workers of -P and the signal thread exist.
 		w.groupThreads0 = groupThreads(srv.Pid)
 	}
-	sampler := startSampler(srv.Pid, kstack0)
+	sampler := startSampler(srv, kstack0, p.MemFloorKiB)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
 	r.ClientCmd = pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs)
-	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context) {
+	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, clientPid int) {
+		pb.clientPid = clientPid
 		w.run(ctx, pb, n, p)
 	})
 	if r.Probe != nil {
@@ -103,6 +109,10 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	r.ClientExit = c.exit
 	r.Sample = sampler.stop()
 	finish(&r, srv, c, p)
+	if r.Sample.MemFloorHit {
+		r.Status = results.StatusMemCap
+		r.Detail = fmt.Sprintf("MemAvailable fell below %d MiB: the server was killed to keep the machine clear of its OOM killer", p.MemFloorKiB/1024)
+	}
 	return r
 }
 
@@ -176,7 +186,7 @@ type clientRun struct {
 // timeout passes, with probes running beside it until it ends; if the
 // server dies under the client, the client gets a moment to notice and
 // write its report.
-func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(context.Context)) (c clientRun) {
+func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(ctx context.Context, clientPid int)) (c clientRun) {
 	c.exit = -1
 	log, err := os.Create(logPath)
 	if err == nil {
@@ -196,7 +206,7 @@ func runClient(argv []string, logPath string, timeout time.Duration, srv *Server
 	probeCtx, probeStop := context.WithCancel(context.Background())
 	var w sync.WaitGroup
 	w.Add(1)
-	go func() { defer w.Done(); probes(probeCtx) }()
+	go func() { defer w.Done(); probes(probeCtx, cli.Process.Pid) }()
 	done := make(chan error, 1)
 	go func() { done <- cli.Wait() }()
 	select {

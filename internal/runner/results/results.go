@@ -93,6 +93,13 @@ func raw[T any](dir, name string, read func(string) (*T, error)) (*T, error) {
 	return v, err
 }
 
+// DeriveRun derives the figures of one run of the results directory dir
+// described by m, while the campaign that makes it still runs.
+func DeriveRun(dir string, m Meta, r *Run) error {
+	res := &Results{Dir: dir, Meta: m}
+	return res.derive(r)
+}
+
 func (res *Results) derive(r *Run) error {
 	srv, err := raw(res.Dir, r.ServerJSON, srvreport.Read)
 	if err != nil {

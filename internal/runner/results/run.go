@@ -9,11 +9,14 @@ const (
 	StatusNoStart       = "no-start"
 	StatusHung          = "hung"
 	StatusCrashed       = "crashed"
+	// StatusMemCap: MemAvailable fell below the run's floor and the
+	// runner killed the server before the OOM killer could act.
+	StatusMemCap = "memory-cap"
 )
 
 var statusRank = map[string]int{
 	StatusOK: 0, StatusErrors: 1, StatusBadExit: 2, StatusClientTimeout: 3,
-	StatusNoStart: 4, StatusHung: 5, StatusCrashed: 6,
+	StatusNoStart: 4, StatusHung: 5, StatusCrashed: 6, StatusMemCap: 7,
 }
 
 // ServerSpec is one column of the comparison: a binary and the flags that
@@ -58,6 +61,9 @@ type Run struct {
 	// Listen is what the kernel's listen-queue counters (TcpExt, the
 	// machine's network namespace) counted during the run.
 	Listen ListenDelta `json:"listen"`
+	// MemAvailableBefore is the machine's MemAvailable (KiB) before the
+	// server started.
+	MemAvailableBefore Num `json:"mem_available_before_kib"`
 
 	M Metrics `json:"-"`
 }
@@ -80,6 +86,9 @@ type Sample struct {
 	ThreadsPeak        Num `json:"threads_peak"`
 	ThreadsStart       Num `json:"threads_start"`
 	VmHWMKiB           Num `json:"vmhwm_kib"`
+	// MemFloorHit: MemAvailable fell below the run's floor, and the
+	// server was killed.
+	MemFloorHit bool `json:"mem_floor_hit,omitempty"`
 }
 
 // Probe is what the runner took from a live server besides its exit
@@ -107,4 +116,8 @@ type Probe struct {
 	// that are still alive.
 	HoldGroupCPUS Num `json:"hold_group_cpu_s"`
 	EndGroupCPUS  Num `json:"end_group_cpu_s"`
+	// The machine's MemAvailable (KiB) and the client's memory (PSS of
+	// its processes, KiB) at the hold report.
+	HoldMemAvailableKiB Num `json:"hold_mem_available_kib"`
+	HoldClientPSSKiB    Num `json:"hold_client_pss_kib"`
 }
