@@ -40,6 +40,8 @@ type Options struct {
 	// ServerCPUs and ClientCPUs are -server-cpus and -client-cpus, CPU
 	// lists in taskset's syntax; "" splits the CPUs this process may use.
 	ServerCPUs, ClientCPUs string
+	// Budget bounds the time -ceiling spends (0: its default).
+	Budget time.Duration
 	// Tune lets -c100k raise sysctls as root and restore them afterwards.
 	Tune bool
 	// Command is the command line that reproduces the run.
@@ -132,7 +134,8 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, [3]
 	fs.DurationVar(&o.Hold, "hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
 	fs.DurationVar(&o.Echo, "duration", 0, "how long the echo and reconnect workloads run (default 2s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
-	fs.BoolVar(&o.Tune, "tune", false, "with -c100k, as root: raise the sysctls the run needs and restore them afterwards")
+	fs.BoolVar(&o.Tune, "tune", false, "with -c100k or -ceiling, as root: raise the sysctls the run needs and restore them afterwards")
+	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long it may take (default 5m, quick 90s)")
 	selected := map[string]*bool{}
 	for _, m := range modes[1:] {
 		selected[m.Name] = fs.Bool(m.Name, false, m.Help)
@@ -163,8 +166,12 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 		return UsageError{"-reps must be at least 1"}
 	case chosen > 1:
 		return UsageError{strings.Join(names, ", ") + " and -report exclude each other"}
-	case o.Tune && o.Mode != "c100k":
-		return UsageError{"-tune goes with -c100k"}
+	case o.Tune && o.Mode != "c100k" && o.Mode != "ceiling":
+		return UsageError{"-tune goes with -c100k or -ceiling"}
+	case o.Budget != 0 && o.Mode != "ceiling":
+		return UsageError{"-budget goes with -ceiling"}
+	case o.Budget < 0:
+		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
 		return UsageError{"-full (FULL=1) applies to the experiment matrix only"}
 	case len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak":
