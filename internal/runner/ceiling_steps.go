@@ -211,6 +211,7 @@ func (cr *ceilRun) steps(s *report.CeilingServer, spec results.ServerSpec, deadl
 func (cr *ceilRun) extrapolate(s *report.CeilingServer) {
 	var xs, ys []float64
 	for _, st := range s.Steps {
+		s.WallS += st.WallS
 		if st.Held && st.MachineUsedKiB.Set {
 			xs, ys = append(xs, float64(st.Conns)), append(ys, st.MachineUsedKiB.V)
 		}
@@ -226,9 +227,15 @@ func (cr *ceilRun) extrapolate(s *report.CeilingServer) {
 	}
 	mem := cr.sys.MemAvailableKiB
 	limits[0].Conns = int64(max(0, mem-a) / b)
-	limits[0].How = fmt.Sprintf("(%.1f GiB - %.0f MiB fixed) / %.2f KiB per connection, the line fitted to the machine memory the held steps used", mem/(1<<20), a/1024, b)
+	sign := "-"
+	if a < 0 {
+		sign = "+"
+	}
+	limits[0].How = fmt.Sprintf("(%.1f GiB %s %.0f MiB fixed) / %.2f KiB per connection, the line fitted to the machine memory the held steps used", mem/(1<<20), sign, abs(a)/1024, b)
 	s.Extrapolated = plan.CeilingOf(limits)
 }
+
+func abs(x float64) float64 { return max(x, -x) }
 
 // fitLine is the least-squares line through (xs, ys); ok is false with
 // fewer than two distinct xs or a slope that is not positive.

@@ -118,7 +118,7 @@ func listenPreconds(sys System) []Precond {
 		Need: fmt.Sprintf("≥ 1024; %d lets the accept queue absorb a server %d connections behind the client", ListenBacklog, ListenBacklog),
 		OK:   sys.Somaxconn == 0 || sys.Somaxconn >= ListenBacklog, Optional: sys.Somaxconn >= 1024, Sysctl: "net.core.somaxconn"},
 		{Item: "net.ipv4.tcp_max_syn_backlog (half-open connections)", Have: strconv.Itoa(sys.SynBacklog),
-			Need: fmt.Sprintf("%d, as the listen backlog (it drops SYNs only with tcp_syncookies 0; it is %d)", ListenBacklog, sys.Syncookies),
+			Need: fmt.Sprintf("%d, as the listen backlog; it drops SYNs only while tcp_syncookies is 0, and it is %d here", ListenBacklog, sys.Syncookies),
 			OK:   sys.SynBacklog == 0 || sys.SynBacklog >= ListenBacklog, Optional: true, Sysctl: "net.ipv4.tcp_max_syn_backlog"}}
 	for i := range out {
 		if out[i].OK {
