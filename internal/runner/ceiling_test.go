@@ -54,11 +54,9 @@ func TestCeilingTiny(t *testing.T) {
 			t.Errorf("step %d used %v KiB, past %.0f%% of MemAvailable", st.Conns, st.MachineUsedKiB, 100*rep.MemCapShare)
 		}
 	}
-	if s.Held < 200 || s.Stopped == "" {
-		t.Errorf("held %d, stopped %q", s.Held, s.Stopped)
-	}
-	if rep.WallS > 120 {
-		t.Errorf("a 12 s budget took %.0f s", rep.WallS)
+	stopped := strings.HasPrefix(s.Stopped, "reached the cap") || strings.HasPrefix(s.Stopped, "time budget") || strings.Contains(s.Stopped, "not held")
+	if s.Held < 200 || !stopped {
+		t.Errorf("held %d, stopped %q: want the cap, the budget or a failed step to have stopped the steps", s.Held, s.Stopped)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	for _, w := range []string{"# make ceiling", "## Limits of each server", "kernel.pid_max", "ceiling.svg", "predicted ceiling (binding limit)"} {
