@@ -61,6 +61,11 @@ bench: all
 c100k: all
 	bin/experiment -c100k $(if $(filter 1,$(TUNE)),-tune)
 
+# How many connections each server can hold on this machine and what
+# stops it: predicted, then held in steps (TUNE=1 as for c100k).
+ceiling: all
+	bin/experiment -ceiling $(if $(filter 1,$(TUNE)),-tune)
+
 models: all
 	bin/experiment -models
 
@@ -101,6 +106,6 @@ soak: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment bench c100k models clean asan ubsan \
+.PHONY: all prereqs test experiment bench c100k ceiling models clean asan ubsan \
 	tsan memcheck soak \
 	$(GOBINS)

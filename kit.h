@@ -108,6 +108,9 @@ struct server {
 	const struct membudget *mem;
 	struct timespec	 start;
 	long		 peak_kstack_kib; /* written by the signal thread only */
+	int		 sample_pss;	/* several processes: sample their PSS */
+	long		 peak_pss_kib;	/* written by the signal thread only */
+	long		 pss_interval_ms; /* likewise: between PSS samples */
 };
 
 /* What the worker processes of a process model add to the report. */
@@ -184,7 +187,7 @@ struct procstat *proc_stat_all(size_t *);
 
 /* rusage.c */
 int	report_start(const struct server *);
-int	report(const struct server *, const char *, int);
+int	report(struct server *, const char *, int);
 
 /* procs.c */
 pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);

@@ -45,6 +45,7 @@ struct figures {
 	long		 kstack_peak;
 	struct membudget mem;			/* as set at start */
 	long		 mem_usage, over_budget;
+	long		 pss_peak, pss_sample_ms;
 	long		 meminfo[MAX_FIELDS];	/* by field, for MEMINFO ones */
 	struct proctotals w;			/* the live worker processes */
 };
@@ -197,7 +198,7 @@ static const struct field fields[] = {
 	    TEXT(27, 1, NULL, 0, "", " KiB peak (system-wide KernelStack "
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 	{ "mem_limit_bytes", LONG(mem.limit) },
-	{ NULL, STR(mem.limit_text), TEXT(30, 0, "memory limit", 0, "", "") },
+	{ NULL, STR(mem.limit_text), TEXT(31, 0, "memory limit", 0, "", "") },
 	{ "mem_limit_source", STR(mem.source) },
 	{ "mem_cgroup", STR(mem.cgroup) },
 	{ "mem_headroom_bytes", LONG(mem.headroom) },
@@ -205,22 +206,22 @@ static const struct field fields[] = {
 	{ "mem_fixed_bytes", LONG(mem.fixed) },
 	{ "mem_conn_bytes", LONG(mem.conn) },
 	{ NULL, DBL(mem_conn_kib, 2),
-	    TEXT(31, 0, "memory per conn (est.)", 2, "", " KiB (") },
-	{ NULL, STR(mem.cost_text), TEXT(31, 1, NULL, 0, "", ")") },
+	    TEXT(32, 0, "memory per conn (est.)", 2, "", " KiB (") },
+	{ NULL, STR(mem.cost_text), TEXT(32, 1, NULL, 0, "", ")") },
 	{ "mem_conn_user_bytes", LONG(mem.conn_user) },
 	{ "mem_conn_kstack_bytes", LONG(mem.conn_kstack) },
 	{ "mem_conn_task_bytes", LONG(mem.conn_task) },
 	{ "mem_conn_socket_bytes", LONG(mem.conn_socket) },
 	{ "mem_cost_source", STR(mem.cost_source) },
 	{ "mem_budget", LONG(mem.budget),
-	    LTEXT0(32, "memory budget", "", " connections, ", "none") },
+	    LTEXT0(33, "memory budget", "", " connections, ", "none") },
 	{ "mem_usage_bytes", LONG(mem_usage),
-	    HUMAN0(32, 1, "", " in use now", "") },
-	{ NULL, STR(mem.threshold_text), TEXT(32, 2, NULL, 0, "", "") },
+	    HUMAN0(33, 1, "", " in use now", "") },
+	{ NULL, STR(mem.threshold_text), TEXT(33, 2, NULL, 0, "", "") },
 	{ "over_budget", LONG(over_budget),
-	    TEXT(33, 0, "closed over budget", 0, "", "") },
+	    TEXT(34, 0, "closed over budget", 0, "", "") },
 	{ NULL, LONG(mem.budget),
-	    TEXT0(33, 1, " (budget ", ")", " (no budget)") },
+	    TEXT0(34, 1, " (budget ", ")", " (no budget)") },
 	{ "slab_start_kib", MEMINFO("Slab", AT_START) },
 	{ "slab_delta_kib", MEMINFO("Slab", SINCE_START),
 	    TEXT(28, 0, "kernel slab (machine)", 0, "", " KiB (machine-wide "
@@ -230,6 +231,11 @@ static const struct field fields[] = {
 	{ "page_tables_delta_kib", MEMINFO("PageTables", SINCE_START),
 	    TEXT(29, 0, "page tables (machine)", 0, "", " KiB (machine-wide "
 	    "PageTables growth since start; not in RSS)") },
+	{ "pss_sum_peak_kib", LONG(pss_peak),
+	    TEXT(30, 0, "PSS sum peak", 0, "", " KiB") },
+	{ "pss_sample_interval_ms", LONG(pss_sample_ms),
+	    TEXT0(30, 1, " (highest in samples every ", " ms and in reports)",
+	    " (one process: not sampled, VmHWM is its peak)") },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -389,15 +395,20 @@ gather(const struct server *srv, struct figures *f, const char *event)
 	f->rss_sum = f->vmrss + f->w.rss_kib;
 	f->processes = f->w.procs + 1;
 	f->worker_procs = f->w.procs;
+	f->pss_peak = f->pss_sum;
+	if (srv->sample_pss && srv->peak_pss_kib > f->pss_sum)
+		f->pss_peak = srv->peak_pss_kib;
+	f->pss_sample_ms = srv->sample_pss ? srv->pss_interval_ms : 0;
 	/*
-	 * One process: its high-water mark.  Several: the PSS sum now, as
-	 * no kernel counter keeps a high-water mark for a group.
+	 * One process: its high-water mark.  Several: the sampled peak of
+	 * their PSS sum, as no kernel counter keeps a high-water mark for a
+	 * group, and at exit their connections' memory is already gone.
 	 */
-	f->per_conn_basis = f->w.procs == 0 ? "VmHWM" : "PSS sum";
+	f->per_conn_basis = f->w.procs == 0 ? "VmHWM" : "PSS sum peak";
 	if (f->max_conc > 0)
 		f->kib_per_conn = (f->w.procs == 0 ?
 		    (double)(f->vmhwm - at_start.vmrss) :
-		    (double)(f->pss_sum - at_start.pss_sum)) / f->max_conc;
+		    (double)(f->pss_peak - at_start.pss_sum)) / f->max_conc;
 }
 
 static void
@@ -538,12 +549,15 @@ write_json(const char *path, const struct figures *f)
  * /proc rounds each process down to whole ticks.
  */
 int
-report(const struct server *srv, const char *event, int stopping)
+report(struct server *srv, const char *event, int stopping)
 {
 	struct figures f;
 	int r;
 
 	gather(srv, &f, strcmp(event, "EXITING") == 0 ? "exit" : "report");
+	/* A report is a sample too: the next one's peak is never lower. */
+	if (srv->sample_pss)
+		srv->peak_pss_kib = f.pss_peak;
 	if (stopping && f.w.procs > 0) {
 		procs_stop();
 		f.w.user_s = f.w.sys_s = 0;

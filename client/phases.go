@@ -69,7 +69,6 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 
 // init makes what the connections share: channels and histograms.
 func (r *runner) init() {
-	r.sem = make(chan struct{}, r.cfg.Dialers)
 	r.goCh = make(chan struct{})
 	r.closeCh = make(chan struct{})
 	shards := 4 * runtime.GOMAXPROCS(0)
@@ -93,15 +92,16 @@ func (r *runner) watchSignals() (interrupted chan struct{}, stop func()) {
 	return interrupted, func() { signal.Stop(sig) }
 }
 
-// rampUp starts every connection's worker and waits until each has
+// rampUp starts the dialers and waits until every connection has
 // connected or failed (and, under -procs, every other process too).
 func (r *runner) rampUp() {
 	n := r.cfg.N
 	r.rampWG.Add(n)
 	r.workWG.Add(n)
 	r.wg.Add(n)
-	for i := 0; i < n; i++ {
-		go r.worker(i)
+	var next atomic.Int64
+	for range min(r.cfg.Dialers, n) {
+		go r.dialer(&next)
 	}
 	r.rampWG.Wait()
 	if r.cfg.childBarrier {

@@ -41,6 +41,11 @@ const (
 	// kernelStackTick is how often KernelStack is sampled for its peak:
 	// threads that have exited by the report no longer hold theirs.
 	kernelStackTick = 100 * time.Millisecond
+
+	// pssSpacing: under -P, samples of the PSS sum start this many times
+	// as far apart as the last one took (and at least kernelStackTick),
+	// as in the C server, so sampling costs at most 1/pssSpacing of a core.
+	pssSpacing = 20
 )
 
 type server struct {
@@ -65,6 +70,9 @@ type server struct {
 
 	// Machine-wide Slab and PageTables at start, for their growth since.
 	startSlab, startPT int64
+	// peakPSS and pssEveryMS are the sampled peak of the PSS sum under -P
+	// and the spacing of the samples.
+	peakPSS, pssEveryMS atomic.Int64
 }
 
 func main() {
@@ -214,6 +222,9 @@ func run(args []string) int {
 		return 1
 	}
 	go s.sampleKernelStack()
+	if s.workers != nil {
+		go s.samplePSS()
+	}
 	s.printStartLine()
 	if s.workers == nil {
 		go s.acceptLoop(ln)
@@ -438,6 +449,41 @@ func (s *server) sampleKernelStack() {
 	}
 }
 
+// samplePSS keeps the peak of the PSS sum of this process and its -P
+// workers: no kernel counter keeps one for a group, and by the exit
+// report the connections' memory is gone. Samples start pssSpacing times
+// as far apart as the last one took, and at least kernelStackTick apart.
+func (s *server) samplePSS() {
+	for {
+		t0 := time.Now()
+		s.pssSample()
+		every := max(kernelStackTick, pssSpacing*time.Since(t0))
+		s.pssEveryMS.Store(every.Milliseconds())
+		time.Sleep(time.Until(t0.Add(every)))
+	}
+}
+
+// pssSample adds one sample to the peak.
+func (s *server) pssSample() {
+	sum, _ := srvreport.ReadPSS(os.Getpid())
+	for _, pid := range s.workers.live() {
+		if v, err := srvreport.ReadPSS(pid); err == nil {
+			sum += v
+		}
+	}
+	s.raisePSS(sum)
+}
+
+// raisePSS raises the peak to sum; a report's sum is a sample too.
+func (s *server) raisePSS(sum int64) {
+	for {
+		p := s.peakPSS.Load()
+		if sum <= p || s.peakPSS.CompareAndSwap(p, sum) {
+			return
+		}
+	}
+}
+
 var reportMu sync.Mutex
 
 // build gathers a report across all processes.
@@ -475,10 +521,15 @@ func (s *server) build(event string) srvreport.Report {
 		KernelStackPeakDeltaKiB: s.peakKS.Load() - s.startKS,
 		SlabStartKiB:            s.startSlab,
 		PageTablesStartKiB:      s.startPT,
+		PSSSumPeakKiB:           s.peakPSS.Load(),
+		PSSSampleMS:             s.pssEveryMS.Load(),
 	}
 	s.budgetFigures(&r)
 	if err := r.FillSystem(s.workers.live()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: report incomplete: %v\n", prog, err)
+	}
+	if s.workers != nil {
+		s.raisePSS(r.PSSSumPeakKiB)
 	}
 	return r
 }

@@ -218,8 +218,8 @@ func TestRefServerProcs(t *testing.T) {
 	if v := r.labels["processes"]; !strings.HasPrefix(v, "4 (3 workers; -P 3, fd limit ") {
 		t.Errorf("processes %q, want 4 (3 workers; -P 3, ...)", v)
 	}
-	if v := r.labels["memory per peak conn"]; !strings.Contains(v, "PSS sum growth") {
-		t.Errorf("memory per peak conn %q: with workers it is the PSS sum's growth", v)
+	if v := r.labels["memory per peak conn"]; !strings.Contains(v, "PSS sum peak growth") {
+		t.Errorf("memory per peak conn %q: with workers it is the growth of the PSS sum's peak", v)
 	}
 	m := readJSONReport(t, jsonPath)
 	checkJSON(t, refServer, m, s.addr, "report", map[string]float64{

@@ -25,6 +25,7 @@ var blockLabels = []string{
 	"page faults", "context switches", "bytes echoed", "connections accepted",
 	"connections reset", "thread create failures", "accept errors", "kernel stack (est.)",
 	"kernel slab (machine)", "page tables (machine)",
+	"PSS sum peak",
 }
 
 func wantLabels(kind serverKind) []string {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"tenkthreads/internal/runner/plan"
@@ -86,7 +85,7 @@ func (bench) Run(o plan.Options, stdout, stderr io.Writer) int {
 		f := kit.Spec("fork")
 		fork = &f
 	}
-	c, err := newCampaign(o, "bench", sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, "bench", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -155,11 +154,7 @@ func runBench(c *campaign, kit plan.Kit, bp benchPlan, compared []results.Server
 			}
 		}
 	}
-	scaleArgs := holdArgs
-	if bp.scaleClientPs > 1 {
-		scaleArgs = append([]string{"-procs", strconv.Itoa(bp.scaleClientPs)}, holdArgs...)
-	}
-	run(runSpec{spec: compared[0], workload: "scale", n: bp.scaleN, rep: 1, clientArgs: scaleArgs, probe: true,
+	run(runSpec{spec: compared[0], workload: "scale", n: bp.scaleN, rep: 1, clientArgs: holdArgs, cliProcs: bp.scaleClientPs, probe: true,
 		timeout: tmo(bp.scaleN, bp.hold.Seconds())})
 }
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,24 +21,26 @@ type c100k struct{}
 
 func (c100k) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "c100k", Usage: "-c100k [-tune] [-quick]",
-		Help: "25,000 to 100,000 connections with several server and client processes (make c100k)"}
+		Help: "25,000 to 200,000 connections with several server and client processes (make c100k)"}
 }
 
-// c100kSizes is what the run holds: the counts, the thread model's
-// reference count for memory per connection (0: none) and the hold.
+// c100kSizes is what the run holds: the counts, the larger counts it
+// holds only where the machine allows (else they are skipped, with why),
+// the thread model's reference count for memory per connection (0: none)
+// and the hold.
 type c100kSizes struct {
-	counts   []int
-	refCount int
-	hold     time.Duration
+	counts, stretch []int
+	refCount        int
+	hold            time.Duration
 }
 
 func sizesC100K(o plan.Options) c100kSizes {
-	z := c100kSizes{counts: []int{25000, 50000, 100000}, refCount: 10000, hold: 2 * time.Second}
+	z := c100kSizes{counts: []int{25000, 50000, 100000}, stretch: []int{200000}, refCount: 10000, hold: 2 * time.Second}
 	if o.Quick {
 		z = c100kSizes{counts: []int{10000, 25000}, refCount: 5000, hold: time.Second}
 	}
 	if o.CountsSet {
-		z.counts, z.refCount = o.Counts, 0
+		z.counts, z.stretch, z.refCount = o.Counts, nil, 0
 	}
 	if o.HoldSet {
 		z.hold = o.Hold
@@ -54,12 +55,15 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	sys := plan.ReadSystem()
 	z := sizesC100K(o)
-	maxN := z.counts[len(z.counts)-1]
-	pre, short, code := c100kPreconditions(o, sys, maxN, stderr)
+	servers := kit.Compared()
+	if o.ServerOverride != nil {
+		servers = o.ServerOverride
+	}
+	chk, code := c100kPreconditions(o, sys, z, servers, stderr)
 	if code >= 0 {
 		return code
 	}
-	c, err := newCampaign(o, "c100k", sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, "c100k", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -72,16 +76,17 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	// Restores on every way out of this function: normal end, error
 	// returns, an interrupt (the loop stops, then returns) and a panic.
 	defer restore(c, tu)
-	if err := tune(c, tu, short); err != nil {
+	if err := tune(c, tu, chk.short); err != nil {
 		return fail(stderr, "-tune: %v (nothing was run)", err)
 	}
-	tuned := append([]exec.SysctlChange{}, tu.Saved...)
-	c.meta.Reps, c.meta.Counts = 1, z.counts
-	servers := kit.Compared()
-	if o.ServerOverride != nil {
-		servers = o.ServerOverride
+	for _, n := range chk.notes {
+		c.note("%s", n)
 	}
-	procs := runC100K(c, kit, sys, z, servers)
+	tuned := append([]exec.SysctlChange{}, tu.Saved...)
+	run := z
+	run.counts = chk.counts
+	c.meta.Reps, c.meta.Counts = 1, run.counts
+	procs := runC100K(c, kit, sys, run, servers)
 	res, err := c.finish()
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -89,7 +94,10 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if err := report.Write(res); err != nil {
 		return fail(stderr, "%v", err)
 	}
-	rep := report.BuildC100K(res, pre, tuned, []report.C100KSkipped{}, procs, z.refCount, maxN)
+	// The targets judge the largest count every run holds and each
+	// larger one, run or skipped.
+	judged := append([]int{z.counts[len(z.counts)-1]}, z.stretch...)
+	rep := report.BuildC100K(res, chk.pre, tuned, chk.skipped, procs, z.refCount, judged)
 	rep.WallS = time.Since(c.started).Seconds()
 	rep.Targets = append(rep.Targets, report.WallTarget(rep.WallS))
 	if err := results.WriteJSON(filepath.Join(c.dir, "c100k.json"), rep); err != nil {
@@ -108,21 +116,82 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	return c.status()
 }
 
-// c100kPreconditions prints the checks for maxN connections and returns
-// them, with the ones -tune must fix; code is the exit status when the
-// run cannot go ahead, else -1.
-func c100kPreconditions(o plan.Options, sys plan.System, maxN int, stderr io.Writer) (pre, short []plan.Precond, code int) {
-	srvMax, cliMax := plan.ProcsFor(maxN, sys)
-	pre = plan.C100KPreconds(sys, maxN, srvMax, cliMax)
-	fmt.Fprint(stderr, "experiment: c100k preconditions for ", results.Thousands(maxN), " connections:\n", report.PrecondTable(pre))
-	for _, p := range pre {
-		if !p.OK {
-			short = append(short, p)
+// c100kChecks is what the preconditions decided: the counts to run, the
+// checks for the largest of them (and the ones -tune must fix), the
+// larger counts skipped and why, and notes for the report.
+type c100kChecks struct {
+	counts     []int
+	pre, short []plan.Precond
+	skipped    []report.C100KSkipped
+	notes      []string
+}
+
+// c100kPreconditions checks every limit for the counts; code is the exit
+// status when the run cannot go ahead, else -1. The counts every run
+// holds must fit (or -tune must make them fit); a larger count that does
+// not is skipped with the reason.
+func c100kPreconditions(o plan.Options, sys plan.System, z c100kSizes, servers []results.ServerSpec, stderr io.Writer) (chk c100kChecks, code int) {
+	checks := func(n int) []plan.Precond {
+		srvP, cliP := plan.ProcsFor(n, sys)
+		return plan.C100KPreconds(sys, n, srvP, cliP)
+	}
+	chk.counts = z.counts
+	maxN := z.counts[len(z.counts)-1]
+	chk.pre = checks(maxN)
+	for _, n := range z.stretch {
+		pre := checks(n)
+		if why := stretchShort(o, pre); why != "" {
+			fmt.Fprintf(stderr, "experiment: c100k: %s connections are not run: %s\n", results.Thousands(n), why)
+			for _, s := range servers {
+				chk.skipped = append(chk.skipped, report.C100KSkipped{Server: s.Label, Conns: n, Why: why})
+			}
+			continue
+		}
+		chk.counts, chk.pre, maxN = append(slices.Clone(chk.counts), n), pre, n
+	}
+	fmt.Fprint(stderr, "experiment: c100k preconditions for ", results.Thousands(maxN), " connections:\n", report.PrecondTable(chk.pre))
+	for _, p := range chk.pre {
+		switch {
+		case p.OK:
+		case p.Optional && !o.Tune:
+			chk.notes = append(chk.notes, fmt.Sprintf("%s is %s (%s); TUNE=1 raises it for the run", p.Item, p.Have, p.Need))
+		default:
+			chk.short = append(chk.short, p)
 		}
 	}
+	return chk, c100kShortfalls(o, chk.short, stderr)
+}
+
+// stretchShort is why a larger count cannot run here ("" if it can): a
+// limit no sysctl raises, or ones that need -tune (or root) to.
+func stretchShort(o plan.Options, pre []plan.Precond) string {
+	var tunable []string
+	for _, p := range pre {
+		switch {
+		case p.OK || p.Optional:
+		case p.Sysctl == "":
+			return fmt.Sprintf("%s: have %s, need %s", p.Item, p.Have, p.Need)
+		default:
+			tunable = append(tunable, fmt.Sprintf("%s is %s, it needs %s", p.Item, p.Have, p.Need))
+		}
+	}
+	switch {
+	case len(tunable) == 0:
+		return ""
+	case !o.Tune:
+		return strings.Join(tunable, "; ") + ": rerun with TUNE=1 (as root) to raise it for the run"
+	case !exec.IsRoot():
+		return strings.Join(tunable, "; ") + ": -tune needs root"
+	}
+	return ""
+}
+
+// c100kShortfalls prints why the run cannot go ahead and returns its exit
+// status, or -1 when -tune can fix every shortfall (or there is none).
+func c100kShortfalls(o plan.Options, short []plan.Precond, stderr io.Writer) int {
 	for _, p := range short {
 		if p.Sysctl == "" {
-			return nil, nil, fail(stderr, "precondition failed, nothing was run: %s: have %s, need %s: %s", p.Item, p.Have, p.Need, p.Fix)
+			return fail(stderr, "precondition failed, nothing was run: %s: have %s, need %s: %s", p.Item, p.Have, p.Need, p.Fix)
 		}
 	}
 	if len(short) > 0 && !o.Tune {
@@ -131,16 +200,16 @@ func c100kPreconditions(o plan.Options, sys plan.System, maxN int, stderr io.Wri
 			fmt.Fprintf(stderr, "  %s\n", p.Fix)
 		}
 		fmt.Fprintf(stderr, "or rerun with -tune as root (the runner sets them and restores the old values afterwards)\n")
-		return nil, nil, 1
+		return 1
 	}
 	if len(short) > 0 && !exec.IsRoot() {
 		var f []string
 		for _, p := range short {
 			f = append(f, "`"+p.Fix+"`")
 		}
-		return nil, nil, fail(stderr, "-tune needs root to write /proc/sys; run as root, or run by hand: %s", strings.Join(f, "; "))
+		return fail(stderr, "-tune needs root to write /proc/sys; run as root, or run by hand: %s", strings.Join(f, "; "))
 	}
-	return pre, short, -1
+	return -1
 }
 
 // tune raises the sysctls that fall short and keeps a script that puts
@@ -195,19 +264,11 @@ func runC100K(c *campaign, kit plan.Kit, sys plan.System, z c100kSizes, servers 
 	procs := map[string][2]int{}
 	for i, p := range cells {
 		sp, cp := plan.ProcsFor(p.n, sys)
-		s := p.spec
-		s.Args = append([]string{}, s.Args...)
-		if sp > 1 {
-			s.Args = append(s.Args, "-P", strconv.Itoa(sp))
-		}
-		args := []string{"-hold", z.hold.String(), "-quiet"}
-		if cp > 1 {
-			args = append([]string{"-procs", strconv.Itoa(cp)}, args...)
-		}
-		procs[fmt.Sprintf("%s|%d", s.Key, p.n)] = [2]int{sp, cp}
-		rs := runSpec{spec: s, workload: "hold", n: p.n, rep: 1, clientArgs: args, probe: true,
-			byThreads: kit.Facts(p.spec).PerConnection != "",
-			timeout:   time.Duration((60 + float64(p.n)/1000 + z.hold.Seconds()) * float64(time.Second))}
+		rs := runSpec{spec: p.spec, workload: "hold", n: p.n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
+			srvProcs: sp, cliProcs: cp, probe: true, byThreads: kit.Facts(p.spec).PerConnection != "",
+			timeout: time.Duration((60 + float64(p.n)/1000 + z.hold.Seconds()) * float64(time.Second))}
+		sized := c.sized(rs)
+		procs[fmt.Sprintf("%s|%d", p.spec.Key, p.n)] = [2]int{sized.srvProcs, sized.cliProcs}
 		if c.run(rs, c.progress(fmt.Sprintf("c100k %d/%d", i+1, len(cells)), rs)) == nil {
 			break
 		}

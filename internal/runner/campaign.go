@@ -1,12 +1,16 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	osexec "os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,8 +35,6 @@ type campaign struct {
 	dir        string
 	rawDir     string
 	clientPath string
-	pin        bool
-	cpus       [2]int
 	meta       results.Meta
 	runs       []*results.Run
 	stop       atomic.Bool
@@ -41,6 +43,10 @@ type campaign struct {
 	sigc       chan os.Signal
 	// interrupted is the note meta.json gets when the run was interrupted.
 	interrupted string
+
+	kit plan.Kit
+	// cpus are the sides' CPU sets; empty when the run is not pinned.
+	cpus plan.CPUSets
 }
 
 // campaignText is what a mode's campaign says when interrupted: on
@@ -54,12 +60,15 @@ var defaultText = campaignText{
 
 // newCampaign creates results/KIND-<date-time>/ (results/<date-time>/ for
 // the matrix, whose kind is ""); notes go first in meta.json's notes.
-func newCampaign(o plan.Options, kind string, sys plan.System, notes []string, text campaignText, stderr io.Writer) (*campaign, error) {
-	c := &campaign{o: o, stderr: stderr, started: time.Now(), clientPath: filepath.Join(o.Bin, "client"), interrupted: text.note}
+func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, notes []string, text campaignText, stderr io.Writer) (*campaign, error) {
+	c := &campaign{o: o, kit: kit, stderr: stderr, started: time.Now(), clientPath: filepath.Join(o.Bin, "client"), interrupted: text.note}
 	pinning := "not pinned (-no-pin)"
 	if !o.NoPin {
-		c.cpus, c.pin, pinning = exec.PinCPUs()
-		if !c.pin {
+		var why string
+		c.cpus, why = pinCPUs(o)
+		pinning = c.cpus.Describe()
+		if why != "" {
+			pinning = "not pinned: " + why
 			fmt.Fprintln(stderr, "experiment: "+pinning)
 			notes = append(notes, pinning+"; server and client share CPUs, so CPU and latency figures include their interference")
 		}
@@ -81,7 +90,7 @@ func newCampaign(o plan.Options, kind string, sys plan.System, notes []string, t
 	c.meta = results.Meta{Calibration: cal,
 		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
 		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
-		CPUs: runtime.NumCPU(), Notes: notes,
+		CPUs: runtime.NumCPU(), Notes: notes, ServerCPUs: append([]int{}, c.cpus.Server...), ClientCPUs: append([]int{}, c.cpus.Client...),
 	}
 	c.sigc = make(chan os.Signal, 1)
 	notifySignals(c.sigc)
@@ -92,6 +101,23 @@ func newCampaign(o plan.Options, kind string, sys plan.System, notes []string, t
 		}
 	}()
 	return c, nil
+}
+
+// pinCPUs is the CPU sets of the run, or why it cannot be pinned.
+func pinCPUs(o plan.Options) (plan.CPUSets, string) {
+	sets, err := o.Pinning()
+	if err == nil {
+		err = exec.CheckTaskset(plan.FormatCPUList(sets.Client))
+	}
+	switch {
+	case errors.Is(err, plan.ErrOneCPU):
+		return plan.CPUSets{}, fmt.Sprintf("only %d CPU available", runtime.NumCPU())
+	case errors.Is(err, osexec.ErrNotFound):
+		return plan.CPUSets{}, "taskset not found (install util-linux)"
+	case err != nil:
+		return plan.CPUSets{}, "`taskset -c` failed: " + err.Error()
+	}
+	return sets, ""
 }
 
 func (c *campaign) close() {
@@ -119,6 +145,12 @@ type runSpec struct {
 	// machine keeps the run's machine record (hold workloads only).
 	machine bool
 	timeout time.Duration
+
+	// srvProcs and cliProcs are the server's -P and the client's -procs
+	// the fd limit needs (0: one process); run sizes both to the CPUs.
+	srvProcs, cliProcs int
+	// memFloorKiB stops the run when MemAvailable falls below it (0: never).
+	memFloorKiB int64
 }
 
 // progress is the usual progress line of a mode's run: "[TAG] server ...".
@@ -140,10 +172,12 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 	if !containsSpec(c.meta.Servers, rs.spec.Key) {
 		c.meta.Servers = append(c.meta.Servers, rs.spec)
 	}
+	rs = c.sized(rs)
 	p := exec.Params{
-		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs, Pin: c.pin, CPUs: c.cpus,
+		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs,
+		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
 		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
-		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads,
+		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads, MemFloorKiB: rs.memFloorKiB,
 		Machine: rs.machine, ProcRoot: c.o.ProcRoot,
 	}
 	r := exec.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
@@ -156,6 +190,26 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 	c.runs = append(c.runs, &r)
 	_ = results.WriteJSON(filepath.Join(c.dir, "runs.json"), c.runs)
 	return &r
+}
+
+// sized fits a run to the CPU sets: the server's -P and its size
+// (plan.CPUSets.SizeServer), the client's -procs; unpinned runs get the
+// processes the fd limit needs and nothing else.
+func (c *campaign) sized(rs runSpec) runSpec {
+	srvP, cliP := max(1, rs.srvProcs), max(1, rs.cliProcs)
+	if len(c.cpus.Client) > 0 {
+		rs.spec = c.cpus.SizeServer(rs.spec, c.kit.SizingFacts(rs.spec), srvP)
+		cliP = c.cpus.ClientProcs(rs.n, cliP)
+	}
+	rs.spec.Args = slices.Clone(rs.spec.Args)
+	if srvP > 1 {
+		rs.spec.Args = append(rs.spec.Args, "-P", strconv.Itoa(srvP))
+	}
+	if cliP > 1 {
+		rs.clientArgs = append([]string{"-procs", strconv.Itoa(cliP)}, rs.clientArgs...)
+	}
+	rs.srvProcs, rs.cliProcs = srvP, cliP
+	return rs
 }
 
 // finish writes runs.json and meta.json and reads them back with every

@@ -16,7 +16,7 @@ import (
 type matrix struct{}
 
 func (matrix) Info() plan.ModeFlag {
-	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin]"}
+	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin | -server-cpus LIST -client-cpus LIST]"}
 }
 
 // cell is one (server, workload, connections) point of the matrix.
@@ -31,7 +31,7 @@ type cell struct {
 func (c cell) cost() float64 { return 0.6 + float64(c.n)/4000 + c.wl.Seconds }
 
 func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
-	specs, wls, counts, notes, code := matrixPlan(o, stderr)
+	kit, specs, wls, counts, notes, code := matrixPlan(o, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -46,7 +46,7 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 		}
 	}
 	text := campaignText{line: "finishing the current run, then writing the report of what ran", note: "the run was interrupted; the report covers only the runs that finished"}
-	c, err := newCampaign(o, "", plan.ReadSystem(), notes, text, stderr)
+	c, err := newCampaign(o, "", kit, plan.ReadSystem(), notes, text, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -92,17 +92,17 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 
 // matrixPlan is the servers, workloads and counts to run, with the notes
 // for the report; code is the exit status when nothing can run, else -1.
-func matrixPlan(o plan.Options, stderr io.Writer) (specs []results.ServerSpec, wls []plan.Workload, counts []int, notes []string, code int) {
+func matrixPlan(o plan.Options, stderr io.Writer) (kit plan.Kit, specs []results.ServerSpec, wls []plan.Workload, counts []int, notes []string, code int) {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
-		return nil, nil, nil, nil, fail(stderr, "%v", err)
+		return kit, nil, nil, nil, nil, fail(stderr, "%v", err)
 	}
 	specs = o.ServerOverride
 	if specs == nil {
 		specs, notes, err = kit.MatrixServers(o.Servers)
 		if ue, ok := err.(plan.UsageError); ok {
 			fmt.Fprintf(stderr, "experiment: %s\n%s\n", ue.Msg, plan.UsageLine(modeFlags()))
-			return nil, nil, nil, nil, 2
+			return kit, nil, nil, nil, nil, 2
 		}
 	}
 	wls = plan.Workloads(o)
@@ -113,7 +113,7 @@ func matrixPlan(o plan.Options, stderr io.Writer) (specs []results.ServerSpec, w
 		notes = append(notes, msg)
 	}
 	if len(counts) == 0 {
-		return nil, nil, nil, nil, fail(stderr, "precondition failed: the open-file hard limit %d is too small for any connection count; raise it as root with `ulimit -Hn 20000`", sys.FDHard)
+		return kit, nil, nil, nil, nil, fail(stderr, "precondition failed: the open-file hard limit %d is too small for any connection count; raise it as root with `ulimit -Hn 20000`", sys.FDHard)
 	}
 	threaded := false
 	for _, s := range specs {
@@ -122,12 +122,12 @@ func matrixPlan(o plan.Options, stderr io.Writer) (specs []results.ServerSpec, w
 	ps, pnotes := plan.CheckSystem(sys, counts[len(counts)-1], threaded)
 	notes = append(notes, pnotes...)
 	if problems(stderr, ps) {
-		return nil, nil, nil, nil, 1
+		return kit, nil, nil, nil, nil, 1
 	}
 	for _, n := range pnotes {
 		fmt.Fprintln(stderr, "experiment: note: "+n)
 	}
-	return specs, wls, counts, notes, -1
+	return kit, specs, wls, counts, notes, -1
 }
 
 // runCells runs every cell o.Reps times, with a progress line and an ETA.

@@ -115,7 +115,7 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if o.ServerOverride != nil {
 		specs = o.ServerOverride
 	}
-	c, err := newCampaign(o, "models", sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, "models", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}

@@ -261,7 +261,7 @@ func withSystem(t *testing.T, s plan.System) {
 }
 
 func goodSystem() plan.System {
-	return plan.System{FDSoft: 20000, FDHard: 20000, PortLo: 32768, PortHi: 60999, Somaxconn: 4096,
+	return plan.System{FDSoft: 20000, FDHard: 20000, PortLo: 32768, PortHi: 60999, Somaxconn: 65535, SynBacklog: 65535,
 		PidMax: 4194304, ThreadsMax: 200000, MaxMapCount: 262144, Tasks: 200, MemAvailableKiB: 16 << 20}
 }
 

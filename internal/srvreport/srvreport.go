@@ -99,6 +99,14 @@ type Report struct {
 	SlabDeltaKiB       int64 `json:"slab_delta_kib"`
 	PageTablesStartKiB int64 `json:"page_tables_start_kib"`
 	PageTablesDeltaKiB int64 `json:"page_tables_delta_kib"`
+	// PSSSumPeakKiB is the highest PSS sum of the server's processes: the
+	// caller sets the peak it sampled while several processes ran and
+	// PSSSampleMS, the spacing of the samples, and Derive raises the peak
+	// to the sum now (a report is a sample too). One process is not
+	// sampled (VmHWM is its peak): PSSSampleMS is 0 and the peak is the
+	// sum now.
+	PSSSumPeakKiB int64 `json:"pss_sum_peak_kib"`
+	PSSSampleMS   int64 `json:"pss_sample_interval_ms"`
 }
 
 // Event names as they appear in JSON, and the first text line for each.
@@ -111,14 +119,17 @@ const (
 
 // Derive computes the figures that follow from the others. Memory per
 // connection is the high-water mark's growth for one process; for several
-// it is the PSS sum's growth, since no kernel counter keeps a high-water
-// mark for a group (the C server does the same).
+// it is the growth of the PSS sum's sampled peak, since no kernel counter
+// keeps a high-water mark for a group (the C server does the same).
 func (r *Report) Derive() {
 	r.Schema = Schema
 	r.KiBPerPeakConn = 0
+	if r.PSSSampleMS == 0 || r.PSSSumPeakKiB < r.PSSSumKiB {
+		r.PSSSumPeakKiB = r.PSSSumKiB
+	}
 	if r.MaxConc > 0 {
 		if r.multi() {
-			r.KiBPerPeakConn = float64(r.PSSSumKiB-r.StartPSSKiB) / float64(r.MaxConc)
+			r.KiBPerPeakConn = float64(r.PSSSumPeakKiB-r.StartPSSKiB) / float64(r.MaxConc)
 		} else {
 			r.KiBPerPeakConn = float64(r.VmHWMKiB-r.StartRSSKiB) / float64(r.MaxConc)
 		}
@@ -161,7 +172,7 @@ func (r *Report) Text() string {
 	line("resident all processes", "%d KiB (RSS, shared pages once per process)", r.RSSSumKiB)
 	growth := "VmHWM"
 	if r.multi() {
-		growth = "PSS sum"
+		growth = "PSS sum peak"
 	}
 	line("memory per peak conn", "%.2f KiB (%s growth since start / peak connections)", r.KiBPerPeakConn, growth)
 	line("threads", "%d (live OS threads, all processes)", r.Threads)
@@ -193,6 +204,11 @@ func (r *Report) Text() string {
 		r.KernelStackDeltaKiB, r.KernelStackPeakDeltaKiB)
 	line("kernel slab (machine)", "%d KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)", r.SlabDeltaKiB)
 	line("page tables (machine)", "%d KiB (machine-wide PageTables growth since start; not in RSS)", r.PageTablesDeltaKiB)
+	if r.PSSSampleMS > 0 {
+		line("PSS sum peak", "%d KiB (highest in samples every %d ms and in reports)", r.PSSSumPeakKiB, r.PSSSampleMS)
+	} else {
+		line("PSS sum peak", "%d KiB (one process: not sampled, VmHWM is its peak)", r.PSSSumPeakKiB)
+	}
 	r.memText(line)
 	return b.String()
 }

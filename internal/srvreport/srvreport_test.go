@@ -120,8 +120,15 @@ func TestDerive(t *testing.T) {
 	// Several processes: PSS sum growth, not one process's high-water mark.
 	r.Processes = 4
 	r.Derive()
-	if r.KiBPerPeakConn != 2.6 {
-		t.Errorf("kib_per_peak_conn with 4 processes %v, want (30000-4000)/10000 = 2.6", r.KiBPerPeakConn)
+	if r.KiBPerPeakConn != 2.6 || r.PSSSumPeakKiB != 30000 {
+		t.Errorf("kib_per_peak_conn with 4 processes %v, peak %d; want (30000-4000)/10000 = 2.6 and the sum now as the peak", r.KiBPerPeakConn, r.PSSSumPeakKiB)
+	}
+	// A sampled peak above the sum now is the peak: the connections'
+	// memory may be gone by the report.
+	r.PSSSumPeakKiB, r.PSSSampleMS = 54000, 300
+	r.Derive()
+	if r.KiBPerPeakConn != 5 || r.PSSSumPeakKiB != 54000 {
+		t.Errorf("kib_per_peak_conn with a sampled peak %v, peak %d; want (54000-4000)/10000 = 5", r.KiBPerPeakConn, r.PSSSumPeakKiB)
 	}
 	r.MaxConc = 0
 	r.Derive()
@@ -173,6 +180,7 @@ func TestText(t *testing.T) {
 		"closed over budget":     "0 (no budget)",
 		"kernel slab (machine)":  "16800 KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)",
 		"page tables (machine)":  "44 KiB (machine-wide PageTables growth since start; not in RSS)",
+		"PSS sum peak":           "30000 KiB (one process: not sampled, VmHWM is its peak)",
 	}
 	block := lines[6:]
 	if len(block) != len(want) {
@@ -192,12 +200,14 @@ func TestText(t *testing.T) {
 	}
 	r.MaxConns, r.OverCap, r.IdleTimeoutS, r.IdleTimeouts = 10, 5, 30, 2
 	r.Processes, r.ServerProcs = 4, 3
+	r.PSSSumPeakKiB, r.PSSSampleMS = 30000, 250
 	r.Derive()
 	for label, w := range map[string]string{
+		"PSS sum peak":         "30000 KiB (highest in samples every 250 ms and in reports)",
 		"closed over cap":      "5 (cap 10)",
 		"closed idle":          "2 (after 30 s idle)",
 		"processes":            "4 (3 workers; -P 3, fd limit 20000 each)",
-		"memory per peak conn": "2.60 KiB (PSS sum growth since start / peak connections)",
+		"memory per peak conn": "2.60 KiB (PSS sum peak growth since start / peak connections)",
 	} {
 		if !hasLine(r.Text(), label, w) {
 			t.Errorf("with -c, -t and -P: no line %q %q in\n%s", label, w, r.Text())
@@ -250,6 +260,7 @@ func TestJSONKeys(t *testing.T) {
 		"mem_conn_kstack_bytes", "mem_conn_task_bytes", "mem_conn_socket_bytes",
 		"mem_cost_source", "mem_budget", "mem_usage_bytes", "over_budget",
 		"slab_start_kib", "slab_delta_kib", "page_tables_start_kib", "page_tables_delta_kib",
+		"pss_sum_peak_kib", "pss_sample_interval_ms",
 	}
 	var zero Report
 	b, err := zero.JSON()

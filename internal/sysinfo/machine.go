@@ -155,3 +155,40 @@ func (f FS) Tasks() (int, error) {
 	}
 	return n, nil
 }
+
+// ListenStats are the listen-queue counters of TcpExt in the network
+// namespace of process pid, as nstat names them. They count every
+// listener of that namespace, not one server's.
+type ListenStats struct {
+	// Overflows: a SYN or a handshake's last ACK that found an accept
+	// queue full (TcpExtListenOverflows); Drops: every SYN or ACK a
+	// listener dropped, overflows included (TcpExtListenDrops).
+	Overflows, Drops int64
+	// SyncookiesFailed: ACKs that matched neither a pending handshake nor
+	// a valid SYN cookie, which the kernel answers with a reset.
+	SyncookiesFailed int64
+}
+
+// ListenStats reads /proc/PID/net/netstat.
+func (f FS) ListenStats(pid int) (ListenStats, error) {
+	p, err := f.proc(pid)
+	if err != nil {
+		return ListenStats{}, err
+	}
+	n, err := p.Netstat()
+	if err != nil {
+		return ListenStats{}, err
+	}
+	var s ListenStats
+	for _, c := range []struct {
+		name string
+		v    *float64
+		dst  *int64
+	}{{"ListenOverflows", n.ListenOverflows, &s.Overflows}, {"ListenDrops", n.ListenDrops, &s.Drops}, {"SyncookiesFailed", n.SyncookiesFailed, &s.SyncookiesFailed}} {
+		if c.v == nil {
+			return ListenStats{}, fmt.Errorf("/proc/%d/net/netstat: TcpExt %s: %w", pid, c.name, errNoField)
+		}
+		*c.dst = int64(*c.v)
+	}
+	return s, nil
+}

@@ -16,8 +16,8 @@ import (
 // FS is one /proc tree; tests open a fake one.
 type FS struct {
 	fs   procfs.FS
-	root string
-	err  error // why the tree could not be opened; every read returns it
+	err  error  // why the tree could not be opened; every read returns it
+	root string // where it is mounted, for the files procfs does not parse
 }
 
 // Host is this machine's /proc.
@@ -26,7 +26,7 @@ var Host = Open(procfs.DefaultMountPoint)
 // Open returns the /proc tree mounted at root.
 func Open(root string) FS {
 	fs, err := procfs.NewFS(root)
-	return FS{fs: fs, root: root, err: err}
+	return FS{fs: fs, err: err, root: root}
 }
 
 func (f FS) proc(pid int) (procfs.Proc, error) {

@@ -36,11 +36,15 @@ func fakeProc(t *testing.T) string {
 		"100/status":                       "Name:\ta\nVmHWM:\t   39576 kB\nVmRSS:\t   12000 kB\nThreads:\t1\nCpus_allowed_list:\t0-2,5\n",
 		"100/schedstat":                    "250000000 1000 7\n",
 		"100/smaps_rollup":                 "00400000-7ffc [rollup]\nRss:               12000 kB\nPss:                8000 kB\n",
+		"100/net/netstat":                  "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops\nTcpExt: 5 4 3 44980 44981\n",
+		"101/net/netstat":                  "TcpExt: SyncookiesSent\nTcpExt: 5\n",
 		"100/fd/0":                         "",
 		"100/fd/1":                         "",
+		"vmstat":                           "nr_free_pages 100\noom_kill 3\n",
 		"101/stat":                         stat(101, 101, 1000, 1000, 0, 0, 1, 10),
 		"102/stat":                         stat(102, 100, 150, 50, 400, 100, 5, 20),
 		"102/status":                       "Name:\tb\nThreads:\t5\n",
+		"102/smaps_rollup":                 "00400000-7ffc [rollup]\nRss:               300 kB\nPss:                 200 kB\n",
 	}
 	write(t, root, files)
 	return root
@@ -108,6 +112,12 @@ func TestMachine(t *testing.T) {
 	if n, err := fs.Tasks(); err != nil || n != 7 {
 		t.Errorf("tasks %d, %v; want 1 + 1 + 5", n, err)
 	}
+	if l, err := fs.ListenStats(100); err != nil || l != (ListenStats{Overflows: 44980, Drops: 44981, SyncookiesFailed: 3}) {
+		t.Errorf("listen stats %+v, %v", l, err)
+	}
+	if l, err := fs.ListenStats(101); !errors.Is(err, errNoField) {
+		t.Errorf("listen stats without the counters: %+v, %v; want a missing field", l, err)
+	}
 }
 
 func TestMissingFields(t *testing.T) {
@@ -132,6 +142,27 @@ func TestMissingFields(t *testing.T) {
 
 // Group adds the processes of one group: schedstat's exact run time for a
 // single-threaded one, clock ticks otherwise, plus reaped children.
+// Process 102's parent is 1 in the fake stat lines, so a tree rooted at
+// 100 holds 100 alone; rooted at 1 it holds both processes with smaps.
+func TestTree(t *testing.T) {
+	fs := Open(fakeProc(t))
+	if tr, err := fs.Tree(100); err != nil || tr != (Tree{Procs: 1, Threads: 1, PSSKiB: 8000}) {
+		t.Errorf("tree of 100: %+v, %v", tr, err)
+	}
+	if tr, err := fs.Tree(1); err != nil || tr != (Tree{Procs: 2, Threads: 6, PSSKiB: 8200}) {
+		t.Errorf("tree of 1: %+v, %v", tr, err)
+	}
+	if _, err := fs.Tree(999); err == nil {
+		t.Error("a tree of a process that does not exist")
+	}
+	if n, err := fs.OOMKills(); err != nil || n != 3 {
+		t.Errorf("oom kills %d, %v", n, err)
+	}
+	if n, err := Open(t.TempDir()).OOMKills(); err == nil {
+		t.Errorf("oom kills %d without /proc/vmstat", n)
+	}
+}
+
 func TestGroup(t *testing.T) {
 	fs := Open(fakeProc(t))
 	g, err := fs.Group(100)

@@ -1,30 +1,28 @@
 package exec
 
 import (
-	"fmt"
-	"os"
 	osexec "os/exec"
-	"runtime"
-	"strconv"
-
-	"tenkthreads/internal/sysinfo"
 )
 
-// PinCPUs picks two CPUs this process may run on (a container's cpuset
-// need not include 0 and 1) and checks that taskset works; ok=false says
-// why the run goes unpinned.
-func PinCPUs() (cpus [2]int, ok bool, why string) {
-	allowed, _ := sysinfo.Host.AllowedCPUs(os.Getpid())
-	if len(allowed) < 2 {
-		return cpus, false, fmt.Sprintf("not pinned: only %d CPU available", max(len(allowed), runtime.NumCPU()))
-	}
-	cpus = [2]int{allowed[0], allowed[1]}
+// CheckTaskset says why the run cannot be pinned with taskset (nil: it
+// can): it must be installed and allowed to set this machine's affinity.
+func CheckTaskset(cpuList string) error {
 	path, err := osexec.LookPath("taskset")
 	if err != nil {
-		return cpus, false, "not pinned: taskset not found (install util-linux)"
+		return err
 	}
-	if err := osexec.Command(path, "-c", strconv.Itoa(cpus[1]), "true").Run(); err != nil {
-		return cpus, false, "not pinned: `taskset -c` failed: " + err.Error()
+	return osexec.Command(path, "-c", cpuList, "true").Run()
+}
+
+// pinned is the command line that runs path with args on the CPUs of
+// cpuList (not pinned when ""), with env added to its environment.
+func pinned(cpuList string, env []string, path string, args []string) []string {
+	var argv []string
+	if len(env) > 0 {
+		argv = append(append(argv, "env"), env...)
 	}
-	return cpus, true, fmt.Sprintf("server on CPU %d, client on CPU %d (taskset -c)", cpus[0], cpus[1])
+	if cpuList != "" {
+		argv = append(argv, "taskset", "-c", cpuList)
+	}
+	return append(append(argv, path), args...)
 }

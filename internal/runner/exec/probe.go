@@ -10,6 +10,7 @@ import (
 
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
+	"tenkthreads/internal/sysinfo"
 )
 
 // reportTimeout bounds one SIGUSR1 report; a process model with thousands
@@ -50,11 +51,12 @@ func TakeReport(pid int, path string, after float64, timeout time.Duration) (*sr
 // probe takes a probed run's SIGUSR1 reports into raw/BASE.idle.json and
 // raw/BASE.hold.json.
 type probe struct {
-	pid      int
-	jsonPath string
-	rawDir   string
-	base     string
-	pr       *results.Probe
+	pid       int
+	clientPid int
+	jsonPath  string
+	rawDir    string
+	base      string
+	pr        *results.Probe
 }
 
 // idle takes the report after the server started listening, before the
@@ -135,6 +137,10 @@ func (p probe) keep(ctx context.Context, after float64) *srvreport.Report {
 		return nil
 	}
 	p.pr.HoldGroupCPUS = groupCPU(p.pid)
+	p.pr.HoldMemAvailableKiB = memAvailableKiB()
+	if t, err := sysinfo.Host.Tree(p.clientPid); err == nil {
+		p.pr.HoldClientPSSKiB = results.N(float64(t.PSSKiB))
+	}
 	if ctx.Err() != nil {
 		p.pr.HoldLate = true
 		p.pr.Detail = "client ended while the hold report was taken"

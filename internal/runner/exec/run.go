@@ -20,11 +20,12 @@ type Params struct {
 	RawDir        string
 	ClientPath    string
 	ClientArgs    []string
-	Pin           bool
-	CPUs          [2]int // the server's and the client's
 	StartTimeout  time.Duration
 	ClientTimeout time.Duration
 	StopTimeout   time.Duration
+	// ServerCPUs and ClientCPUs are the CPU lists each side is pinned
+	// to ("0-3"), "" when not pinned.
+	ServerCPUs, ClientCPUs string
 	// Probe takes SIGUSR1 reports while idle and while the client holds
 	// every connection (the client must run with -hold); AcceptTiming also
 	// times the server's thread creation during the ramp.
@@ -40,6 +41,10 @@ type Params struct {
 	// counters are read ("" for /proc; tests use a tree without slabinfo).
 	Machine  bool
 	ProcRoot string
+	// MemFloorKiB stops the run (the server is killed) when MemAvailable
+	// falls below it, so that no run drives the machine to its OOM
+	// killer; 0 for no floor.
+	MemFloorKiB int64
 }
 
 // ProcFS is the /proc tree of the machine-wide counters.
@@ -63,10 +68,15 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	start := time.Now()
 	busy0 := busySeconds()
+	listen0, lerr0 := sysinfo.Host.ListenStats(os.Getpid())
 	defer func() {
 		r.WallS = time.Since(start).Seconds()
 		if b := busySeconds(); b.Set && busy0.Set {
 			r.SystemBusyS = results.N(b.V - busy0.V)
+		}
+		if l, err := sysinfo.Host.ListenStats(os.Getpid()); err == nil && lerr0 == nil {
+			r.Listen = results.ListenDelta{Overflows: results.N(float64(l.Overflows - listen0.Overflows)),
+				Drops: results.N(float64(l.Drops - listen0.Drops)), SyncookiesFailed: results.N(float64(l.SyncookiesFailed - listen0.SyncookiesFailed))}
 		}
 	}()
 	if tw, err := sysinfo.Host.TimeWait(); err == nil {
@@ -75,8 +85,9 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	if l, err := sysinfo.Host.LoadAvg(); err == nil {
 		r.LoadBefore = results.N(l.Load1)
 	}
+	r.MemAvailableBefore = memAvailableKiB()
 	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
-	r.ServerCmd = pinned(p.Pin, p.CPUs[0], spec.Path, srvArgs)
+	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
 	kstack0 := kernelStackKiB()
 	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
 	if srv == nil {
@@ -101,14 +112,15 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	if p.Machine {
 		mw = newMachineWatch(p.ProcFS(), srv.Pid)
 	}
-	sampler := startSampler(srv.Pid, kstack0)
+	sampler := startSampler(srv, kstack0, p.MemFloorKiB)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
-	r.ClientCmd = pinned(p.Pin, p.CPUs[1], p.ClientPath, cliArgs)
-	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, client int) {
+	r.ClientCmd = pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs)
+	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, clientPid int) {
+		pb.clientPid = clientPid
 		var wg sync.WaitGroup
 		if mw != nil {
 			wg.Add(1)
-			go func() { defer wg.Done(); mw.peak(ctx, n, client) }()
+			go func() { defer wg.Done(); mw.peak(ctx, n, clientPid) }()
 		}
 		w.run(ctx, pb, n, p)
 		wg.Wait()
@@ -125,6 +137,10 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	r.ClientExit = c.exit
 	r.Sample = sampler.stop()
 	finish(&r, srv, c, p)
+	if r.Sample.MemFloorHit {
+		r.Status = results.StatusMemCap
+		r.Detail = fmt.Sprintf("MemAvailable fell below %d MiB: the server was killed to keep the machine clear of its OOM killer", p.MemFloorKiB/1024)
+	}
 	return r
 }
 
@@ -198,7 +214,7 @@ type clientRun struct {
 // timeout passes, with probes running beside it until it ends; if the
 // server dies under the client, the client gets a moment to notice and
 // write its report.
-func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(ctx context.Context, client int)) (c clientRun) {
+func runClient(argv []string, logPath string, timeout time.Duration, srv *Server, probes func(ctx context.Context, clientPid int)) (c clientRun) {
 	c.exit = -1
 	log, err := os.Create(logPath)
 	if err == nil {
@@ -246,13 +262,6 @@ func busySeconds() results.Num {
 		return results.N(b)
 	}
 	return results.Num{}
-}
-
-func pinned(pin bool, cpu int, path string, args []string) []string {
-	if !pin {
-		return append([]string{path}, args...)
-	}
-	return append([]string{"taskset", "-c", strconv.Itoa(cpu), path}, args...)
 }
 
 func sanitize(s string) string {

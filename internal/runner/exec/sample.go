@@ -22,14 +22,21 @@ func kernelStackKiB() results.Num {
 	return results.Num{}
 }
 
-func startSampler(pid int, kstack0 results.Num) *sampler {
+// startSampler samples srv every 0.1 s; with a memory floor (KiB, 0 for
+// none) it kills the server's group when MemAvailable falls below it.
+func startSampler(srv *Server, kstack0 results.Num, floorKiB int64) *sampler {
 	s := &sampler{done: make(chan struct{}), res: make(chan results.Sample, 1)}
+	pid := srv.Pid
 	go func() {
 		var out results.Sample
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			take(&out, pid, kstack0)
+			if m := memAvailableKiB(); floorKiB > 0 && m.Set && m.V < float64(floorKiB) && !out.MemFloorHit {
+				out.MemFloorHit = true
+				srv.KillGroup()
+			}
 			select {
 			case <-s.done:
 				take(&out, pid, kstack0)
@@ -64,6 +71,13 @@ func take(out *results.Sample, pid int, kstack0 results.Num) {
 	if !out.VmHWMKiB.Set || h > out.VmHWMKiB.V {
 		out.VmHWMKiB = results.N(h)
 	}
+}
+
+func memAvailableKiB() results.Num {
+	if m, err := sysinfo.Host.MemAvailableKiB(); err == nil {
+		return results.N(float64(m))
+	}
+	return results.Num{}
 }
 
 func (s *sampler) stop() results.Sample {

@@ -14,7 +14,14 @@ type Precond struct {
 	Sysctl string `json:"sysctl,omitempty"` // set: -tune can fix it by writing this sysctl
 	Want   string `json:"want,omitempty"`   // the value -tune writes
 	Fix    string `json:"fix,omitempty"`    // what to do by hand
+	// Optional: short, but the run can go ahead; -tune raises it.
+	Optional bool `json:"optional,omitempty"`
 }
+
+// ListenBacklog is the listen backlog -tune sets net.core.somaxconn and
+// net.ipv4.tcp_max_syn_backlog to: both servers listen with somaxconn,
+// and the C server's -b and the kernel's 16-bit field go no higher.
+const ListenBacklog = 65535
 
 // AutoSources is how many 127.0.0.x source addresses the client binds for
 // a loopback IPv4 target (its -source default, 127.0.0.2-127.0.0.33).
@@ -67,11 +74,7 @@ func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
 		mm.Sysctl, mm.Want = "vm.max_map_count", strconv.Itoa(RoundUp(maps*2, 1024))
 	}
 	out = append(out, mm)
-	sm := Precond{Item: "net.core.somaxconn (listen backlog)", Have: strconv.Itoa(sys.Somaxconn), Need: "≥ 1024", OK: sys.Somaxconn == 0 || sys.Somaxconn >= 1024}
-	if !sm.OK {
-		sm.Sysctl, sm.Want = "net.core.somaxconn", "4096"
-	}
-	out = append(out, sm)
+	out = append(out, listenPreconds(sys)...)
 	files := sys.FilesOpen + 2*maxN + 10000
 	fm := Precond{Item: "fs.file-max (system-wide open files)", Have: strconv.Itoa(sys.FileMax), Need: fmt.Sprintf("> %d (both ends of every connection)", files), OK: sys.FileMax == 0 || sys.FileMax > files}
 	if !fm.OK {
@@ -98,6 +101,30 @@ func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
 	for i := range out {
 		if !out[i].OK && out[i].Sysctl != "" {
 			out[i].Fix = fmt.Sprintf("sysctl -w %s=%s", out[i].Sysctl, out[i].Want)
+		}
+	}
+	return out
+}
+
+// listenPreconds are the listen queue's limits. The client opens
+// connections as fast as the kernel completes them, and a server that
+// falls behind (busy creating threads, or sharing its CPU) leaves them in
+// the accept queue: once somaxconn of them wait, SYNs are dropped (a 1 s
+// retransmission each) and completed handshakes too, which can end in a
+// reset. Below 1,024 the run cannot go ahead; below ListenBacklog it may,
+// and -tune raises it.
+func listenPreconds(sys System) []Precond {
+	out := []Precond{{Item: "net.core.somaxconn (listen backlog)", Have: strconv.Itoa(sys.Somaxconn),
+		Need: fmt.Sprintf("≥ 1024; %d lets the accept queue absorb a server %d connections behind the client", ListenBacklog, ListenBacklog),
+		OK:   sys.Somaxconn == 0 || sys.Somaxconn >= ListenBacklog, Optional: sys.Somaxconn >= 1024, Sysctl: "net.core.somaxconn"},
+		{Item: "net.ipv4.tcp_max_syn_backlog (half-open connections)", Have: strconv.Itoa(sys.SynBacklog),
+			Need: fmt.Sprintf("%d, as the listen backlog; it drops SYNs only while tcp_syncookies is 0, and it is %d here", ListenBacklog, sys.Syncookies),
+			OK:   sys.SynBacklog == 0 || sys.SynBacklog >= ListenBacklog, Optional: true, Sysctl: "net.ipv4.tcp_max_syn_backlog"}}
+	for i := range out {
+		if out[i].OK {
+			out[i].Sysctl = ""
+		} else {
+			out[i].Want = strconv.Itoa(ListenBacklog)
 		}
 	}
 	return out

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,24 +62,11 @@ func cpuModel() string {
 // cpuList is this process's Cpus_allowed_list, as the kernel writes it
 // ("0-3,6").
 func cpuList() string {
-	cpus, err := sysinfo.Host.AllowedCPUs(os.Getpid())
+	cpus, err := AllowedCPUs()
 	if err != nil {
 		return "?"
 	}
-	var parts []string
-	for i := 0; i < len(cpus); {
-		j := i
-		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, strconv.Itoa(cpus[i])+"-"+strconv.Itoa(cpus[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(cpus[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
+	return FormatCPUList(cpus)
 }
 
 func thp() string {

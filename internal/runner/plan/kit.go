@@ -84,3 +84,12 @@ func Threaded(m srvreport.Model) bool {
 func PreCreates(m srvreport.Model) bool {
 	return m.Workers == "threads" || m.Workers == "processes"
 }
+
+// SizingFacts is what fitting spec to its CPUs needs to know of it.
+func (k Kit) SizingFacts(s results.ServerSpec) Facts {
+	if s.Path == k.Ref {
+		return Facts{GoRuntime: true}
+	}
+	m := k.Facts(s)
+	return Facts{EventLoops: m.Workers == "event loops", DefaultWorkers: m.DefaultWorkers}
+}

@@ -37,6 +37,11 @@ type Options struct {
 	Hold, Echo   time.Duration
 	StopTimeout  time.Duration
 	StartTimeout time.Duration
+	// ServerCPUs and ClientCPUs are -server-cpus and -client-cpus, CPU
+	// lists in taskset's syntax; "" splits the CPUs this process may use.
+	ServerCPUs, ClientCPUs string
+	// Budget bounds the time -ceiling spends (0: its default).
+	Budget time.Duration
 	// Tune lets -c100k raise sysctls as root and restore them afterwards.
 	Tune bool
 	// Command is the command line that reproduces the run.
@@ -126,11 +131,14 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, [3]
 	fs.StringVar(&o.Out, "out", "results", "directory under which results/<date-time>/ is created")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory holding 10kthreads, ref_async_server and client")
 	fs.BoolVar(&o.NoPin, "no-pin", false, "do not pin the server and the client to separate CPUs")
+	fs.StringVar(&o.ServerCPUs, "server-cpus", "", "CPUs to pin the server to, as taskset lists them (0-7,16); default: the first half of the CPUs the runner may use")
+	fs.StringVar(&o.ClientCPUs, "client-cpus", "", "CPUs to pin the client to (default: the CPUs the server does not get)")
 	fs.StringVar(&o.Report, "report", "", "rebuild the report of an existing results directory and exit")
 	fs.DurationVar(&o.Hold, "hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
 	fs.DurationVar(&o.Echo, "duration", 0, "how long the echo and reconnect workloads run (default 2s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
-	fs.BoolVar(&o.Tune, "tune", false, "with -c100k, as root: raise the sysctls the run needs and restore them afterwards")
+	fs.BoolVar(&o.Tune, "tune", false, "with -c100k or -ceiling, as root: raise the sysctls the run needs and restore them afterwards")
+	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long it may take (default 5m, quick 90s)")
 	selected := map[string]*bool{}
 	for _, m := range modes[1:] {
 		selected[m.Name] = fs.Bool(m.Name, false, m.Help)
@@ -161,14 +169,35 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 		return UsageError{"-reps must be at least 1"}
 	case chosen > 1:
 		return UsageError{strings.Join(names, ", ") + " and -report exclude each other"}
-	case o.Tune && o.Mode != "c100k":
-		return UsageError{"-tune goes with -c100k"}
+	case o.Tune && o.Mode != "c100k" && o.Mode != "ceiling":
+		return UsageError{"-tune goes with -c100k or -ceiling"}
+	case o.Budget != 0 && o.Mode != "ceiling":
+		return UsageError{"-budget goes with -ceiling"}
+	case o.Budget < 0:
+		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
 		return UsageError{"-full (FULL=1) applies to the experiment matrix only"}
 	case len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak":
 		return UsageError{"unexpected argument " + strconv.Quote(o.Args[len(o.Args)-1])}
+	case o.NoPin && (o.ServerCPUs != "" || o.ClientCPUs != ""):
+		return UsageError{"-no-pin excludes -server-cpus and -client-cpus"}
+	}
+	if _, err := o.Pinning(); errors.As(err, new(UsageError)) {
+		return err
 	}
 	return nil
+}
+
+// Pinning is the CPU sets of the run: from -server-cpus and -client-cpus,
+// or half each of the CPUs this process may use. A bad list is a
+// UsageError; ErrOneCPU or a failure to read the affinity means the run
+// cannot be pinned.
+func (o Options) Pinning() (CPUSets, error) {
+	allowed, err := AllowedCPUs()
+	if err != nil {
+		return CPUSets{}, fmt.Errorf("cannot read the CPUs this process may use: %v", err)
+	}
+	return SplitCPUs(allowed, o.ServerCPUs, o.ClientCPUs)
 }
 
 // lists parses -counts, -servers and -workloads.

@@ -24,6 +24,8 @@ type System struct {
 	FilesOpen       int // first field of fs.file-nr
 	ConntrackMax    int // net.netfilter.nf_conntrack_max; 0 = no conntrack
 	ConntrackCount  int
+	SynBacklog      int // net.ipv4.tcp_max_syn_backlog
+	Syncookies      int // net.ipv4.tcp_syncookies
 }
 
 // ReadSystem can be replaced by tests to simulate a machine that falls short.
@@ -45,6 +47,8 @@ var ReadSystem = func() System {
 	s.FilesOpen = sysctlInt("fs.file-nr")
 	s.ConntrackMax = sysctlInt("net.netfilter.nf_conntrack_max")
 	s.ConntrackCount = sysctlInt("net.netfilter.nf_conntrack_count")
+	s.SynBacklog = sysctlInt("net.ipv4.tcp_max_syn_backlog")
+	s.Syncookies = sysctlInt("net.ipv4.tcp_syncookies")
 	return s
 }
 

@@ -105,7 +105,7 @@ func writeMethod(b *strings.Builder, kpt results.Num) {
 	for _, l := range []string{
 		"**client errors**: the sum of the client's error classes (refused, reset, timeout, mismatch, fd limit, address in use, other); a connection counts only when its echo was verified byte for byte.",
 		"**server peak conns**: the server's own count of concurrent connections at its peak (`max_conc`).",
-		"**peak resident KiB**: the server's resident high-water mark (VmHWM); for a model with several processes, the sum of their proportional set sizes (`pss_sum_kib`) at exit. Not `ru_maxrss`: after fork and exec Linux carries the parent's high-water mark into the child's `ru_maxrss`, so a server started by a larger process would report the parent's size.",
+		"**peak resident KiB**: the server's resident high-water mark (VmHWM); for a model with several processes, the peak of the sum of their proportional set sizes (`pss_sum_peak_kib`) that the server sampled while it ran: at exit the connections' memory is gone. Not `ru_maxrss`: after fork and exec Linux carries the parent's high-water mark into the child's `ru_maxrss`, so a server started by a larger process would report the parent's size.",
 		"**others' CPU %**: CPU time the whole machine spent (from /proc/stat) during the run minus the server's and the client's own, as a share of all CPUs over the run's wall time; high values mean other processes competed with the run.",
 		"**client cores busy**: the client's CPU time over the steady part divided by its length; near 1 per core means the client, pinned to one core, was the bottleneck.",
 		"**user-space KiB/conn**: the server's resident high-water mark (VmHWM) minus its resident size at start, divided by its peak connections (`kib_per_peak_conn`).",

@@ -86,6 +86,10 @@ var Defs = []Def{
 	{"parts_sum_kib", "the server's and the client's parts together (KiB)", func(m Metrics) Num { return m.PartsSumKiB }},
 	{"available_minus_parts_kib", "MemAvailable drop minus the parts (KiB)", func(m Metrics) Num { return m.CheckDiffKiB }},
 	{"counters_growth_kib", "growth of AnonPages + KernelStack + Slab + PageTables from idle to the peak (KiB)", func(m Metrics) Num { return m.CountersKiB }},
+	{"ramp_conns_per_s", "connections established per second of the ramp", func(m Metrics) Num { return m.RampPerS }},
+	{"listen_drops", "listen-queue drops during the run (TcpExtListenDrops, machine-wide)", func(m Metrics) Num { return m.ListenDrops }},
+	{"listen_overflows", "accept-queue overflows during the run (TcpExtListenOverflows, machine-wide)", func(m Metrics) Num { return m.ListenOverfl }},
+	{"syncookies_failed", "ACKs matching no handshake, answered with a reset (TcpExtSyncookiesFailed, machine-wide)", func(m Metrics) Num { return m.CookiesFail }},
 }
 
 // Cell is one (server, workload, connections) point with all its runs.

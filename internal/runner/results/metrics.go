@@ -33,6 +33,10 @@ type Metrics struct {
 	OtherCPUS    Num // machine-wide busy CPU during the run minus server and client
 	OtherShare   Num // OtherCPUS as % of the machine's CPU time during the run
 	ClientBusy   Num // cores the client kept busy; near 1 per core means the client is the bottleneck
+	RampPerS     Num // connections established per second of the client's ramp
+	ListenDrops  Num // listen-queue drops during the run (see ListenDelta)
+	ListenOverfl Num
+	CookiesFail  Num
 	Warnings     []string
 
 	// From the SIGUSR1 reports of a probed run (see Probe).
@@ -97,6 +101,9 @@ func (m *Metrics) client(cli *clientreport.Result) {
 	m.RoundTrips = N(float64(cli.RoundTrips))
 	m.RTPerS = N(cli.RoundTripsPS)
 	m.ClientBusy = N(cli.CoresBusy)
+	if cli.ConnectAllS > 0 {
+		m.RampPerS = N(float64(cli.Established) / cli.ConnectAllS)
+	}
 	if cli.SteadyS > 0 {
 		m.GiBPerS = N(float64(cli.BytesReceived) / cli.SteadyS / (1 << 30))
 	}
@@ -116,10 +123,11 @@ func (m *Metrics) server(srv *srvreport.Report) {
 	// high-water mark into ru_maxrss, so a small server started by a
 	// larger process reports the parent's size. A process model's memory
 	// is spread over its children; the server sums their proportional
-	// set sizes, so shared pages count once.
+	// set sizes, so shared pages count once, at the peak the server
+	// sampled (at exit the connections' memory is gone).
 	m.PeakRSSKiB = N(float64(srv.VmHWMKiB))
 	if multiProc(srv) {
-		m.PeakRSSKiB = N(float64(srv.PSSSumKiB))
+		m.PeakRSSKiB = N(float64(srv.PSSSumPeakKiB))
 	}
 	m.KiBPerConn = N(srv.KiBPerPeakConn)
 	m.CPUS = N(srv.UserCPUS + srv.SysCPUS)

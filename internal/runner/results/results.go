@@ -33,6 +33,10 @@ type Meta struct {
 	Workloads map[string]string `json:"workloads"` // name -> client flags and meaning
 	Pinning   string            `json:"pinning"`
 	CPUs      int               `json:"cpus"`
+	// ServerCPUs and ClientCPUs are the CPUs each side was pinned to;
+	// empty when the run was not pinned.
+	ServerCPUs []int `json:"server_cpus"`
+	ClientCPUs []int `json:"client_cpus"`
 	// KStackPerThreadKiB is measured at the start (exec.Calibrate).
 	KStackPerThreadKiB Num         `json:"kstack_per_thread_kib"`
 	Notes              []string    `json:"notes"`
@@ -93,6 +97,13 @@ func raw[T any](dir, name string, read func(string) (*T, error)) (*T, error) {
 	return v, err
 }
 
+// DeriveRun derives the figures of one run of the results directory dir
+// described by m, while the campaign that makes it still runs.
+func DeriveRun(dir string, m Meta, r *Run) error {
+	res := &Results{Dir: dir, Meta: m}
+	return res.derive(r)
+}
+
 func (res *Results) derive(r *Run) error {
 	srv, err := raw(res.Dir, r.ServerJSON, srvreport.Read)
 	if err != nil {
@@ -104,6 +115,7 @@ func (res *Results) derive(r *Run) error {
 	}
 	kpt := res.Meta.KStackPerThreadKiB
 	r.M = Derive(srv, cli, r.Sample, kpt)
+	r.M.ListenDrops, r.M.ListenOverfl, r.M.CookiesFail = r.Listen.Drops, r.Listen.Overflows, r.Listen.SyncookiesFailed
 	if r.Probe != nil {
 		var idle, hold *srvreport.Report
 		if idle, err = raw(res.Dir, r.Probe.IdleJSON, srvreport.Read); err != nil {

@@ -55,14 +55,15 @@ func TestDeriveNotMeasured(t *testing.T) {
 	cli := clientreport.New()
 	cli.Requested, cli.Verified, cli.Errors[clientreport.Reset] = 10, 7, 3
 	cli.Derive()
-	srv := &srvreport.Report{MaxConc: 10, UserCPUS: 1, SysCPUS: 1, VmHWMKiB: 500, PSSSumKiB: 300, Processes: 2, KernelStackPeakDeltaKiB: 320}
+	srv := &srvreport.Report{MaxConc: 10, UserCPUS: 1, SysCPUS: 1, VmHWMKiB: 500, PSSSumKiB: 300, PSSSumPeakKiB: 450, Processes: 2, KernelStackPeakDeltaKiB: 320}
 	m = Derive(srv, cli, Sample{ThreadsPeak: N(12), ThreadsStart: N(2)}, N(16))
 	if m.RTTP99us.Set || !m.RoundTrips.Set || m.CPUPerRTus.Set || m.Errors.V != 3 {
 		t.Errorf("client without round trips: p99 %v, round trips %v, CPU/rt %v, errors %v", m.RTTP99us, m.RoundTrips, m.CPUPerRTus, m.Errors)
 	}
-	// Several processes: memory is the PSS sum, kernel stacks the server's
-	// own system-wide peak, since the runner sees only the parent's threads.
-	if m.PeakRSSKiB.V != 300 || m.KStackKiB.V != 320 || m.KStackPerC.V != 32 {
+	// Several processes: memory is the PSS sum's sampled peak (at exit the
+	// connections' memory is gone), kernel stacks the server's own
+	// system-wide peak, since the runner sees only the parent's threads.
+	if m.PeakRSSKiB.V != 450 || m.KStackKiB.V != 320 || m.KStackPerC.V != 32 {
 		t.Errorf("multi-process: RSS %v, kstack %v, per conn %v", m.PeakRSSKiB, m.KStackKiB, m.KStackPerC)
 	}
 	srv.Processes = 1

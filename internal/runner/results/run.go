@@ -9,11 +9,14 @@ const (
 	StatusNoStart       = "no-start"
 	StatusHung          = "hung"
 	StatusCrashed       = "crashed"
+	// StatusMemCap: MemAvailable fell below the run's floor and the
+	// runner killed the server before the OOM killer could act.
+	StatusMemCap = "memory-cap"
 )
 
 var statusRank = map[string]int{
 	StatusOK: 0, StatusErrors: 1, StatusBadExit: 2, StatusClientTimeout: 3,
-	StatusNoStart: 4, StatusHung: 5, StatusCrashed: 6,
+	StatusNoStart: 4, StatusHung: 5, StatusCrashed: 6, StatusMemCap: 7,
 }
 
 // ServerSpec is one column of the comparison: a binary and the flags that
@@ -24,6 +27,9 @@ type ServerSpec struct {
 	Model string   `json:"model"`
 	Path  string   `json:"path"`
 	Args  []string `json:"args"`
+	// Env is what the server's environment gets besides the runner's
+	// (GOMAXPROCS=N for the Go server on N CPUs).
+	Env []string `json:"env,omitempty"`
 }
 
 // Run is one execution of one cell: the record written to runs.json. The
@@ -55,11 +61,29 @@ type Run struct {
 	// MachineJSON is the run's machine record in raw/ (Machine), for the
 	// runs that keep one.
 	MachineJSON string `json:"machine_json,omitempty"`
+	// Listen is what the kernel's listen-queue counters (TcpExt, the
+	// machine's network namespace) counted during the run.
+	Listen ListenDelta `json:"listen"`
+	// MemAvailableBefore is the machine's MemAvailable (KiB) before the
+	// server started.
+	MemAvailableBefore Num `json:"mem_available_before_kib"`
 
 	M Metrics `json:"-"`
 	// Machine and Attribution are read and derived from MachineJSON.
 	Machine     *Machine     `json:"-"`
 	Attribution *Attribution `json:"-"`
+}
+
+// ListenDelta is the growth of TcpExt counters over a run: SYNs and
+// handshakes dropped because an accept queue was full (overflows; drops
+// count them and every other listener drop), and ACKs that matched no
+// pending handshake, which the kernel answers with a reset. A dropped SYN
+// costs its connection a 1 s retransmission; a dropped handshake can end
+// in a reset. Other programs' listeners count too.
+type ListenDelta struct {
+	Overflows        Num `json:"overflows"`
+	Drops            Num `json:"drops"`
+	SyncookiesFailed Num `json:"syncookies_failed"`
 }
 
 // Sample is what the runner observed from outside while a run was live.
@@ -68,6 +92,9 @@ type Sample struct {
 	ThreadsPeak        Num `json:"threads_peak"`
 	ThreadsStart       Num `json:"threads_start"`
 	VmHWMKiB           Num `json:"vmhwm_kib"`
+	// MemFloorHit: MemAvailable fell below the run's floor, and the
+	// server was killed.
+	MemFloorHit bool `json:"mem_floor_hit,omitempty"`
 }
 
 // Probe is what the runner took from a live server besides its exit
@@ -95,4 +122,8 @@ type Probe struct {
 	// that are still alive.
 	HoldGroupCPUS Num `json:"hold_group_cpu_s"`
 	EndGroupCPUS  Num `json:"end_group_cpu_s"`
+	// The machine's MemAvailable (KiB) and the client's memory (PSS of
+	// its processes, KiB) at the hold report.
+	HoldMemAvailableKiB Num `json:"hold_mem_available_kib"`
+	HoldClientPSSKiB    Num `json:"hold_client_pss_kib"`
 }

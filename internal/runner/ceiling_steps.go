@@ -1,0 +1,278 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"tenkthreads/internal/runner/exec"
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/plots"
+	"tenkthreads/internal/runner/report"
+	"tenkthreads/internal/runner/results"
+)
+
+// calibrate holds the two calibration counts, measures what a connection
+// costs the server and the client, and predicts the ceiling from it.
+func (cr *ceilRun) calibrate(spec results.ServerSpec) *report.CeilingServer {
+	s := &report.CeilingServer{Server: spec.Key, Label: spec.Label, Model: spec.Model, Steps: []report.CeilingStep{},
+		Limits: []plan.Limit{}, TunedLimits: []plan.Limit{}}
+	for _, n := range cr.calib {
+		if st := cr.hold(s, spec, n, "calibration"); !st.Held {
+			s.Stopped = fmt.Sprintf("calibration: %s connections not held (%s)", results.Thousands(n), st.Status)
+			return s
+		}
+	}
+	cr.checkConntrack()
+	a, b := s.Steps[0], s.Steps[1]
+	s.Cost = plan.ConnCost{ServerUserKiB: max(0, b.ServerUserKiB.V), ServerKStackKiB: max(0, b.ServerKStack.V)}
+	// The client has no idle point to start from: its cost per connection
+	// is the growth between the two holds, which leaves its runtime out.
+	if a.ClientPSSKiB.Set && b.ClientPSSKiB.Set && b.ClientPSSKiB.V > a.ClientPSSKiB.V {
+		s.Cost.ClientKiB = (b.ClientPSSKiB.V - a.ClientPSSKiB.V) / float64(b.Conns-a.Conns)
+	}
+	m := cr.kit.Facts(spec)
+	s.Limits = plan.Limits(cr.sys, m, s.Cost, ceilClientThreads, false)
+	s.TunedLimits = plan.Limits(cr.sys, m, s.Cost, ceilClientThreads, true)
+	s.Predicted, s.PredictedTuned = plan.CeilingOf(s.Limits), plan.CeilingOf(s.TunedLimits)
+	s.Cap, s.CapWhy = cr.capOf(s)
+	return s
+}
+
+// checkConntrack decides, after the first calibration, whether the
+// connection tracker counts loopback connections here: closed ones stay
+// tracked for minutes, so nf_conntrack_count has grown if it does. Where
+// it does not, nf_conntrack_max is no limit.
+func (cr *ceilRun) checkConntrack() {
+	if cr.conntrack != nil || cr.sys.ConntrackMax == 0 {
+		return
+	}
+	tracked := plan.ReadSystem().ConntrackCount-cr.sys.ConntrackCount >= cr.calib[1]/2
+	cr.conntrack = &tracked
+	if !tracked {
+		cr.c.note("net.netfilter.nf_conntrack_max is %d, but nf_conntrack_count did not grow while %s connections were held: loopback is not tracked here, so it is no limit", cr.sys.ConntrackMax, results.Thousands(cr.calib[1]))
+		cr.sys.ConntrackMax = 0
+	}
+}
+
+// hold holds n connections of spec once and adds the step to s. A model
+// with a process per connection holds longer: its hold report adds up
+// every process.
+func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int, kind string) report.CeilingStep {
+	sp, cp := plan.ProcsFor(n, cr.sys)
+	hold := ceilHold
+	if cr.kit.Facts(spec).Processes {
+		hold = max(hold, time.Duration(n/2500)*time.Second)
+	}
+	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"},
+		srvProcs: sp, cliProcs: cp, probe: true, byThreads: cr.kit.Facts(spec).PerConnection != "", memFloorKiB: cr.floorKiB,
+		timeout: time.Duration((60+float64(n)/1000)*float64(time.Second)) + hold}
+	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted"}
+	r := cr.c.run(rs, cr.c.progress("ceiling "+kind, rs))
+	if r == nil {
+		return st
+	}
+	if err := results.DeriveRun(cr.c.dir, cr.c.meta, r); err != nil {
+		st.Status = err.Error()
+		return st
+	}
+	m := r.M
+	st.Status, st.Verified, st.Errors, st.WallS = r.Status, m.Verified, m.Errors, r.WallS
+	st.Held = r.Status == results.StatusOK && m.Verified.Set && int(m.Verified.V) == n && m.Errors.Set && m.Errors.V == 0
+	st.ServerUserKiB, st.ServerKStack, st.ConnectAllS, st.ListenDrops = m.HoldKiBPerConn, m.HoldKStackPerC, m.ConnectAllS, m.ListenDrops
+	if pr := r.Probe; pr != nil {
+		st.ClientPSSKiB = pr.HoldClientPSSKiB
+		if pr.HoldMemAvailableKiB.Set && r.MemAvailableBefore.Set {
+			st.MachineUsedKiB = results.N(r.MemAvailableBefore.V - pr.HoldMemAvailableKiB.V)
+		}
+	}
+	s.Steps = append(s.Steps, st)
+	if st.Held {
+		s.Held = max(s.Held, n)
+	}
+	return st
+}
+
+// capOf is the most connections s's steps may hold and why: a safe
+// fraction of the prediction (with -tune's sysctls when -tune raises
+// them), and no more than fits in ceilMemShare of MemAvailable at what a
+// connection cost the whole machine at the calibration (or the predicted
+// cost, if higher), with a 10% margin.
+func (cr *ceilRun) capOf(s *report.CeilingServer) (int64, string) {
+	pred := s.Predicted
+	if cr.o.Tune {
+		pred = s.PredictedTuned
+	}
+	n := int64(ceilSafeFraction * float64(pred.Conns))
+	why := fmt.Sprintf("%.0f%% of the prediction, which %s binds", 100*ceilSafeFraction, pred.Binding)
+	last := s.Steps[len(s.Steps)-1]
+	perConn := s.Cost.KiB()
+	if last.MachineUsedKiB.Set {
+		perConn = max(perConn, last.MachineUsedKiB.V/float64(last.Conns))
+	}
+	perConn *= 1.1
+	if m := int64(ceilMemShare * cr.sys.MemAvailableKiB / perConn); m < n {
+		n, why = m, fmt.Sprintf("%.0f%% of MemAvailable at %.1f KiB per connection for the whole machine", 100*ceilMemShare, perConn)
+	}
+	if n > ceilStepMax {
+		n, why = ceilStepMax, "the largest step the runner takes"
+	}
+	return n, why
+}
+
+// tune raises, with -tune, the sysctls the largest steps need (kept from
+// the thread limits for servers without a thread per connection);
+// without it the caps already fit the machine, and a short listen backlog
+// is noted.
+func (cr *ceilRun) tune(tu *exec.Tuning) error {
+	var all, threaded int64
+	for i, s := range cr.servers {
+		if s.Stopped != "" {
+			continue
+		}
+		all = max(all, s.Cap)
+		if cr.kit.Facts(cr.specs[i]).PerConnection != "" {
+			threaded = max(threaded, s.Cap)
+		}
+	}
+	byName := map[string]plan.Precond{}
+	for _, n := range []int64{all, threaded} {
+		if n == 0 {
+			continue
+		}
+		srvP, cliP := plan.ProcsFor(int(n), cr.sys)
+		for _, p := range plan.C100KPreconds(cr.sys, int(n), srvP, cliP) {
+			threadItem := slices.Contains([]string{"kernel.pid_max", "kernel.threads-max", "vm.max_map_count"}, p.Sysctl)
+			if p.OK || p.Sysctl == "" || threadItem && n != threaded {
+				continue
+			}
+			if old, ok := byName[p.Sysctl]; !ok || atoi(p.Want) > atoi(old.Want) {
+				byName[p.Sysctl] = p
+			}
+		}
+	}
+	var short []plan.Precond
+	for _, p := range byName {
+		if cr.o.Tune {
+			short = append(short, p)
+		} else {
+			cr.c.note("%s is %s (%s); TUNE=1 raises it for the run", p.Item, p.Have, p.Need)
+		}
+	}
+	slices.SortFunc(short, func(a, b plan.Precond) int { return strings.Compare(a.Sysctl, b.Sysctl) })
+	return tune(cr.c, tu, short)
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// steps holds twice as many connections as the last held step, up to
+// s's cap (the cap itself last), until one is not held, the next would
+// not finish before deadline, or the run is interrupted.
+func (cr *ceilRun) steps(s *report.CeilingServer, spec results.ServerSpec, deadline time.Time) {
+	if s.Stopped != "" {
+		return
+	}
+	last := s.Steps[len(s.Steps)-1]
+	for {
+		next, final := 2*last.Conns, false
+		if int64(next) > s.Cap {
+			if float64(s.Cap) < 1.3*float64(last.Conns) {
+				s.Stopped = "reached the cap: " + s.CapWhy
+				return
+			}
+			next, final = int(s.Cap), true
+		}
+		// A step's time grows with its connections; 20% to spare.
+		est := time.Duration(1.2 * last.WallS * float64(next) / float64(last.Conns) * float64(time.Second))
+		if time.Now().Add(est).After(deadline) {
+			s.Stopped = fmt.Sprintf("time budget: %s connections would take about %s, past this server's share", results.Thousands(next), est.Round(time.Second))
+			return
+		}
+		st := cr.hold(s, spec, next, "step")
+		switch {
+		case !st.Held:
+			s.Stopped = fmt.Sprintf("%s connections not held (%s)", results.Thousands(next), st.Status)
+			return
+		case final:
+			s.Stopped = "reached the cap: " + s.CapWhy
+			return
+		}
+		last = st
+	}
+}
+
+// extrapolate fits machine memory used = a + b × connections over s's
+// held steps and carries it to MemAvailable; the other limits stay.
+func (cr *ceilRun) extrapolate(s *report.CeilingServer) {
+	var xs, ys []float64
+	for _, st := range s.Steps {
+		s.WallS += st.WallS
+		if st.Held && st.MachineUsedKiB.Set {
+			xs, ys = append(xs, float64(st.Conns)), append(ys, st.MachineUsedKiB.V)
+		}
+	}
+	a, b, ok := fitLine(xs, ys)
+	if !ok {
+		return
+	}
+	s.MachineFixedKiB, s.MachineKiBPerConn = results.N(a), results.N(b)
+	limits := slices.Clone(s.Limits)
+	if cr.o.Tune {
+		limits = slices.Clone(s.TunedLimits)
+	}
+	mem := cr.sys.MemAvailableKiB
+	limits[0].Conns = int64(max(0, mem-a) / b)
+	sign := "-"
+	if a < 0 {
+		sign = "+"
+	}
+	limits[0].How = fmt.Sprintf("(%.1f GiB %s %.0f MiB fixed) / %.2f KiB per connection, the line fitted to the machine memory the held steps used", mem/(1<<20), sign, abs(a)/1024, b)
+	s.Extrapolated = plan.CeilingOf(limits)
+}
+
+func abs(x float64) float64 { return max(x, -x) }
+
+// fitLine is the least-squares line through (xs, ys); ok is false with
+// fewer than two distinct xs or a slope that is not positive.
+func fitLine(xs, ys []float64) (a, b float64, ok bool) {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx, sy, sxx, sxy = sx+xs[i], sy+ys[i], sxx+xs[i]*xs[i], sxy+xs[i]*ys[i]
+	}
+	d := n*sxx - sx*sx
+	if len(xs) < 2 || d == 0 {
+		return 0, 0, false
+	}
+	b = (n*sxy - sx*sy) / d
+	a = (sy - b*sx) / n
+	return a, b, b > 0
+}
+
+// plotCeiling draws the ceiling figure from the report.
+func plotCeiling(dir string, rep report.CeilingReport) (plots.File, error) {
+	var lines []plots.CeilingLine
+	const gib = 1 << 20
+	for _, s := range rep.Servers {
+		l := plots.CeilingLine{Label: s.Label}
+		for _, st := range s.Steps {
+			if st.Held && st.MachineUsedKiB.Set {
+				l.Conns, l.UsedGiB = append(l.Conns, float64(st.Conns)), append(l.UsedGiB, st.MachineUsedKiB.V/gib)
+			}
+		}
+		if s.MachineKiBPerConn.Set && len(l.Conns) > 0 {
+			l.FixedGiB, l.PerConnGiB, l.Until = s.MachineFixedKiB.V/gib, s.MachineKiBPerConn.V/gib, float64(s.Extrapolated.Conns)
+			l.Predicted = float64(s.PredictedTuned.Conns)
+			if len(rep.Tuned) == 0 {
+				l.Predicted = float64(s.Predicted.Conns)
+			}
+		}
+		lines = append(lines, l)
+	}
+	return plots.Ceiling(dir, lines, rep.MemAvailableKiB/gib, rep.MemCapShare)
+}

@@ -1,0 +1,177 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"tenkthreads/internal/runner/exec"
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/results"
+)
+
+// CeilingSchema names the layout of ceiling.json (scripts/experiment/SCHEMAS.md).
+const CeilingSchema = "10kthreads-ceiling/1"
+
+// CeilingStep is one hold of a server's verification.
+type CeilingStep struct {
+	Conns int    `json:"conns"`
+	Kind  string `json:"kind"` // "calibration" or "step"
+	// Status is the run's; Held says every connection was verified with
+	// no error.
+	Status   string      `json:"status"`
+	Held     bool        `json:"held"`
+	Verified results.Num `json:"verified"`
+	Errors   results.Num `json:"errors"`
+	// MachineUsedKiB is how much MemAvailable fell from before the
+	// server started to the hold: server, client and kernel together.
+	MachineUsedKiB results.Num `json:"machine_used_kib"`
+	ClientPSSKiB   results.Num `json:"client_pss_kib"`
+	ServerUserKiB  results.Num `json:"server_user_kib_per_conn"`
+	ServerKStack   results.Num `json:"server_kstack_kib_per_conn"`
+	ConnectAllS    results.Num `json:"connect_all_s"`
+	ListenDrops    results.Num `json:"listen_drops"`
+	WallS          float64     `json:"wall_s"`
+}
+
+// CeilingServer is one server's prediction and verification.
+type CeilingServer struct {
+	Server string `json:"server"`
+	Label  string `json:"label"`
+	Model  string `json:"model"`
+	// Cost is the measured cost per connection the prediction uses.
+	Cost plan.ConnCost `json:"cost_kib_per_conn"`
+	// Limits and Predicted are the machine as configured; TunedLimits and
+	// PredictedTuned with the sysctls -tune raises at their largest.
+	Limits         []plan.Limit `json:"limits"`
+	TunedLimits    []plan.Limit `json:"tuned_limits"`
+	Predicted      plan.Ceiling `json:"predicted"`
+	PredictedTuned plan.Ceiling `json:"predicted_tuned"`
+	// Cap is the most connections the verification would hold, and why.
+	Cap    int64         `json:"cap"`
+	CapWhy string        `json:"cap_why"`
+	Steps  []CeilingStep `json:"steps"`
+	// Held is the largest count held; Stopped why no larger step ran.
+	Held    int    `json:"held"`
+	Stopped string `json:"stopped"`
+	// The line machine memory used = FixedKiB + KiBPerConn × connections
+	// fitted over the held steps, and where it reaches MemAvailable.
+	MachineKiBPerConn results.Num  `json:"machine_kib_per_conn"`
+	MachineFixedKiB   results.Num  `json:"machine_fixed_kib"`
+	Extrapolated      plan.Ceiling `json:"extrapolated"`
+	WallS             float64      `json:"wall_s"`
+}
+
+// CeilingReport is ceiling.json.
+type CeilingReport struct {
+	Header
+	WallS   float64 `json:"wall_s"`
+	BudgetS float64 `json:"budget_s"`
+	// MemAvailableKiB is the machine's at the start; no run was let use
+	// more than MemCapShare of it.
+	MemAvailableKiB float64             `json:"mem_available_kib"`
+	MemCapShare     float64             `json:"mem_cap_share"`
+	SafeFraction    float64             `json:"safe_fraction"`
+	Tuned           []exec.SysctlChange `json:"tuned"`
+	// OOMKills is how many processes the kernel's OOM killer killed
+	// during the run (machine-wide).
+	OOMKills     results.Num     `json:"oom_kills"`
+	Servers      []CeilingServer `json:"servers"`
+	KStackPerThr results.Num     `json:"kstack_per_thread_kib"`
+	Notes        []string        `json:"notes"`
+	Environment  [][2]string     `json:"environment"`
+}
+
+// NewCeilingReport opens the report of a ceiling run.
+func NewCeilingReport(m results.Meta) CeilingReport {
+	return CeilingReport{Header: header(CeilingSchema, m), Tuned: []exec.SysctlChange{}, Servers: []CeilingServer{},
+		KStackPerThr: m.KStackPerThreadKiB, Notes: m.Notes, Environment: m.Env}
+}
+
+func fmtConns(n int64) string {
+	if n >= 1<<62 {
+		return "no bound"
+	}
+	return results.Thousands(int(n))
+}
+
+func ceilingCell(c plan.Ceiling) string {
+	if c.Binding == "" {
+		return "–"
+	}
+	return fmt.Sprintf("%s (%s)", fmtConns(c.Conns), c.Binding)
+}
+
+// CeilingText is the terminal (and ceiling.txt) summary: the prediction,
+// then the verification.
+func CeilingText(rep CeilingReport) string {
+	var b strings.Builder
+	head := []string{"server", "server user KiB/conn", "kstack KiB/conn", "client KiB/conn", "total KiB/conn", "predicted ceiling (binding limit)", "with -tune (binding limit)"}
+	var rows [][]string
+	for _, s := range rep.Servers {
+		rows = append(rows, []string{s.Label, results.FmtFloat(s.Cost.ServerUserKiB), results.FmtFloat(s.Cost.ServerKStackKiB),
+			results.FmtFloat(s.Cost.ClientKiB), results.FmtFloat(s.Cost.KiB()), ceilingCell(s.Predicted), ceilingCell(s.PredictedTuned)})
+	}
+	b.WriteString(Table(head, rows, []bool{false, true, true, true, true, false, false}))
+	b.WriteString("\n")
+	head = []string{"server", "held (connections, every echo verified)", "largest held", "of predicted", "steps stopped", "machine KiB/conn", "extrapolated ceiling (binding limit)"}
+	rows = nil
+	for _, s := range rep.Servers {
+		var held []string
+		for _, st := range s.Steps {
+			if st.Held {
+				held = append(held, results.Thousands(st.Conns))
+			}
+		}
+		share := "–"
+		if p := ceilingFor(s, rep); p > 0 && s.Held > 0 {
+			share = fmt.Sprintf("%.0f%%", 100*float64(s.Held)/float64(p))
+		}
+		rows = append(rows, []string{s.Label, strings.Join(held, " "), results.Thousands(s.Held), share, s.Stopped,
+			s.MachineKiBPerConn.String(), ceilingCell(s.Extrapolated)})
+	}
+	b.WriteString(Table(head, rows, []bool{false, false, true, true, false, true, false}))
+	fmt.Fprintf(&b, "\nPredicted: MemAvailable (%.1f GiB at the start) over the measured user-space and kernel-stack cost of server and client per connection, against every other limit; the lowest binds. ", rep.MemAvailableKiB/(1<<20))
+	fmt.Fprintf(&b, "Held: steps of doubling size up to %.0f%% of the prediction, no run using more than %.0f%% of MemAvailable, within a budget of %s (took %s). ",
+		100*rep.SafeFraction, 100*rep.MemCapShare, fmtSeconds(rep.BudgetS), fmtSeconds(rep.WallS))
+	b.WriteString("Extrapolated: the machine's MemAvailable used at each held step, fitted with a line (kernel memory included) and carried to MemAvailable, against the other limits.\n")
+	if rep.OOMKills.Set {
+		fmt.Fprintf(&b, "OOM killer: %s processes killed during the run (machine-wide).\n", FmtInt(rep.OOMKills))
+	}
+	if len(rep.Tuned) > 0 {
+		fmt.Fprintf(&b, "Tuned for the run and restored afterwards: %s.\n", ChangesText(rep.Tuned))
+	}
+	return b.String()
+}
+
+// ceilingFor is the prediction the steps aimed at: with -tune's sysctls
+// when they were raised, else as configured.
+func ceilingFor(s CeilingServer, rep CeilingReport) int64 {
+	if len(rep.Tuned) > 0 {
+		return s.PredictedTuned.Conns
+	}
+	return s.Predicted.Conns
+}
+
+func fmtSeconds(s float64) string {
+	return fmt.Sprintf("%d:%02d", int(s+0.5)/60, int(s+0.5)%60)
+}
+
+// CeilingLimits is one Markdown table per server: every limit, what it
+// allows and how.
+func CeilingLimits(rep CeilingReport) string {
+	var b strings.Builder
+	for _, s := range rep.Servers {
+		fmt.Fprintf(&b, "### %s\n\n", s.Label)
+		var rows [][]string
+		for i, l := range s.Limits {
+			tuned := "–"
+			if i < len(s.TunedLimits) && s.TunedLimits[i].Conns != l.Conns {
+				tuned = fmtConns(s.TunedLimits[i].Conns)
+			}
+			rows = append(rows, []string{l.Name, l.Have, fmtConns(l.Conns), tuned, l.How})
+		}
+		b.WriteString(MDTable([]string{"limit", "here", "connections", "with -tune", "how"}, rows, []bool{false, true, true, true, false}))
+		fmt.Fprintf(&b, "\nSteps stopped: %s. Cap %s (%s).\n\n", s.Stopped, fmtConns(s.Cap), s.CapWhy)
+	}
+	return b.String()
+}
