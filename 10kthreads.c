@@ -41,7 +41,10 @@
  * a fixed number of connections at a time, whatever the fd limit: -w,
  * one, or those below fd_ceiling.  per_conn: the thread or process a new
  * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
- * above it are closed at once (select's FD_SETSIZE), or 0.
+ * above it are closed at once (select's FD_SETSIZE), or 0.  compared: one
+ * of the designs the main experiment (make experiment) compares, a thread
+ * per connection against the event loops; the others have experiments of
+ * their own.
  */
 static const struct model {
 	const char	*name;
@@ -54,8 +57,10 @@ static const struct model {
 	const char	*same_as;
 	void		(*check)(void);
 	int		 fd_ceiling;
+	int		 compared;
 } models[] = {
-	{ .name = "thread", .run = model_thread, .per_conn = "thread" },
+	{ .name = "thread", .run = model_thread, .per_conn = "thread",
+	    .compared = 1 },
 	{ .name = "prethread", .run = model_prethread, .workers = "threads",
 	    .default_workers = 64, .bounded = 1 },
 	{ .name = "prethread-nolock", .run = model_prethread_nolock,
@@ -78,9 +83,9 @@ static const struct model {
 	    .per_conn = "process" },
 	{ .name = "iterative", .run = model_iterative, .bounded = 1 },
 	{ .name = "epoll", .run = model_epoll, .workers = "event loops",
-	    .default_workers = 1 },
+	    .default_workers = 1, .compared = 1 },
 	{ .name = "uring", .run = model_uring, .workers = "event loops",
-	    .default_workers = 1, .check = model_uring_check },
+	    .default_workers = 1, .check = model_uring_check, .compared = 1 },
 	{ .name = "poll", .run = model_poll, .workers = "event loops",
 	    .default_workers = 1 },
 	{ .name = "select", .run = model_select, .bounded = 1,
@@ -181,26 +186,27 @@ list_models(const char *json_path)
 	fp = NULL;
 	if (json_path != NULL && (fp = fopen(json_path, "we")) == NULL)
 		err(1, "%s", json_path);
-	printf("%-17s %-12s %-10s %-15s %-12s %-10s %s\n", "model",
+	printf("%-17s %-12s %-10s %-15s %-12s %-10s %-9s %s\n", "model",
 	    "concurrency", "runs in", "per connection", "-w counts",
-	    "-w default", "note");
+	    "-w default", "compared", "note");
 	for (i = 0; i < NMODELS; i++) {
 		m = &models[i];
-		printf("%-17s %-12s %-10s %-15s %-12s ", m->name,
-		    m->bounded ? "bounded" : "unbounded",
-		    m->processes ? "processes" : "threads", DASH(m->per_conn),
-		    DASH(m->workers));
 		if (m->workers != NULL)
 			snprintf(wdef, sizeof(wdef), "%d", m->default_workers);
 		else
 			strlcpy(wdef, "-", sizeof(wdef));
+		printf("%-17s %-12s %-10s %-15s %-12s %-10s ", m->name,
+		    m->bounded ? "bounded" : "unbounded",
+		    m->processes ? "processes" : "threads", DASH(m->per_conn),
+		    DASH(m->workers), wdef);
 		if (m->same_as != NULL)
-			printf("%-10s same as %s\n", wdef, m->same_as);
+			printf("%-9s same as %s\n", m->compared ? "yes" : "-",
+			    m->same_as);
 		else if (m->fd_ceiling > 0)
-			printf("%-10s descriptors below %d only\n", wdef,
-			    m->fd_ceiling);
+			printf("%-9s descriptors below %d only\n",
+			    m->compared ? "yes" : "-", m->fd_ceiling);
 		else
-			printf("%s\n", wdef);
+			printf("%s\n", m->compared ? "yes" : "-");
 	}
 	if (fflush(stdout) == EOF)
 		err(1, "stdout");
@@ -213,11 +219,13 @@ list_models(const char *json_path)
 		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
 		    "\"processes\": %s, \"per_connection\": \"%s\", "
 		    "\"workers\": \"%s\", \"default_workers\": %d, "
-		    "\"same_as\": \"%s\", \"fd_ceiling\": %d}%s\n", m->name,
+		    "\"same_as\": \"%s\", \"fd_ceiling\": %d, "
+		    "\"compared\": %s}%s\n", m->name,
 		    m->bounded ? "true" : "false",
 		    m->processes ? "true" : "false", JSTR(m->per_conn),
 		    JSTR(m->workers), m->default_workers, JSTR(m->same_as),
-		    m->fd_ceiling, i + 1 < NMODELS ? "," : "");
+		    m->fd_ceiling, m->compared ? "true" : "false",
+		    i + 1 < NMODELS ? "," : "");
 	}
 	fprintf(fp, "  ]\n}\n");
 	if (fclose(fp) == EOF)

@@ -54,7 +54,8 @@ experiment: all
 
 # The fixed benchmark with its performance targets, 100,000 connections
 # (TUNE=1, as root: raise the sysctls the run needs and restore them
-# afterwards), and every server model side by side.
+# afterwards), every server model side by side (the seed article's table),
+# and the keep-alive question; DELAY= sets the last two's request delay.
 bench: all
 	bin/experiment -bench
 
@@ -68,6 +69,9 @@ ceiling: all
 
 models: all
 	bin/experiment -models
+
+keepalive: all
+	bin/experiment -keepalive
 
 # The C server built with a sanitizer, in its own directories, and the
 # integration suite run against it (tests/ reads TENKTHREADS_BIN).
@@ -106,6 +110,6 @@ soak: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment bench c100k ceiling models clean asan ubsan \
+.PHONY: all prereqs test experiment bench c100k ceiling models keepalive clean asan ubsan \
 	tsan memcheck soak \
 	$(GOBINS)

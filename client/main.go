@@ -17,7 +17,7 @@ import (
 	"tenkthreads/internal/clientreport"
 )
 
-const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-hold D] [-rate R] [-reconnect] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
+const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-warmup D] [-hold D] [-rate R] [-reconnect] [-idle N] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
 
 type config struct {
 	N              int
@@ -26,9 +26,11 @@ type config struct {
 	Size           int
 	Rounds         int
 	Duration       time.Duration
+	Warmup         time.Duration
 	Hold           time.Duration
 	Rate           float64
 	Reconnect      bool
+	Idle           int
 	ConnectRate    float64
 	ConnectTimeout time.Duration
 	Timeout        time.Duration
@@ -83,9 +85,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.Size, "size", 0, "message size in bytes with a random payload (overrides -data)")
 	fs.IntVar(&c.Rounds, "rounds", 1, "round trips per connection in lock-step (0 = unlimited, needs -duration)")
 	fs.DurationVar(&c.Duration, "duration", 0, "run the round-trip phase for this long instead of a fixed -rounds")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "with -duration: leave the round trips completed in its first D out of the window figures, so they show the steady state")
 	fs.DurationVar(&c.Hold, "hold", 0, "keep all connections open and idle this long before the round trips")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: messages per second in total over all connections (0 = closed loop)")
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "a new connection for every round trip")
+	fs.IntVar(&c.Idle, "idle", 0, "extra connections opened first and kept open and idle for the whole run (keep-alive sockets), each verified with one echo at the end")
 	fs.Float64Var(&c.ConnectRate, "connect-rate", 0, "connections per second during the ramp (0 = as fast as -dialers allow)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10*time.Second, "timeout of one connect")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "timeout of one round trip (write and read of the echo)")
@@ -126,6 +130,8 @@ func (c *config) check() error {
 	switch {
 	case c.N < 1:
 		return &usageError{fmt.Sprintf("-n %d: need at least 1 connection", c.N)}
+	case c.Idle < 0:
+		return &usageError{fmt.Sprintf("-idle %d: must not be negative", c.Idle)}
 	case c.Size < 0:
 		return &usageError{fmt.Sprintf("-size %d: must not be negative", c.Size)}
 	case c.Size > maxSize:
@@ -138,6 +144,8 @@ func (c *config) check() error {
 		return &usageError{"-rounds 0 (unlimited) needs -duration"}
 	case c.Duration < 0 || c.Hold < 0:
 		return &usageError{"-duration and -hold must not be negative"}
+	case c.Warmup < 0 || c.Warmup > 0 && c.Warmup >= c.Duration:
+		return &usageError{fmt.Sprintf("-warmup %v: needs -duration, and must be shorter than it", c.Warmup)}
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
 		return &usageError{fmt.Sprintf("-rate %v: must be a positive number", c.Rate)}
 	case c.Rate > 0 && (float64(c.N)/c.Rate*1e9 < 1 || float64(c.N)/c.Rate*1e9 >= math.MaxInt64):

@@ -42,6 +42,7 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	var t phaseTimes
 	t.ru0 = getRusage()
 	r.rampStart = time.Now()
+	r.rampIdle()
 	r.rampUp()
 	t.rampEnd = time.Now()
 	if cfg.Hold > 0 && !r.stop.Load() {
@@ -55,11 +56,13 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	phase.Store("running")
 	r.roundTrips(t.holdEnd)
 	t.workEnd, t.ruW = time.Now(), getRusage()
+	r.verifyIdle()
 	if cfg.childBarrier {
 		childBarrier(childWorkDoneFd, childCloseFd)
 	}
 	close(r.closeCh)
 	r.wg.Wait()
+	r.closeIdle()
 	t.end, t.ru2 = time.Now(), getRusage()
 	if progDone != nil {
 		close(progDone)
@@ -73,9 +76,9 @@ func (r *runner) init() {
 	r.closeCh = make(chan struct{})
 	shards := 4 * runtime.GOMAXPROCS(0)
 	r.connectH, r.rttH, r.svcH = stats.NewSharded(shards), stats.NewSharded(shards), stats.NewSharded(shards)
-	r.errs = map[string]int64{}
-	r.errns = map[string]map[string]int64{}
-	r.example = map[string]string{}
+	r.errs = newTally()
+	r.idle.tally = newTally()
+	r.counts = make([]int64, r.cfg.N)
 }
 
 // watchSignals stops the run on SIGINT or SIGTERM; the channel closes then.
@@ -114,6 +117,7 @@ func (r *runner) roundTrips(start time.Time) {
 	r.steadyStart = start
 	if r.cfg.Duration > 0 {
 		r.deadline = start.Add(r.cfg.Duration)
+		r.windowStart = start.Add(r.cfg.Warmup)
 	}
 	r.pacerDone = make(chan struct{})
 	if r.cfg.Rate > 0 {

@@ -78,7 +78,7 @@ func (b *barrier) release() {
 // ones the parent handles, with -n and the rates split by share.
 func childArgs(args []string) []string {
 	drop := map[string]bool{"procs": true, "json": true, "progress": true, "quiet": true, "n": true,
-		"rate": true, "connect-rate": true, "start-at": true}
+		"idle": true, "rate": true, "connect-rate": true, "start-at": true}
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -107,8 +107,8 @@ func runProcs(cfg *config, args []string, stderr io.Writer) (*clientreport.Resul
 	if _, _, err := prepare(&config{N: 1, Host: cfg.Host, Source: cfg.Source, Size: 1, ConnectTimeout: time.Second}); err != nil {
 		return nil, err
 	}
-	if room := portCapacity(cfg); int64(cfg.N) > room {
-		return nil, fmt.Errorf("-n %d needs more source ports than the %d the source addresses allow; add addresses with -source", cfg.N, room)
+	if room := portCapacity(cfg); int64(cfg.N+cfg.Idle) > room {
+		return nil, fmt.Errorf("%s needs more source ports than the %d the source addresses allow; add addresses with -source", connsFlags(cfg), room)
 	}
 	// Children take terminal signals themselves and report what they
 	// did; the parent stays alive to merge, forwarding a SIGTERM.
@@ -158,20 +158,20 @@ func startChildren(cfg *config, args []string, dir string, ramp, work *barrier) 
 	var children []*procChild
 	base := childArgs(args)
 	for i := 0; i < cfg.Procs; i++ {
-		n := cfg.N / cfg.Procs
-		if i < cfg.N%cfg.Procs {
-			n++
-		}
-		share := float64(n) / float64(cfg.N)
+		n := share(cfg.N, cfg.Procs, i)
+		part := float64(n) / float64(cfg.N)
 		c := &procChild{json: filepath.Join(dir, fmt.Sprintf("p%d.json", i))}
 		a := append([]string{}, base...)
 		a = append(a, "-n", fmt.Sprint(n), "-quiet", "-json", c.json, "-child-barrier",
 			"-start-at", fmt.Sprint(float64(start.UnixNano())/1e9))
+		if idle := share(cfg.Idle, cfg.Procs, i); idle > 0 {
+			a = append(a, "-idle", fmt.Sprint(idle))
+		}
 		if cfg.Rate > 0 {
-			a = append(a, "-rate", fmt.Sprint(cfg.Rate*share))
+			a = append(a, "-rate", fmt.Sprint(cfg.Rate*part))
 		}
 		if cfg.ConnectRate > 0 {
-			a = append(a, "-connect-rate", fmt.Sprint(math.Max(cfg.ConnectRate*share, 1e-3)))
+			a = append(a, "-connect-rate", fmt.Sprint(math.Max(cfg.ConnectRate*part, 1e-3)))
 		}
 		rw, rr, err := ramp.add()
 		if err != nil {
@@ -195,6 +195,16 @@ func startChildren(cfg *config, args []string, dir string, ramp, work *barrier) 
 		children = append(children, c)
 	}
 	return children, nil
+}
+
+// share is process i's part of total spread over procs processes: the
+// first total%procs processes take one more.
+func share(total, procs, i int) int {
+	n := total / procs
+	if i < total%procs {
+		n++
+	}
+	return n
 }
 
 // collect waits for every child and merges their reports.

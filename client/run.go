@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,21 +47,26 @@ type runner struct {
 	rampStart   time.Time
 	steadyStart time.Time
 	deadline    time.Time
+	// windowStart is -warmup into the steady phase: the window figures
+	// count the round trips completed from it to the deadline.
+	windowStart time.Time
 
 	connectH, rttH, svcH *stats.Sharded
 
 	established, verified, open, peak, total atomic.Int64
 	sent, received, late, missed             atomic.Int64
+	inWindow                                 atomic.Int64 // received from windowStart to the deadline
 	dialsDone, failed                        atomic.Int64
 	stop, workersDone                        atomic.Bool
 
 	bells     []chan struct{}
 	pacerDone chan struct{}
 
-	errMu   sync.Mutex
-	errs    map[string]int64
-	errns   map[string]map[string]int64
-	example map[string]string
+	errs *tally
+	// counts is each active connection's round trips, each written by
+	// its connection's goroutine only and read once all have ended.
+	counts []int64
+	idle   idleSet
 }
 
 // msg returns the payload of round k on connection id.
@@ -76,17 +80,7 @@ func (r *runner) msg(id, k int) []byte {
 
 func (r *runner) fail(phase string, err error) {
 	r.failed.Add(1)
-	cls, name := classify(phase, err)
-	r.errMu.Lock()
-	r.errs[cls]++
-	if r.errns[cls] == nil {
-		r.errns[cls] = map[string]int64{}
-	}
-	r.errns[cls][name]++
-	if _, ok := r.example[cls]; !ok {
-		r.example[cls] = fmt.Sprintf("%s: %v", phase, err)
-	}
-	r.errMu.Unlock()
+	r.errs.add(phase, err)
 }
 
 func (r *runner) opened() {
@@ -250,6 +244,10 @@ func (r *runner) work(id int, cp *net.Conn) bool {
 		r.rttH.Record(id, int64(done.Sub(intended)))
 		r.svcH.Record(id, int64(done.Sub(t0)))
 		r.received.Add(1)
+		r.counts[id]++
+		if hasDeadline && done.Before(r.deadline) && !done.Before(r.windowStart) {
+			r.inWindow.Add(1)
+		}
 	}
 	return true
 }
@@ -299,6 +297,14 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 	return "", nil
 }
 
+// connsFlags names the connections asked for: "-n N", with "-idle I".
+func connsFlags(cfg *config) string {
+	if cfg.Idle > 0 {
+		return fmt.Sprintf("-n %d with -idle %d", cfg.N, cfg.Idle)
+	}
+	return fmt.Sprintf("-n %d", cfg.N)
+}
+
 // prepare checks limits and resolves everything before the first dial, so
 // that impossible runs fail with one clear line instead of half-way.
 func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
@@ -308,10 +314,11 @@ func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
 		return nil, nil, fmt.Errorf("raise the open-file limit: %v", err)
 	}
 	env.FdSoft, env.FdHard = soft, hard
-	need := uint64(cfg.N) + fdSlack
+	conns := uint64(cfg.N) + uint64(cfg.Idle)
+	need := conns + fdSlack
 	if need > soft {
-		procs := (uint64(cfg.N) + soft - fdSlack - 1) / (soft - fdSlack)
-		return nil, nil, fmt.Errorf("-n %d needs ~%d open files but the hard limit is %d; spread it with -procs %d, run several clients and `client merge` their JSON, or raise `ulimit -Hn`", cfg.N, need, hard, procs)
+		procs := (conns + soft - fdSlack - 1) / (soft - fdSlack)
+		return nil, nil, fmt.Errorf("%s needs ~%d open files but the hard limit is %d; spread it with -procs %d, run several clients and `client merge` their JSON, or raise `ulimit -Hn`", connsFlags(cfg), need, hard, procs)
 	}
 	ta, err := net.ResolveTCPAddr("tcp", cfg.Host)
 	if err != nil {
@@ -331,8 +338,8 @@ func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
 	env.PortLo, env.PortHi = lo, hi
 	ports := int64(hi - lo + 1)
 	nsrc := int64(max(1, len(r.sources)))
-	if int64(cfg.N) > ports*nsrc {
-		return nil, nil, fmt.Errorf("-n %d needs %d source ports towards %s but %d source address(es) x %d ephemeral ports (%d-%d) allow only %d; add addresses with -source", cfg.N, cfg.N, r.raddr, nsrc, ports, lo, hi, ports*nsrc)
+	if int64(conns) > ports*nsrc {
+		return nil, nil, fmt.Errorf("%s needs %d source ports towards %s but %d source address(es) x %d ephemeral ports (%d-%d) allow only %d; add addresses with -source", connsFlags(cfg), conns, r.raddr, nsrc, ports, lo, hi, ports*nsrc)
 	}
 	if len(r.sources) == 0 {
 		r.dialers = []net.Dialer{{Timeout: cfg.ConnectTimeout, KeepAlive: -1}}
@@ -370,7 +377,8 @@ func (r *runner) result(cfg *config, env *clientreport.Environment) *clientrepor
 		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
 		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
 		ConnectTimeoutS: cfg.ConnectTimeout.Seconds(), TimeoutS: cfg.Timeout.Seconds(),
-		Dialers: cfg.Dialers, StartAt: cfg.StartAt, Sources: []string{}, Procs: cfg.Procs,
+		Dialers: cfg.Dialers, StartAt: cfg.StartAt, Sources: []string{}, Procs: cfg.Procs, Idle: cfg.Idle,
+		WarmupS: cfg.Warmup.Seconds(),
 	}
 	for _, s := range r.sources {
 		res.Config.Sources = append(res.Config.Sources, s.String())
@@ -386,24 +394,20 @@ func (r *runner) result(cfg *config, env *clientreport.Environment) *clientrepor
 	res.Failed = r.failed.Load()
 	res.Sent = r.sent.Load()
 	res.RoundTrips = r.received.Load()
+	res.WindowRoundTrips = r.inWindow.Load()
 	res.InFlightLost = res.Sent - res.RoundTrips
 	res.BytesSent = res.Sent * int64(r.msgLen)
 	res.BytesReceived = res.RoundTrips * int64(r.msgLen)
 	res.Rate.RequestedPerS = cfg.Rate
 	res.Rate.LateSends = r.late.Load()
 	res.Rate.MissedSends = r.missed.Load()
-	for c, n := range r.errs {
+	for c, n := range r.errs.errs {
 		res.Errors[c] = n
 	}
-	res.Errnos = r.errns
-	classes := make([]string, 0, len(r.example))
-	for c := range r.example {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		res.Examples = append(res.Examples, c+": "+r.example[c])
-	}
+	res.Errnos = r.errs.errns
+	res.Examples = append(r.errs.examples(), r.idle.tally.examples()...)
+	res.PerConn = clientreport.NewPerConn(r.counts)
+	res.Idle = r.idle.report(cfg.Idle)
 	res.Hists = map[string]*hdr.Histogram{
 		"connect": r.connectH.Snapshot(),
 		"rtt":     r.rttH.Snapshot(),

@@ -60,6 +60,24 @@ func TestModelList(t *testing.T) {
 			t.Errorf("%s: fd ceiling %d, yet bounded %v and row %q", m.Name, m.FDCeiling, m.Bounded, rows[i+1])
 		}
 	}
+	// The main experiment compares a thread per connection with the
+	// event loops epoll and io_uring (and Go); each must hold any count.
+	var compared []string
+	at := strings.Index(rows[0], "compared")
+	for i, m := range models {
+		if m.Compared {
+			compared = append(compared, m.Name)
+			if m.Bounded || m.Processes || m.SameAs != "" {
+				t.Errorf("%s: compared, yet bounded %v, processes %v, same as %q", m.Name, m.Bounded, m.Processes, m.SameAs)
+			}
+		}
+		if col := strings.Fields(rows[i+1][min(at, len(rows[i+1])):]); at < 0 || len(col) == 0 || (col[0] == "yes") != m.Compared {
+			t.Errorf("row %q: the compared column disagrees with the JSON (%v)", rows[i+1], m.Compared)
+		}
+	}
+	if got := strings.Join(compared, " "); got != "thread epoll uring" {
+		t.Errorf("compared models %q, want thread epoll uring", got)
+	}
 	for _, want := range []string{"thread", "epoll", "prefork-nolock", "iterative", "poll", "select", "dispatch"} {
 		if !names[want] {
 			t.Errorf("model %s missing from -M list", want)

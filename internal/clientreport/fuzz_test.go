@@ -17,6 +17,7 @@ func seedReport(t testing.TB) []byte {
 	r.Target = "127.0.0.1:1234"
 	r.Requested, r.Established, r.Verified, r.MaxConc, r.Total = 3, 3, 3, 3, 3
 	r.Sent, r.RoundTrips = 6, 6
+	r.PerConn = NewPerConn([]int64{1, 2, 3})
 	r.ElapsedS, r.ConnectAllS, r.SteadyS = 0.5, 0.1, 0.3
 	r.Environment.Hostname, r.Environment.Cores = "fuzz", 2
 	for i, name := range HistNames {

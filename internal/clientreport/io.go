@@ -36,6 +36,9 @@ func Decode(b []byte) (*Result, error) {
 		}
 		r.Hists[name] = h
 	}
+	if err := r.PerConn.check(r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

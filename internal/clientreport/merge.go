@@ -51,11 +51,13 @@ func Merge(rs []*Result, names []string) (*Result, error) {
 		}
 	}
 	m.Config.N = int(m.Requested)
+	m.Config.Idle = int(m.Idle.Requested)
 	m.Derive()
 	// Per-process rates add up; the longest steady phase would understate them.
-	m.RoundTripsPS, m.MBPerS, m.ConnectsPerS, m.Rate.AchievedPerS = 0, 0, 0, 0
+	m.RoundTripsPS, m.MBPerS, m.ConnectsPerS, m.Rate.AchievedPerS, m.WindowRoundTripsPS = 0, 0, 0, 0, 0
 	for _, r := range rs {
 		m.RoundTripsPS += r.RoundTripsPS
+		m.WindowRoundTripsPS += r.WindowRoundTripsPS
 		m.MBPerS += r.MBPerS
 		m.ConnectsPerS += r.ConnectsPerS
 		m.Rate.AchievedPerS += r.Rate.AchievedPerS
@@ -73,17 +75,9 @@ func (m *Result) add(r *Result) {
 	m.MaxConc += r.MaxConc
 	m.Total += r.Total
 	m.Now += r.Now
-	for c, n := range r.Errors {
-		m.Errors[c] += n
-	}
-	for c, names := range r.Errnos {
-		if m.Errnos[c] == nil {
-			m.Errnos[c] = map[string]int64{}
-		}
-		for n, k := range names {
-			m.Errnos[c][n] += k
-		}
-	}
+	addErrors(m.Errors, m.Errnos, r.Errors, r.Errnos)
+	m.PerConn.add(r.PerConn)
+	m.Idle.add(r.Idle)
 	m.Examples = append(m.Examples, r.Examples...)
 	m.ElapsedS = max(m.ElapsedS, r.ElapsedS)
 	m.ConnectAllS = max(m.ConnectAllS, r.ConnectAllS)
@@ -91,6 +85,7 @@ func (m *Result) add(r *Result) {
 	m.SteadyS = max(m.SteadyS, r.SteadyS)
 	m.Sent += r.Sent
 	m.RoundTrips += r.RoundTrips
+	m.WindowRoundTrips += r.WindowRoundTrips
 	m.InFlightLost += r.InFlightLost
 	m.BytesSent += r.BytesSent
 	m.BytesReceived += r.BytesReceived

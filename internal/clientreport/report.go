@@ -67,6 +67,8 @@ type Config struct {
 	Sources         []string `json:"sources"`
 	StartAt         string   `json:"start_at"`
 	Procs           int      `json:"procs"`
+	Idle            int      `json:"idle"`
+	WarmupS         float64  `json:"warmup_s"`
 }
 
 // Environment is where the client ran.
@@ -128,18 +130,27 @@ type Result struct {
 	BytesSent     int64                       `json:"bytes_sent"`
 	BytesReceived int64                       `json:"bytes_received"`
 	RoundTripsPS  float64                     `json:"round_trips_per_s"`
-	MBPerS        float64                     `json:"mb_per_s"`
-	ConnectsPerS  float64                     `json:"connects_per_s"`
-	Rate          Rate                        `json:"rate"`
-	UserCPUS      float64                     `json:"user_cpu_s"`
-	SysCPUS       float64                     `json:"sys_cpu_s"`
-	SteadyCPUS    float64                     `json:"steady_cpu_s"`
-	CoresBusy     float64                     `json:"cores_busy"`
-	CPUPerRTUs    float64                     `json:"cpu_per_round_trip_us"`
-	Warnings      []string                    `json:"warnings"`
-	Interrupted   bool                        `json:"interrupted"`
-	Latency       map[string]Latency          `json:"latency"`
-	MergedFrom    []string                    `json:"merged_from"`
+	// WindowRoundTrips is the round trips completed within -duration
+	// after its -warmup, of a run with one: without the echoes still in
+	// flight at its end, nor those of the start, when a client's first
+	// round trip may find its connection made (and, for a thread or a
+	// process per connection, its thread made) in the ramp.
+	WindowRoundTrips   int64              `json:"window_round_trips"`
+	WindowRoundTripsPS float64            `json:"window_round_trips_per_s"`
+	MBPerS             float64            `json:"mb_per_s"`
+	ConnectsPerS       float64            `json:"connects_per_s"`
+	Rate               Rate               `json:"rate"`
+	UserCPUS           float64            `json:"user_cpu_s"`
+	SysCPUS            float64            `json:"sys_cpu_s"`
+	SteadyCPUS         float64            `json:"steady_cpu_s"`
+	CoresBusy          float64            `json:"cores_busy"`
+	CPUPerRTUs         float64            `json:"cpu_per_round_trip_us"`
+	Warnings           []string           `json:"warnings"`
+	Interrupted        bool               `json:"interrupted"`
+	Latency            map[string]Latency `json:"latency"`
+	MergedFrom         []string           `json:"merged_from"`
+	PerConn            PerConn            `json:"round_trips_per_conn"`
+	Idle               Idle               `json:"idle"`
 
 	// SourceDesc describes the source addresses for the text report.
 	SourceDesc string `json:"-"`
@@ -153,19 +164,18 @@ func New() *Result {
 	r := &Result{
 		Schema:     Schema,
 		Processes:  1,
-		Errors:     map[string]int64{},
+		Errors:     zeroClasses(),
 		Errnos:     map[string]map[string]int64{},
 		Examples:   []string{},
 		Warnings:   []string{},
 		Latency:    map[string]Latency{},
 		MergedFrom: []string{},
 		Hists:      map[string]*hdr.Histogram{},
+		PerConn:    PerConn{Counts: [][2]int64{}},
+		Idle:       newIdle(),
 	}
 	for _, name := range HistNames {
 		r.Hists[name] = stats.New()
-	}
-	for _, c := range Classes {
-		r.Errors[c] = 0
 	}
 	return r
 }
@@ -176,10 +186,14 @@ func (r *Result) Derive() {
 		r.RoundTripsPS = float64(r.RoundTrips) / r.SteadyS
 		r.MBPerS = float64(r.BytesReceived) / r.SteadyS / 1e6
 	}
+	if w := r.Config.DurationS - r.Config.WarmupS; r.Config.DurationS > 0 && w > 0 {
+		r.WindowRoundTripsPS = float64(r.WindowRoundTrips) / w
+	}
 	if r.ConnectAllS > 0 {
-		r.ConnectsPerS = float64(r.Established) / r.ConnectAllS
+		r.ConnectsPerS = float64(r.Established+r.Idle.Established) / r.ConnectAllS
 	}
 	r.deriveRate()
+	r.PerConn.derive()
 	if r.ElapsedS > 0 {
 		r.CoresBusy = (r.UserCPUS + r.SysCPUS) / r.ElapsedS
 		if r.SteadyS >= 0.5 {
@@ -230,7 +244,8 @@ func (r *Result) AddWarning(w string) {
 }
 
 // OK says whether the run succeeded: every connection connected and
-// verified, nothing failed, not interrupted.
+// verified, the idle ones too, nothing failed, not interrupted.
 func (r *Result) OK() bool {
-	return r.Failed == 0 && r.Verified == r.Requested && r.Established == r.Requested && !r.Interrupted
+	return r.Failed == 0 && r.Verified == r.Requested && r.Established == r.Requested && !r.Interrupted &&
+		r.Idle.Failed == 0 && r.Idle.Verified == r.Idle.Requested
 }

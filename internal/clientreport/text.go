@@ -9,42 +9,53 @@ import (
 )
 
 // FailureLines is the error summary for stderr: one headline, then one line
-// per class with its errno names.
+// per class with its errno names; the same for the idle connections.
 func (r *Result) FailureLines() []string {
 	var out []string
-	bad := r.Requested - r.Verified
-	head := fmt.Sprintf("%d of %d connections failed", bad, r.Requested)
-	if r.Interrupted {
-		head += " (interrupted)"
-	}
-	classes := r.classesByCount()
-	if len(classes) > 0 {
-		c := classes[0]
-		head += fmt.Sprintf(": %s (%s) to %s", ClassText[c], r.errnoList(c), r.Target)
-		if c == Refused && r.Established == 0 {
-			head += " — is the server running?"
+	if bad := r.Requested - r.Verified; bad > 0 || r.Failed > 0 || r.Interrupted {
+		head := fmt.Sprintf("%d of %d connections failed", bad, r.Requested)
+		if r.Interrupted {
+			head += " (interrupted)"
 		}
+		out = append(out, failureLines(head, r.Errors, r.Errnos, r.Target, r.Established == 0)...)
 	}
-	out = append(out, head)
-	for _, c := range classes {
-		out = append(out, fmt.Sprintf("  %-12s %d (%s)", c, r.Errors[c], r.errnoList(c)))
+	if bad := r.Idle.Requested - r.Idle.Verified; bad > 0 || r.Idle.Failed > 0 {
+		head := fmt.Sprintf("%d of %d idle connections failed", bad, r.Idle.Requested)
+		out = append(out, failureLines(head, r.Idle.Errors, r.Idle.Errnos, r.Target, r.Idle.Established == 0)...)
 	}
 	return out
 }
 
-func (r *Result) classesByCount() []string {
+// failureLines is one headline naming the commonest error class, and a
+// line per class; noneConnected adds a hint when it is a refusal.
+func failureLines(head string, errs map[string]int64, errnos map[string]map[string]int64, target string, noneConnected bool) []string {
+	classes := classesByCount(errs)
+	if len(classes) > 0 {
+		c := classes[0]
+		head += fmt.Sprintf(": %s (%s) to %s", ClassText[c], errnoList(errnos[c]), target)
+		if c == Refused && noneConnected {
+			head += " — is the server running?"
+		}
+	}
+	out := []string{head}
+	for _, c := range classes {
+		out = append(out, fmt.Sprintf("  %-12s %d (%s)", c, errs[c], errnoList(errnos[c])))
+	}
+	return out
+}
+
+func classesByCount(errs map[string]int64) []string {
 	var cs []string
 	for _, c := range Classes {
-		if r.Errors[c] > 0 {
+		if errs[c] > 0 {
 			cs = append(cs, c)
 		}
 	}
-	sort.SliceStable(cs, func(i, j int) bool { return r.Errors[cs[i]] > r.Errors[cs[j]] })
+	sort.SliceStable(cs, func(i, j int) bool { return errs[cs[i]] > errs[cs[j]] })
 	return cs
 }
 
-func (r *Result) errnoList(c string) string {
-	m := r.Errnos[c]
+func errnoList(m map[string]int64) string {
 	names := make([]string, 0, len(m))
 	for n := range m {
 		names = append(names, n)
@@ -92,6 +103,9 @@ func (r *Result) workload() string {
 	if c.HoldS > 0 {
 		parts = append(parts, fmt.Sprintf("hold %gs", c.HoldS))
 	}
+	if c.Idle > 0 {
+		parts = append(parts, fmt.Sprintf("%d idle connections besides", c.Idle))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -129,6 +143,9 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	line("steady phase", "%.3f s (after the ramp and hold)", r.SteadyS)
 	line("round trips", "%d verified, %.0f /s", r.RoundTrips, r.RoundTripsPS)
+	if r.Config.DurationS > 0 {
+		line("  within -duration", "%d, %.0f /s (completed in the window: %gs from -warmup %gs on)", r.WindowRoundTrips, r.WindowRoundTripsPS, r.Config.DurationS-r.Config.WarmupS, r.Config.WarmupS)
+	}
 	line("throughput", "%.3f MB/s echoed (payload, each direction)", r.MBPerS)
 	line("in flight lost", "%d (sent, echo never completed)", r.InFlightLost)
 	if r.Rate.RequestedPerS > 0 {
@@ -143,18 +160,50 @@ func (r *Result) WriteText(w io.Writer) {
 	if r.RoundTrips > 0 {
 		line("CPU per round trip", "%.2f µs (client, steady phase)", r.CPUPerRTUs)
 	}
+	r.writeFairness(line)
 	if r.Failed == 0 {
 		line("errors", "none")
 	} else {
 		line("errors", "%d", r.Failed)
-		for _, c := range r.classesByCount() {
-			line("  "+c, "%d (%s)", r.Errors[c], r.errnoList(c))
+		for _, c := range classesByCount(r.Errors) {
+			line("  "+c, "%d (%s)", r.Errors[c], errnoList(r.Errnos[c]))
 		}
 	}
+	r.writeIdle(line)
 	if r.Interrupted {
 		line("interrupted", "yes (SIGINT/SIGTERM): partial figures")
 	}
 	r.writeLatency(b)
+}
+
+// writeFairness says how evenly the round trips were spread over the
+// connections, and how many completed none.
+func (r *Result) writeFairness(line func(label, format string, a ...any)) {
+	p := r.PerConn
+	if p.Conns == 0 {
+		return
+	}
+	line("round trips per conn", "min %d, median %d, max %d (over %d connections)", p.Min, p.Median, p.Max, p.Conns)
+	line("  starved", "%d (completed no round trip)", p.Starved)
+}
+
+// writeIdle reports the -idle connections apart from the active ones.
+func (r *Result) writeIdle(line func(label, format string, a ...any)) {
+	i := r.Idle
+	if i.Requested == 0 {
+		return
+	}
+	line("idle connections", "%d (-idle: opened first, idle for the whole run, one echo each at the end)", i.Requested)
+	line("  established", "%d%s", i.Established, shortfall(i.Established, i.Requested))
+	line("  verified", "%d%s", i.Verified, shortfall(i.Verified, i.Requested))
+	if i.Failed == 0 {
+		line("  errors", "none")
+		return
+	}
+	line("  errors", "%d", i.Failed)
+	for _, c := range classesByCount(i.Errors) {
+		line("    "+c, "%d (%s)", i.Errors[c], errnoList(i.Errnos[c]))
+	}
 }
 
 // writeLatency is the latency table: one row per histogram.

@@ -67,3 +67,26 @@ func TestOrderCoversRealModels(t *testing.T) {
 		t.Errorf("order repeats a model: %v", got)
 	}
 }
+
+// The default matrix over the real -M list: the designs the server marks
+// compared, and the Go reference.
+func TestMatrixOverRealModels(t *testing.T) {
+	kit, err := plan.LoadKit(realBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, notes, err := kit.MatrixServers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, s := range specs {
+		keys = append(keys, s.Key)
+	}
+	if got := strings.Join(keys, " "); got != "10kthreads:thread 10kthreads:epoll 10kthreads:uring ref_async_server" {
+		t.Errorf("default matrix %s", got)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "poll, select, dispatch of bin/10kthreads are not in the default matrix") {
+		t.Errorf("notes %q", notes)
+	}
+}

@@ -1,6 +1,6 @@
 // Package runner is bin/experiment: it parses the command line, picks a
 // mode and runs it. A mode is one kind of experiment (the default matrix,
-// -bench, -c100k, -models, -soak, -ceiling); the jobs they share live in the
+// -bench, -c100k, -models, -keepalive, -soak, -ceiling); the jobs they share live in the
 // subpackages: plan (options, the kit, servers and workloads, the
 // machine's limits), exec (one run's processes and probes), results (the
 // record and the figures), report (tables, Markdown, CSV, summaries) and
@@ -37,6 +37,7 @@ var modes = []Mode{
 	bench{},
 	c100k{},
 	models{},
+	keepalive{},
 	soak{},
 	ceiling{},
 }

@@ -12,35 +12,52 @@ import (
 	"time"
 
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/plots"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
 )
 
-// models runs every server model side by side (make models).
-type models struct{}
+// models reproduces the seed article's table (make models): every
+// server model, a new connection per request, each request waiting on a
+// backend, at concurrency 20 to 15,000; then each model's costs with
+// long-lived connections.
+type models struct{ delayed }
 
 func (models) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "models", Usage: "-models [-quick]",
-		Help: "every server model: connection-per-request requests/s at concurrency 20 to 10,000, and long-lived costs (make models)"}
+		Help: "every server model: connection-per-request requests/s at concurrency 20 to 15,000, each request waiting 10 ms on a backend (DELAY=), and long-lived costs (make models)"}
 }
 
 // modelsPlan is the run's sizes.
 type modelsPlan struct {
 	conc           []int
 	dur            time.Duration // -duration of each connection-per-request cell
+	delay          time.Duration // -d of every server in those cells
 	longN          int
 	longHold, long time.Duration
+	dropped        []string // default concurrencies the fd limit leaves out
 }
 
-func planModels(o plan.Options) modelsPlan {
-	p := modelsPlan{conc: []int{20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}, dur: 2 * time.Second, longN: 1000,
+func planModels(o plan.Options, sys plan.System) modelsPlan {
+	p := modelsPlan{conc: []int{20, 100, 200, 500, 1000, 2000, 5000, 10000, 15000}, dur: time.Second, longN: 1000,
 		longHold: time.Second, long: time.Second}
 	if o.Quick {
 		p.conc, p.dur, p.longN = []int{20, 200, 2000}, 500*time.Millisecond, 100
 	}
+	p.delay, _ = delayOf(&o)
 	if o.Concurrency != nil {
 		p.conc = o.Concurrency
+	} else {
+		var keep []int
+		for _, n := range p.conc {
+			if n <= sys.MaxConnsForFD() {
+				keep = append(keep, n)
+				continue
+			}
+			p.dropped = append(p.dropped, fmt.Sprintf("concurrency %s left out: the open-file hard limit %d leaves room for %s connections per process", results.Thousands(n), sys.FDHard, results.Thousands(sys.MaxConnsForFD())))
+		}
+		p.conc = keep
 	}
 	if o.CountsSet {
 		p.longN = o.Counts[len(o.Counts)-1]
@@ -101,8 +118,11 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	mp := planModels(o)
 	sys := plan.ReadSystem()
+	mp := planModels(o, sys)
+	if len(mp.conc) == 0 {
+		return fail(stderr, "precondition failed: %s", strings.Join(mp.dropped, "; "))
+	}
 	ps, pnotes := plan.CheckSystem(sys, slices.Max(append([]int{mp.longN}, mp.conc...)), true)
 	if problems(stderr, ps) {
 		return 1
@@ -115,12 +135,13 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if o.ServerOverride != nil {
 		specs = o.ServerOverride
 	}
+	o.Command = reproWithDelay(o)
 	c, err := newCampaign(o, "models", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	defer c.close()
-	c.meta.Notes = append(c.meta.Notes, pnotes...)
+	c.meta.Notes = append(append(c.meta.Notes, pnotes...), mp.dropped...)
 	c.meta.Reps, c.meta.Counts = 1, mp.conc
 	longSpecs := runModels(c, kit, mp, specs)
 	res, err := c.finish()
@@ -130,7 +151,7 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if err := report.WriteCSV(filepath.Join(c.dir, "results.csv"), res.Cells); err != nil {
 		return fail(stderr, "%v", err)
 	}
-	rep := report.BuildModels(res, specs, longSpecs, mp.conc, mp.dur, kit.Models)
+	rep := report.BuildModels(res, specs, longSpecs, report.ModelsRun{Concurrency: mp.conc, Duration: mp.dur, Delay: mp.delay}, kit.Models)
 	md, err := writeModels(c.dir, rep)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -156,13 +177,16 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 		rs.byThreads = kit.Facts(rs.spec).PerConnection != ""
 		c.run(rs, c.progress(fmt.Sprintf("models %d/%d", k, total), rs))
 	}
-	fmt.Fprintf(c.stderr, "experiment: models: %d servers × concurrency %v, connection per request for %s each, then long-lived at %d; writing %s\n",
-		len(specs), mp.conc, mp.dur, mp.longN, c.dir)
+	fmt.Fprintf(c.stderr, "experiment: models: %d servers × concurrency %v, connection per request for %s each with -d %s, then long-lived at %d; writing %s\n",
+		len(specs), mp.conc, mp.dur, delayArg(mp.delay), mp.longN, c.dir)
 	for _, n := range mp.conc {
 		for _, s := range specs {
-			args := []string{"-reconnect", "-duration", mp.dur.String(), "-size", "64",
+			// The first half of each cell is left out of requests/s: a
+			// client's first request finds its connection, and the
+			// server's thread or process for it, made in the ramp.
+			args := []string{"-reconnect", "-duration", mp.dur.String(), "-warmup", (mp.dur / 2).String(), "-size", "64",
 				"-connect-timeout", opTimeout.String(), "-timeout", opTimeout.String(), "-dialers", strconv.Itoa(n), "-quiet"}
-			run(runSpec{spec: s, workload: "reconnect", n: n, rep: 1, clientArgs: args, timeout: limit})
+			run(runSpec{spec: withDelay(s, mp.delay), workload: "reconnect", n: n, rep: 1, clientArgs: args, timeout: limit})
 		}
 	}
 	longArgs := []string{"-hold", mp.longHold.String(), "-duration", mp.long.String(), "-size", "64", "-quiet"}
@@ -192,12 +216,31 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 	return longSpecs
 }
 
-// writeModels writes models.json and models.md and returns the latter.
+// loadSummary reads a mode's summary file of dir into v, and the results
+// of dir, for -report.
+func loadSummary(dir, name string, v any) (*results.Results, error) {
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return results.Load(dir)
+}
+
+// writeModels writes models.json, the plot and models.md, and returns
+// the latter.
 func writeModels(dir string, rep report.ModelsReport) (string, error) {
 	if err := results.WriteJSON(filepath.Join(dir, "models.json"), rep); err != nil {
 		return "", err
 	}
-	md := report.ModelsMarkdown(rep)
+	f, err := plots.WriteLines(dir, report.ModelsFigure(rep))
+	if err != nil {
+		return "", err
+	}
+	md := report.ModelsMarkdown(rep, f)
 	return md, os.WriteFile(filepath.Join(dir, "models.md"), []byte(md), 0o644)
 }
 
@@ -210,14 +253,7 @@ func (models) Summary() string { return "models.json" }
 func (models) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 	dir := o.Report
 	var old report.ModelsReport
-	b, err := os.ReadFile(filepath.Join(dir, "models.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &old)
-	}
-	if err != nil {
-		return fail(stderr, "%s: %v", filepath.Join(dir, "models.json"), err)
-	}
-	res, err := results.Load(dir)
+	res, err := loadSummary(dir, "models.json", &old)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -230,7 +266,9 @@ func (models) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 	for _, l := range old.LongLived {
 		long[l.Server] = results.ServerSpec{Key: l.Server, Args: l.Args}
 	}
-	rep := report.BuildModels(res, old.Servers, long, old.Concurrency, time.Duration(old.DurationS*float64(time.Second)), old.ModelList)
+	run := report.ModelsRun{Concurrency: old.Concurrency, Duration: time.Duration(old.DurationS * float64(time.Second)),
+		Delay: time.Duration(old.RequestDelayUS) * time.Microsecond}
+	rep := report.BuildModels(res, old.Servers, long, run, old.ModelList)
 	md, err := writeModels(dir, rep)
 	if err != nil {
 		return fail(stderr, "%v", err)

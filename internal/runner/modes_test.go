@@ -134,13 +134,23 @@ func TestModelsTiny(t *testing.T) {
 	dir := onlyDir(t, o.Out, "models-")
 	var rep report.ModelsReport
 	testkit.ReadJSON(t, filepath.Join(dir, "models.json"), &rep)
-	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 {
-		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows", rep.Schema, len(rep.Reconnect), len(rep.LongLived))
+	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 || rep.RequestDelayUS != 10000 {
+		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows, delay %d µs", rep.Schema, len(rep.Reconnect), len(rep.LongLived), rep.RequestDelayUS)
 	}
+	// Each request waits 10 ms: 4 clients served together make at most
+	// 400 requests/s, whatever the machine.
 	for _, c := range rep.Reconnect {
-		if !c.RequestsPerS.Set || c.RequestsPerS.V <= 0 {
-			t.Errorf("%s: no requests/s", c.Server)
+		if !c.RequestsPerS.Set || c.RequestsPerS.V <= 0 || c.RequestsPerS.V > 400 || c.PeakWaiting.V < 1 {
+			t.Errorf("%s: %v requests/s, peak waiting %v; want up to 4 / 10 ms and requests waiting", c.Server, c.RequestsPerS, c.PeakWaiting)
 		}
+	}
+	for _, r := range readRuns(t, dir) {
+		if cmd := strings.Join(r.ServerCmd, " "); (r.Workload == "reconnect") != strings.Contains(cmd, "-d 10ms") {
+			t.Errorf("%s run: server %s; want -d 10ms in the connection-per-request runs only", r.Workload, cmd)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models_rps.png")); err != nil {
+		t.Errorf("plot: %v", err)
 	}
 	for _, l := range rep.LongLived {
 		if l.Server == "10kthreads:prethread" && !strings.Contains(strings.Join(l.Args, " "), "-w 4") {
@@ -151,7 +161,7 @@ func TestModelsTiny(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "models.md"))
-	for _, w := range []string{"| concurrency | thread | prethread |", "| 4 |", "## Long-lived connections", "CPU µs/round trip"} {
+	for _, w := range []string{"| concurrency | thread | prethread |", "| 4 |", "## Long-lived connections", "CPU µs/round trip", "(`-d 10ms`)", "![requests/s against concurrency](models_rps.svg)"} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("models.md lacks %q:\n%s", w, md)
 		}

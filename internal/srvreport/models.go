@@ -35,6 +35,9 @@ type Model struct {
 	// FDCeiling: the model serves only descriptors below it (select's
 	// FD_SETSIZE), 0 for none; a model with one is Bounded.
 	FDCeiling int `json:"fd_ceiling"`
+	// Compared: one of the designs the main experiment (make
+	// experiment) compares; the others have experiments of their own.
+	Compared bool `json:"compared"`
 }
 
 // ModelList is the whole `-M list -j FILE` document, in the server's order.

@@ -9,12 +9,12 @@ import (
 	"tenkthreads/internal/srvreport"
 )
 
-// InMatrix says the model can hold every count of the default matrix: it
-// serves connections without a bound and in one process. The others serve
-// a bounded number at a time or fork a process each, and run only when
-// asked for with -servers.
+// InMatrix says the model is in the default matrix: one the server says
+// the main experiment compares (Compared in -M list), and that can hold
+// every count of it: unbounded, in one process. The others run when asked
+// for with -servers, and in the modes made for them (-models, -keepalive).
 func InMatrix(m srvreport.Model) bool {
-	return !m.Bounded && !m.Processes && m.SameAs == ""
+	return m.Compared && !m.Bounded && !m.Processes && m.SameAs == ""
 }
 
 // MatrixServers is the servers of the experiment matrix: those of
@@ -33,7 +33,7 @@ func (k Kit) MatrixServers(servers []string) ([]results.ServerSpec, []string, er
 			}
 		}
 		if len(skipped) > 0 {
-			notes = append(notes, fmt.Sprintf("models %s of bin/10kthreads are not in the default matrix (they serve a bounded number of connections at a time or fork a process each); select them with -servers 10kthreads:MODEL", strings.Join(skipped, ", ")))
+			notes = append(notes, fmt.Sprintf("models %s of bin/10kthreads are not in the default matrix (it compares the models -M list marks compared; make models runs them all); select them with -servers 10kthreads:MODEL", strings.Join(skipped, ", ")))
 		}
 		return append(out, k.GoRef()), notes, nil
 	}

@@ -59,7 +59,8 @@ func equalInts(a, b []int) bool {
 // kit is a kit whose server says it has the models of the real list.
 func kit() Kit {
 	m := func(name string, bounded, procs bool, per, workers string, def int, same string) srvreport.Model {
-		return srvreport.Model{Name: name, Bounded: bounded, Processes: procs, PerConnection: per, Workers: workers, DefaultWorkers: def, SameAs: same}
+		return srvreport.Model{Name: name, Bounded: bounded, Processes: procs, PerConnection: per, Workers: workers, DefaultWorkers: def, SameAs: same,
+			Compared: name == "thread" || name == "epoll"}
 	}
 	return Kit{Server: "bin/10kthreads", Ref: "bin/ref_async_server", Client: "bin/client", Models: srvreport.ModelList{
 		Schema: srvreport.ModelsSchema, Models: []srvreport.Model{
@@ -70,6 +71,7 @@ func kit() Kit {
 			m("fork", false, true, "process", "", 0, ""),
 			m("iterative", true, false, "", "", 0, ""),
 			m("epoll", false, false, "", "event loops", 1, ""),
+			m("poll", false, false, "", "event loops", 1, ""),
 		}}}
 }
 
@@ -87,14 +89,14 @@ func TestMatrixServers(t *testing.T) {
 	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:epoll -M epoll; ref_async_server " {
 		t.Errorf("default servers: %s, %v", keys(specs), err)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "models prethread, prefork, prefork-nolock, fork, iterative of bin/10kthreads are not in the default matrix") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "models prethread, prefork, prefork-nolock, fork, iterative, poll of bin/10kthreads are not in the default matrix") {
 		t.Errorf("notes: %q", notes)
 	}
 	specs, _, err = k.MatrixServers([]string{"10kthreads", "fork", "10kthreads:prefork", " goroutine"})
 	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:fork -M fork; 10kthreads:prefork -M prefork; ref_async_server " {
 		t.Errorf("chosen servers: %s, %v", keys(specs), err)
 	}
-	for _, bad := range []string{"10kthreads:poll", "poll"} {
+	for _, bad := range []string{"10kthreads:kqueue", "kqueue"} {
 		if _, _, err := k.MatrixServers([]string{bad}); err == nil || !strings.Contains(err.Error(), "thread, prethread, prefork") {
 			t.Errorf("%s: %v, want an error listing the models", bad, err)
 		}
@@ -110,6 +112,8 @@ func TestFacts(t *testing.T) {
 	}{
 		{"thread", true, false, true}, {"prethread", true, true, false}, {"prefork-nolock", true, true, false},
 		{"fork", true, false, false}, {"iterative", false, false, false}, {"epoll", false, false, true},
+		// Unbounded in one process, yet not one of the designs compared.
+		{"poll", false, false, false},
 	} {
 		f := k.Facts(k.Spec(c.model))
 		if Threaded(f) != c.threaded || PreCreates(f) != c.preCreates || InMatrix(f) != c.inMx {

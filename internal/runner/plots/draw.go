@@ -51,7 +51,9 @@ func newPlot(sp plotSpec, cells []*results.Cell) *plot.Plot {
 	for _, s := range ss {
 		labels = append(labels, addSeries(p, s)...)
 	}
-	placeLabels(p, labels, logY)
+	if !sp.noValues {
+		placeLabels(p, labels, logY)
+	}
 	// A server without figures is named, so its absence is not mistaken
 	// for a line hidden behind another.
 	have := map[int]bool{}
@@ -107,7 +109,10 @@ func addSeries(p *plot.Plot, s series) []valueLabel {
 	}
 	l.Color, l.Width = col, vg.Points(1.6)
 	sc.Color, sc.Shape, sc.Radius = col, plotutil.Shape(s.color), vg.Points(3.5)
-	if s.dashed {
+	switch {
+	case s.dashes != nil:
+		l.Dashes = s.dashes
+	case s.dashed:
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		sc.Shape = draw.BoxGlyph{}
 	}

@@ -22,6 +22,7 @@ type File struct {
 type series struct {
 	label  string
 	dashed bool
+	dashes []vg.Length // a dash pattern of its own (the marker stays that of its place)
 	color  int
 	xs     []float64
 	med    []float64
@@ -33,6 +34,7 @@ type plotSpec struct {
 	workload                     string
 	series                       func(cells []*results.Cell) []series
 	logY                         bool
+	noValues                     bool // no value beside each point (many lines)
 }
 
 // seriesOf makes one line per server from one statistic; scale converts

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"tenkthreads/internal/runner/plots"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
 )
@@ -25,6 +26,9 @@ type ModelsCell struct {
 	P99us        results.Num `json:"rtt_p99_us"`
 	ServerCPUS   results.Num `json:"server_cpu_s"`
 	OtherCPUPct  results.Num `json:"other_cpu_pct"`
+	// PeakWaiting is the server's peak of requests in their -d wait: 0
+	// under -d means the model did not wait.
+	PeakWaiting results.Num `json:"peak_waiting"`
 }
 
 // ModelsLong is one long-lived-connections row.
@@ -47,25 +51,36 @@ type ModelsLong struct {
 // ModelsReport is models.json.
 type ModelsReport struct {
 	Header
-	DurationS    float64                `json:"duration_s"`
-	Concurrency  []int                  `json:"concurrency"`
-	Servers      []results.ServerSpec   `json:"servers"`
-	Reconnect    []ModelsCell           `json:"reconnect"`
-	LongLived    []ModelsLong           `json:"long_lived"`
-	Interference map[string]results.Num `json:"interference_pct"`
-	Pinning      string                 `json:"pinning"`
-	Notes        []string               `json:"notes"`
-	Environment  [][2]string            `json:"environment"`
+	DurationS float64 `json:"duration_s"`
+	// RequestDelayUS is the -d every server ran the connection-per-request
+	// cells with, in µs (0: none).
+	RequestDelayUS int64                  `json:"request_delay_us"`
+	Concurrency    []int                  `json:"concurrency"`
+	Servers        []results.ServerSpec   `json:"servers"`
+	Reconnect      []ModelsCell           `json:"reconnect"`
+	LongLived      []ModelsLong           `json:"long_lived"`
+	Interference   map[string]results.Num `json:"interference_pct"`
+	Pinning        string                 `json:"pinning"`
+	Notes          []string               `json:"notes"`
+	Environment    [][2]string            `json:"environment"`
 	// ModelList is what bin/10kthreads -M list said about its models.
 	ModelList srvreport.ModelList `json:"model_list"`
+}
+
+// ModelsRun is how the connection-per-request cells ran: at which
+// concurrencies, for how long each, with which -d.
+type ModelsRun struct {
+	Concurrency     []int
+	Duration, Delay time.Duration
 }
 
 // BuildModels makes models.json: the reconnect cells for each server and
 // concurrency, and the long-lived row of each server (longSpecs: the
 // flags it ran with).
-func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map[string]results.ServerSpec, conc []int, dur time.Duration, list srvreport.ModelList) ModelsReport {
+func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map[string]results.ServerSpec, run ModelsRun, list srvreport.ModelList) ModelsReport {
 	m := res.Meta
-	rep := ModelsReport{Header: header(ModelsSchema, m), DurationS: dur.Seconds(),
+	conc, dur := run.Concurrency, run.Duration
+	rep := ModelsReport{Header: header(ModelsSchema, m), DurationS: dur.Seconds(), RequestDelayUS: run.Delay.Microseconds(),
 		Concurrency: conc, Servers: specs, Reconnect: []ModelsCell{}, LongLived: []ModelsLong{}, Pinning: m.Pinning,
 		Notes: m.Notes, Environment: m.Env, Interference: map[string]results.Num{}, ModelList: list}
 	med, worst := results.InterferenceSummary(res.Runs)
@@ -76,19 +91,20 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 			if c == nil {
 				continue
 			}
-			// Requests over the -duration window, not over the client's
-			// steady phase: against a model that serves fewer connections
-			// than the client has, the client's last connections wait out
-			// their timeout after the window (see the note in models.md),
-			// which would stretch the steady phase and deflate the rate.
-			rps := results.Num{}
-			if rt := c.Stat("round_trips").Med; rt.Set && dur > 0 {
-				rps = results.N(rt.V / dur.Seconds())
-			}
+			// The requests completed in the second half of -duration, over
+			// it (the client's window figures): against a model that
+			// serves fewer connections than the client has, the client's
+			// last connections wait out their timeout after -duration,
+			// which would stretch its steady phase; the echoes still in
+			// flight at its end, as many as the concurrency, would inflate
+			// a count of every request divided by -duration; and in the
+			// first half the clients' first requests find their
+			// connections made in the ramp.
+			rps := c.Stat("window_round_trips_per_s").Med
 			rep.Reconnect = append(rep.Reconnect, ModelsCell{Server: s.Key, Label: s.Label, Concurrency: n, Status: c.Status(),
 				RequestsPerS: rps, Requests: c.Stat("round_trips").Med, Errors: c.Stat("errors").Med,
 				ConnectAllS: c.Stat("connect_all_s").Med, P99us: c.Stat("rtt_p99_us").Med, ServerCPUS: c.Stat("server_cpu_s").Med,
-				OtherCPUPct: c.Stat("other_cpu_pct").Med})
+				OtherCPUPct: c.Stat("other_cpu_pct").Med, PeakWaiting: c.Stat("server_max_waiting").Med})
 		}
 	}
 	for _, s := range specs {
@@ -122,11 +138,19 @@ func shortName(s results.ServerSpec) string {
 	return s.Model
 }
 
-func rpsCell(c ModelsCell) string {
+// noWait says the server served requests under -d, yet none waited.
+func noWait(c ModelsCell, delayUS int64) bool {
+	return delayUS > 0 && c.PeakWaiting.Set && c.PeakWaiting.V == 0 && c.Requests.Set && c.Requests.V > 0
+}
+
+func rpsCell(c ModelsCell, delayUS int64) string {
 	if !c.RequestsPerS.Set {
 		return c.Status
 	}
 	v := results.Thousands(int(c.RequestsPerS.V + 0.5))
+	if noWait(c, delayUS) {
+		v += " †"
+	}
 	if c.Errors.Set && c.Errors.V > 0 {
 		v += fmt.Sprintf(" (%s err)", results.Thousands(int(c.Errors.V)))
 	}
@@ -137,13 +161,58 @@ func rpsCell(c ModelsCell) string {
 }
 
 // ModelsMarkdown is models.md: the requests/s table shaped like the
-// pre-threaded article's (concurrency down, designs across), then the
-// long-lived costs.
-func ModelsMarkdown(rep ModelsReport) string {
+// pre-threaded article's (concurrency down, designs across) and its
+// plot, then the long-lived costs.
+func ModelsMarkdown(rep ModelsReport, fig plots.File) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Server models side by side — %s\n\n", rep.Started)
-	fmt.Fprintf(&b, "## Connection per request: requests/s\n\n")
-	fmt.Fprintf(&b, "Each request is a new TCP connection: connect, send 64 bytes, read the echo, close (`client -reconnect -duration %gs -size 64`), with that many client connections in a closed loop. Every connect and round trip has a 2 s deadline; \"(N err)\" counts connections that failed (a failed connection stops). One run per cell. Pinning: %s.\n\n", rep.DurationS, rep.Pinning)
+	modelsRequests(&b, rep, fig)
+	if len(rep.LongLived) > 0 {
+		modelsLong(&b, rep)
+	}
+	footer(&b, rep.Interference, rep.Notes, rep.Command)
+	return b.String()
+}
+
+// footer ends a mode's Markdown: what other processes took, the notes,
+// and the command that reproduces the run.
+func footer(b *strings.Builder, interference map[string]results.Num, notes []string, command string) {
+	if v := interference["median"]; v.Set {
+		fmt.Fprintf(b, "\n**Interference.** Other processes used a median %.0f%% (worst run %.0f%%) of the machine's CPU while the runs were live.\n", v.V, interference["worst_run"].V)
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for _, n := range notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	fmt.Fprintf(b, "\nReproduce with `%s`.\n", command)
+}
+
+// delayText says what each request waited: "each request waits 10ms (-d 10ms)".
+func delayText(us int64) string {
+	if us == 0 {
+		return "no request waits (no -d): each costs only its loopback echo"
+	}
+	return fmt.Sprintf("each request waits %s on the server before its echo (`-d %s`), like a call to a backend, without using CPU", DelayArg(us), DelayArg(us))
+}
+
+// DelayArg is a delay of us µs as the servers' -d takes it: a whole
+// number of s, ms or us.
+func DelayArg(us int64) string {
+	switch {
+	case us%1e6 == 0:
+		return fmt.Sprintf("%ds", us/1e6)
+	case us%1e3 == 0:
+		return fmt.Sprintf("%dms", us/1e3)
+	}
+	return fmt.Sprintf("%dus", us)
+}
+
+// modelsRequests is the connection-per-request table and its plot.
+func modelsRequests(b *strings.Builder, rep ModelsReport, fig plots.File) {
+	fmt.Fprintf(b, "## Connection per request: requests/s\n\n")
+	fmt.Fprintf(b, "Each request is a new TCP connection: connect, send 64 bytes, read the echo, close (`client -reconnect -duration %gs -warmup %gs -size 64`), with that many client connections in a closed loop; %s. Every connect and round trip has a 2 s deadline; \"(N err)\" counts connections that failed (a failed connection stops). One run per cell. Pinning: %s.\n\n", rep.DurationS, rep.DurationS/2, delayText(rep.RequestDelayUS), rep.Pinning)
 	head := []string{"concurrency"}
 	right := []bool{true}
 	for _, s := range rep.Servers {
@@ -155,22 +224,43 @@ func ModelsMarkdown(rep ModelsReport) string {
 		row := []string{results.Thousands(n)}
 		for _, s := range rep.Servers {
 			cell := "–"
-			for _, c := range rep.Reconnect {
-				if c.Server == s.Key && c.Concurrency == n {
-					cell = rpsCell(c)
-				}
+			if c := findModelsCell(rep, s.Key, n); c != nil {
+				cell = rpsCell(*c, rep.RequestDelayUS)
 			}
 			row = append(row, cell)
 		}
 		rows = append(rows, row)
 	}
 	b.WriteString(MDTable(head, rows, right))
-	b.WriteString("\nRequests/s is the requests completed divided by the `-duration` window. Errors against models that serve W connections at a time (" + boundedText(rep) + ") are connect timeouts, about concurrency − W − the listen backlog (`net.core.somaxconn`, 4,096 here): the accepted-but-not-served connections fill the accept queue, the kernel drops further SYNs, and a client whose retried SYN is not taken within the 2 s connect deadline fails. Designs that accept at once (" + unboundedText(rep) + ") never fill the queue.\n")
+	for _, c := range rep.Reconnect {
+		if noWait(c, rep.RequestDelayUS) {
+			b.WriteString("\n† The server reported no request in its `-d` wait (peak waiting 0): this model does not wait on `-d` in this build, so its requests cost only the echo.\n")
+			break
+		}
+	}
+	b.WriteString("\nRequests/s is the requests completed in the second half of `-duration`, divided by its length: the first half is left out because each client's first request finds its connection (and the server's thread or process for it) made before, while the clients connected. Errors against models that serve W connections at a time (" + boundedText(rep) + ") are mostly connect and echo timeouts: their accept queue (the listen backlog, `net.core.somaxconn`, 4,096 here) fills, the kernel drops further SYNs, and a client whose connect or echo does not come within its 2 s deadline fails. Designs that accept at once (" + unboundedText(rep) + ") never fill the queue.\n")
+	if fig.Name != "" {
+		fmt.Fprintf(b, "\n![%s](%s.svg)\n\n%s\n", "requests/s against concurrency", fig.Name, fig.Caption)
+	}
+}
+
+// findModelsCell is the reconnect cell of server at concurrency n, or nil.
+func findModelsCell(rep ModelsReport, server string, n int) *ModelsCell {
+	for i, c := range rep.Reconnect {
+		if c.Server == server && c.Concurrency == n {
+			return &rep.Reconnect[i]
+		}
+	}
+	return nil
+}
+
+// modelsLong is the long-lived connections' table.
+func modelsLong(b *strings.Builder, rep ModelsReport) {
 	b.WriteString("\n## Long-lived connections: memory per connection and CPU per round trip\n\n")
-	b.WriteString("All connections open and idle (`-hold 1s`; the server's SIGUSR1 report is taken then), then 64-byte closed-loop round trips for 1 s. Memory per connection: resident growth (PSS summed over processes for multi-process models) from the idle server, and from the server's start, before it created any worker; the second includes the threads or processes a pre-creating model sized with `-w N` keeps ready. Kernel stack: threads added from idle to hold, and all the server's threads (including pre-created workers), × the kernel stack per thread. CPU per round trip: server CPU from the hold report to exit over the round trips.\n\n")
-	head = []string{"server", "server flags", "connections", "status", "errors", "KiB/conn from idle", "KiB/conn from start", "kernel stack KiB/conn from idle", "all kernel stacks KiB/conn", "CPU µs/round trip", "round trips/s"}
-	right = []bool{false, false, true, false, true, true, true, true, true, true, true}
-	rows = nil
+	b.WriteString("All connections open and idle (`-hold 1s`; the server's SIGUSR1 report is taken then), then 64-byte closed-loop round trips for 1 s, without `-d`. Memory per connection: resident growth (PSS summed over processes for multi-process models) from the idle server, and from the server's start, before it created any worker; the second includes the threads or processes a pre-creating model sized with `-w N` keeps ready. Kernel stack: threads added from idle to hold, and all the server's threads (including pre-created workers), × the kernel stack per thread. CPU per round trip: server CPU from the hold report to exit over the round trips.\n\n")
+	head := []string{"server", "server flags", "connections", "status", "errors", "KiB/conn from idle", "KiB/conn from start", "kernel stack KiB/conn from idle", "all kernel stacks KiB/conn", "CPU µs/round trip", "round trips/s"}
+	right := []bool{false, false, true, false, true, true, true, true, true, true, true}
+	var rows [][]string
 	for _, l := range rep.LongLived {
 		st := l.Status
 		if l.Note != "" {
@@ -180,29 +270,49 @@ func ModelsMarkdown(rep ModelsReport) string {
 			l.KiBPerConnIdle.String(), l.KiBPerConnStart.String(), l.KStackPerConn.String(), l.KStackAllPerC.String(), l.CPUPerRTus.String(), FmtInt(l.RoundTripsPerS)})
 	}
 	b.WriteString(MDTable(head, rows, right))
-	if v := rep.Interference["median"]; v.Set {
-		fmt.Fprintf(&b, "\n**Interference.** Other processes used a median %.0f%% (worst run %.0f%%) of the machine's CPU while the runs were live.\n", v.V, rep.Interference["worst_run"].V)
-	}
-	if len(rep.Notes) > 0 {
-		b.WriteString("\nNotes:\n\n")
-		for _, n := range rep.Notes {
-			b.WriteString("- " + n + "\n")
+}
+
+// ModelsFigure is requests/s against concurrency, one line per design.
+func ModelsFigure(rep ModelsReport) plots.LineFigure {
+	f := plots.LineFigure{Name: "models_rps", Title: "Connection per request: requests per second (" + delayTitle(rep.RequestDelayUS) + ")",
+		XLabel: "concurrent clients", YLabel: "requests (connect, echo, close) per second", LogY: true,
+		Caption: "Requests per second against the number of concurrent clients, one line per design, from the table above; " +
+			"both axes logarithmic. A design that completed no request at a concurrency has no point there."}
+	for _, s := range rep.Servers {
+		l := plots.Line{Label: shortName(s)}
+		for _, n := range rep.Concurrency {
+			if c := findModelsCell(rep, s.Key, n); c != nil && c.RequestsPerS.Set {
+				l.X, l.Y = append(l.X, float64(n)), append(l.Y, c.RequestsPerS.V)
+			}
 		}
+		f.Lines = append(f.Lines, l)
 	}
-	return b.String()
+	return f
+}
+
+// delayTitle is the delay for a title: "-d 10ms" or "no -d".
+func delayTitle(us int64) string {
+	if us == 0 {
+		return "no -d"
+	}
+	return "-d " + DelayArg(us)
 }
 
 // boundedText names the bounded models that ran with their W (their
-// default -w, or 1): "iterative 1, prethread and pool 64".
+// default -w, or 1, or the connections below a descriptor ceiling):
+// "iterative 1, prethread and pool 64, select about 1,020".
 func boundedText(rep ModelsReport) string {
-	var order []int
-	names := map[int][]string{}
+	var order []string
+	names := map[string][]string{}
 	for _, s := range rep.Servers {
 		m, ok := rep.ModelList.Get(s.Model)
 		if !ok || !m.Bounded {
 			continue
 		}
-		w := max(1, m.DefaultWorkers)
+		w := results.Thousands(max(1, m.DefaultWorkers))
+		if m.FDCeiling > 0 {
+			w = "about " + results.Thousands(m.FDCeiling-4) + " (descriptors below " + results.Thousands(m.FDCeiling) + ")"
+		}
 		if names[w] == nil {
 			order = append(order, w)
 		}
@@ -210,7 +320,7 @@ func boundedText(rep ModelsReport) string {
 	}
 	var parts []string
 	for _, w := range order {
-		parts = append(parts, joinWith(names[w], " and ")+" "+results.Thousands(w))
+		parts = append(parts, joinWith(names[w], " and ")+" "+w)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"tenkthreads/internal/runner/plots"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
 )
@@ -19,20 +20,30 @@ func TestModelsText(t *testing.T) {
 		{Name: "fork", Processes: true, PerConnection: "process"},
 		{Name: "iterative", Bounded: true},
 		{Name: "epoll", Workers: "event loops", DefaultWorkers: 1},
+		{Name: "select", Bounded: true, FDCeiling: 1024},
 	}}
 	var servers []results.ServerSpec
-	for _, m := range []string{"iterative", "fork", "prefork-nolock", "thread", "prethread", "pool", "epoll"} {
+	for _, m := range []string{"iterative", "fork", "prefork-nolock", "thread", "prethread", "pool", "epoll", "select"} {
 		servers = append(servers, results.ServerSpec{Key: "10kthreads:" + m, Model: m})
 	}
 	servers = append(servers, results.ServerSpec{Key: goRefKey, Model: "goroutine"})
-	md := ModelsMarkdown(ModelsReport{Servers: servers, ModelList: list, Interference: map[string]results.Num{}})
+	md := ModelsMarkdown(ModelsReport{Servers: servers, ModelList: list, Interference: map[string]results.Num{}, RequestDelayUS: 10000}, plots.File{})
 	for _, want := range []string{
-		"models that serve W connections at a time (iterative 1, prefork-nolock 16, prethread and pool 64) are connect timeouts",
+		"models that serve W connections at a time (iterative 1, prefork-nolock 16, prethread and pool 64, select about 1,020 (descriptors below 1,024)) are mostly connect and echo timeouts",
+		"each request waits 10ms on the server before its echo (`-d 10ms`)",
 		"Designs that accept at once (fork, thread, epoll, Go) never fill the queue.",
-		"| concurrency | iterative | fork | prefork-nolock | thread | prethread | pool | epoll | Go ref |",
+		"| concurrency | iterative | fork | prefork-nolock | thread | prethread | pool | epoll | select | Go ref |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("models.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestDelayArg(t *testing.T) {
+	for us, want := range map[int64]string{0: "0s", 10000: "10ms", 500: "500us", 2000000: "2s", 1500000: "1500ms", 1: "1us"} {
+		if got := DelayArg(us); got != want {
+			t.Errorf("DelayArg(%d) = %q, want %q", us, got, want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	Verified     Num
 	Errors       Num // client errors, all classes
 	MaxConc      Num // server's peak concurrent connections
+	MaxWaiting   Num // server's peak requests in their -d wait at once
 	PeakRSSKiB   Num // server VmHWM, or the PSS sum of a multi-process server
 	KiBPerConn   Num // server: VmHWM growth / peak connections (user space)
 	KStackKiB    Num // kernel stack growth, sampled at the peak by the runner (or the server's own figure)
@@ -27,6 +28,7 @@ type Metrics struct {
 	RTTP99us     Num
 	RoundTrips   Num
 	RTPerS       Num
+	WindowRTPerS Num // round trips completed within -duration, per second of it
 	CPUPerRTus   Num // server CPU per round trip
 	Threads      Num // server's peak OS threads, sampled by the runner
 	Resets       Num // server-side resets
@@ -38,6 +40,11 @@ type Metrics struct {
 	ListenOverfl Num
 	CookiesFail  Num
 	Warnings     []string
+	// Fairness over the active connections, and the client's -idle ones.
+	Starved                 Num // active connections that completed no round trip
+	PerConnMin, PerConnMed  Num // round trips of one connection: fewest, nearest-rank median
+	PerConnMax              Num
+	IdleConns, IdleVerified Num // -idle connections asked for, and verified at the end
 
 	// From the SIGUSR1 reports of a probed run (see Probe).
 	HeldConns           Num  // server's open connections at the hold report
@@ -100,6 +107,9 @@ func (m *Metrics) client(cli *clientreport.Result) {
 	}
 	m.RoundTrips = N(float64(cli.RoundTrips))
 	m.RTPerS = N(cli.RoundTripsPS)
+	if cli.Config.DurationS > 0 {
+		m.WindowRTPerS = N(cli.WindowRoundTripsPS)
+	}
 	m.ClientBusy = N(cli.CoresBusy)
 	if cli.ConnectAllS > 0 {
 		m.RampPerS = N(float64(cli.Established) / cli.ConnectAllS)
@@ -108,6 +118,9 @@ func (m *Metrics) client(cli *clientreport.Result) {
 		m.GiBPerS = N(float64(cli.BytesReceived) / cli.SteadyS / (1 << 30))
 	}
 	m.Warnings = cli.Warnings
+	p := cli.PerConn
+	m.Starved, m.PerConnMin, m.PerConnMed, m.PerConnMax = N(float64(p.Starved)), N(float64(p.Min)), N(float64(p.Median)), N(float64(p.Max))
+	m.IdleConns, m.IdleVerified = N(float64(cli.Idle.Requested)), N(float64(cli.Idle.Verified))
 }
 
 // multiProc says the server ran several processes, whose memory is only
@@ -119,6 +132,7 @@ func (m *Metrics) server(srv *srvreport.Report) {
 		return
 	}
 	m.MaxConc = N(float64(srv.MaxConc))
+	m.MaxWaiting = N(float64(srv.MaxWaiting))
 	// VmHWM, not ru_maxrss: after fork+exec Linux carries the parent's
 	// high-water mark into ru_maxrss, so a small server started by a
 	// larger process reports the parent's size. A process model's memory

@@ -163,6 +163,8 @@ func client() {
 		r.Target, r.Requested, r.Established, r.Verified = *host, int64(*n), int64(len(conns)), int64(verified)
 		r.Errors[clientreport.Other], r.Failed = int64(errs), int64(errs)
 		r.ConnectAllS, r.UserCPUS, r.SysCPUS = connectAll, 0.01, 0.01
+		// The fake counts no round trips: every connection has none.
+		r.PerConn = clientreport.NewPerConn(make([]int64, *n))
 		r.Derive()
 		if err := r.Write(*jfile); err != nil {
 			fmt.Fprintln(os.Stderr, err)
