@@ -14,23 +14,25 @@ import (
 )
 
 // calibrate holds the two calibration counts, measures what a connection
-// costs the server and the client, and predicts the ceiling from it.
+// costs the machine on the server's side and the client's, and predicts
+// the ceiling from it.
 func (cr *ceilRun) calibrate(spec results.ServerSpec) *report.CeilingServer {
 	s := &report.CeilingServer{Server: spec.Key, Label: spec.Label, Model: spec.Model, Steps: []report.CeilingStep{},
 		Limits: []plan.Limit{}, TunedLimits: []plan.Limit{}}
+	var runs []*results.Run
 	for _, n := range cr.calib {
-		if st := cr.hold(s, spec, n, "calibration"); !st.Held {
+		st, r := cr.hold(s, spec, n, "calibration")
+		if !st.Held {
 			s.Stopped = fmt.Sprintf("calibration: %s connections not held (%s)", results.Thousands(n), st.Status)
 			return s
 		}
+		runs = append(runs, r)
 	}
 	cr.checkConntrack()
-	a, b := s.Steps[0], s.Steps[1]
-	s.Cost = plan.ConnCost{ServerUserKiB: max(0, b.ServerUserKiB.V), ServerKStackKiB: max(0, b.ServerKStack.V)}
-	// The client has no idle point to start from: its cost per connection
-	// is the growth between the two holds, which leaves its runtime out.
-	if a.ClientPSSKiB.Set && b.ClientPSSKiB.Set && b.ClientPSSKiB.V > a.ClientPSSKiB.V {
-		s.Cost.ClientKiB = (b.ClientPSSKiB.V - a.ClientPSSKiB.V) / float64(b.Conns-a.Conns)
+	var why string
+	s.Cost, why = connCost(s.Steps[0], s.Steps[1], runs[0], runs[1])
+	if why != "" {
+		cr.c.note("%s: the prediction counts the user space and kernel stacks of server and client only: %s", spec.Label, why)
 	}
 	m := cr.kit.Facts(spec)
 	s.Limits = plan.Limits(cr.sys, m, s.Cost, ceilClientThreads, false)
@@ -56,26 +58,28 @@ func (cr *ceilRun) checkConntrack() {
 	}
 }
 
-// hold holds n connections of spec once and adds the step to s. A model
-// with a process per connection holds longer: its hold report adds up
-// every process.
-func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int, kind string) report.CeilingStep {
+// hold holds n connections of spec once, adds the step to s and returns
+// it with its run (nil if interrupted). A model with a process per
+// connection holds longer: its hold report adds up every process. The
+// calibration holds keep a machine record, which prices every part of a
+// connection; the steps need only MemAvailable.
+func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int, kind string) (report.CeilingStep, *results.Run) {
 	sp, cp := plan.ProcsFor(n, cr.sys)
 	hold := ceilHold
 	if cr.kit.Facts(spec).Processes {
 		hold = max(hold, time.Duration(n/2500)*time.Second)
 	}
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"},
-		srvProcs: sp, cliProcs: cp, probe: true, byThreads: cr.kit.Facts(spec).PerConnection != "", memFloorKiB: cr.floorKiB,
+		srvProcs: sp, cliProcs: cp, probe: true, byThreads: cr.kit.Facts(spec).PerConnection != "", memFloorKiB: cr.floorKiB, machine: kind == "calibration",
 		timeout: time.Duration((60+float64(n)/1000)*float64(time.Second)) + hold}
 	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted"}
 	r := cr.c.run(rs, cr.c.progress("ceiling "+kind, rs))
 	if r == nil {
-		return st
+		return st, nil
 	}
 	if err := results.DeriveRun(cr.c.dir, cr.c.meta, r); err != nil {
 		st.Status = err.Error()
-		return st
+		return st, r
 	}
 	m := r.M
 	st.Status, st.Verified, st.Errors, st.WallS = r.Status, m.Verified, m.Errors, r.WallS
@@ -91,7 +95,7 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 	if st.Held {
 		s.Held = max(s.Held, n)
 	}
-	return st
+	return st, r
 }
 
 // capOf is the most connections s's steps may hold and why: a safe
@@ -193,7 +197,7 @@ func (cr *ceilRun) steps(s *report.CeilingServer, spec results.ServerSpec, deadl
 			s.Stopped = fmt.Sprintf("time budget: %s connections would take about %s, past this server's share", results.Thousands(next), est.Round(time.Second))
 			return
 		}
-		st := cr.hold(s, spec, next, "step")
+		st, _ := cr.hold(s, spec, next, "step")
 		switch {
 		case !st.Held:
 			s.Stopped = fmt.Sprintf("%s connections not held (%s)", results.Thousands(next), st.Status)

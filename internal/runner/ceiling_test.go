@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ func TestCeilingTiny(t *testing.T) {
 	if s.Predicted.Binding == "" || s.Predicted.Conns <= 200 || s.Cost.ServerKStackKiB < 4 || s.Cost.KiB() <= s.Cost.ServerKStackKiB {
 		t.Errorf("prediction %+v from cost %+v: want a binding limit, and a thread's kernel stack and user memory in the cost", s.Predicted, s.Cost)
 	}
+	checkMachineCost(t, s.Cost)
 	if s.Cap > s.Predicted.Conns/2 || s.Cap <= 0 || s.CapWhy == "" {
 		t.Errorf("cap %d (%s) for a prediction of %d: want at most half of it", s.Cap, s.CapWhy, s.Predicted.Conns)
 	}
@@ -59,7 +61,7 @@ func TestCeilingTiny(t *testing.T) {
 		t.Errorf("held %d, stopped %q: want the cap, the budget or a failed step to have stopped the steps", s.Held, s.Stopped)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, w := range []string{"# make ceiling", "## Limits of each server", "kernel.pid_max", "ceiling.svg", "predicted ceiling (binding limit)"} {
+	for _, w := range []string{"# make ceiling", "## Limits of each server", "kernel.pid_max", "ceiling.svg", "predicted ceiling (binding limit)", "thread objects", "Cost per connection: "} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("report.md lacks %q", w)
 		}
@@ -69,6 +71,23 @@ func TestCeilingTiny(t *testing.T) {
 	stdout.Reset()
 	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "extrapolated ceiling") {
 		t.Errorf("-report on a ceiling directory: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// checkMachineCost: the prediction prices every part of a thread per
+// connection, both socket ends among them, and the parts add up.
+func checkMachineCost(t *testing.T, c plan.ConnCost) {
+	t.Helper()
+	if !c.Machine() {
+		t.Fatalf("cost %+v: want the machine basis, every part from the calibration holds' machine records", c)
+	}
+	if c.ServerThreadObjectsKiB <= 0 || c.ServerThreadObjectsKiB >= c.ServerKStackKiB+16 || c.ServerSocketKiB <= 0 || c.ClientSocketKiB <= 0 {
+		t.Errorf("cost %+v: want a thread's kernel objects (more than 0, less than its kernel stack + 16) and a socket end on each side", c)
+	}
+	client := c.ClientUserKiB + c.ClientKStackKiB + c.ClientThreadObjectsKiB + c.ClientSocketKiB + c.ClientPageTablesKiB
+	server := c.ServerUserKiB + c.ServerKStackKiB + c.ServerThreadObjectsKiB + c.ServerSocketKiB + c.ServerPageTablesKiB
+	if math.Abs(c.ClientKiB-client) > 1e-9 || math.Abs(c.KiB()-server-client) > 1e-9 {
+		t.Errorf("cost %+v: client %v KiB, the sum %v; the parts add up to %v and %v", c, c.ClientKiB, c.KiB(), client, server+client)
 	}
 }
 
@@ -115,4 +134,53 @@ func TestFitLine(t *testing.T) {
 			t.Errorf("fitLine(%v, %v) = %v, %v, %v; want %v, %v, %v", c.xs, c.ys, a, b, ok, c.a, c.b, c.ok)
 		}
 	}
+}
+
+// The prediction's cost: the server's parts per connection at the larger
+// calibration hold, the client's growth between the two; without a
+// machine record, user space and kernel stacks.
+func TestConnCost(t *testing.T) {
+	n := results.N
+	hold := func(conns float64, srv, cli results.Costs) *results.Run {
+		return &results.Run{Machine: &results.Machine{}, Attribution: &results.Attribution{Server: srv, Client: cli, Conns: n(conns)}}
+	}
+	parts := func(v ...float64) results.Costs {
+		return results.Costs{User: n(v[0]), KStack: n(v[1]), ThreadObjects: n(v[2]), Sockets: n(v[3]), PageTables: n(v[4])}
+	}
+	a := report.CeilingStep{Conns: 2000, ClientPSSKiB: n(10000)}
+	b := report.CeilingStep{Conns: 10000, ServerUserKiB: n(8), ServerKStack: n(16), ClientPSSKiB: n(40000)}
+	ra := hold(2000, parts(16000, 32000, 12000, 4600, 400), parts(9000, 64, 20, 4600, 300))
+	// The client's runtime returned 1,000 KiB of user memory meanwhile:
+	// its user-space growth is floored at zero.
+	rb := hold(10000, parts(80000, 160000, 62000, 23000, 2000), parts(8000, 64, 20, 23000, 340))
+	c, why := connCost(a, b, ra, rb)
+	want := plan.ConnCost{ServerUserKiB: 8, ServerKStackKiB: 16, ServerThreadObjectsKiB: 6.2, ServerSocketKiB: 2.3, ServerPageTablesKiB: 0.2,
+		ClientKiB: 2.305, ClientSocketKiB: 2.3, ClientPageTablesKiB: 0.005, Basis: plan.CostMachine}
+	if why != "" || !closeCost(c, want) {
+		t.Errorf("connCost = %+v (%q), want %+v", c, why, want)
+	}
+	late := hold(10000, results.Costs{}, results.Costs{})
+	late.Attribution, late.Machine.Detail = nil, "the client ended before it could be taken"
+	for _, rb := range []*results.Run{nil, {}, late} {
+		c, why := connCost(a, b, ra, rb)
+		if want := (plan.ConnCost{ServerUserKiB: 8, ServerKStackKiB: 16, ClientKiB: 3.75, Basis: plan.CostUserKStack}); c != want || why == "" {
+			t.Errorf("without a machine record: %+v (%q), want %+v and why", c, why, want)
+		}
+		if rb == late && why != late.Machine.Detail {
+			t.Errorf("why %q, want the record's own detail", why)
+		}
+	}
+}
+
+func closeCost(a, b plan.ConnCost) bool {
+	x := []float64{a.ServerUserKiB, a.ServerKStackKiB, a.ServerThreadObjectsKiB, a.ServerSocketKiB, a.ServerPageTablesKiB,
+		a.ClientKiB, a.ClientUserKiB, a.ClientKStackKiB, a.ClientThreadObjectsKiB, a.ClientSocketKiB, a.ClientPageTablesKiB}
+	y := []float64{b.ServerUserKiB, b.ServerKStackKiB, b.ServerThreadObjectsKiB, b.ServerSocketKiB, b.ServerPageTablesKiB,
+		b.ClientKiB, b.ClientUserKiB, b.ClientKStackKiB, b.ClientThreadObjectsKiB, b.ClientSocketKiB, b.ClientPageTablesKiB}
+	for i := range x {
+		if math.Abs(x[i]-y[i]) > 1e-9 {
+			return false
+		}
+	}
+	return a.Basis == b.Basis
 }

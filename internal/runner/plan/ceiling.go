@@ -21,19 +21,58 @@ const (
 	tunedFileMax    = 1 << 40
 )
 
-// ConnCost is what one held connection costs, in KiB: the server's user
-// memory and kernel stacks, and the client's memory.
+// Bases of a ConnCost: what its parts were measured from.
+const (
+	// CostMachine: every part of server and client, from the machine
+	// records of the calibration holds (results.Attribute).
+	CostMachine = "machine"
+	// CostUserKStack: the server's user space and kernel stacks and the
+	// growth of the client's PSS only, when the calibration holds kept no
+	// machine record; ceiling.json files from before the machine parts
+	// have no basis and mean this.
+	CostUserKStack = "user space and kernel stacks"
+)
+
+// ConnCost is what one held connection costs the machine, in KiB: the
+// server's parts (as machine KiB/conn has them: user space, kernel
+// stacks, its threads' kernel objects and their mappings, its socket end
+// and epoll registration, page tables) and the client's, whose sum is
+// ClientKiB. On the CostUserKStack basis only the server's user space and
+// kernel stacks and ClientKiB are measured.
 type ConnCost struct {
-	ServerUserKiB   float64 `json:"server_user_kib"`
-	ServerKStackKiB float64 `json:"server_kstack_kib"`
-	ClientKiB       float64 `json:"client_kib"`
+	ServerUserKiB          float64 `json:"server_user_kib"`
+	ServerKStackKiB        float64 `json:"server_kstack_kib"`
+	ServerThreadObjectsKiB float64 `json:"server_thread_objects_kib"`
+	ServerSocketKiB        float64 `json:"server_socket_kib"`
+	ServerPageTablesKiB    float64 `json:"server_page_tables_kib"`
+	ClientKiB              float64 `json:"client_kib"`
+	ClientUserKiB          float64 `json:"client_user_kib"`
+	ClientKStackKiB        float64 `json:"client_kstack_kib"`
+	ClientThreadObjectsKiB float64 `json:"client_thread_objects_kib"`
+	ClientSocketKiB        float64 `json:"client_socket_kib"`
+	ClientPageTablesKiB    float64 `json:"client_page_tables_kib"`
+	Basis                  string  `json:"basis"`
 }
 
-// KiB is the cost a connection takes from MemAvailable in the prediction:
-// user space and kernel stacks of both ends. The kernel's own memory for
-// each socket is not in it; once the machine-wide cost per connection is
-// measured, this is the one line to change to it.
-func (c ConnCost) KiB() float64 { return c.ServerUserKiB + c.ServerKStackKiB + c.ClientKiB }
+// Machine says every part was measured (the CostMachine basis).
+func (c ConnCost) Machine() bool { return c.Basis == CostMachine }
+
+// ServerKiB is the server's parts together.
+func (c ConnCost) ServerKiB() float64 {
+	return c.ServerUserKiB + c.ServerKStackKiB + c.ServerThreadObjectsKiB + c.ServerSocketKiB + c.ServerPageTablesKiB
+}
+
+// KiB is the cost a connection takes from MemAvailable in the
+// prediction: server and client, every part measured.
+func (c ConnCost) KiB() float64 { return c.ServerKiB() + c.ClientKiB }
+
+// What says what KiB counts.
+func (c ConnCost) What() string {
+	if c.Machine() {
+		return "machine memory of server and client: user space, kernel stacks, thread objects, sockets, page tables"
+	}
+	return "user space and kernel stacks of server and client"
+}
 
 // Limit is one limit of the machine and the connections it allows.
 type Limit struct {
@@ -72,7 +111,7 @@ func Limits(sys System, m srvreport.Model, cost ConnCost, clientThreads int, tun
 	var out []Limit
 	mem := sys.MemAvailableKiB
 	out = append(out, Limit{Name: "MemAvailable", Have: fmt.Sprintf("%.1f GiB", mem/(1<<20)),
-		Conns: int64(mem / max(cost.KiB(), 1e-3)), How: fmt.Sprintf("%.1f GiB / %.2f KiB per connection (user space and kernel stacks of server and client)", mem/(1<<20), cost.KiB())})
+		Conns: int64(mem / max(cost.KiB(), 1e-3)), How: fmt.Sprintf("%.1f GiB / %.2f KiB per connection (%s)", mem/(1<<20), cost.KiB(), cost.What())})
 	fit := int64(sys.MaxConnsForFD())
 	out = append(out, Limit{Name: "open files per process × -P", Have: strconv.FormatUint(sys.FDHard, 10),
 		Conns: fit * MaxServerProcs, How: fmt.Sprintf("%d connections per process × %d processes at most", fit, MaxServerProcs)})

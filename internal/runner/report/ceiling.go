@@ -101,20 +101,17 @@ func ceilingCell(c plan.Ceiling) string {
 	return fmt.Sprintf("%s (%s)", fmtConns(c.Conns), c.Binding)
 }
 
-// CeilingText is the terminal (and ceiling.txt) summary: the prediction,
-// then the verification.
+// CeilingText is the terminal (and ceiling.txt) summary: the cost of a
+// connection by part and the prediction, then the verification.
 func CeilingText(rep CeilingReport) string {
 	var b strings.Builder
-	head := []string{"server", "server user KiB/conn", "kstack KiB/conn", "client KiB/conn", "total KiB/conn", "predicted ceiling (binding limit)", "with -tune (binding limit)"}
-	var rows [][]string
-	for _, s := range rep.Servers {
-		rows = append(rows, []string{s.Label, results.FmtFloat(s.Cost.ServerUserKiB), results.FmtFloat(s.Cost.ServerKStackKiB),
-			results.FmtFloat(s.Cost.ClientKiB), results.FmtFloat(s.Cost.KiB()), ceilingCell(s.Predicted), ceilingCell(s.PredictedTuned)})
-	}
-	b.WriteString(Table(head, rows, []bool{false, true, true, true, true, false, false}))
+	b.WriteString("Cost of a connection, KiB: the server's parts, then the client's (every part).\n\n")
+	b.WriteString(Table(append(costHead, "predicted ceiling (binding limit)", "with -tune (binding limit)"), costRows(rep, func(s CeilingServer) []string {
+		return []string{ceilingCell(s.Predicted), ceilingCell(s.PredictedTuned)}
+	}), []bool{false, true, true, true, true, true, true, true, false, false}))
 	b.WriteString("\n")
-	head = []string{"server", "held (connections, every echo verified)", "largest held", "of predicted", "steps stopped", "machine KiB/conn", "extrapolated ceiling (binding limit)"}
-	rows = nil
+	head := []string{"server", "held (connections, every echo verified)", "largest held", "of predicted", "steps stopped", "MemAvailable used KiB/conn (fitted)", "extrapolated ceiling (binding limit)"}
+	var rows [][]string
 	for _, s := range rep.Servers {
 		var held []string
 		for _, st := range s.Steps {
@@ -130,17 +127,53 @@ func CeilingText(rep CeilingReport) string {
 			s.MachineKiBPerConn.String(), ceilingCell(s.Extrapolated)})
 	}
 	b.WriteString(Table(head, rows, []bool{false, false, true, true, false, true, false}))
-	fmt.Fprintf(&b, "\nPredicted: MemAvailable (%.1f GiB at the start) over the measured user-space and kernel-stack cost of server and client per connection, against every other limit; the lowest binds. ", rep.MemAvailableKiB/(1<<20))
-	fmt.Fprintf(&b, "Held: steps of doubling size up to %.0f%% of the prediction, no run using more than %.0f%% of MemAvailable, within a budget of %s (took %s). ",
+	ceilingMethod(&b, rep)
+	return b.String()
+}
+
+// costHead heads the columns of costRows.
+var costHead = []string{"server", "user space", "kernel stack", "thread objects", "socket", "page tables", "client", "KiB/conn"}
+
+// costRows is each server's cost of a connection by part, then more(s).
+// On the user-space-and-kernel-stacks basis the kernel's parts were not
+// measured, and the total is marked.
+func costRows(rep CeilingReport, more func(CeilingServer) []string) [][]string {
+	var rows [][]string
+	for _, s := range rep.Servers {
+		c := s.Cost
+		kernel := []string{"–", "–", "–"}
+		total := results.FmtFloat(c.KiB()) + " *"
+		if c.Machine() {
+			kernel = []string{results.FmtFloat(c.ServerThreadObjectsKiB), results.FmtFloat(c.ServerSocketKiB), results.FmtFloat(c.ServerPageTablesKiB)}
+			total = results.FmtFloat(c.KiB())
+		}
+		row := append([]string{s.Label, results.FmtFloat(c.ServerUserKiB), results.FmtFloat(c.ServerKStackKiB)}, kernel...)
+		rows = append(rows, append(append(row, results.FmtFloat(c.ClientKiB), total), more(s)...))
+	}
+	return rows
+}
+
+// ceilingMethod says how the tables' figures were made.
+func ceilingMethod(b *strings.Builder, rep CeilingReport) {
+	fmt.Fprintf(b, "\nPredicted: MemAvailable (%.1f GiB at the start) over what a connection cost the machine at the calibration holds, against every other limit; the lowest binds. "+
+		"The server's parts are those of machine KiB/conn (user space, kernel stacks, its threads' kernel objects and mappings, its socket end and epoll registration, page tables, from the idle server); "+
+		"the client's are their growth between the two holds, so its runtime is left out. Slab the parts do not explain (a process's mm_struct and descriptor table for fork) is not in them. ", rep.MemAvailableKiB/(1<<20))
+	for _, s := range rep.Servers {
+		if !s.Cost.Machine() {
+			b.WriteString("* The calibration holds kept no machine record (see the notes): user space and kernel stacks of server and client only. ")
+			break
+		}
+	}
+	fmt.Fprintf(b, "Held: steps of doubling size up to %.0f%% of the prediction, no run using more than %.0f%% of MemAvailable, within a budget of %s (took %s). ",
 		100*rep.SafeFraction, 100*rep.MemCapShare, fmtSeconds(rep.BudgetS), fmtSeconds(rep.WallS))
-	b.WriteString("Extrapolated: the machine's MemAvailable used at each held step, fitted with a line (kernel memory included) and carried to MemAvailable, against the other limits.\n")
+	b.WriteString("Extrapolated: the machine's MemAvailable used at each held step, fitted with a line (everything included) and carried to MemAvailable, against the other limits. " +
+		"MemAvailable counts reclaimable slab as available, a socket's inode and dentry among it, though they cannot be freed while the socket is open; so the fitted line can lie below the parts.\n")
 	if rep.OOMKills.Set {
-		fmt.Fprintf(&b, "OOM killer: %s processes killed during the run (machine-wide).\n", FmtInt(rep.OOMKills))
+		fmt.Fprintf(b, "OOM killer: %s processes killed during the run (machine-wide).\n", FmtInt(rep.OOMKills))
 	}
 	if len(rep.Tuned) > 0 {
-		fmt.Fprintf(&b, "Tuned for the run and restored afterwards: %s.\n", ChangesText(rep.Tuned))
+		fmt.Fprintf(b, "Tuned for the run and restored afterwards: %s.\n", ChangesText(rep.Tuned))
 	}
-	return b.String()
 }
 
 // ceilingFor is the prediction the steps aimed at: with -tune's sysctls
@@ -171,7 +204,20 @@ func CeilingLimits(rep CeilingReport) string {
 			rows = append(rows, []string{l.Name, l.Have, fmtConns(l.Conns), tuned, l.How})
 		}
 		b.WriteString(MDTable([]string{"limit", "here", "connections", "with -tune", "how"}, rows, []bool{false, true, true, true, false}))
-		fmt.Fprintf(&b, "\nSteps stopped: %s. Cap %s (%s).\n\n", s.Stopped, fmtConns(s.Cap), s.CapWhy)
+		fmt.Fprintf(&b, "\n%s\n\nSteps stopped: %s. Cap %s (%s).\n\n", costText(s.Cost), s.Stopped, fmtConns(s.Cap), s.CapWhy)
 	}
 	return b.String()
+}
+
+// costText is a server's cost of a connection in a sentence, every part.
+func costText(c plan.ConnCost) string {
+	f := results.FmtFloat
+	if !c.Machine() {
+		return fmt.Sprintf("Cost per connection (%s only): %s KiB, the server's user space %s and kernel stacks %s, the client %s.",
+			plan.CostUserKStack, f(c.KiB()), f(c.ServerUserKiB), f(c.ServerKStackKiB), f(c.ClientKiB))
+	}
+	return fmt.Sprintf("Cost per connection: %s KiB. The server %s: user space %s, kernel stack %s, thread objects %s, socket %s, page tables %s. "+
+		"The client %s: user space %s, kernel stack %s, thread objects %s, socket %s, page tables %s.",
+		f(c.KiB()), f(c.ServerKiB()), f(c.ServerUserKiB), f(c.ServerKStackKiB), f(c.ServerThreadObjectsKiB), f(c.ServerSocketKiB), f(c.ServerPageTablesKiB),
+		f(c.ClientKiB), f(c.ClientUserKiB), f(c.ClientKStackKiB), f(c.ClientThreadObjectsKiB), f(c.ClientSocketKiB), f(c.ClientPageTablesKiB))
 }

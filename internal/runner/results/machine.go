@@ -131,13 +131,37 @@ func (c Costs) Sum() Num {
 
 // Per divides every part by n.
 func (c Costs) Per(n float64) Costs {
-	div := func(x Num) Num {
+	return c.each(Costs{}, func(x, _ Num) Num {
 		if !x.Set || n <= 0 {
 			return Num{}
 		}
 		return N(x.V / n)
-	}
-	return Costs{div(c.User), div(c.KStack), div(c.ThreadObjects), div(c.Sockets), div(c.PageTables)}
+	})
+}
+
+// Minus is c less o, part by part; not measured unless both are.
+func (c Costs) Minus(o Costs) Costs {
+	return c.each(o, func(x, y Num) Num {
+		if !x.Set || !y.Set {
+			return Num{}
+		}
+		return N(x.V - y.V)
+	})
+}
+
+// Floor is c with every part below zero raised to it.
+func (c Costs) Floor() Costs {
+	return c.each(Costs{}, func(x, _ Num) Num {
+		if x.Set && x.V < 0 {
+			return N(0)
+		}
+		return x
+	})
+}
+
+// each is f of c's and o's parts, part by part.
+func (c Costs) each(o Costs, f func(x, y Num) Num) Costs {
+	return Costs{f(c.User, o.User), f(c.KStack, o.KStack), f(c.ThreadObjects, o.ThreadObjects), f(c.Sockets, o.Sockets), f(c.PageTables, o.PageTables)}
 }
 
 // Units is what a process set holds that the calibration prices.
