@@ -55,20 +55,6 @@ func TestCeiling(t *testing.T) {
 			t.Errorf("%s: %d connections, bound by %s; want %d by %s", c.name, got.Conns, got.Binding, c.conns, c.binding)
 		}
 	}
-	// The memory limit says which parts it counts.
-	for _, c := range []struct {
-		cost ConnCost
-		kib  float64
-		how  string
-	}{{threadMachine(), 38, "38.00 KiB per connection (machine memory of server and client: user space, kernel stacks, thread objects, sockets, page tables)"},
-		{userKStack(8.3, 16, 3.5), 27.8, "27.80 KiB per connection (user space and kernel stacks of server and client)"}} {
-		if k := c.cost.KiB(); math.Abs(k-c.kib) > 1e-9 {
-			t.Errorf("%+v: %v KiB per connection, want %v", c.cost, k, c.kib)
-		}
-		if l := Limits(thisMachine(), thread, c.cost, 100, false)[0]; l.Name != "MemAvailable" || !strings.Contains(l.How, c.how) {
-			t.Errorf("memory limit %+v; want %q in how", l, c.how)
-		}
-	}
 	// Every limit a thread per connection meets is listed, with how.
 	ls := Limits(thisMachine(), thread, userKStack(8.3, 16, 3.5), 100, false)
 	names := map[string]Limit{}
@@ -106,6 +92,24 @@ func TestCeiling(t *testing.T) {
 	for _, l := range Limits(s, thread, userKStack(8.3, 16, 3.5), 100, false) {
 		if l.Name == "kernel.pid_max" && l.Conns != math.MaxInt64 {
 			t.Errorf("a sysctl that is not there bounds at %d", l.Conns)
+		}
+	}
+}
+
+// The memory limit divides by every part measured, and says which.
+func TestCeilingMemoryLimit(t *testing.T) {
+	thread := srvreport.Model{Name: "thread", PerConnection: "thread"}
+	for _, c := range []struct {
+		cost ConnCost
+		kib  float64
+		how  string
+	}{{threadMachine(), 38, "38.00 KiB per connection (machine memory of server and client: user space, kernel stacks, thread objects, sockets, page tables)"},
+		{userKStack(8.3, 16, 3.5), 27.8, "27.80 KiB per connection (user space and kernel stacks of server and client)"}} {
+		if k := c.cost.KiB(); math.Abs(k-c.kib) > 1e-9 {
+			t.Errorf("%+v: %v KiB per connection, want %v", c.cost, k, c.kib)
+		}
+		if l := Limits(thisMachine(), thread, c.cost, 100, false)[0]; l.Name != "MemAvailable" || !strings.Contains(l.How, c.how) {
+			t.Errorf("memory limit %+v; want %q in how", l, c.how)
 		}
 	}
 }
