@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,9 +160,21 @@ func TestModelsTiny(t *testing.T) {
 		if !l.CPUPerRTus.Set || !l.KiBPerConnIdle.Set {
 			t.Errorf("%s: long-lived figures missing: %+v", l.Server, l)
 		}
+		// Every part of the machine's memory, adding up; a thread per
+		// connection pays its kernel objects, every model a socket end.
+		p := l.MachineParts
+		if sum := p.Sum(); !sum.Set || !l.MachinePerC.Set || math.Abs(sum.V-l.MachinePerC.V) > 1e-9 || p.Sockets.V <= 0 || !l.ClientMachine.Set {
+			t.Errorf("%s: machine %v KiB/conn from parts %+v (client %v); want every part, adding up, and a socket", l.Server, l.MachinePerC, p, l.ClientMachine)
+		}
+		if l.Server == "10kthreads:thread" && p.ThreadObjects.V <= 0 {
+			t.Errorf("thread: no thread objects in %+v", p)
+		}
+	}
+	if rep.Calibration == nil || !rep.Calibration.Socket.SlabKiB.Set {
+		t.Errorf("models.json has no calibration: %+v", rep.Calibration)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "models.md"))
-	for _, w := range []string{"| concurrency | thread | prethread |", "| 4 |", "## Long-lived connections", "CPU µs/round trip", "(`-d 10ms`)", "![requests/s against concurrency](models_rps.svg)"} {
+	for _, w := range []string{"| concurrency | thread | prethread |", "| 4 |", "## Long-lived connections", "CPU µs/round trip", "what a connection costs the machine", "**machine KiB/conn**", "epoll registration", "(`-d 10ms`)", "![requests/s against concurrency](models_rps.svg)"} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("models.md lacks %q:\n%s", w, md)
 		}

@@ -244,6 +244,17 @@ var machineMethod = []string{
 		"Kernel memory outside the slab and these counters (per-CPU data, vmalloc'd descriptor tables) is not counted.",
 }
 
+// calibrationSection is what one unit costs the kernel here, and what
+// could not be measured.
+func calibrationSection(b *strings.Builder, cal *results.Calibration, kpt results.Num) {
+	if cal.SlabInfoError != "" {
+		fmt.Fprintf(b, "**Not measured here:** /proc/slabinfo could not be read (%s). The slab costs come from the `Slab` total of /proc/meminfo, in whole slab pages, "+
+			"so they are coarser, and neither the calibration nor the unexplained growth is broken down by cache.\n\n", cal.SlabInfoError)
+	}
+	fmt.Fprintf(b, "What one unit costs the kernel on this machine, measured once at the start of the run (slab basis: %s). Cache names are those of /proc/slabinfo: the kernel merges caches of one object size under one name, "+
+		"so epoll's wait-queue entries can count under `anon_vma_chain` and TCP's bind buckets under `eventpoll_epi`.\n\n%s\n", cal.Basis, CalibrationTable(cal, kpt))
+}
+
 // writeMachine is report.md's section on machine memory: how the parts
 // are made, the calibration, and the check against the machine.
 func writeMachine(b *strings.Builder, res *results.Results) {
@@ -255,12 +266,7 @@ func writeMachine(b *strings.Builder, res *results.Results) {
 	for _, l := range machineMethod {
 		b.WriteString(l + "\n\n")
 	}
-	if cal.SlabInfoError != "" {
-		fmt.Fprintf(b, "**Not measured here:** /proc/slabinfo could not be read (%s). The slab costs come from the `Slab` total of /proc/meminfo, in whole slab pages, "+
-			"so they are coarser, and neither the calibration nor the unexplained growth is broken down by cache.\n\n", cal.SlabInfoError)
-	}
-	fmt.Fprintf(b, "What one unit costs the kernel on this machine (slab basis: %s). Cache names are those of /proc/slabinfo: the kernel merges caches of one object size under one name, "+
-		"so epoll's wait-queue entries can count under `anon_vma_chain` and TCP's bind buckets under `eventpoll_epi`.\n\n%s\n", cal.Basis, CalibrationTable(cal, res.Meta.KStackPerThreadKiB))
+	calibrationSection(b, cal, res.Meta.KStackPerThreadKiB)
 	if t := MachineCheck(res.Runs); t != "" {
 		b.WriteString("**Check against the machine.** For each run, the growth of each /proc/meminfo counter from idle to the peak beside the parts of the server and the client that should explain it; " +
 			"the growth of the four counters together beside the sum of all the parts; and the drop of `MemAvailable` beside that sum. The counters are machine-wide: whatever other processes did meanwhile is in them. " +

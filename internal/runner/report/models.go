@@ -45,7 +45,16 @@ type ModelsLong struct {
 	KStackAllPerC   results.Num `json:"kstack_all_kib_per_conn"`
 	CPUPerRTus      results.Num `json:"cpu_us_per_rt"`
 	RoundTripsPerS  results.Num `json:"round_trips_per_s"`
-	Note            string      `json:"note,omitempty"`
+	// Machine memory per connection (results.csv's machine figures): the
+	// parts, their sum, the slab growth they do not explain (not in the
+	// sum) and the client's every part.
+	MachineParts  results.Costs `json:"machine_parts_kib_per_conn"`
+	MachinePerC   results.Num   `json:"machine_kib_per_conn"`
+	OtherKernel   results.Num   `json:"other_kernel_kib_per_conn"`
+	ClientMachine results.Num   `json:"client_machine_kib_per_conn"`
+	Note          string        `json:"note,omitempty"`
+	// MachineNote says why the machine figures were not derived.
+	MachineNote string `json:"machine_note,omitempty"`
 }
 
 // ModelsReport is models.json.
@@ -65,6 +74,10 @@ type ModelsReport struct {
 	Environment    [][2]string            `json:"environment"`
 	// ModelList is what bin/10kthreads -M list said about its models.
 	ModelList srvreport.ModelList `json:"model_list"`
+	// Calibration and KStackPerThr price the long-lived rows' machine
+	// parts (meta.json's); nil in results from before the parts.
+	Calibration  *results.Calibration `json:"machine_calibration"`
+	KStackPerThr results.Num          `json:"kstack_per_thread_kib"`
 }
 
 // ModelsRun is how the connection-per-request cells ran: at which
@@ -82,7 +95,8 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 	conc, dur := run.Concurrency, run.Duration
 	rep := ModelsReport{Header: header(ModelsSchema, m), DurationS: dur.Seconds(), RequestDelayUS: run.Delay.Microseconds(),
 		Concurrency: conc, Servers: specs, Reconnect: []ModelsCell{}, LongLived: []ModelsLong{}, Pinning: m.Pinning,
-		Notes: m.Notes, Environment: m.Env, Interference: map[string]results.Num{}, ModelList: list}
+		Notes: m.Notes, Environment: m.Env, Interference: map[string]results.Num{}, ModelList: list,
+		Calibration: m.Calibration, KStackPerThr: m.KStackPerThreadKiB}
 	med, worst := results.InterferenceSummary(res.Runs)
 	rep.Interference["median"], rep.Interference["worst_run"] = med, worst
 	for _, n := range conc {
@@ -109,25 +123,37 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 	}
 	for _, s := range specs {
 		for _, c := range res.Cells {
-			if c.Server != s.Key || c.Workload != "echo" {
-				continue
+			if c.Server == s.Key && c.Workload == "echo" {
+				rep.LongLived = append(rep.LongLived, longRow(c, s, longSpecs[s.Key].Args))
 			}
-			l := ModelsLong{Server: s.Key, Label: s.Label, Conns: c.Conns, Args: longSpecs[s.Key].Args, Status: c.Status(),
-				Errors: c.Stat("errors").Med, KiBPerConnIdle: c.Stat("hold_kib_per_conn").Med,
-				KiBPerConnStart: c.Stat("hold_kib_per_conn_from_start").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
-				KStackAllPerC: c.Stat("hold_kstack_all_kib_per_conn").Med, CPUPerRTus: c.Stat("hold_cpu_us_per_rt").Med, RoundTripsPerS: c.Stat("round_trips_per_s").Med}
-			if l.Args == nil {
-				l.Args = []string{}
-			}
-			for _, r := range c.Runs {
-				if r.M.ProbeLate || (r.Probe != nil && r.Probe.HoldJSON == "" && r.Probe.Detail != "") {
-					l.Note = r.Probe.Detail
-				}
-			}
-			rep.LongLived = append(rep.LongLived, l)
 		}
 	}
 	return rep
+}
+
+// longRow is the long-lived row of cell c, whose server ran with args.
+func longRow(c *results.Cell, s results.ServerSpec, args []string) ModelsLong {
+	l := ModelsLong{Server: s.Key, Label: s.Label, Conns: c.Conns, Args: args, Status: c.Status(),
+		Errors: c.Stat("errors").Med, KiBPerConnIdle: c.Stat("hold_kib_per_conn").Med,
+		KiBPerConnStart: c.Stat("hold_kib_per_conn_from_start").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
+		KStackAllPerC: c.Stat("hold_kstack_all_kib_per_conn").Med, CPUPerRTus: c.Stat("hold_cpu_us_per_rt").Med, RoundTripsPerS: c.Stat("round_trips_per_s").Med,
+		MachineParts: c.MachinePerConn(), MachinePerC: c.Stat("machine_kib_per_conn").Med, OtherKernel: c.Stat("other_kernel_kib_per_conn").Med,
+		ClientMachine: c.Stat("client_machine_kib_per_conn").Med}
+	if l.Args == nil {
+		l.Args = []string{}
+	}
+	for _, r := range c.Runs {
+		if r.M.ProbeLate || (r.Probe != nil && r.Probe.HoldJSON == "" && r.Probe.Detail != "") {
+			l.Note = r.Probe.Detail
+		}
+		if r.Machine != nil && r.Attribution == nil {
+			l.MachineNote = r.Machine.Detail
+			if l.MachineNote == "" {
+				l.MachineNote = "no peak snapshot"
+			}
+		}
+	}
+	return l
 }
 
 // shortName is a column header: the model without the binary's name.
@@ -169,6 +195,7 @@ func ModelsMarkdown(rep ModelsReport, fig plots.File) string {
 	modelsRequests(&b, rep, fig)
 	if len(rep.LongLived) > 0 {
 		modelsLong(&b, rep)
+		modelsMachine(&b, rep)
 	}
 	footer(&b, rep.Interference, rep.Notes, rep.Command)
 	return b.String()

@@ -47,3 +47,24 @@ func TestDelayArg(t *testing.T) {
 		}
 	}
 }
+
+// The long-lived rows' machine memory: every part, the sum in bold, and
+// why a row has none.
+func TestModelsMachineTable(t *testing.T) {
+	n := results.N
+	rep := ModelsReport{Interference: map[string]results.Num{}, Calibration: &results.Calibration{Basis: results.BasisSlabinfo}, LongLived: []ModelsLong{
+		{Label: "10kthreads (thread)", Conns: 1000, MachinePerC: n(35.5), OtherKernel: n(0.25), ClientMachine: n(12),
+			MachineParts: results.Costs{User: n(8.25), KStack: n(16), ThreadObjects: n(7.5), Sockets: n(3.75), PageTables: n(0)}},
+		{Label: "10kthreads (fork)", Conns: 1000, MachineNote: "the client ended before it could be taken"},
+	}}
+	md := ModelsMarkdown(rep, plots.File{})
+	for _, want := range []string{
+		"| 10kthreads (thread) | 1,000 | 8.25 | 16.0 | 7.50 | 3.75 | 0 | **35.5** | 0.250 | 12.0 |",
+		"| 10kthreads (fork) | 1,000 | – | – | – | – | – | not measured: the client ended before it could be taken | – | – |",
+		"measured once at the start of the run (slab basis: slabinfo)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("models.md lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -83,7 +83,8 @@ var Defs = []Def{
 	{"hold_cpu_us_per_rt", "server CPU from the hold report to exit per round trip (µs)", func(m Metrics) Num { return m.HoldCPUPerRTus }},
 	{"accept_server_s", "server: first to last connection thread (s)", func(m Metrics) Num { return m.AcceptServerS }},
 	{"gib_per_s", "echoed payload each direction (GiB/s)", func(m Metrics) Num { return m.GiBPerS }},
-	// Runs with a machine record (the hold workload); empty otherwise.
+	// Runs with a machine record (the matrix's hold workload, the models'
+	// long-lived connections, the ceiling's calibration); empty otherwise.
 	{"thread_objects_kib_per_conn", "kernel objects of the server's threads and their mappings per connection (KiB)", func(m Metrics) Num { return m.ThreadObjPerC }},
 	{"socket_kib_per_conn", "the server's socket end and epoll registration per connection (KiB)", func(m Metrics) Num { return m.SocketPerC }},
 	{"page_tables_kib_per_conn", "growth of the server's page tables per connection (KiB)", func(m Metrics) Num { return m.PageTablesPerC }},

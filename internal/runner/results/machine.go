@@ -112,9 +112,13 @@ var MachineParts = []struct{ Key, Name string }{
 }
 
 // Costs is what a server's or a client's connections cost the machine,
-// KiB, by part.
+// KiB, by part (the parts of MachineParts, in its order).
 type Costs struct {
-	User, KStack, ThreadObjects, Sockets, PageTables Num
+	User          Num `json:"user_kib"`
+	KStack        Num `json:"kstack_kib"`
+	ThreadObjects Num `json:"thread_objects_kib"`
+	Sockets       Num `json:"socket_kib"`
+	PageTables    Num `json:"page_tables_kib"`
 }
 
 // Sum is the whole, not measured unless every part is.
