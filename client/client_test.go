@@ -14,7 +14,7 @@ import (
 
 // Every key documented in SCHEMA.md is present in a real report.
 func TestJSONSchemaKeys(t *testing.T) {
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	o := runClient(t, "-host", addr, "-n", "5")
 	if o.code != 0 {
 		t.Fatalf("exit %d: %s", o.code, o.stderr)

@@ -14,8 +14,6 @@ import (
 	"tenkthreads/internal/testkit"
 )
 
-func echoHandler(c net.Conn) { _, _ = io.Copy(c, c) }
-
 // flipHandler echoes but corrupts the 4th byte of the stream.
 var flipHandler = testkit.FlipByte(3)
 
@@ -53,7 +51,7 @@ func (s *countingEcho) handle(c net.Conn) {
 	s.open++
 	s.peak = max(s.peak, s.open)
 	s.mu.Unlock()
-	_, _ = io.Copy(c, c)
+	testkit.Echo(c)
 	s.mu.Lock()
 	s.open--
 	s.mu.Unlock()

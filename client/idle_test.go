@@ -67,7 +67,7 @@ func everyThirdSilent() func(net.Conn) {
 			silentHandler(c)
 			return
 		}
-		echoHandler(c)
+		testkit.Echo(c)
 	}
 }
 
@@ -88,7 +88,7 @@ func result(t *testing.T, o outcome) *clientreport.Result {
 // -idle against an exact echo server: every idle connection is held with
 // the active ones and verified at the end, and counted apart.
 func TestIdleVerified(t *testing.T) {
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	o := runClient(t, "-host", addr, "-n", "7", "-idle", "13", "-rounds", "4")
 	if o.code != 0 {
 		t.Fatalf("exit %d: %s", o.code, o.stderr)
@@ -206,7 +206,7 @@ func TestMergeFairnessExact(t *testing.T) {
 // report has them all.
 func TestIdleProcs(t *testing.T) {
 	bin := buildClient(t)
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	f := filepath.Join(t.TempDir(), "r.json")
 	res := testkit.Run(t, runBound, bin, "-quiet", "-host", addr, "-n", "6", "-idle", "5", "-procs", "2", "-rounds", "2", "-json", f)
 	if res.Code != 0 {

@@ -36,7 +36,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 		}
 		return o
 	}
-	base := run(echoHandler, "-rate", "200")
+	base := run(testkit.Echo, "-rate", "200")
 	from := time.Now().Add(400 * time.Millisecond)
 	open := run(stallHandler(from, from.Add(stall)), "-rate", "200")
 	from = time.Now().Add(400 * time.Millisecond)

@@ -19,7 +19,7 @@ import (
 const runBound = 2 * time.Minute
 
 func TestMergeEqualsSum(t *testing.T) {
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	dir := t.TempDir()
 	var files []string
 	var want struct{ req, rt, rtt float64 }
@@ -68,7 +68,7 @@ func TestMergeEqualsSum(t *testing.T) {
 func TestTwoProcessesMerged(t *testing.T) {
 	bin := buildClient(t)
 	dir := t.TempDir()
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	start := fmt.Sprint(time.Now().Add(time.Second).Format(time.RFC3339Nano))
 	var procs []*testkit.Process
 	var files []string
@@ -131,7 +131,7 @@ func TestProcsSpreadAndBarrier(t *testing.T) {
 // SIGINT ends a long run early with a partial report and exit 1.
 func TestInterrupt(t *testing.T) {
 	bin := buildClient(t)
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	p := testkit.Start(t, "client", []string{bin, "-host", addr, "-n", "10", "-duration", "20s", "-progress"})
 	time.Sleep(1500 * time.Millisecond)
 	p.Signal(t, syscall.SIGINT)

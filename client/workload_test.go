@@ -78,7 +78,7 @@ func echoWorkloads() []echoWorkload {
 }
 
 func TestExactEchoWorkloads(t *testing.T) {
-	addr := testkit.Serve(t, echoHandler)
+	addr := testkit.Serve(t, testkit.Echo)
 	for _, tc := range echoWorkloads() {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"-host", addr, "-n", fmt.Sprint(tc.n)}, tc.args...)

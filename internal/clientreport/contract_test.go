@@ -3,54 +3,24 @@ package clientreport
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-)
 
-// echoServer echoes on a loopback port until the test ends.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+	"tenkthreads/internal/testkit"
+)
 
 // The real client's JSON, of one process and merged from two, decodes
 // into Result with no key missing or extra: a key renamed in the client
 // fails here.
 func TestRealClientJSON(t *testing.T) {
-	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "client"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := filepath.Join(testkit.RepoRoot(t), "bin", "client")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatal("bin/client not found: run make first")
 	}
-	addr := echoServer(t)
+	addr := testkit.Serve(t, testkit.Echo)
 	for _, extra := range [][]string{{"-rounds", "3"}, {"-procs", "2", "-hold", "10ms"}, {"-rate", "1000", "-duration", "200ms"}} {
 		t.Run(strings.Join(extra, " "), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.json")

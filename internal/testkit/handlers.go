@@ -1,6 +1,13 @@
 package testkit
 
-import "net"
+import (
+	"io"
+	"net"
+)
+
+// Echo is a handler for Serve: it writes back everything it reads, until
+// the peer closes.
+func Echo(c net.Conn) { _, _ = io.Copy(c, c) }
 
 // EchoEach is a handler for Serve: an echo that calls each on every chunk
 // it has read, with the chunk's offset in the stream, before it writes the

@@ -12,7 +12,7 @@ import (
 )
 
 func TestServeAndClosedPort(t *testing.T) {
-	addr := Serve(t, func(c net.Conn) { io.Copy(c, c) })
+	addr := Serve(t, Echo)
 	c, err := net.DialTimeout("tcp", addr, time.Minute)
 	if err != nil {
 		t.Fatal(err)
