@@ -3,8 +3,6 @@ package runner
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -112,32 +110,15 @@ func (keepalive) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if o.ServerOverride != nil {
 		specs = o.ServerOverride
 	}
-	o.Command = reproWithDelay(o)
-	c, err := newCampaign(o, "keepalive", kit, sys, pnotes, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	defer c.close()
-	c.meta.Reps, c.meta.Counts = kp.reps, kp.idle
-	runKeepAlive(c, kp, specs)
-	res, err := c.finish()
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	if err := report.WriteCSV(filepath.Join(c.dir, "results.csv"), res.Cells); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	rep := report.KeepAliveReport{Active: kp.active, Workers: keepaliveWorkers, Idle: kp.idle, DurationS: kp.dur.Seconds(), TimeoutS: kp.timeout.Seconds(), Servers: specs}
-	for _, d := range kp.delays {
-		rep.DelaysUS = append(rep.DelaysUS, d.Microseconds())
-	}
-	md, err := writeKeepAlive(c.dir, report.BuildKeepAlive(res, rep))
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	fmt.Fprintf(stdout, "\nfinished in %s; %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "keepalive.md"))
-	return c.status()
+	return delayedRun{kind: "keepalive", notes: pnotes, reps: kp.reps, counts: kp.idle,
+		run: func(c *campaign) { runKeepAlive(c, kp, specs) },
+		summary: func(dir string, res *results.Results) (string, error) {
+			rep := report.KeepAliveReport{Active: kp.active, Workers: keepaliveWorkers, Idle: kp.idle, DurationS: kp.dur.Seconds(), TimeoutS: kp.timeout.Seconds(), Servers: specs}
+			for _, d := range kp.delays {
+				rep.DelaysUS = append(rep.DelaysUS, d.Microseconds())
+			}
+			return writeKeepAlive(dir, report.BuildKeepAlive(res, rep))
+		}}.exec(o, kit, sys, stdout, stderr)
 }
 
 // runKeepAlive runs every server with each number of idle connections,
@@ -175,19 +156,7 @@ func runKeepAlive(c *campaign, kp keepalivePlan, specs []results.ServerSpec) {
 // writeKeepAlive writes keepalive.json, the plot and keepalive.md, and
 // returns the latter.
 func writeKeepAlive(dir string, rep report.KeepAliveReport) (string, error) {
-	if err := results.WriteJSON(filepath.Join(dir, "keepalive.json"), rep); err != nil {
-		return "", err
-	}
-	var figs []plots.File
-	for _, lf := range report.KeepAliveFigures(rep) {
-		f, err := plots.WriteLines(dir, lf)
-		if err != nil {
-			return "", err
-		}
-		figs = append(figs, f)
-	}
-	md := report.KeepAliveMarkdown(rep, figs)
-	return md, os.WriteFile(filepath.Join(dir, "keepalive.md"), []byte(md), 0o644)
+	return writeSummary(dir, "keepalive", rep, report.KeepAliveFigures(rep), func(f []plots.File) string { return report.KeepAliveMarkdown(rep, f) })
 }
 
 // Summary marks a keepalive directory for -report.
@@ -203,9 +172,5 @@ func (keepalive) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 		return fail(stderr, "%v", err)
 	}
 	md, err := writeKeepAlive(dir, report.BuildKeepAlive(res, old))
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	return 0
+	return printed(stdout, stderr, md, err)
 }

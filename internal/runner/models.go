@@ -135,30 +135,13 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if o.ServerOverride != nil {
 		specs = o.ServerOverride
 	}
-	o.Command = reproWithDelay(o)
-	c, err := newCampaign(o, "models", kit, sys, nil, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	defer c.close()
-	c.meta.Notes = append(append(c.meta.Notes, pnotes...), mp.dropped...)
-	c.meta.Reps, c.meta.Counts = 1, mp.conc
-	longSpecs := runModels(c, kit, mp, specs)
-	res, err := c.finish()
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	if err := report.WriteCSV(filepath.Join(c.dir, "results.csv"), res.Cells); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	rep := report.BuildModels(res, specs, longSpecs, report.ModelsRun{Concurrency: mp.conc, Duration: mp.dur, Delay: mp.delay}, kit.Models)
-	md, err := writeModels(c.dir, rep)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	fmt.Fprintf(stdout, "\nfinished in %s; %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "models.md"))
-	return c.status()
+	var longSpecs map[string]results.ServerSpec
+	return delayedRun{kind: "models", notes: append(pnotes, mp.dropped...), reps: 1, counts: mp.conc,
+		run: func(c *campaign) { longSpecs = runModels(c, kit, mp, specs) },
+		summary: func(dir string, res *results.Results) (string, error) {
+			run := report.ModelsRun{Concurrency: mp.conc, Duration: mp.dur, Delay: mp.delay}
+			return writeModels(dir, report.BuildModels(res, specs, longSpecs, run, kit.Models))
+		}}.exec(o, kit, sys, stdout, stderr)
 }
 
 // runModels runs connection per request at every concurrency, then
@@ -235,15 +218,7 @@ func loadSummary(dir, name string, v any) (*results.Results, error) {
 // writeModels writes models.json, the plot and models.md, and returns
 // the latter.
 func writeModels(dir string, rep report.ModelsReport) (string, error) {
-	if err := results.WriteJSON(filepath.Join(dir, "models.json"), rep); err != nil {
-		return "", err
-	}
-	f, err := plots.WriteLines(dir, report.ModelsFigure(rep))
-	if err != nil {
-		return "", err
-	}
-	md := report.ModelsMarkdown(rep, f)
-	return md, os.WriteFile(filepath.Join(dir, "models.md"), []byte(md), 0o644)
+	return writeSummary(dir, "models", rep, []plots.LineFigure{report.ModelsFigure(rep)}, func(f []plots.File) string { return report.ModelsMarkdown(rep, f[0]) })
 }
 
 // Summary marks a models directory for -report.
@@ -270,11 +245,6 @@ func (models) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	run := report.ModelsRun{Concurrency: old.Concurrency, Duration: time.Duration(old.DurationS * float64(time.Second)),
 		Delay: time.Duration(old.RequestDelayUS) * time.Microsecond}
-	rep := report.BuildModels(res, old.Servers, long, run, old.ModelList)
-	md, err := writeModels(dir, rep)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	return 0
+	md, err := writeModels(dir, report.BuildModels(res, old.Servers, long, run, old.ModelList))
+	return printed(stdout, stderr, md, err)
 }
