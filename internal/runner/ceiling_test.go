@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/sysinfo"
-	"tenkthreads/internal/testkit"
 )
 
 func ceilingOptions(t *testing.T, budget time.Duration) plan.Options {
@@ -27,13 +25,8 @@ func ceilingOptions(t *testing.T, budget time.Duration) plan.Options {
 // steps that double up to the cap or the budget, and the report.
 func TestCeilingTiny(t *testing.T) {
 	o := ceilingOptions(t, 12*time.Second)
-	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	dir := onlyDir(t, o.Out, "ceiling-")
 	var rep report.CeilingReport
-	testkit.ReadJSON(t, filepath.Join(dir, "ceiling.json"), &rep)
+	dir := runMode(t, o, &rep).dir
 	if rep.Schema != report.CeilingSchema || len(rep.Servers) != 1 || !rep.OOMKills.Set {
 		t.Fatalf("ceiling.json: schema %q, %d servers, OOM kills %v", rep.Schema, len(rep.Servers), rep.OOMKills)
 	}
@@ -68,10 +61,7 @@ func TestCeilingTiny(t *testing.T) {
 	}
 	checkPNG(t, filepath.Join(dir, "ceiling.png"))
 	// The report can be rebuilt from the directory.
-	stdout.Reset()
-	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "extrapolated ceiling") {
-		t.Errorf("-report on a ceiling directory: exit %d\n%s", code, stderr.String())
-	}
+	checkRebuild(t, dir, "extrapolated ceiling")
 }
 
 // checkMachineCost: the prediction prices every part of a thread per
@@ -103,18 +93,14 @@ func TestCeilingMemoryFloor(t *testing.T) {
 	s.MemAvailableKiB = 10 * float64(avail)
 	withSystem(t, s)
 	o := ceilingOptions(t, 10*time.Second)
-	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr.String())
-	}
 	var rep report.CeilingReport
-	testkit.ReadJSON(t, filepath.Join(onlyDir(t, o.Out, "ceiling-"), "ceiling.json"), &rep)
+	stderr := runMode(t, o, &rep).stderr
 	sv := rep.Servers[0]
 	if len(sv.Steps) != 1 || sv.Steps[0].Held || sv.Steps[0].Status != results.StatusMemCap || !strings.Contains(sv.Stopped, "memory-cap") {
 		t.Errorf("steps %+v, stopped %q; want the first calibration stopped at the memory floor", sv.Steps, sv.Stopped)
 	}
-	if !strings.Contains(stderr.String(), "MemAvailable fell below") {
-		t.Errorf("stderr does not say why the run stopped:\n%s", stderr.String())
+	if !strings.Contains(stderr, "MemAvailable fell below") {
+		t.Errorf("stderr does not say why the run stopped:\n%s", stderr)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
-	"tenkthreads/internal/testkit"
 )
 
 // The keep-alive experiment in small, on the real servers: with 8 idle
@@ -29,13 +28,9 @@ func TestKeepAliveTiny(t *testing.T) {
 	o := plan.Options{Mode: "keepalive", Bin: bin, Out: t.TempDir(), NoPin: true, Quick: true, Reps: 1, Counts: []int{8}, CountsSet: true,
 		Echo: 300 * time.Millisecond, EchoSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
 		Getenv: env, ServerOverride: specs}
-	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	dir := onlyDir(t, o.Out, "keepalive-")
 	var rep report.KeepAliveReport
-	testkit.ReadJSON(t, filepath.Join(dir, "keepalive.json"), &rep)
+	mr := runMode(t, o, &rep)
+	dir := mr.dir
 	if rep.Schema != report.KeepAliveSchema || len(rep.Rows) != 4 || strings.Join(rep.Servers[0].Args, " ") != "-M pool -w 4" {
 		t.Fatalf("keepalive.json: schema %q, %d rows, servers %+v", rep.Schema, len(rep.Rows), rep.Servers)
 	}
@@ -67,14 +62,11 @@ func TestKeepAliveTiny(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "| 10kthreads (pool -w 4) | 8 | 2ms | 0 | – | 100 | 0 / 0 / 0 | 4 of 8 | errors |") {
-		t.Errorf("table:\n%s", stdout.String())
+	if !strings.Contains(mr.stdout, "| 10kthreads (pool -w 4) | 8 | 2ms | 0 | – | 100 | 0 / 0 / 0 | 4 of 8 | errors |") {
+		t.Errorf("table:\n%s", mr.stdout)
 	}
 	os.Remove(filepath.Join(dir, "keepalive.md"))
-	stdout.Reset()
-	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "starved of 100") {
-		t.Errorf("-report on a keepalive directory: exit %d\n%s", code, stderr.String())
-	}
+	checkRebuild(t, dir, "starved of 100")
 }
 
 // DELAY is checked before anything runs.

@@ -47,6 +47,32 @@ func onlyDir(t *testing.T, out, prefix string) string {
 	return dirs[0]
 }
 
+// modeRun is the directory a mode wrote and what it printed.
+type modeRun struct{ dir, stdout, stderr string }
+
+// runMode runs o's mode, which must exit 0, and reads its summary
+// (MODE.json in the one MODE-* directory under o.Out) into rep.
+func runMode(t *testing.T, o plan.Options, rep any) modeRun {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	dir := onlyDir(t, o.Out, o.Mode+"-")
+	testkit.ReadJSON(t, filepath.Join(dir, o.Mode+".json"), rep)
+	return modeRun{dir, stdout.String(), stderr.String()}
+}
+
+// checkRebuild: -report rebuilds a mode's directory from its raw data
+// and prints want.
+func checkRebuild(t *testing.T, dir, want string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), want) {
+		t.Errorf("-report %s: exit %d, want %q in\n%s\n%s", dir, code, want, stdout.String(), stderr.String())
+	}
+}
+
 func TestBenchTiny(t *testing.T) {
 	bin := realBin(t)
 	out := t.TempDir()
@@ -128,13 +154,8 @@ func TestModelsTiny(t *testing.T) {
 			{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
 			{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
 		}}
-	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	dir := onlyDir(t, o.Out, "models-")
 	var rep report.ModelsReport
-	testkit.ReadJSON(t, filepath.Join(dir, "models.json"), &rep)
+	dir := runMode(t, o, &rep).dir
 	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 || rep.RequestDelayUS != 10000 {
 		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows, delay %d µs", rep.Schema, len(rep.Reconnect), len(rep.LongLived), rep.RequestDelayUS)
 	}
@@ -181,10 +202,7 @@ func TestModelsTiny(t *testing.T) {
 	}
 	// The tables can be rebuilt from the raw data.
 	os.Remove(filepath.Join(dir, "models.md"))
-	stdout.Reset()
-	if code := Main([]string{"-report", dir}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "| concurrency |") {
-		t.Errorf("-report on a models directory: exit %d\n%s", code, stderr.String())
-	}
+	checkRebuild(t, dir, "| concurrency |")
 	if _, err := os.Stat(filepath.Join(dir, "models.md")); err != nil {
 		t.Errorf("models.md not rewritten: %v", err)
 	}
