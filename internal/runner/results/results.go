@@ -148,15 +148,12 @@ func (res *Results) derive(r *Run) error {
 // machine reads the run's machine record, if it keeps one, and derives
 // the machine figures from it.
 func (res *Results) machine(r *Run, cli *clientreport.Result) error {
-	if r.MachineJSON == "" {
-		return nil
-	}
-	m, err := ReadMachine(filepath.Join(res.Dir, "raw", r.MachineJSON))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	m, err := raw(res.Dir, r.MachineJSON, ReadMachine)
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.MachineJSON, err)
+	}
+	if m == nil {
+		return nil
 	}
 	if m.Peak != nil && !m.PeakLate {
 		if late, by := afterHold(m.Peak.At, cli); late {
