@@ -137,6 +137,47 @@ func TestDerive(t *testing.T) {
 	}
 }
 
+// sampleLines is every labelled line of sample()'s text, by label.
+var sampleLines = map[string]string{
+	"server":                 "ref_async_server (model goroutine)",
+	"uptime":                 "12.346 s",
+	"user CPU":               "0.123 s (all processes)",
+	"system CPU":             "0.456 s (all processes)",
+	"peak resident":          "40000 KiB (ru_maxrss; includes the launcher's memory before exec)",
+	"resident now":           "39000 KiB (VmRSS)",
+	"resident high water":    "41000 KiB (VmHWM)",
+	"resident at start":      "5000 KiB",
+	"processes":              "1 (0 workers; -P 1, fd limit 20000 each)",
+	"memory all processes":   "30000 KiB (PSS, shared pages counted once)",
+	"resident all processes": "39000 KiB (RSS, shared pages once per process)",
+	"memory per peak conn":   "3.60 KiB (VmHWM growth since start / peak connections)",
+	"threads":                "8 (live OS threads, all processes)",
+	"goroutines":             "3",
+	"page faults":            "123 minor, 0 major",
+	"context switches":       "1234 voluntary, 12 involuntary",
+	"bytes echoed":           "123456 (121K)",
+	"connections accepted":   "10000",
+	"connections reset":      "0",
+	"thread create failures": "0",
+	"accept errors":          "0",
+	"closed over cap":        "0 (no cap)",
+	"closed over FD_SETSIZE": "0",
+	"closed idle":            "0 (no timeout)",
+	"request delay":          "0 us (-d: each read waits that long before its echo)",
+	"request work":           "0 us (-W: CPU each read uses before its echo)",
+	"peak waiting":           "0 (requests in their -d wait at once)",
+	"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
+	"memory limit":           "none (no memory cgroup limit, no -m)",
+	"memory per conn (est.)": "0.00 KiB (user 0.00 + kernel stack 0.00 + task objects 0.00 + socket 0.00 KiB; object sizes from )",
+	"memory budget":          "none",
+	"closed over budget":     "0 (no budget)",
+	"kernel slab (machine)":  "16800 KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)",
+	"page tables (machine)":  "44 KiB (machine-wide PageTables growth since start; not in RSS)",
+	"PSS sum peak":           "30000 KiB (one process: not sampled, VmHWM is its peak)",
+}
+
+// The text report: the original lines exactly, then every labelled line
+// with its value at LabelWidth.
 func TestText(t *testing.T) {
 	r := sample()
 	lines := strings.Split(strings.TrimSuffix(r.Text(), "\n"), "\n")
@@ -145,43 +186,7 @@ func TestText(t *testing.T) {
 	if !reflect.DeepEqual(lines[:6], head) {
 		t.Fatalf("first six lines %q, want %q", lines[:6], head)
 	}
-	want := map[string]string{
-		"server":                 "ref_async_server (model goroutine)",
-		"uptime":                 "12.346 s",
-		"user CPU":               "0.123 s (all processes)",
-		"system CPU":             "0.456 s (all processes)",
-		"peak resident":          "40000 KiB (ru_maxrss; includes the launcher's memory before exec)",
-		"resident now":           "39000 KiB (VmRSS)",
-		"resident high water":    "41000 KiB (VmHWM)",
-		"resident at start":      "5000 KiB",
-		"processes":              "1 (0 workers; -P 1, fd limit 20000 each)",
-		"memory all processes":   "30000 KiB (PSS, shared pages counted once)",
-		"resident all processes": "39000 KiB (RSS, shared pages once per process)",
-		"memory per peak conn":   "3.60 KiB (VmHWM growth since start / peak connections)",
-		"threads":                "8 (live OS threads, all processes)",
-		"goroutines":             "3",
-		"page faults":            "123 minor, 0 major",
-		"context switches":       "1234 voluntary, 12 involuntary",
-		"bytes echoed":           "123456 (121K)",
-		"connections accepted":   "10000",
-		"connections reset":      "0",
-		"thread create failures": "0",
-		"accept errors":          "0",
-		"closed over cap":        "0 (no cap)",
-		"closed over FD_SETSIZE": "0",
-		"closed idle":            "0 (no timeout)",
-		"request delay":          "0 us (-d: each read waits that long before its echo)",
-		"request work":           "0 us (-W: CPU each read uses before its echo)",
-		"peak waiting":           "0 (requests in their -d wait at once)",
-		"kernel stack (est.)":    "160 KiB now, 900 KiB peak (system-wide KernelStack growth since start, sampled every 0.1 s; not in RSS)",
-		"memory limit":           "none (no memory cgroup limit, no -m)",
-		"memory per conn (est.)": "0.00 KiB (user 0.00 + kernel stack 0.00 + task objects 0.00 + socket 0.00 KiB; object sizes from )",
-		"memory budget":          "none",
-		"closed over budget":     "0 (no budget)",
-		"kernel slab (machine)":  "16800 KiB (machine-wide Slab growth since start: the kernel objects of every process, sockets and threads among them; not in RSS)",
-		"page tables (machine)":  "44 KiB (machine-wide PageTables growth since start; not in RSS)",
-		"PSS sum peak":           "30000 KiB (one process: not sampled, VmHWM is its peak)",
-	}
+	want := sampleLines
 	block := lines[6:]
 	if len(block) != len(want) {
 		t.Fatalf("%d block lines, want %d:\n%s", len(block), len(want), strings.Join(block, "\n"))
@@ -198,6 +203,11 @@ func TestText(t *testing.T) {
 			t.Errorf("%s: %q, want %q", label, value, w)
 		}
 	}
+}
+
+// The lines that follow -c, -t, -P, a SIGUSR1 report and the model.
+func TestTextVariants(t *testing.T) {
+	r := sample()
 	r.MaxConns, r.OverCap, r.IdleTimeoutS, r.IdleTimeouts = 10, 5, 30, 2
 	r.Processes, r.ServerProcs = 4, 3
 	r.PSSSumPeakKiB, r.PSSSampleMS = 30000, 250

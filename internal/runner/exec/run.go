@@ -66,26 +66,8 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		ServerLog: base + ".server.log", ClientLog: base + ".client.log",
 		ClientExit: -1,
 	}
-	start := time.Now()
-	busy0 := busySeconds()
-	listen0, lerr0 := sysinfo.Host.ListenStats(os.Getpid())
-	defer func() {
-		r.WallS = time.Since(start).Seconds()
-		if b := busySeconds(); b.Set && busy0.Set {
-			r.SystemBusyS = results.N(b.V - busy0.V)
-		}
-		if l, err := sysinfo.Host.ListenStats(os.Getpid()); err == nil && lerr0 == nil {
-			r.Listen = results.ListenDelta{Overflows: results.N(float64(l.Overflows - listen0.Overflows)),
-				Drops: results.N(float64(l.Drops - listen0.Drops)), SyncookiesFailed: results.N(float64(l.SyncookiesFailed - listen0.SyncookiesFailed))}
-		}
-	}()
-	if tw, err := sysinfo.Host.TimeWait(); err == nil {
-		r.TimeWaitBefore = results.N(float64(tw))
-	}
-	if l, err := sysinfo.Host.LoadAvg(); err == nil {
-		r.LoadBefore = results.N(l.Load1)
-	}
-	r.MemAvailableBefore = memAvailableKiB()
+	m := startSpan(&r)
+	defer m.stop(&r)
 	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
 	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
 	kstack0 := kernelStackKiB()
@@ -96,18 +78,7 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	defer srv.Close()
 	pb := probe{pid: srv.Pid, jsonPath: filepath.Join(p.RawDir, r.ServerJSON), rawDir: p.RawDir, base: base}
-	var w watch
-	if p.Probe {
-		r.Probe = &results.Probe{}
-		pb.pr = r.Probe
-		w.threads0 = threads(srv.Pid)
-		w.after = pb.idle()
-		if t := threads(srv.Pid); t.Set {
-			w.threads0 = t
-		}
-		// After the idle report: workers of -P and the signal thread exist.
-		w.groupThreads0 = groupThreads(srv.Pid)
-	}
+	w := startWatch(&r, &pb, p)
 	var mw *machineWatch
 	if p.Machine {
 		mw = newMachineWatch(p.ProcFS(), srv.Pid)
@@ -142,6 +113,43 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		r.Detail = fmt.Sprintf("MemAvailable fell below %d MiB: the server was killed to keep the machine clear of its OOM killer", p.MemFloorKiB/1024)
 	}
 	return r
+}
+
+// span is the machine's state when a run started: what the run's
+// record compares the end with.
+type span struct {
+	start   time.Time
+	busy0   results.Num
+	listen0 sysinfo.ListenStats
+	lerr0   error
+}
+
+// startSpan notes the machine's state before a run, and records in r
+// what it looked like then: TIME_WAIT sockets, load and MemAvailable.
+func startSpan(r *results.Run) span {
+	m := span{start: time.Now(), busy0: busySeconds()}
+	m.listen0, m.lerr0 = sysinfo.Host.ListenStats(os.Getpid())
+	if tw, err := sysinfo.Host.TimeWait(); err == nil {
+		r.TimeWaitBefore = results.N(float64(tw))
+	}
+	if l, err := sysinfo.Host.LoadAvg(); err == nil {
+		r.LoadBefore = results.N(l.Load1)
+	}
+	r.MemAvailableBefore = memAvailableKiB()
+	return m
+}
+
+// stop records in r how long the run took, and the machine's busy CPU
+// and listen-queue counters over it.
+func (m span) stop(r *results.Run) {
+	r.WallS = time.Since(m.start).Seconds()
+	if b := busySeconds(); b.Set && m.busy0.Set {
+		r.SystemBusyS = results.N(b.V - m.busy0.V)
+	}
+	if l, err := sysinfo.Host.ListenStats(os.Getpid()); err == nil && m.lerr0 == nil {
+		r.Listen = results.ListenDelta{Overflows: results.N(float64(l.Overflows - m.listen0.Overflows)),
+			Drops: results.N(float64(l.Drops - m.listen0.Drops)), SyncookiesFailed: results.N(float64(l.SyncookiesFailed - m.listen0.SyncookiesFailed))}
+	}
 }
 
 // finish stops the server and judges the run: a server that died while
@@ -182,6 +190,25 @@ type watch struct {
 	after         float64     // uptime of the idle report
 	threads0      results.Num // server threads after the idle report
 	groupThreads0 int
+}
+
+// startWatch takes the idle report of a probed run (p.Probe) and notes
+// what the probes start from.
+func startWatch(r *results.Run, pb *probe, p Params) watch {
+	var w watch
+	if !p.Probe {
+		return w
+	}
+	r.Probe = &results.Probe{}
+	pb.pr = r.Probe
+	w.threads0 = threads(pb.pid)
+	w.after = pb.idle()
+	if t := threads(pb.pid); t.Set {
+		w.threads0 = t
+	}
+	// After the idle report: workers of -P and the signal thread exist.
+	w.groupThreads0 = groupThreads(pb.pid)
+	return w
 }
 
 // run runs the probes while the client runs, until ctx ends and they
