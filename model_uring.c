@@ -11,12 +11,19 @@
  * is held across a wait and a few dozen serve thousands of connections.
  * Reading from a peer pauses until its pending echo has drained.
  *
- * A connection has at most one request in flight (a receive, a send, or
- * a wait for a buffer), so its descriptor names it in the completion and
- * stays open until that request has completed: closing cancels it first.
- * Every timer (the -t sweep, the pause after an accept error) is an
- * io_uring timeout: the loop only ever waits in io_uring_submit_and_wait,
- * and a per-connection timer is one more request kind.
+ * Each receive costs its -W work in the loop, as in every event loop,
+ * then its -d wait: the data goes to the connection's own memory, the
+ * buffer back to the ring, and the connection waits on an io_uring
+ * timeout of its own, so one loop has thousands of requests waiting at
+ * once and never blocks.  When the timeout fires, the kept data is sent
+ * as a short send's rest would be.
+ *
+ * A connection has at most one request in flight (a receive, a send, a
+ * -d timeout, or a wait for a buffer), so its descriptor names it in the
+ * completion and stays open until that request has completed: closing
+ * cancels it first.  Every timer (the -t sweep, the pause after an accept
+ * error, -d) is an io_uring timeout: the loop only ever waits in
+ * io_uring_submit_and_wait.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -55,6 +62,7 @@ enum req {
 	REQ_RECV,
 	REQ_SEND,		/* the echo, from a ring buffer */
 	REQ_SEND_PENDING,	/* the rest of a short send, from pending */
+	REQ_DELAY,		/* -d: the read kept in pending, a timeout */
 	REQ_STARVED,		/* waits for a buffer: nothing in the kernel */
 	REQ_ACCEPT,
 	REQ_CANCEL,
@@ -70,7 +78,7 @@ struct loop;
  */
 struct conn {
 	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
-	char		*pending;	/* echo the peer has not taken yet */
+	char		*pending;	/* echo not sent yet: kept or waiting */
 	uint32_t	 off, len;	/* of pending, or of the ring buffer */
 	long		 active_ms;	/* last read or write, for -t */
 	uint8_t		 req;		/* enum req in flight */
@@ -93,8 +101,11 @@ struct loop {
 	int		 starved_head, starved_tail;
 	long		 now_ms;	/* at the last wake-up */
 	long		 pause_ms;	/* net.c's backoff, or 0 */
-	/* The kernel reads a timeout's timespec when it is submitted. */
-	struct __kernel_timespec sweep_ts, pause_ts;
+	/*
+	 * The kernel reads a timeout's timespec when it is submitted.  -d
+	 * is the same for every request, so one delay_ts serves them all.
+	 */
+	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
 static long
@@ -300,12 +311,36 @@ on_accept(struct loop *l, int res, unsigned flags)
 		arm_accept(l);
 }
 
-/* The data arrived in buffer bid: echo it from there. */
+/*
+ * -d: keep the n bytes at p in the connection's own memory and wait on a
+ * timeout; the caller gives the buffer back.  Returns -1 out of memory.
+ */
+static int
+wait_delay(struct loop *l, int fd, const char *p, uint32_t n)
+{
+	struct conn *c = &conns[fd];
+	struct io_uring_sqe *sqe;
+
+	if ((c->pending = malloc(n)) == NULL)
+		return -1;
+	memcpy(c->pending, p, n);
+	c->off = 0;
+	c->len = n;
+	sqe = get_sqe(l);
+	io_uring_prep_timeout(sqe, &l->delay_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, udata(REQ_DELAY, fd));
+	c->req = REQ_DELAY;
+	request_waiting(1);
+	return 0;
+}
+
+/* The data arrived in buffer bid: echo it from there, or wait first. */
 static void
 on_recv(struct loop *l, int fd, int res, unsigned flags)
 {
 	struct conn *c = &conns[fd];
 	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+	int kept;
 
 	c->req = REQ_NONE;
 	/* A buffer that will not be echoed from goes straight back. */
@@ -341,6 +376,15 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 		return;
 	}
 	c->active_ms = l->now_ms;
+	request_work();
+	if (request_delay_us() > 0) {
+		kept = wait_delay(l, fd, buf_addr(l, bid), (uint32_t)res);
+		buf_give(l, bid);
+		/* Out of memory: ended, not a reset, as in on_send. */
+		if (kept == -1)
+			conn_close(l, fd);
+		return;
+	}
 	/* Counted before the send, as in every model; see on_send. */
 	count_add(&counters->bytes, res);
 	c->bid = (uint16_t)bid;
@@ -390,6 +434,29 @@ on_send(struct loop *l, int fd, int res)
 		arm_send(l, fd, c->pending, c->len, 0, REQ_SEND_PENDING);
 	else
 		arm_recv(l, fd);
+}
+
+/* A -d wait is over, or was cancelled: send what was kept. */
+static void
+on_delay(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+
+	c->req = REQ_NONE;
+	request_waiting(-1);
+	if (c->closing) {
+		/* Never counted, so not taken back in conn_free. */
+		free(c->pending);
+		c->pending = NULL;
+		c->len = 0;
+		conn_free(fd);
+		return;
+	}
+	count_add(&counters->bytes, (long)c->len);
+	/* The wait was the server's; the idle clock starts again now. */
+	c->active_ms = l->now_ms;
+	/* A reset during the wait shows here, as in evconn.c. */
+	arm_send(l, fd, c->pending, c->len, 0, REQ_SEND_PENDING);
 }
 
 /* A send of pending data completed: more of it, or read again. */
@@ -450,7 +517,10 @@ feed_starved(struct loop *l)
 	l->freed = 0;
 }
 
-/* Close this loop's connections that have been idle longer than -t. */
+/*
+ * Close this loop's connections that have been idle longer than -t.  One
+ * on its -d timeout is not idle: the wait is the server's, not the peer's.
+ */
 static void
 sweep_idle(struct loop *l)
 {
@@ -460,6 +530,7 @@ sweep_idle(struct loop *l)
 	for (fd = 0; fd < nconns; fd++)
 		if (atomic_load_explicit(&conns[fd].owner,
 		    memory_order_relaxed) == l && !conns[fd].closing &&
+		    conns[fd].req != REQ_DELAY &&
 		    l->now_ms - conns[fd].active_ms > limit) {
 			count(&counters->timeouts);
 			conn_close(l, (int)fd);
@@ -485,6 +556,10 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 		break;
 	case REQ_SEND_PENDING:
 		on_send_pending(l, fd, cqe->res);
+		break;
+	case REQ_DELAY:
+		/* -ETIME when it fires, -ECANCELED when closing ended it. */
+		on_delay(l, fd);
 		break;
 	case REQ_SWEEP:
 		sweep_idle(l);
@@ -637,6 +712,8 @@ run_loop(void *arg)
 	if ((l->br = bufring_init(&l->ring, BUFS_MAX, &e)) == NULL)
 		bufring_failed(e);
 	bufs_grow(l);
+	l->delay_ts.tv_sec = request_delay_us() / 1000000;
+	l->delay_ts.tv_nsec = request_delay_us() % 1000000 * 1000;
 	l->now_ms = now_ms();
 	arm_accept(l);
 	if (l->srv->idle_timeout > 0)

@@ -95,6 +95,54 @@ func TestUringStarvedReceives(t *testing.T) {
 	}
 }
 
+// TestUringDelayHoldsNoBuffer: a request on its -d wait keeps its data in
+// the connection's own memory and gives the ring buffer back, so more
+// requests wait at once than the ring has buffers (1,024): all 1,500 here.
+// The server is stopped while the peers send, so that all the receives
+// complete together, long before the first 2 s wait is over; then every
+// echo must come back exact.
+func TestUringDelayHoldsNoBuffer(t *testing.T) {
+	const n = 1500
+	s := startServer(t, cServer, "-M", "uring", "-d", "2s")
+	conns := make([]io.ReadWriter, n)
+	for i := range conns {
+		conns[i] = dial(t, s.addr)
+	}
+	// Every connection counted in, so every receive is armed.
+	testkit.Eventually(t, ioTimeout, "all connections accepted", func() (bool, string) {
+		r := s.usr1()
+		return r.now == n, fmt.Sprintf("Now: %d", r.now)
+	})
+	s.signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			s.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	for i, c := range conns {
+		if _, err := c.Write(delayMsg(i, 0)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	s.signal(syscall.SIGCONT)
+	stopped = false
+	for i, c := range conns {
+		want := delayMsg(i, 0)
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != string(want) {
+			t.Fatalf("connection %d: echo %q, %v; want %q", i, got, err, want)
+		}
+	}
+	r := s.usr1()
+	if got := labelInt(t, r, "peak waiting"); got != n {
+		t.Errorf("peak waiting %d, want all %d at once", got, n)
+	}
+	if got := labelInt(t, r, "connections reset"); got != 0 {
+		t.Errorf("connections reset %d, want 0", got)
+	}
+}
+
 // TestUringLoad: bin/client holds 1,000 and then 10,000 connections (fewer
 // where connScale says this machine cannot) on the io_uring model.
 func TestUringLoad(t *testing.T) {
