@@ -53,12 +53,15 @@ func (k Kit) GoRef() results.ServerSpec {
 	return results.ServerSpec{Key: "ref_async_server", Label: "ref_async_server (goroutine)", Model: "goroutine", Path: k.Ref}
 }
 
-// Compared is the thread model, the epoll model when the server has it,
-// and the Go reference: the servers the targets compare.
+// Compared is the thread model, the epoll and io_uring models when the
+// server has them, and the Go reference: the servers the targets of make
+// bench and make c100k compare.
 func (k Kit) Compared() []results.ServerSpec {
 	out := []results.ServerSpec{k.Spec(DefaultModel)}
-	if _, ok := k.Models.Get("epoll"); ok {
-		out = append(out, k.Spec("epoll"))
+	for _, m := range []string{"epoll", "uring"} {
+		if _, ok := k.Models.Get(m); ok {
+			out = append(out, k.Spec(m))
+		}
 	}
 	return append(out, k.GoRef())
 }

@@ -70,6 +70,7 @@ func kit() Kit {
 			m("fork", false, true, "process", "", 0, ""),
 			m("iterative", true, false, "", "", 0, ""),
 			m("epoll", false, false, "", "event loops", 1, ""),
+			m("uring", false, false, "", "event loops", 1, ""),
 		}}}
 }
 
@@ -84,7 +85,7 @@ func keys(specs []results.ServerSpec) string {
 func TestMatrixServers(t *testing.T) {
 	k := kit()
 	specs, notes, err := k.MatrixServers(nil)
-	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:epoll -M epoll; ref_async_server " {
+	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:epoll -M epoll; 10kthreads:uring -M uring; ref_async_server " {
 		t.Errorf("default servers: %s, %v", keys(specs), err)
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "models prethread, prefork, prefork-nolock, fork, iterative of bin/10kthreads are not in the default matrix") {
@@ -119,7 +120,7 @@ func TestFacts(t *testing.T) {
 	if f := k.Facts(k.GoRef()); f != (srvreport.Model{}) {
 		t.Errorf("the Go reference has facts %+v", f)
 	}
-	if got := keys(k.Compared()); got != "10kthreads:thread ; 10kthreads:epoll -M epoll; ref_async_server " {
+	if got := keys(k.Compared()); got != "10kthreads:thread ; 10kthreads:epoll -M epoll; 10kthreads:uring -M uring; ref_async_server " {
 		t.Errorf("compared: %s", got)
 	}
 }
