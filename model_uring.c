@@ -1,7 +1,7 @@
 /*
  * model_uring.c - the io_uring answer to epoll: one ring per event loop,
- * and -w N loops in threads that share the listening socket, each with a
- * multishot accept on it.
+ * and -w N loops in threads that share the listening socket, taking turns
+ * at accepting on it.
  *
  * The echo follows model_epoll.c step for step.  Each connection has one
  * multishot receive, armed once: the poll under it stays armed between
@@ -165,9 +165,15 @@ arm_accept(struct loop *l)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);
 
-	/* Blocking sockets: io_uring never blocks on them, it polls. */
-	io_uring_prep_multishot_accept(sqe, l->srv->lfd, NULL, NULL,
-	    SOCK_CLOEXEC);
+	/*
+	 * One connection per accept, armed again after each.  A multishot
+	 * accept stays first in the listening socket's queue of exclusive
+	 * waiters, so the kernel would give every connection to one loop
+	 * (and with -P to one process, up to its descriptor limit); armed
+	 * again, an accept joins the end of the queue and the loops take
+	 * turns.  Blocking sockets: io_uring never blocks on them, it polls.
+	 */
+	io_uring_prep_accept(sqe, l->srv->lfd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->srv->lfd));
 }
 
@@ -393,25 +399,18 @@ conn_open(struct loop *l, int fd)
 
 /*
  * The kernel accepted (res is the descriptor) or failed (-errno); net.c
- * counts the failures as for every model.  A multishot accept ends on an
- * error or a full completion queue: taken up again at once, or, when the
- * server is short of descriptors or memory, after net.c's backoff, since
- * at once would spin.
+ * counts the failures as for every model.  The next accept is armed at
+ * once, or, when the server is short of descriptors or memory, after
+ * net.c's backoff, since at once would spin.
  */
 static void
-on_accept(struct loop *l, int res, unsigned flags)
+on_accept(struct loop *l, int res)
 {
 	int fd;
 
-	/* The socket listens: only the multishot flag can be refused. */
-	if (res == -EINVAL)
-		errx(1, "-M uring: this kernel's io_uring has no multishot "
-		    "accept (needs Linux 5.19 or later)");
 	if ((fd = net_accepted(res, (int)nconns, &l->pause_ms)) != -1 &&
 	    conn_admit(l->srv, fd) == 0)
 		conn_open(l, fd);
-	if (flags & IORING_CQE_F_MORE)
-		return;
 	if (l->pause_ms != 0)
 		arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
 	else
@@ -640,7 +639,7 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 
 	switch (r) {
 	case REQ_ACCEPT:
-		on_accept(l, cqe->res, cqe->flags);
+		on_accept(l, cqe->res);
 		break;
 	case REQ_RECV:
 		on_recv(l, fd, cqe->res, cqe->flags);

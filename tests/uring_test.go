@@ -143,6 +143,64 @@ func TestUringDelayHoldsNoBuffer(t *testing.T) {
 	}
 }
 
+// TestUringLoopsShare: with -w 2 both loops serve. The loops take turns
+// at accepting (an accept armed again joins the end of the listening
+// socket's queue of waiters), so of 200 connections, each echoing once,
+// each ring completes a good share of the requests, as its fdinfo in /proc
+// counts them. A multishot accept would stay first in that queue and
+// give every connection to one loop.
+func TestUringLoopsShare(t *testing.T) {
+	const n = 200
+	s := startServer(t, cServer, "-M", "uring", "-w", "2")
+	for i := 0; i < n; i++ {
+		c := dial(t, s.addr)
+		echoSome(t, c, []byte(fmt.Sprintf("connection %d\n", i)))
+	}
+	done := ringCompletions(t, s.Cmd.Process.Pid)
+	total := int64(0)
+	for _, d := range done {
+		total += d
+	}
+	t.Logf("completions per ring: %v", done)
+	if len(done) != 2 || total < 3*n {
+		t.Fatalf("completions per ring %v: want 2 rings, %d or more in all (an accept, a receive and a send per connection)", done, 3*n)
+	}
+	for _, d := range done {
+		if d < total/5 {
+			t.Errorf("completions per ring %v: one loop served almost nothing", done)
+		}
+	}
+}
+
+// ringCompletions reads, for each io_uring descriptor of pid, how many
+// completions the process has consumed (CqHead in its fdinfo).
+func ringCompletions(t *testing.T, pid int) []int64 {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err != nil || l != "anon_inode:[io_uring]" {
+			continue
+		}
+		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(info), "\nCqHead:")
+		head, _, _ := strings.Cut(rest, "\n")
+		v, err := strconv.ParseInt(strings.TrimSpace(head), 10, 64)
+		if !ok || err != nil {
+			t.Fatalf("fdinfo of %s: no CqHead:\n%s", e.Name(), info)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // TestUringLoad: bin/client holds 1,000 and then 10,000 connections (fewer
 // where connScale says this machine cannot) on the io_uring model.
 func TestUringLoad(t *testing.T) {
