@@ -64,31 +64,11 @@ func TestUringStarvedReceives(t *testing.T) {
 		echoSome(t, c, []byte("warm"))
 		conns[i] = c
 	}
-	s.signal(syscall.SIGSTOP)
-	stopped := true
-	defer func() {
-		if stopped {
-			s.Cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
 	msgs := make([][]byte, n)
-	for i, c := range conns {
+	for i := range msgs {
 		msgs[i] = randomBytes(t, 1000+i)
-		if _, err := c.Write(msgs[i]); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
 	}
-	s.signal(syscall.SIGCONT)
-	stopped = false
-	for i, c := range conns {
-		got := make([]byte, len(msgs[i]))
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatalf("connection %d: echo after SIGCONT: %v", i, err)
-		}
-		if string(got) != string(msgs[i]) {
-			t.Fatalf("connection %d: echo differs", i)
-		}
-	}
+	echoWhileStopped(t, s, conns, msgs)
 	r := s.usr1()
 	if r.now != n || labelInt(t, r, "connections reset") != 0 {
 		t.Errorf("Now %d, resets %s; want %d and 0", r.now, r.labels["connections reset"], n)
@@ -113,6 +93,25 @@ func TestUringDelayHoldsNoBuffer(t *testing.T) {
 		r := s.usr1()
 		return r.now == n, fmt.Sprintf("Now: %d", r.now)
 	})
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = delayMsg(i, 0)
+	}
+	echoWhileStopped(t, s, conns, msgs)
+	r := s.usr1()
+	if got := labelInt(t, r, "peak waiting"); got != n {
+		t.Errorf("peak waiting %d, want all %d at once", got, n)
+	}
+	if got := labelInt(t, r, "connections reset"); got != 0 {
+		t.Errorf("connections reset %d, want 0", got)
+	}
+}
+
+// echoWhileStopped stops the server, sends msgs[i] on conns[i] and lets
+// the server go on, so that all its receives complete at once; then every
+// echo must come back exact.
+func echoWhileStopped(t *testing.T, s *server, conns []io.ReadWriter, msgs [][]byte) {
+	t.Helper()
 	s.signal(syscall.SIGSTOP)
 	stopped := true
 	defer func() {
@@ -121,25 +120,20 @@ func TestUringDelayHoldsNoBuffer(t *testing.T) {
 		}
 	}()
 	for i, c := range conns {
-		if _, err := c.Write(delayMsg(i, 0)); err != nil {
+		if _, err := c.Write(msgs[i]); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
 	s.signal(syscall.SIGCONT)
 	stopped = false
 	for i, c := range conns {
-		want := delayMsg(i, 0)
-		got := make([]byte, len(want))
-		if _, err := io.ReadFull(c, got); err != nil || string(got) != string(want) {
-			t.Fatalf("connection %d: echo %q, %v; want %q", i, got, err, want)
+		got := make([]byte, len(msgs[i]))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("connection %d: echo after SIGCONT: %v", i, err)
 		}
-	}
-	r := s.usr1()
-	if got := labelInt(t, r, "peak waiting"); got != n {
-		t.Errorf("peak waiting %d, want all %d at once", got, n)
-	}
-	if got := labelInt(t, r, "connections reset"); got != 0 {
-		t.Errorf("connections reset %d, want 0", got)
+		if string(got) != string(msgs[i]) {
+			t.Fatalf("connection %d: echo differs", i)
+		}
 	}
 }
 
