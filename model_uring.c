@@ -1,22 +1,40 @@
 /*
  * model_uring.c - the io_uring answer to epoll: one ring per event loop,
- * and -w N loops in threads that share the listening socket, each with a
- * multishot accept on it.
+ * and -w N loops in threads that share the listening socket, taking turns
+ * at accepting on it.
  *
- * The echo follows model_epoll.c step for step.  A receive takes a buffer
- * from the loop's provided-buffer ring only when data has arrived, so an
- * idle connection holds none.  The echo is sent from that buffer without
+ * The echo follows model_epoll.c step for step.  Each connection has one
+ * multishot receive, armed once: the poll under it stays armed between
+ * messages, so a round trip costs one completion for the data and one
+ * send, and no submission for the receive (a one-shot receive costs a
+ * submission and a poll arm every time).  A receive takes a buffer from
+ * the loop's provided-buffer ring only when data has arrived, so an idle
+ * connection holds none.  The echo is sent from that buffer without
  * waiting; a send that comes back short keeps the rest per connection
  * (epoll's pending data) and gives the buffer back at once, so no buffer
  * is held across a wait and a few dozen serve thousands of connections.
- * Reading from a peer pauses until its pending echo has drained.
  *
- * A connection has at most one request in flight (a receive, a send, or
- * a wait for a buffer), so its descriptor names it in the completion and
- * stays open until that request has completed: closing cancels it first.
- * Every timer (the -t sweep, the pause after an accept error) is an
- * io_uring timeout: the loop only ever waits in io_uring_submit_and_wait,
- * and a per-connection timer is one more request kind.
+ * Reading pauses while an echo is still going out: data that arrives then
+ * is kept after it, and the receive is cancelled, then armed again once
+ * everything kept has been sent.  Cancelling takes effect at the next
+ * submission, so what the kernel had already received by then (one
+ * arrival, or a few buffers from a peer that sends without reading) is
+ * kept too: bounded, where epoll stops at once.
+ *
+ * Each receive costs its -W work in the loop, as in every event loop,
+ * then its -d wait: the data goes to the connection's own memory, the
+ * buffer back to the ring, and the connection waits on an io_uring
+ * timeout of its own, so one loop has thousands of requests waiting at
+ * once and never blocks.  When the timeout fires, the kept data is sent
+ * as a short send's rest would be; data that arrived during the wait
+ * joins it.
+ *
+ * A connection has at most two requests in the kernel, its receive and
+ * one send or timeout, so its descriptor and the kind name a request in
+ * its completion, and the descriptor stays open until both have
+ * completed: closing cancels them first.  Every timer (the -t sweep, the
+ * pause after an accept error, -d) is an io_uring timeout: the loop only
+ * ever waits in io_uring_submit_and_wait.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -52,31 +70,44 @@
 /* What a completion is for: user_data is the kind << 32 | descriptor. */
 enum req {
 	REQ_NONE,
-	REQ_RECV,
+	REQ_RECV,		/* multishot: a completion per arrival */
 	REQ_SEND,		/* the echo, from a ring buffer */
-	REQ_SEND_PENDING,	/* the rest of a short send, from pending */
-	REQ_STARVED,		/* waits for a buffer: nothing in the kernel */
+	REQ_SEND_PENDING,	/* what was kept, from pending */
+	REQ_DELAY,		/* -d: a timeout, the read kept in pending */
 	REQ_ACCEPT,
 	REQ_CANCEL,
 	REQ_SWEEP,
 	REQ_RESUME,
 };
 
+/* Where a connection's receive stands. */
+enum recv_state {
+	RECV_OFF,		/* ended, or paused: nothing in the kernel */
+	RECV_ON,		/* armed */
+	RECV_STOPPING,		/* armed, and asked to stop */
+	RECV_STARVED,		/* in the loop's queue for a buffer */
+};
+
 struct loop;
 
 /*
  * Indexed by descriptor and shared by the loops like epoll's table: owner
- * is atomic for the same reason (see conn_free).
+ * is atomic for the same reason (see conn_free).  A connection has at
+ * most two requests in the kernel: its receive, and one send or -d
+ * timeout (req).
  */
 struct conn {
 	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
-	char		*pending;	/* echo the peer has not taken yet */
-	uint32_t	 off, len;	/* of pending, or of the ring buffer */
+	char		*pending;	/* echo kept, in order, not sent yet */
+	uint32_t	 off, len;	/* of pending */
 	long		 active_ms;	/* last read or write, for -t */
-	uint8_t		 req;		/* enum req in flight */
-	uint8_t		 closing;	/* close when req completes */
+	uint32_t	 slen;		/* length of a REQ_SEND */
 	uint16_t	 bid;		/* ring buffer of a REQ_SEND */
-	int		 next_starved;	/* REQ_STARVED queue, -1 at the end */
+	uint8_t		 req;		/* enum req: send or timeout in flight */
+	uint8_t		 recv;		/* enum recv_state */
+	uint8_t		 closing;	/* freed once nothing is in flight */
+	uint8_t		 streaming;	/* sent before its echo: one-shot */
+	int		 next_starved;	/* RECV_STARVED queue, -1 at the end */
 };
 
 static struct conn *conns;
@@ -93,8 +124,11 @@ struct loop {
 	int		 starved_head, starved_tail;
 	long		 now_ms;	/* at the last wake-up */
 	long		 pause_ms;	/* net.c's backoff, or 0 */
-	/* The kernel reads a timeout's timespec when it is submitted. */
-	struct __kernel_timespec sweep_ts, pause_ts;
+	/*
+	 * The kernel reads a timeout's timespec when it is submitted.  -d
+	 * is the same for every request, so one delay_ts serves them all.
+	 */
+	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
 static long
@@ -131,9 +165,15 @@ arm_accept(struct loop *l)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);
 
-	/* Blocking sockets: io_uring never blocks on them, it polls. */
-	io_uring_prep_multishot_accept(sqe, l->srv->lfd, NULL, NULL,
-	    SOCK_CLOEXEC);
+	/*
+	 * One connection per accept, armed again after each.  A multishot
+	 * accept stays first in the listening socket's queue of exclusive
+	 * waiters, so the kernel would give every connection to one loop
+	 * (and with -P to one process, up to its descriptor limit); armed
+	 * again, an accept joins the end of the queue and the loops take
+	 * turns.  Blocking sockets: io_uring never blocks on them, it polls.
+	 */
+	io_uring_prep_accept(sqe, l->srv->lfd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->srv->lfd));
 }
 
@@ -149,22 +189,34 @@ arm_timer(struct loop *l, struct __kernel_timespec *ts, long ms,
 	io_uring_sqe_set_data64(sqe, udata(r, -1));
 }
 
+/*
+ * A multishot receive, armed once: the poll it waits on stays armed
+ * between messages, and each arrival is a completion with a buffer, with
+ * nothing submitted for it.  But a multishot receive goes on receiving
+ * while the echo goes out, a few buffers at a time, for a peer that does
+ * not wait for its echo: such a peer, once seen, gets one-shot receives
+ * instead, one buffer per echo, as in epoll.
+ */
 static void
 arm_recv(struct loop *l, int fd)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);
 
-	io_uring_prep_recv(sqe, fd, NULL, BUF_SIZE, 0);
-	/*
-	 * Poll first: after an echo the peer's next message is rarely there
-	 * yet, and a receive tried at once would take a buffer and give it
-	 * back for nothing.
-	 */
-	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	if (conns[fd].streaming)
+		io_uring_prep_recv(sqe, fd, NULL, BUF_SIZE, 0);
+	else {
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+		/*
+		 * Poll first: the peer's next message is rarely there yet,
+		 * and a receive tried at once would take a buffer and give
+		 * it back for nothing.
+		 */
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	}
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, udata(REQ_RECV, fd));
-	conns[fd].req = REQ_RECV;
+	conns[fd].recv = RECV_ON;
 }
 
 static void
@@ -176,6 +228,28 @@ arm_send(struct loop *l, int fd, const char *p, size_t len, int flags,
 	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL | flags);
 	io_uring_sqe_set_data64(sqe, udata(r, fd));
 	conns[fd].req = r;
+}
+
+/* Cancel fd's request r; it reports its own end (-ECANCELED or other). */
+static void
+cancel(struct loop *l, enum req r, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	io_uring_prep_cancel64(sqe, udata(r, fd), 0);
+	io_uring_sqe_set_data64(sqe, udata(REQ_CANCEL, fd));
+	/* Not found or already done: its own completion tells. */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* Stop reading fd: its receive ends, with -ECANCELED or on its own. */
+static void
+recv_stop(struct loop *l, int fd)
+{
+	if (conns[fd].recv != RECV_ON)
+		return;
+	cancel(l, REQ_RECV, fd);
+	conns[fd].recv = RECV_STOPPING;
 }
 
 static char *
@@ -207,6 +281,37 @@ bufs_grow(struct loop *l)
 }
 
 /*
+ * Keep n bytes at p in fd's pending echo: before what is there (the rest
+ * of a short send) or after it (an arrival).  -1 when out of memory.
+ */
+static int
+keep(int fd, const char *p, uint32_t n, int before)
+{
+	struct conn *c = &conns[fd];
+	uint32_t have = c->len - c->off;
+	char *q;
+
+	if (!before && c->off == 0) {
+		/* Appending: large blocks grow in place (mremap). */
+		if ((q = realloc(c->pending, (size_t)have + n)) == NULL)
+			return -1;
+		memcpy(q + have, p, n);
+	} else {
+		if ((q = malloc((size_t)have + n)) == NULL)
+			return -1;
+		if (have > 0)
+			memcpy(q + (before ? n : 0), c->pending + c->off,
+			    have);
+		memcpy(q + (before ? 0 : have), p, n);
+		free(c->pending);
+	}
+	c->pending = q;
+	c->off = 0;
+	c->len = have + n;
+	return 0;
+}
+
+/*
  * The end of a connection: its slot is free and its descriptor closed.
  * Only here, once nothing of it is left in the kernel.
  */
@@ -223,34 +328,53 @@ conn_free(int fd)
 	c->off = c->len = 0;
 	c->active_ms = 0;
 	c->req = REQ_NONE;
+	c->recv = RECV_OFF;
 	c->closing = 0;
+	c->streaming = 0;
 	/* Cleared before close(2), released: as in model_epoll.c. */
 	atomic_store_explicit(&c->owner, NULL, memory_order_release);
 	conn_closed();
 	close(fd);
 }
 
-/* Close now, or once the request in flight has been cancelled. */
+/*
+ * What fd does next, after any of its completions.  Closing, it is freed
+ * once nothing of it is in the kernel.  Else kept echo goes out, one send
+ * at a time, and reading resumes once all of it has.
+ */
+static void
+conn_next(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+
+	if (c->closing) {
+		if (c->req == REQ_NONE && c->recv == RECV_OFF)
+			conn_free(fd);
+		return;
+	}
+	if (c->req != REQ_NONE)
+		return;
+	if (c->pending != NULL)
+		arm_send(l, fd, c->pending + c->off, c->len - c->off, 0,
+		    REQ_SEND_PENDING);
+	else if (c->recv == RECV_OFF)
+		arm_recv(l, fd);
+}
+
+/* Close now, or once what is in flight has been cancelled. */
 static void
 conn_close(struct loop *l, int fd)
 {
 	struct conn *c = &conns[fd];
-	struct io_uring_sqe *sqe;
 
-	if (c->req == REQ_NONE) {
-		conn_free(fd);
-		return;
-	}
 	if (c->closing)
 		return;
 	c->closing = 1;
-	if (c->req == REQ_STARVED)
-		return;		/* freed when the queue reaches it */
-	sqe = get_sqe(l);
-	io_uring_prep_cancel64(sqe, udata(c->req, fd), 0);
-	io_uring_sqe_set_data64(sqe, udata(REQ_CANCEL, fd));
-	/* Not found or already done: its own completion closes it. */
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	/* A starved one is freed when the queue reaches it. */
+	recv_stop(l, fd);
+	if (c->req != REQ_NONE)
+		cancel(l, c->req, fd);
+	conn_next(l, fd);
 }
 
 /* A read or write failed: a reset, whatever the error. */
@@ -275,49 +399,101 @@ conn_open(struct loop *l, int fd)
 
 /*
  * The kernel accepted (res is the descriptor) or failed (-errno); net.c
- * counts the failures as for every model.  A multishot accept ends on an
- * error or a full completion queue: taken up again at once, or, when the
- * server is short of descriptors or memory, after net.c's backoff, since
- * at once would spin.
+ * counts the failures as for every model.  The next accept is armed at
+ * once, or, when the server is short of descriptors or memory, after
+ * net.c's backoff, since at once would spin.
  */
 static void
-on_accept(struct loop *l, int res, unsigned flags)
+on_accept(struct loop *l, int res)
 {
 	int fd;
 
-	/* The socket listens: only the multishot flag can be refused. */
-	if (res == -EINVAL)
-		errx(1, "-M uring: this kernel's io_uring has no multishot "
-		    "accept (needs Linux 5.19 or later)");
 	if ((fd = net_accepted(res, (int)nconns, &l->pause_ms)) != -1 &&
 	    conn_admit(l->srv, fd) == 0)
 		conn_open(l, fd);
-	if (flags & IORING_CQE_F_MORE)
-		return;
 	if (l->pause_ms != 0)
 		arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
 	else
 		arm_accept(l);
 }
 
-/* The data arrived in buffer bid: echo it from there. */
+/* -d: wait on a timeout with the n bytes just read kept in pending. */
+static int
+wait_delay(struct loop *l, int fd, const char *p, uint32_t n)
+{
+	struct io_uring_sqe *sqe;
+
+	if (keep(fd, p, n, 0) == -1)
+		return -1;
+	sqe = get_sqe(l);
+	io_uring_prep_timeout(sqe, &l->delay_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, udata(REQ_DELAY, fd));
+	conns[fd].req = REQ_DELAY;
+	request_waiting(1);
+	return 0;
+}
+
+/*
+ * n bytes arrived in buffer bid: echo them from there, or wait first.
+ * While the last echo is still going out (or waiting), they are kept
+ * after it and reading stops until all has gone: the receive is stopped
+ * only then, so one arrival, or the few the kernel had already received,
+ * may be kept.  They join that echo and its -d wait.
+ */
+static void
+on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
+{
+	struct conn *c = &conns[fd];
+	int kept;
+
+	c->active_ms = l->now_ms;
+	request_work();
+	if (c->req != REQ_NONE || c->pending != NULL) {
+		/* It sends without waiting for its echo: see arm_recv. */
+		c->streaming = 1;
+		kept = keep(fd, buf_addr(l, bid), n, 0);
+		/* Counted before the send, except what waits for -d. */
+		if (kept == 0 && c->req != REQ_DELAY)
+			count_add(&counters->bytes, n);
+		recv_stop(l, fd);
+	} else if (request_delay_us() > 0)
+		kept = wait_delay(l, fd, buf_addr(l, bid), n);
+	else {
+		/* Counted before the send, as in every model; see on_send. */
+		count_add(&counters->bytes, n);
+		c->bid = (uint16_t)bid;
+		c->slen = n;
+		/* Without waiting: a full socket must not hold the buffer. */
+		arm_send(l, fd, buf_addr(l, bid), n, MSG_DONTWAIT, REQ_SEND);
+		return;
+	}
+	buf_give(l, bid);
+	/* Out of memory: ended, but not a reset, as in on_send. */
+	if (kept == -1)
+		conn_close(l, fd);
+}
+
+/* The receive's completions: data, its end, or an error. */
 static void
 on_recv(struct loop *l, int fd, int res, unsigned flags)
 {
 	struct conn *c = &conns[fd];
 	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
-	c->req = REQ_NONE;
-	/* A buffer that will not be echoed from goes straight back. */
-	if ((flags & IORING_CQE_F_BUFFER) && (res <= 0 || c->closing))
-		buf_give(l, bid);
-	if (c->closing) {
-		conn_free(fd);
+	if (!(flags & IORING_CQE_F_MORE))
+		c->recv = RECV_OFF;
+	if (res > 0 && !c->closing) {
+		on_data(l, fd, bid, (uint32_t)res);
 		return;
 	}
-	if (res == -ENOBUFS) {
+	if (flags & IORING_CQE_F_BUFFER)
+		buf_give(l, bid);
+	if (c->closing || res == -ECANCELED || res == -EINTR ||
+	    res == -EAGAIN)
+		conn_next(l, fd);
+	else if (res == -ENOBUFS && c->req == REQ_NONE && c->pending == NULL) {
 		/* All buffers are out: wait in line for one given back. */
-		c->req = REQ_STARVED;
+		c->recv = RECV_STARVED;
 		c->next_starved = -1;
 		if (l->starved_tail == -1)
 			l->starved_head = fd;
@@ -325,30 +501,14 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 			conns[l->starved_tail].next_starved = fd;
 		l->starved_tail = fd;
 		l->nobufs = 1;
-		return;
-	}
-	if (res == -EINTR || res == -EAGAIN) {
-		arm_recv(l, fd);
-		return;
-	}
-	if (res == 0) {
-		/* Everything read has been echoed: nothing is pending. */
+	} else if (res == -ENOBUFS)
+		;	/* received again once the echo has gone: conn_next */
+	else if (res == 0 && c->req == REQ_NONE && c->pending == NULL)
+		/* EOF, with everything read echoed. */
 		conn_close(l, fd);
-		return;
-	}
-	if (res < 0) {
+	else if (res < 0)
 		conn_reset(l, fd);
-		return;
-	}
-	c->active_ms = l->now_ms;
-	/* Counted before the send, as in every model; see on_send. */
-	count_add(&counters->bytes, res);
-	c->bid = (uint16_t)bid;
-	c->off = 0;
-	c->len = (uint32_t)res;
-	/* Without waiting: a full socket must not hold the ring's buffer. */
-	arm_send(l, fd, buf_addr(l, bid), (size_t)res, MSG_DONTWAIT,
-	    REQ_SEND);
+	/* EOF with echo still going out: received again after it. */
 }
 
 /* A send of the echo from a ring buffer completed. */
@@ -356,43 +516,53 @@ static void
 on_send(struct loop *l, int fd, int res)
 {
 	struct conn *c = &conns[fd];
-	int failed = res < 0 && res != -EAGAIN, partial;
-	uint32_t sent = res > 0 ? (uint32_t)res : 0;
+	int failed = res < 0 && res != -EAGAIN, kept = 0;
+	uint32_t sent = res > 0 ? (uint32_t)res : 0, rest = c->slen - sent;
 
 	c->req = REQ_NONE;
-	/* Echo counted when it was read but not sent is taken back. */
-	if (c->closing || failed)
-		count_add(&counters->bytes, -(long)(c->len - sent));
-	if ((partial = !c->closing && !failed && sent < c->len)) {
-		/* The peer is slow: keep the rest, stop reading. */
-		c->len -= sent;
-		c->off = 0;
-		if ((c->pending = malloc(c->len)) != NULL)
-			memcpy(c->pending, buf_addr(l, c->bid) + sent, c->len);
-	}
-	buf_give(l, c->bid);
 	if (sent > 0)
 		c->active_ms = l->now_ms;
-	if (c->closing)
-		conn_free(fd);
-	else if (failed)
+	if (rest > 0 && !c->closing && !failed) {
+		/* The peer is slow: keep the rest first, stop reading. */
+		kept = keep(fd, buf_addr(l, c->bid) + sent, rest, 1);
+		recv_stop(l, fd);
+	}
+	/* Echo counted when it was read but not sent is taken back. */
+	if (rest > 0 && (c->closing || failed || kept == -1))
+		count_add(&counters->bytes, -(long)rest);
+	buf_give(l, c->bid);
+	if (failed && !c->closing)
 		conn_reset(l, fd);
-	else if (partial && c->pending == NULL) {
-		/*
-		 * Out of memory: the echo cannot be kept, so the connection
-		 * ends; the peer did nothing wrong, so not a reset (as epoll).
-		 */
-		count_add(&counters->bytes, -(long)c->len);
-		c->len = 0;
+	else if (kept == -1)
+		/* Out of memory: the peer did nothing wrong (as epoll). */
 		conn_close(l, fd);
-	} else if (partial)
-		/* This one may wait for room: the memory is the connection's. */
-		arm_send(l, fd, c->pending, c->len, 0, REQ_SEND_PENDING);
 	else
-		arm_recv(l, fd);
+		conn_next(l, fd);
 }
 
-/* A send of pending data completed: more of it, or read again. */
+/* A -d wait is over, or was cancelled: send what was kept. */
+static void
+on_delay(struct loop *l, int fd)
+{
+	struct conn *c = &conns[fd];
+
+	c->req = REQ_NONE;
+	request_waiting(-1);
+	if (c->closing) {
+		/* Never counted, so not taken back in conn_free. */
+		free(c->pending);
+		c->pending = NULL;
+		c->off = c->len = 0;
+	} else {
+		count_add(&counters->bytes, (long)(c->len - c->off));
+		/* The wait was the server's; the idle clock starts again. */
+		c->active_ms = l->now_ms;
+	}
+	/* A reset during the wait shows at the send, as in evconn.c. */
+	conn_next(l, fd);
+}
+
+/* A send of kept echo completed: more of it, or read again. */
 static void
 on_send_pending(struct loop *l, int fd, int res)
 {
@@ -403,27 +573,20 @@ on_send_pending(struct loop *l, int fd, int res)
 		c->off += (uint32_t)res;
 		c->active_ms = l->now_ms;
 	}
-	if (c->closing) {
-		conn_free(fd);
-		return;
-	}
-	if (res < 0 && res != -EAGAIN && res != -EINTR) {
+	if (!c->closing && res < 0 && res != -EAGAIN && res != -EINTR) {
 		conn_reset(l, fd);
 		return;
 	}
-	if (c->off < c->len) {
-		arm_send(l, fd, c->pending + c->off, c->len - c->off, 0,
-		    REQ_SEND_PENDING);
-		return;
+	if (!c->closing && c->off == c->len) {
+		free(c->pending);
+		c->pending = NULL;
+		c->off = c->len = 0;
 	}
-	free(c->pending);
-	c->pending = NULL;
-	c->off = c->len = 0;
-	arm_recv(l, fd);
+	conn_next(l, fd);
 }
 
 /*
- * After a batch: one waiting connection receives again for each buffer
+ * After a batch: one starved connection receives again for each buffer
  * given back, and an empty ring that starved someone grows once.
  */
 static void
@@ -439,18 +602,18 @@ feed_starved(struct loop *l)
 		c = &conns[fd];
 		if ((l->starved_head = c->next_starved) == -1)
 			l->starved_tail = -1;
-		c->req = REQ_NONE;
-		if (c->closing) {
-			conn_free(fd);
-			continue;
-		}
-		arm_recv(l, fd);
-		l->freed--;
+		c->recv = RECV_OFF;
+		if (!c->closing)
+			l->freed--;
+		conn_next(l, fd);
 	}
 	l->freed = 0;
 }
 
-/* Close this loop's connections that have been idle longer than -t. */
+/*
+ * Close this loop's connections that have been idle longer than -t.  One
+ * on its -d timeout is not idle: the wait is the server's, not the peer's.
+ */
 static void
 sweep_idle(struct loop *l)
 {
@@ -460,6 +623,7 @@ sweep_idle(struct loop *l)
 	for (fd = 0; fd < nconns; fd++)
 		if (atomic_load_explicit(&conns[fd].owner,
 		    memory_order_relaxed) == l && !conns[fd].closing &&
+		    conns[fd].req != REQ_DELAY &&
 		    l->now_ms - conns[fd].active_ms > limit) {
 			count(&counters->timeouts);
 			conn_close(l, (int)fd);
@@ -475,7 +639,7 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 
 	switch (r) {
 	case REQ_ACCEPT:
-		on_accept(l, cqe->res, cqe->flags);
+		on_accept(l, cqe->res);
 		break;
 	case REQ_RECV:
 		on_recv(l, fd, cqe->res, cqe->flags);
@@ -485,6 +649,10 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 		break;
 	case REQ_SEND_PENDING:
 		on_send_pending(l, fd, cqe->res);
+		break;
+	case REQ_DELAY:
+		/* -ETIME when it fires, -ECANCELED when closing ended it. */
+		on_delay(l, fd);
 		break;
 	case REQ_SWEEP:
 		sweep_idle(l);
@@ -604,6 +772,38 @@ bufring_failed(int e)
 }
 
 /*
+ * Multishot receive came in Linux 6.0, after buffer rings: a receive on a
+ * socket pair with a byte waiting and a ring with no buffers ends with
+ * ENOBUFS where it exists, EINVAL where it does not.
+ */
+static void
+recv_multishot_check(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int sv[2], e;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		err(1, "-M uring: socketpair");
+	if (write(sv[1], "x", 1) != 1)
+		err(1, "-M uring: socketpair");
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	if ((e = io_uring_submit_and_wait(ring, 1)) >= 0 &&
+	    (e = io_uring_peek_cqe(ring, &cqe)) == 0) {
+		e = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	if (e == -EINVAL)
+		errx(1, "-M uring: this kernel's io_uring has no multishot "
+		    "receive (needs Linux 6.0 or later)");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
  * Before anything listens: a machine where io_uring is disabled, filtered
  * or too old fails here with one line, and -P spawns no process for it.
  */
@@ -618,6 +818,7 @@ model_uring_check(void)
 		setup_failed(e);
 	if ((br = bufring_init(&ring, 8, &e)) == NULL)
 		bufring_failed(e);
+	recv_multishot_check(&ring);
 	io_uring_unregister_buf_ring(&ring, BGID);
 	munmap(br, 8 * sizeof(struct io_uring_buf));
 	io_uring_queue_exit(&ring);
@@ -637,6 +838,8 @@ run_loop(void *arg)
 	if ((l->br = bufring_init(&l->ring, BUFS_MAX, &e)) == NULL)
 		bufring_failed(e);
 	bufs_grow(l);
+	l->delay_ts.tv_sec = request_delay_us() / 1000000;
+	l->delay_ts.tv_nsec = request_delay_us() % 1000000 * 1000;
 	l->now_ms = now_ms();
 	arm_accept(l);
 	if (l->srv->idle_timeout > 0)

@@ -101,6 +101,8 @@ func delayCases() []delayCase {
 		c(50, 5, 2, 50, "-M", "thread"),
 		c(50, 5, 2, 50, "-M", "epoll"),
 		c(50, 5, 2, 50, "-M", "epoll", "-w", "2"),
+		c(50, 5, 2, 50, "-M", "uring"),
+		c(50, 5, 2, 50, "-M", "uring", "-w", "2"),
 		c(50, 5, 2, 50, "-M", "poll"),
 		c(50, 5, 2, 50, "-M", "select"),
 		c(50, 5, 2, 50, "-M", "dispatch"),
@@ -204,7 +206,7 @@ func TestDelayEcho(t *testing.T) {
 		args []string
 	}{
 		{cServer, []string{"-M", "thread"}}, {cServer, []string{"-M", "epoll"}},
-		{cServer, []string{"-M", "poll"}}, {cServer, []string{"-M", "select"}},
+		{cServer, []string{"-M", "uring"}}, {cServer, []string{"-M", "poll"}}, {cServer, []string{"-M", "select"}},
 		{cServer, []string{"-M", "dispatch", "-w", "2"}}, {refServer, nil},
 	} {
 		t.Run(c.kind.name+"_"+strings.Join(c.args, "_"), func(t *testing.T) {
@@ -221,9 +223,10 @@ func TestDelayEcho(t *testing.T) {
 }
 
 // waitModels are the designs whose -d differs in kind: a blocked thread,
-// timers in an event loop (three of them), a blocked worker, a goroutine.
+// timers in an event loop (three of them), io_uring timeouts, a blocked
+// worker, a goroutine.
 func waitModels() []figureCase {
-	return figureCases([][]string{{"thread"}, {"epoll"}, {"poll"}, {"select"}, {"dispatch", "-w", "2"}}, nil)
+	return figureCases([][]string{{"thread"}, {"epoll"}, {"poll"}, {"select"}, {"uring"}, {"dispatch", "-w", "2"}}, nil)
 }
 
 // TestDelayNotIdle: a connection in its -d wait is not idle, whatever -t

@@ -64,6 +64,54 @@ func TestUringStarvedReceives(t *testing.T) {
 		echoSome(t, c, []byte("warm"))
 		conns[i] = c
 	}
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = randomBytes(t, 1000+i)
+	}
+	echoWhileStopped(t, s, conns, msgs)
+	r := s.usr1()
+	if r.now != n || labelInt(t, r, "connections reset") != 0 {
+		t.Errorf("Now %d, resets %s; want %d and 0", r.now, r.labels["connections reset"], n)
+	}
+}
+
+// TestUringDelayHoldsNoBuffer: a request on its -d wait keeps its data in
+// the connection's own memory and gives the ring buffer back, so more
+// requests wait at once than the ring has buffers (1,024): all 1,500 here.
+// The server is stopped while the peers send, so that all the receives
+// complete together, long before the first 2 s wait is over; then every
+// echo must come back exact.
+func TestUringDelayHoldsNoBuffer(t *testing.T) {
+	const n = 1500
+	s := startServer(t, cServer, "-M", "uring", "-d", "2s")
+	conns := make([]io.ReadWriter, n)
+	for i := range conns {
+		conns[i] = dial(t, s.addr)
+	}
+	// Every connection counted in, so every receive is armed.
+	testkit.Eventually(t, ioTimeout, "all connections accepted", func() (bool, string) {
+		r := s.usr1()
+		return r.now == n, fmt.Sprintf("Now: %d", r.now)
+	})
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = delayMsg(i, 0)
+	}
+	echoWhileStopped(t, s, conns, msgs)
+	r := s.usr1()
+	if got := labelInt(t, r, "peak waiting"); got != n {
+		t.Errorf("peak waiting %d, want all %d at once", got, n)
+	}
+	if got := labelInt(t, r, "connections reset"); got != 0 {
+		t.Errorf("connections reset %d, want 0", got)
+	}
+}
+
+// echoWhileStopped stops the server, sends msgs[i] on conns[i] and lets
+// the server go on, so that all its receives complete at once; then every
+// echo must come back exact.
+func echoWhileStopped(t *testing.T, s *server, conns []io.ReadWriter, msgs [][]byte) {
+	t.Helper()
 	s.signal(syscall.SIGSTOP)
 	stopped := true
 	defer func() {
@@ -71,9 +119,7 @@ func TestUringStarvedReceives(t *testing.T) {
 			s.Cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}()
-	msgs := make([][]byte, n)
 	for i, c := range conns {
-		msgs[i] = randomBytes(t, 1000+i)
 		if _, err := c.Write(msgs[i]); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
@@ -89,10 +135,64 @@ func TestUringStarvedReceives(t *testing.T) {
 			t.Fatalf("connection %d: echo differs", i)
 		}
 	}
-	r := s.usr1()
-	if r.now != n || labelInt(t, r, "connections reset") != 0 {
-		t.Errorf("Now %d, resets %s; want %d and 0", r.now, r.labels["connections reset"], n)
+}
+
+// TestUringLoopsShare: with -w 2 both loops serve. The loops take turns
+// at accepting (an accept armed again joins the end of the listening
+// socket's queue of waiters), so of 200 connections, each echoing once,
+// each ring completes a good share of the requests, as its fdinfo in /proc
+// counts them. A multishot accept would stay first in that queue and
+// give every connection to one loop.
+func TestUringLoopsShare(t *testing.T) {
+	const n = 200
+	s := startServer(t, cServer, "-M", "uring", "-w", "2")
+	for i := 0; i < n; i++ {
+		c := dial(t, s.addr)
+		echoSome(t, c, []byte(fmt.Sprintf("connection %d\n", i)))
 	}
+	done := ringCompletions(t, s.Cmd.Process.Pid)
+	total := int64(0)
+	for _, d := range done {
+		total += d
+	}
+	t.Logf("completions per ring: %v", done)
+	if len(done) != 2 || total < 3*n {
+		t.Fatalf("completions per ring %v: want 2 rings, %d or more in all (an accept, a receive and a send per connection)", done, 3*n)
+	}
+	for _, d := range done {
+		if d < total/5 {
+			t.Errorf("completions per ring %v: one loop served almost nothing", done)
+		}
+	}
+}
+
+// ringCompletions reads, for each io_uring descriptor of pid, how many
+// completions the process has consumed (CqHead in its fdinfo).
+func ringCompletions(t *testing.T, pid int) []int64 {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err != nil || l != "anon_inode:[io_uring]" {
+			continue
+		}
+		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(info), "\nCqHead:")
+		head, _, _ := strings.Cut(rest, "\n")
+		v, err := strconv.ParseInt(strings.TrimSpace(head), 10, 64)
+		if !ok || err != nil {
+			t.Fatalf("fdinfo of %s: no CqHead:\n%s", e.Name(), info)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // TestUringLoad: bin/client holds 1,000 and then 10,000 connections (fewer

@@ -256,6 +256,10 @@ func runC100K(c *campaign, kit plan.Kit, sys plan.System, z c100kSizes, servers 
 		if s.Model == plan.DefaultModel && z.refCount > 0 && !slices.Contains(ns, z.refCount) {
 			ns = append([]int{z.refCount}, ns...)
 		}
+		if s.Model == "uring" {
+			// Its target is one count; one run keeps make c100k short.
+			ns = []int{report.UringC100KCount(ns)}
+		}
 		for _, n := range ns {
 			cells = append(cells, cellPlan{s, n})
 		}

@@ -102,6 +102,7 @@ func TestBenchTiny(t *testing.T) {
 		"mem_user_kib_per_conn 10kthreads:thread", "mem_user_kib_per_conn 10kthreads:epoll", "mem_user_kib_per_conn ref_async_server",
 		"kstack_kib_per_conn 10kthreads:thread", "cpu_us_per_rt 10kthreads:thread", "cpu_us_per_rt ref_async_server",
 		"connect_all_s 10kthreads:thread", "gib_per_s 10kthreads:thread", "gib_per_s 10kthreads:epoll", "held_conns 10kthreads:thread",
+		"mem_user_kib_per_conn 10kthreads:uring", "cpu_us_per_rt 10kthreads:uring", "gib_per_s 10kthreads:uring",
 	} {
 		if !want[k] {
 			t.Errorf("figure %s not measured", k)
@@ -117,7 +118,7 @@ func TestBenchTiny(t *testing.T) {
 	for _, tg := range rep.Targets {
 		keys[tg.Key] = true
 	}
-	for _, k := range []string{"memory", "cpu_per_rt_5", "accept", "large_transfer", "scale"} {
+	for _, k := range []string{"memory", "cpu_per_rt_5", "uring_memory", "accept", "large_transfer", "scale"} {
 		if !keys[k] {
 			t.Errorf("target %s missing", k)
 		}
@@ -331,6 +332,41 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "target (c100k)") {
 		t.Errorf("no targets table:\n%s", stdout.String())
+	}
+}
+
+// TestC100KUring: the io_uring model runs once, at the largest count, with
+// -P when the fd limit (simulated: 300) needs it, and has its own target.
+func TestC100KUring(t *testing.T) {
+	s := goodSystem()
+	s.FDHard = 300
+	withSystem(t, s)
+	o := c100kOptions(t, []int{100, 400})
+	thr := o.ServerOverride[0]
+	o.ServerOverride = append(o.ServerOverride, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
+		Model: "uring", Path: thr.Path, Args: []string{"-M", "uring"}})
+	var stdout, stderr bytes.Buffer
+	if code := Execute(o, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var rep report.C100KReport
+	testkit.ReadJSON(t, filepath.Join(onlyDir(t, o.Out, "c100k-"), "c100k.json"), &rep)
+	var uring []report.C100KRow
+	for _, r := range rep.Rows {
+		if r.Server == "10kthreads:uring" {
+			uring = append(uring, r)
+		}
+	}
+	if len(rep.Rows) != 3 || len(uring) != 1 || uring[0].Conns != 400 || uring[0].ServerProcs != 2 {
+		t.Fatalf("rows: %+v", rep.Rows)
+	}
+	for _, tg := range rep.Targets {
+		if tg.Key == "uring_held" && (tg.Met == nil || !*tg.Met) {
+			t.Errorf("uring target not met: %+v", tg)
+		}
+	}
+	if !strings.Contains(stdout.String(), "uring model: 400 connections, 0 errors, every connection verified") {
+		t.Errorf("no uring target:\n%s", stdout.String())
 	}
 }
 

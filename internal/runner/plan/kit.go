@@ -53,12 +53,16 @@ func (k Kit) GoRef() results.ServerSpec {
 	return results.ServerSpec{Key: "ref_async_server", Label: "ref_async_server (goroutine)", Model: "goroutine", Path: k.Ref}
 }
 
-// Compared is the thread model, the epoll model when the server has it,
-// and the Go reference: the servers the targets compare.
+// Compared is every model -M list marks as compared (the thread model,
+// epoll and io_uring), in its order, and the Go reference: the servers
+// the main experiment and the targets of make bench and make c100k
+// compare.
 func (k Kit) Compared() []results.ServerSpec {
-	out := []results.ServerSpec{k.Spec(DefaultModel)}
-	if _, ok := k.Models.Get("epoll"); ok {
-		out = append(out, k.Spec("epoll"))
+	var out []results.ServerSpec
+	for _, m := range k.Models.Models {
+		if m.Compared && m.SameAs == "" {
+			out = append(out, k.Spec(m.Name))
+		}
 	}
 	return append(out, k.GoRef())
 }

@@ -60,7 +60,7 @@ func equalInts(a, b []int) bool {
 func kit() Kit {
 	m := func(name string, bounded, procs bool, per, workers string, def int, same string) srvreport.Model {
 		return srvreport.Model{Name: name, Bounded: bounded, Processes: procs, PerConnection: per, Workers: workers, DefaultWorkers: def, SameAs: same,
-			Compared: name == "thread" || name == "epoll"}
+			Compared: name == "thread" || name == "epoll" || name == "uring"}
 	}
 	return Kit{Server: "bin/10kthreads", Ref: "bin/ref_async_server", Client: "bin/client", Models: srvreport.ModelList{
 		Schema: srvreport.ModelsSchema, Models: []srvreport.Model{
@@ -71,6 +71,7 @@ func kit() Kit {
 			m("fork", false, true, "process", "", 0, ""),
 			m("iterative", true, false, "", "", 0, ""),
 			m("epoll", false, false, "", "event loops", 1, ""),
+			m("uring", false, false, "", "event loops", 1, ""),
 			m("poll", false, false, "", "event loops", 1, ""),
 		}}}
 }
@@ -86,7 +87,7 @@ func keys(specs []results.ServerSpec) string {
 func TestMatrixServers(t *testing.T) {
 	k := kit()
 	specs, notes, err := k.MatrixServers(nil)
-	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:epoll -M epoll; ref_async_server " {
+	if err != nil || keys(specs) != "10kthreads:thread ; 10kthreads:epoll -M epoll; 10kthreads:uring -M uring; ref_async_server " {
 		t.Errorf("default servers: %s, %v", keys(specs), err)
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "models prethread, prefork, prefork-nolock, fork, iterative, poll of bin/10kthreads are not in the default matrix") {
@@ -123,7 +124,7 @@ func TestFacts(t *testing.T) {
 	if f := k.Facts(k.GoRef()); f != (srvreport.Model{}) {
 		t.Errorf("the Go reference has facts %+v", f)
 	}
-	if got := keys(k.Compared()); got != "10kthreads:thread ; 10kthreads:epoll -M epoll; ref_async_server " {
+	if got := keys(k.Compared()); got != "10kthreads:thread ; 10kthreads:epoll -M epoll; 10kthreads:uring -M uring; ref_async_server " {
 		t.Errorf("compared: %s", got)
 	}
 }

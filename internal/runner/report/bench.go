@@ -76,7 +76,7 @@ type BenchInput struct {
 	NotApplicable []BenchFigure       // models where memory per idle connection does not exist
 }
 
-const epollKey, goRefKey = "10kthreads:epoll", "ref_async_server"
+const epollKey, uringKey, goRefKey = "10kthreads:epoll", "10kthreads:uring", "ref_async_server"
 
 // BuildBench makes bench.json from the runs.
 func BuildBench(res *results.Results, in BenchInput) BenchReport {
@@ -215,6 +215,7 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 		}
 		targets = append(targets, t)
 	}
+	targets = append(targets, uringTargets(in, fig)...)
 	targets = append(targets, acceptTarget(fig("accept_server_s", thr, top), fig("connect_all_s", thr, top), top))
 	bw := fig("gib_per_s", thr, 1)
 	t = BenchTarget{Key: "large_transfer", Target: "thread model: one connection echoes ≥ 1 GiB/s", Unit: "GiB/s", Value: bw.Median}
@@ -228,6 +229,40 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 }
 
 func verdict(ok bool) *bool { return &ok }
+
+// uringTargets judges the io_uring model against epoll, side by side in
+// the same run: memory per idle connection at the largest count, and CPU
+// per round trip at 1,000 connections and more, where batching can pay.
+// None when the bench did not run it.
+func uringTargets(in BenchInput, fig func(key, server string, n int) BenchFigure) []BenchTarget {
+	if !slices.ContainsFunc(in.Compared, func(s results.ServerSpec) bool { return s.Key == uringKey }) {
+		return nil
+	}
+	top := in.Counts[len(in.Counts)-1]
+	u, e := fig("mem_user_kib_per_conn", uringKey, top), fig("mem_user_kib_per_conn", epollKey, top)
+	t := BenchTarget{Key: "uring_memory", Unit: "KiB",
+		Target: fmt.Sprintf("uring model: user-space memory per idle connection at %s within 0.5 KiB of epoll's", results.Thousands(top))}
+	if u.Median.Set && e.Median.Set {
+		d := u.Median.V - e.Median.V
+		t.Value, t.Met = results.N(d), verdict(d <= 0.5)
+		t.Measured = fmt.Sprintf("%+.3f KiB (uring %s KiB, %s; epoll %s KiB)", d, u.Median, spreadOf(u), e.Median)
+	}
+	out := []BenchTarget{t}
+	for _, n := range in.Counts {
+		if n < 1000 {
+			continue
+		}
+		u, e := fig("cpu_us_per_rt", uringKey, n), fig("cpu_us_per_rt", epollKey, n)
+		t := BenchTarget{Key: fmt.Sprintf("uring_cpu_per_rt_%d", n), Unit: "ratio", Value: u.VsEpoll,
+			Target: fmt.Sprintf("uring model CPU per round trip at %s ≤ epoll's", results.Thousands(n))}
+		if u.VsEpoll.Set {
+			t.Met = verdict(u.VsEpoll.V <= 1)
+			t.Measured = fmt.Sprintf("%s× epoll (uring %s µs, %s; epoll %s µs, %s)", u.VsEpoll, u.Median, spreadOf(u), e.Median, spreadOf(e))
+		}
+		out = append(out, t)
+	}
+	return out
+}
 
 // acceptTarget judges the server's accept time, or the client's connect
 // time when the server's was not measured.

@@ -113,6 +113,9 @@ func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlCha
 	if refCount > 0 && len(judged) > 0 {
 		rep.Targets = append(rep.Targets, linearTarget(rep, refCount, judged[0]))
 	}
+	if t, ok := uringHeld(rep.Rows); ok {
+		rep.Targets = append(rep.Targets, t)
+	}
 	return rep
 }
 
@@ -203,6 +206,31 @@ func linearTarget(rep C100KReport, refCount, n int) BenchTarget {
 			top.UserKiBPerConn, base.UserKiBPerConn, top.KStackPerConn, base.KStackPerConn)
 	}
 	return t
+}
+
+// UringC100KCount is the one count make c100k runs the io_uring model at:
+// 100,000 when it is among the counts, else the largest.
+func UringC100KCount(counts []int) int {
+	if slices.Contains(counts, 100000) {
+		return 100000
+	}
+	return slices.Max(counts)
+}
+
+// uringHeld judges the io_uring model's run, if there was one: every
+// connection held and verified, 0 errors, with as many processes (-P) as
+// the fd limit needs.
+func uringHeld(rows []C100KRow) (BenchTarget, bool) {
+	i := slices.IndexFunc(rows, func(r C100KRow) bool { return r.Server == uringKey })
+	if i < 0 {
+		return BenchTarget{}, false
+	}
+	r := rows[i]
+	ok := r.Verified.Set && int(r.Verified.V) == r.Conns && r.Errors.Set && r.Errors.V == 0 && r.Status == results.StatusOK
+	return BenchTarget{Key: "uring_held", Unit: "conns", Value: r.Verified, Met: &ok,
+		Target: fmt.Sprintf("uring model: %s connections, 0 errors, every connection verified", results.Thousands(r.Conns)),
+		Measured: fmt.Sprintf("%s verified of %s, %s errors, status %s (-P %d, client -procs %d)",
+			FmtInt(r.Verified), results.Thousands(r.Conns), FmtInt(r.Errors), r.Status, r.ServerProcs, r.ClientProcs)}, true
 }
 
 // C100KText is the terminal (and c100k.txt) table.
