@@ -169,7 +169,10 @@ func notApplicable(kit plan.Kit) []report.BenchFigure {
 			continue
 		}
 		why := "serves one connection at a time"
-		if m.Workers != "" {
+		switch {
+		case m.FDCeiling > 0:
+			why = fmt.Sprintf("watches descriptors below %d only", m.FDCeiling)
+		case m.Workers != "":
 			why = fmt.Sprintf("serves at most -w (%d) connections at a time", m.DefaultWorkers)
 		}
 		s := kit.Spec(m.Name)

@@ -20,13 +20,14 @@ var factsFixture = srvreport.ModelList{Schema: srvreport.ModelsSchema, Models: [
 	{Name: "fork", Processes: true, PerConnection: "process"},
 	{Name: "iterative", Bounded: true},
 	{Name: "epoll", Workers: "event loops", DefaultWorkers: 1},
+	{Name: "select", Bounded: true, FDCeiling: 1024},
 }}
 
 // The orders and notes the modes derive from -M list.
 func TestFactsFromModelList(t *testing.T) {
 	// The seed articles' order: one at a time, processes, threads, event
 	// loops; prefork, another name of prefork-nolock, once.
-	want := "iterative fork prefork-nolock thread prethread pool epoll"
+	want := "iterative fork prefork-nolock thread prethread pool epoll select"
 	if got := strings.Join(order(factsFixture), " "); got != want {
 		t.Errorf("models order:\n got %s\nwant %s", got, want)
 	}
@@ -38,7 +39,8 @@ func TestFactsFromModelList(t *testing.T) {
 		"10kthreads (pool): n/a: serves at most -w (64) connections at a time; " +
 		"10kthreads (prefork): n/a: serves at most -w (16) connections at a time; " +
 		"10kthreads (prefork-nolock): n/a: serves at most -w (16) connections at a time; " +
-		"10kthreads (iterative): n/a: serves one connection at a time"
+		"10kthreads (iterative): n/a: serves one connection at a time; " +
+		"10kthreads (select): n/a: watches descriptors below 1024 only"
 	if got := strings.Join(na, "; "); got != want {
 		t.Errorf("bench n/a rows:\n got %s\nwant %s", got, want)
 	}

@@ -78,11 +78,12 @@ func planModels(o plan.Options, sys plan.System) modelsPlan {
 func order(l srvreport.ModelList) []string {
 	rank := func(m srvreport.Model) int {
 		switch {
-		case m.Bounded && m.Workers == "":
+		case m.OneAtATime():
 			return 0
 		case m.Processes:
 			return 1
-		case m.Workers == "event loops":
+		case m.Workers == "event loops", m.FDCeiling > 0:
+			// select is an event loop too, one that takes no -w.
 			return 3
 		}
 		return 2
@@ -174,19 +175,23 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 	}
 	longArgs := []string{"-hold", mp.longHold.String(), "-duration", mp.long.String(), "-size", "64", "-quiet"}
 	longSpecs := map[string]results.ServerSpec{}
-	var one []string // the models that serve one connection at a time
+	var fewer []string // the models held at fewer connections, and why
 	for _, s := range specs {
 		n := mp.longN
 		ls := s
 		ls.Args = append([]string{}, s.Args...)
 		// Pre-creating models get one worker per connection, since with
 		// fewer the rest would only wait; a model serving one connection
-		// at a time gets one.
+		// at a time gets one, select what its descriptor ceiling allows
+		// beside the listener, stdio and its own descriptors.
 		f := kit.Facts(s)
 		switch {
-		case f.Bounded && f.Workers == "":
+		case f.OneAtATime():
 			n = 1
-			one = append(one, s.Model)
+			fewer = append(fewer, s.Model+" with 1")
+		case f.FDCeiling > 0 && n > f.FDCeiling-24:
+			n = f.FDCeiling - 24
+			fewer = append(fewer, fmt.Sprintf("%s with %d", s.Model, n))
 		case plan.PreCreates(f):
 			ls.Args = append(ls.Args, "-w", strconv.Itoa(n))
 		}
@@ -196,8 +201,8 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 		run(runSpec{spec: ls, workload: "echo", n: n, rep: 1, clientArgs: longArgs, probe: true, machine: true,
 			timeout: time.Duration((30 + float64(n)/500) * float64(time.Second))})
 	}
-	c.meta.Workloads["echo"] = fmt.Sprintf("long-lived: `%s` (%s connections; pre-creating models with -w %d; %s with 1)",
-		strings.Join(longArgs, " "), results.Thousands(mp.longN), mp.longN, strings.Join(one, ", "))
+	c.meta.Workloads["echo"] = fmt.Sprintf("long-lived: `%s` (%s connections; pre-creating models with -w %d; %s)",
+		strings.Join(longArgs, " "), results.Thousands(mp.longN), mp.longN, strings.Join(fewer, ", "))
 	return longSpecs
 }
 

@@ -40,6 +40,12 @@ type Model struct {
 	Compared bool `json:"compared"`
 }
 
+// OneAtATime: the model serves a single connection at a time (bounded,
+// with no -w to widen it and no descriptor ceiling to explain the bound).
+func (m Model) OneAtATime() bool {
+	return m.Bounded && m.Workers == "" && m.FDCeiling == 0
+}
+
 // ModelList is the whole `-M list -j FILE` document, in the server's order.
 type ModelList struct {
 	Schema string  `json:"schema"`
