@@ -45,16 +45,19 @@ func (w *machineWatch) snapshot(client int) *results.Snapshot {
 	} else {
 		w.rec.SlabInfoError = err.Error()
 	}
-	if pids, err := sysinfo.Host.GroupPIDs(w.pgid); err == nil {
-		if fp, err := sysinfo.Host.Footprint(pids); err == nil {
-			s.Server = &fp
-		}
-	}
+	// The client first: it is one process tree, read in milliseconds,
+	// where a server of a thousand processes takes seconds, and both
+	// footprints must be read before the client ends.
 	if client > 0 {
 		if pids, err := sysinfo.Host.TreePIDs(client); err == nil {
 			if fp, err := sysinfo.Host.Footprint(pids); err == nil {
 				s.Client = &fp
 			}
+		}
+	}
+	if pids, err := sysinfo.Host.GroupPIDs(w.pgid); err == nil {
+		if fp, err := sysinfo.Host.Footprint(pids); err == nil {
+			s.Server = &fp
 		}
 	}
 	if s.Server == nil {

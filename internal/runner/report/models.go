@@ -63,15 +63,18 @@ type ModelsReport struct {
 	DurationS float64 `json:"duration_s"`
 	// RequestDelayUS is the -d every server ran the connection-per-request
 	// cells with, in µs (0: none).
-	RequestDelayUS int64                  `json:"request_delay_us"`
-	Concurrency    []int                  `json:"concurrency"`
-	Servers        []results.ServerSpec   `json:"servers"`
-	Reconnect      []ModelsCell           `json:"reconnect"`
-	LongLived      []ModelsLong           `json:"long_lived"`
-	Interference   map[string]results.Num `json:"interference_pct"`
-	Pinning        string                 `json:"pinning"`
-	Notes          []string               `json:"notes"`
-	Environment    [][2]string            `json:"environment"`
+	RequestDelayUS int64                `json:"request_delay_us"`
+	Concurrency    []int                `json:"concurrency"`
+	Servers        []results.ServerSpec `json:"servers"`
+	Reconnect      []ModelsCell         `json:"reconnect"`
+	LongLived      []ModelsLong         `json:"long_lived"`
+	// LongLivedWorkload is the long-lived runs' client flags and counts,
+	// as meta.json's workloads give them.
+	LongLivedWorkload string                 `json:"long_lived_workload"`
+	Interference      map[string]results.Num `json:"interference_pct"`
+	Pinning           string                 `json:"pinning"`
+	Notes             []string               `json:"notes"`
+	Environment       [][2]string            `json:"environment"`
 	// ModelList is what bin/10kthreads -M list said about its models.
 	ModelList srvreport.ModelList `json:"model_list"`
 	// Calibration and KStackPerThr price the long-lived rows' machine
@@ -96,7 +99,7 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 	rep := ModelsReport{Header: header(ModelsSchema, m), DurationS: dur.Seconds(), RequestDelayUS: run.Delay.Microseconds(),
 		Concurrency: conc, Servers: specs, Reconnect: []ModelsCell{}, LongLived: []ModelsLong{}, Pinning: m.Pinning,
 		Notes: m.Notes, Environment: m.Env, Interference: map[string]results.Num{}, ModelList: list,
-		Calibration: m.Calibration, KStackPerThr: m.KStackPerThreadKiB}
+		Calibration: m.Calibration, KStackPerThr: m.KStackPerThreadKiB, LongLivedWorkload: m.Workloads["echo"]}
 	med, worst := results.InterferenceSummary(res.Runs)
 	rep.Interference["median"], rep.Interference["worst_run"] = med, worst
 	for _, n := range conc {
@@ -284,7 +287,7 @@ func findModelsCell(rep ModelsReport, server string, n int) *ModelsCell {
 // modelsLong is the long-lived connections' table.
 func modelsLong(b *strings.Builder, rep ModelsReport) {
 	b.WriteString("\n## Long-lived connections: memory per connection and CPU per round trip\n\n")
-	b.WriteString("All connections open and idle (`-hold 1s`; the server's SIGUSR1 report is taken then), then 64-byte closed-loop round trips for 1 s, without `-d`. Memory per connection: resident growth (PSS summed over processes for multi-process models) from the idle server, and from the server's start, before it created any worker; the second includes the threads or processes a pre-creating model sized with `-w N` keeps ready. Kernel stack: threads added from idle to hold, and all the server's threads (including pre-created workers), × the kernel stack per thread. CPU per round trip: server CPU from the hold report to exit over the round trips.\n\n")
+	b.WriteString("All connections open and idle for the client's `-hold` (the server's SIGUSR1 report is taken then), then 64-byte closed-loop round trips for its `-duration`, without `-d`; " + rep.LongLivedWorkload + ". Memory per connection: resident growth (PSS summed over processes for multi-process models) from the idle server, and from the server's start, before it created any worker; the second includes the threads or processes a pre-creating model sized with `-w N` keeps ready. Kernel stack: threads added from idle to hold, and all the server's threads (including pre-created workers), × the kernel stack per thread. CPU per round trip: server CPU from the hold report to exit over the round trips.\n\n")
 	head := []string{"server", "server flags", "connections", "status", "errors", "KiB/conn from idle", "KiB/conn from start", "kernel stack KiB/conn from idle", "all kernel stacks KiB/conn", "CPU µs/round trip", "round trips/s"}
 	right := []bool{false, false, true, false, true, true, true, true, true, true, true}
 	var rows [][]string
