@@ -7,6 +7,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <libutil.h>
@@ -443,38 +444,65 @@ flag_number(int flag, const char *arg, long long lo, long long hi,
 	return v;
 }
 
+/*
+ * A size: decimal digits and at most one unit, b k m g t p e in either
+ * case (powers of 1024).  Not expand_number(3): it reads "010" as octal,
+ * "0x10" as hex and "-1" as a huge number, where the Go server reads
+ * decimal.  Returns -1 for a bad shape, 1 when the size overflows.
+ */
+static int
+parse_size(const char *arg, uint64_t *v)
+{
+	static const char units[] = "bkmgtpe";
+	size_t digits = strspn(arg, "0123456789");
+	const char *u;
+	unsigned long long n;
+	int shift = 0;
+
+	if (digits == 0 || digits > 20 || (arg[digits] != '\0' &&
+	    arg[digits + 1] != '\0'))
+		return -1;
+	if (arg[digits] != '\0') {
+		if ((u = strchr(units, tolower((unsigned char)arg[digits]))) ==
+		    NULL)
+			return -1;
+		shift = 10 * (int)(u - units);
+	}
+	errno = 0;
+	n = strtoull(arg, NULL, 10);
+	if (errno == ERANGE || (shift > 0 && n > (UINT64_MAX >> shift)))
+		return 1;
+	*v = (uint64_t)n << shift;
+	return 0;
+}
+
 static size_t
 flag_stack(const char *arg)
 {
 	uint64_t stack;
+	int r;
 
-	if (expand_number(arg, &stack) == -1)
+	if ((r = parse_size(arg, &stack)) == -1)
 		usage_error("-s %s: not a size (try 16k or 1m)", arg);
-	if (stack < (uint64_t)PTHREAD_STACK_MIN)
+	if (r == 0 && stack < (uint64_t)PTHREAD_STACK_MIN)
 		usage_error("-s %s: stack size is below the minimum of %ld "
 		    "bytes (PTHREAD_STACK_MIN)", arg, (long)PTHREAD_STACK_MIN);
-	if (stack > MAX_STACK)
+	if (r == 1 || stack > MAX_STACK)
 		usage_error("-s %s: stack size is above the maximum of 1 GiB",
 		    arg);
 	return stack;
 }
 
-/*
- * -m: digits and at most a unit, b k m g t p e in either case.  The shape
- * is checked first: expand_number(3) would take "-1" or "0x10" too.
- */
+/* -m: a size (see parse_size), above zero. */
 static long
 flag_memory(const char *arg)
 {
-	size_t digits = strspn(arg, "0123456789");
 	uint64_t v;
+	int r;
 
-	errno = 0;
-	if (digits == 0 || (arg[digits] != '\0' && (arg[digits + 1] != '\0' ||
-	    strchr("bBkKmMgGtTpPeE", arg[digits]) == NULL)) ||
-	    expand_number(arg, &v) == -1)
+	if ((r = parse_size(arg, &v)) == -1)
 		usage_error("-m %s: not a size (try 64m or 1g)", arg);
-	if (errno == ERANGE || v > LONG_MAX)
+	if (r == 1 || v > LONG_MAX)
 		usage_error("-m %s: memory limit is too large", arg);
 	if (v == 0)
 		usage_error("-m %s: memory limit is zero", arg);

@@ -25,6 +25,7 @@ func TestNumericFlagRanges(t *testing.T) {
 		{[]string{"-p", "65536"}, "-p"}, {[]string{"-p", "0x50"}, "-p"},
 		{[]string{"-s", "0"}, "-s"}, {[]string{"-s", "1k"}, "-s"}, {[]string{"-s", "2g"}, "-s"},
 		{[]string{"-s", "-16k"}, "-s"}, {[]string{"-s", "16q"}, "-s"},
+		{[]string{"-s", "0x4000"}, "-s"}, {[]string{"-s", "010k"}, "-s"}, // decimal: 10k is below the minimum
 		{[]string{"-t", "0"}, "-t"}, {[]string{"-t", "86401"}, "-t"}, {[]string{"-t", "1.5"}, "-t"},
 		{[]string{"-w", "0"}, "-w"}, {[]string{"-w", "10001"}, "-w"}, {[]string{"-M", "pool", "-w", "-1"}, "-w"},
 		{[]string{"-w", "4"}, "-w"}, // thread takes no workers

@@ -217,6 +217,21 @@ func TestMemLimitFlag(t *testing.T) {
 	}
 }
 
+// TestMemLimitDecimal: both servers read -m in decimal, leading zeros
+// and all, so one command line means the same limit to each.
+func TestMemLimitDecimal(t *testing.T) {
+	for _, kind := range servers {
+		t.Run(kind.name, func(t *testing.T) {
+			js := filepath.Join(t.TempDir(), "report.json")
+			s := startServer(t, kind, "-j", js, "-m", "0100m")
+			s.stop()
+			if got := jsonInt(t, readJSONReport(t, js), "mem_limit_bytes"); got != 100<<20 {
+				t.Errorf("-m 0100m: mem_limit_bytes %d, want %d", got, 100<<20)
+			}
+		})
+	}
+}
+
 // TestMemLimitBad: a bad -m is a usage error in both servers, worded
 // alike; one below what the idle server needs is exit 1, one line.
 func TestMemLimitBad(t *testing.T) {
