@@ -342,7 +342,7 @@ signal_thread(void *arg)
 	struct timespec tick = { 0, TICK_MS * 1000 * 1000 }, next_pss = { 0, 0 };
 	sigset_t set;
 	long ks;
-	int sig;
+	int ok, sig;
 
 	report_signals(&set);
 	for (;;) {
@@ -357,10 +357,11 @@ signal_thread(void *arg)
 			report(srv, "REPORT", 0);
 			continue;
 		}
-		report(srv, "EXITING", 1);
+		/* A report the -j file did not get is a failed run, as in Go. */
+		ok = report(srv, "EXITING", 1) == 0;
 		procs_stop();
 		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */
-		exit(0);
+		exit(ok ? 0 : 1);
 	}
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"sync"
@@ -132,7 +134,13 @@ func (s *server) writeJSON(r srvreport.Report) bool {
 		return true
 	}
 	if err := r.WriteJSONFile(s.jsonPath); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: writing JSON report: %v\n", prog, err)
+		// Named by the -j path, as the C server's warn(3) does, not by
+		// the temporary file beside it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		fmt.Fprintf(os.Stderr, "%s: %s: %v\n", prog, s.jsonPath, err)
 		return false
 	}
 	return true

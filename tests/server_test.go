@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -95,6 +96,34 @@ func checkJSON(t *testing.T, kind serverKind, m map[string]any, addr, event stri
 		}
 	} else if num("goroutines") != 0 || num("stack_size_bytes") <= 0 {
 		t.Errorf("goroutines %v, stack_size_bytes %v: want 0 and > 0", m["goroutines"], m["stack_size_bytes"])
+	}
+}
+
+// TestExitReportUnwritable: a server whose -j file cannot be written at
+// exit says so on stderr and exits 1; the text report is still printed.
+func TestExitReportUnwritable(t *testing.T) {
+	for _, kind := range servers {
+		t.Run(kind.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "gone")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			jsonPath := filepath.Join(dir, "report.json")
+			s := startServer(t, kind, "-j", jsonPath)
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			s.signal(syscall.SIGINT)
+			if code := s.waitExit(); code != 1 {
+				t.Errorf("exit status %d with the -j directory gone, want 1", code)
+			}
+			if !strings.Contains(s.Stderr.String(), jsonPath) {
+				t.Errorf("stderr %q does not name %s", s.Stderr.String(), jsonPath)
+			}
+			if !hasLine(s.Stdout.String(), "EXITING") {
+				t.Errorf("no EXITING report on stdout: %q", s.Stdout.String())
+			}
+		})
 	}
 }
 
