@@ -485,6 +485,28 @@ print_text(FILE *fp, const struct figures *f, const char *event)
 	fflush(fp);
 }
 
+/*
+ * A JSON string.  Most are our own names, but a cgroup's path is the
+ * system's: systemd's names hold backslashes, and any byte but NUL and
+ * '/' may appear in one.
+ */
+static void
+json_string(FILE *fp, const char *s)
+{
+	unsigned char c;
+
+	fputc('"', fp);
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(fp, "\\u%04x", c);
+		else
+			fputc(c, fp);
+	}
+	fputc('"', fp);
+}
+
 static void
 print_json(FILE *fp, const struct figures *f)
 {
@@ -507,8 +529,7 @@ print_json(FILE *fp, const struct figures *f)
 			fprintf(fp, "%.*f", fl->jdp, v.d);
 			break;
 		case T_STR:
-			/* Our own names and addresses: nothing to escape. */
-			fprintf(fp, "\"%s\"", v.s);
+			json_string(fp, v.s);
 			break;
 		}
 	}

@@ -64,6 +64,12 @@ func hierarchyRoot(controller string) (string, int, string) {
 // removed.
 func makeCgroup(t *testing.T, controller string) *testCgroup {
 	t.Helper()
+	return makeNamedCgroup(t, controller, "")
+}
+
+// makeNamedCgroup is makeCgroup with suffix at the end of the name.
+func makeNamedCgroup(t *testing.T, controller, suffix string) *testCgroup {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("making a cgroup needs root")
 	}
@@ -71,7 +77,7 @@ func makeCgroup(t *testing.T, controller string) *testCgroup {
 	if root == "" {
 		t.Skipf("no %s cgroup can be made here: %s", controller, why)
 	}
-	dir := filepath.Join(root, fmt.Sprintf("10kthreads-test-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
+	dir := filepath.Join(root, fmt.Sprintf("10kthreads-test-%d-%d%s", os.Getpid(), cgroupSeq.Add(1), suffix))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Skipf("no %s cgroup can be made here: %v", controller, err)
 	}
