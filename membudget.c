@@ -47,7 +47,9 @@
 #define THREAD_SIZE	(16 * 1024)	/* kernel stack: x86-64, arm64 */
 #define OBJ_CGROUP	8	/* the memcg pointer beside each charged object */
 #define TLS_HEAP	288	/* glibc's per-thread TLS vector, on the heap */
-#define EPOLL_SLOT	64	/* the event loop's table entry, rounded up */
+#define LOOP_SLOT	64	/* an event loop's table entry, rounded up */
+/* io_uring's armed receive: io_kiocb, saved msghdr, poll entry (slab). */
+#define URING_ARMED	864
 #define COW_PAGES	14	/* pages a forked child writes and so copies */
 #define THREAD_PAGES	2	/* stack pages a connection thread touches */
 
@@ -182,10 +184,17 @@ conn_cost(const struct unit_costs *u, const char *model,
 		mb.conn_user = u->process_user;
 		mb.conn_kstack = THREAD_SIZE;
 		mb.conn_task = u->process_kernel - THREAD_SIZE;
-	} else if (strcmp(model, "epoll") == 0) {
-		mb.conn_user = EPOLL_SLOT;
+	} else if (strcmp(model, "epoll") == 0 ||
+	    strcmp(model, "dispatch") == 0) {
+		/* An event loop: a table entry, and what watches the socket. */
+		mb.conn_user = LOOP_SLOT;
 		mb.conn_socket += u->epitem;
-	}
+	} else if (strcmp(model, "uring") == 0) {
+		mb.conn_user = LOOP_SLOT;
+		mb.conn_socket += URING_ARMED;
+	} else if (strcmp(model, "poll") == 0 ||
+	    strcmp(model, "select") == 0)
+		mb.conn_user = LOOP_SLOT;
 	mb.conn = mb.conn_user + mb.conn_kstack + mb.conn_task +
 	    mb.conn_socket;
 }
