@@ -143,6 +143,24 @@ func runUnderCgroup(t *testing.T, c memCase, limit int64, n int) {
 		jsonInt(t, m, "over_budget"), float64(peak)/(1<<20))
 }
 
+// TestCgroupPathInJSON: a cgroup's name may hold any byte but '/' (systemd
+// writes "\x2d" in its names); the JSON report stays valid and names it.
+func TestCgroupPathInJSON(t *testing.T) {
+	const suffix = `-a\x2d"q"`
+	for _, kind := range servers {
+		t.Run(kind.name, func(t *testing.T) {
+			cg := makeNamedCgroup(t, "memory", suffix)
+			cg.write(cg.file("memory.limit_in_bytes", "memory.max"), strconv.FormatInt(256<<20, 10))
+			js := filepath.Join(t.TempDir(), "report.json")
+			s := startWrapped(t, kind, cg.wrapper(), "-j", js)
+			s.stop()
+			if got, _ := readJSONReport(t, js)["mem_cgroup"].(string); !strings.HasSuffix(got, suffix) {
+				t.Errorf("JSON mem_cgroup %q, want a path ending in %q", got, suffix)
+			}
+		})
+	}
+}
+
 // TestPidsCgroup: with 2,000 tasks allowed, the thread server cannot give
 // every one of 3,000 connections a thread. Those it cannot are counted
 // and closed; the server lives on and serves a new client afterwards.
@@ -229,6 +247,36 @@ func TestMemLimitDecimal(t *testing.T) {
 				t.Errorf("-m 0100m: mem_limit_bytes %d, want %d", got, 100<<20)
 			}
 		})
+	}
+}
+
+// TestBudgetEventLoops: every event loop prices its table entry, and
+// what watches the socket beside it: an epoll item (epoll, dispatch), an
+// armed receive (uring), nothing in the kernel (poll, select).
+func TestBudgetEventLoops(t *testing.T) {
+	parts := map[string][2]int64{}
+	for _, model := range []string{"poll", "select", "epoll", "dispatch", "uring"} {
+		js := filepath.Join(t.TempDir(), "report.json")
+		s := startServer(t, cServer, "-M", model, "-m", "256m", "-j", js)
+		s.stop()
+		rep := readJSONReport(t, js)
+		parts[model] = [2]int64{jsonInt(t, rep, "mem_conn_user_bytes"), jsonInt(t, rep, "mem_conn_socket_bytes")}
+	}
+	socket := parts["poll"][1]
+	for model, want := range map[string]int64{"select": socket, "uring": socket + 864} {
+		if parts[model][1] != want {
+			t.Errorf("%s: socket part %d bytes, want %d", model, parts[model][1], want)
+		}
+	}
+	for _, model := range []string{"epoll", "dispatch"} {
+		if parts[model][1] <= socket {
+			t.Errorf("%s: socket part %d bytes, want more than poll's %d (its epoll item)", model, parts[model][1], socket)
+		}
+	}
+	for model, p := range parts {
+		if p[0] != 64 {
+			t.Errorf("%s: user part %d bytes, want its 64-byte table entry", model, p[0])
+		}
 	}
 }
 
