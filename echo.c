@@ -47,6 +47,7 @@ echo_conn(int fd)
 {
 	char small[SMALL_BUF], *buf = small, *large = NULL;
 	size_t cap = sizeof(small), left;
+	unsigned long full = 0;		/* full reads of the small buffer */
 	ssize_t n;
 
 	for (;;) {
@@ -73,7 +74,14 @@ echo_conn(int fd)
 			conn_failed(errno);
 			break;
 		}
-		if ((size_t)n == cap && large == NULL &&
+		/*
+		 * A refusal is retried at the 2nd, 4th, 8th... full read, not
+		 * at every one: each try reads the cgroup's usage.
+		 */
+		if ((size_t)n != cap || large != NULL)
+			continue;
+		full++;
+		if ((full & (full - 1)) == 0 &&
 		    (large = membudget_alloc(LARGE_BUF)) != NULL) {
 			buf = large;
 			cap = LARGE_BUF;

@@ -114,6 +114,17 @@ ev_close(struct evloop *l, int fd)
 	close(fd);
 }
 
+/*
+ * The connection did something now.  Only the -t sweep reads the stamp:
+ * without -t, no clock read per message.
+ */
+static void
+touch(const struct evloop *l, struct evconn *c)
+{
+	if (l->srv->idle_timeout > 0)
+		c->active_us = timers_now();
+}
+
 static void
 ev_open(struct evloop *l, int fd)
 {
@@ -121,7 +132,7 @@ ev_open(struct evloop *l, int fd)
 
 	/* Pairs with the release in ev_close of the slot's last owner. */
 	(void)atomic_load_explicit(&c->owner, memory_order_acquire);
-	c->active_us = timers_now();
+	touch(l, c);
 	c->state = EVS_READING;
 	c->want = EV_READ;
 	c->gen++;
@@ -199,7 +210,7 @@ on_writable(struct evloop *l, int fd)
 			return EV_CLOSED;
 		}
 		c->off += (size_t)n;
-		c->active_us = timers_now();
+		touch(l, c);
 	}
 	free(c->pending);
 	c->pending = NULL;
@@ -225,7 +236,7 @@ echo_now(struct evloop *l, int fd, size_t n)
 		return EV_CLOSED;
 	}
 	if (w > 0)
-		c->active_us = timers_now();
+		touch(l, c);
 	if (w == (ssize_t)n)
 		return EV_READ;
 	if (w == -1)
@@ -280,7 +291,7 @@ on_readable(struct evloop *l, int fd)
 			ev_close(l, fd);
 			return EV_CLOSED;
 		}
-		conns[fd].active_us = timers_now();
+		touch(l, &conns[fd]);
 		request_work();
 		if (request_delay_us() > 0 && !l->block_delay)
 			return wait_timer(l, fd, (size_t)n);
@@ -328,7 +339,7 @@ on_timer(struct evloop *l, int fd, unsigned gen)
 	count_add(&counters->bytes, (long)c->len);
 	c->state = EVS_WRITING;
 	/* The wait was the server's; the idle clock starts again now. */
-	c->active_us = timers_now();
+	touch(l, c);
 	want(l, fd, on_writable(l, fd));
 }
 

@@ -20,7 +20,11 @@
 struct ploop {
 	struct evloop	 ev;	/* first: evconn.c's callbacks get &ev */
 	struct pollfd	*pfd;	/* [0] is the listening socket */
-	int		*at;	/* at[fd]: fd's index in pfd, or -1 */
+	/*
+	 * at[fd]: fd's index in pfd plus one, 0 if absent: calloc's zeros
+	 * stay untouched, so the table costs no memory until used.
+	 */
+	int		*at;
 	nfds_t		 n;
 };
 
@@ -40,7 +44,7 @@ p_open(struct evloop *ev, int fd)
 {
 	struct ploop *l = (struct ploop *)ev;
 
-	l->at[fd] = (int)l->n;
+	l->at[fd] = (int)l->n + 1;
 	l->pfd[l->n].fd = fd;
 	l->pfd[l->n].events = POLLIN;
 	l->pfd[l->n].revents = 0;
@@ -53,7 +57,7 @@ p_watch(struct evloop *ev, int fd, enum ev_want w)
 {
 	struct ploop *l = (struct ploop *)ev;
 	struct pollfd *p;
-	int i = fd == ev->srv->lfd ? 0 : l->at[fd];
+	int i = fd == ev->srv->lfd ? 0 : l->at[fd] - 1;
 
 	if (i == -1)
 		return;
@@ -73,8 +77,8 @@ p_watch(struct evloop *ev, int fd, enum ev_want w)
 	case EV_CLOSED:
 		/* The last entry fills the hole. */
 		*p = l->pfd[--l->n];
-		l->at[real_fd(p->fd)] = i;
-		l->at[fd] = -1;
+		l->at[real_fd(p->fd)] = i + 1;
+		l->at[fd] = 0;
 		break;
 	}
 }
@@ -126,7 +130,7 @@ model_poll(struct server *srv)
 {
 	struct ploop *l;
 	pthread_t t;
-	size_t nconns, fd;
+	size_t nconns;
 	int i, e;
 
 	nconns = ev_table(srv);
@@ -135,8 +139,6 @@ model_poll(struct server *srv)
 		    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
 		    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
 			err(1, "event loop");
-		for (fd = 0; fd < nconns; fd++)
-			l->at[fd] = -1;
 		ev_loop_init(&l->ev, srv);
 		l->ev.open = p_open;
 		l->ev.watch = p_watch;
