@@ -140,19 +140,28 @@ child_pass(struct server *srv, long s)
 	}
 }
 
-/* Start the child for slot i of prefork-pass, with its end of a socketpair. */
-static void
+/*
+ * Start the child for slot i of prefork-pass, with its end of a
+ * socketpair.  -1 (and errno) if it cannot be started.
+ */
+static int
 spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 {
-	int sv[2];
+	int sv[2], e;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		err(1, "socketpair");
-	if (procs_spawn(child_pass, srv, sv[1]) == -1)
-		err(1, "worker process %d of %d", i + 1, srv->workers);
+		return -1;
+	if (procs_spawn(child_pass, srv, sv[1]) == -1) {
+		e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		errno = e;
+		return -1;
+	}
 	close(sv[1]);
 	pfd[i].fd = sv[0];
 	pfd[i].events = POLLIN;
+	return 0;
 }
 
 void
@@ -167,7 +176,8 @@ model_prefork_pass(struct server *srv)
 	    (busy = calloc(n, 1)) == NULL)
 		err(1, "prefork-pass");
 	for (i = 0; i < n; i++)
-		spawn_pass(srv, pfd, i);
+		if (spawn_pass(srv, pfd, i) == -1)
+			err(1, "worker process %d of %d", i + 1, n);
 	pfd[n].fd = srv->lfd;
 	pfd[n].events = POLLIN;
 
@@ -191,7 +201,18 @@ model_prefork_pass(struct server *srv)
 					for (;;)
 						pause();
 				close(pfd[i].fd);
-				spawn_pass(srv, pfd, i);
+				if (busy[i])
+					conn_closed();
+				if (spawn_pass(srv, pfd, i) == -1) {
+					/* Busy for good: never given work. */
+					warn("worker process %d of %d: slot "
+					    "left empty", i + 1, n);
+					pfd[i].fd = -1;
+					if (!busy[i])
+						nbusy++;
+					busy[i] = 1;
+					continue;
+				}
 			}
 			if (busy[i]) {
 				busy[i] = 0;

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -382,5 +384,38 @@ func TestModels10000(t *testing.T) {
 	n := connScale(t, 10000)
 	for _, args := range [][]string{{"-M", "epoll"}, {"-M", "poll"}, {"-M", "dispatch", "-w", "4"}} {
 		t.Run(args[1], func(t *testing.T) { runLoad(t, cServer, n, args...) })
+	}
+}
+
+// TestPreforkPassWorkerKilled: a prefork-pass child killed while it
+// serves takes its connection with it. The parent counts that connection
+// closed (Now back to 0) and gives the slot a new child, which serves.
+func TestPreforkPassWorkerKilled(t *testing.T) {
+	s := startServer(t, cServer, "-M", "prefork-pass", "-w", "2")
+	c := dial(t, s.addr)
+	msg := []byte("held by a child")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+		t.Fatalf("echo: %v", err)
+	}
+	if r := s.usr1(); r.now != 1 {
+		t.Fatalf("Now %d with one connection open, want 1", r.now)
+	}
+	kids := testkit.Children(t, s.Cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("%d worker processes, want 2: %v", len(kids), kids)
+	}
+	for _, k := range kids {
+		syscall.Kill(k.PID, syscall.SIGKILL)
+	}
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("read %d bytes from a connection whose worker was killed", n)
+	}
+	s.waitIdle()
+	echoOnce(t, s.addr, []byte("served by a new child"), false)
+	if r := s.stop(); r.total != 2 {
+		t.Errorf("Total %d, want 2", r.total)
 	}
 }
