@@ -68,6 +68,12 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 	hold := ceilHold
 	if cr.kit.Facts(spec).Processes {
 		hold = max(hold, time.Duration(n/2500)*time.Second)
+		if kind == "calibration" {
+			// The machine record's peak snapshot reads every
+			// process's footprint, about 2 ms each: 20 s for
+			// fork's 10,000.
+			hold = max(hold, time.Duration(n/400)*time.Second)
+		}
 	}
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"},
 		srvProcs: sp, cliProcs: cp, probe: true, byThreads: cr.kit.Facts(spec).PerConnection != "", memFloorKiB: cr.floorKiB, machine: kind == "calibration",
