@@ -125,17 +125,32 @@ send_fd(int s, int fd)
 	return sendmsg(s, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-static void
-child_pass(struct server *srv, long s)
-{
-	char idle = 0;
-	int fd;
+/* What a prefork-pass child is started with. */
+struct pass_child {
+	int			 s;	/* its end of its socketpair */
+	const struct pollfd	*pfd;	/* the parent's ends, -1 if none */
+	int			 n;
+};
 
+static void
+child_pass(struct server *srv, long arg)
+{
+	const struct pass_child *pc = (const struct pass_child *)arg;
+	char idle = 0;
+	int fd, i, s = pc->s;
+
+	/*
+	 * The parent's end of every pair, its own included, came with the
+	 * fork: a thousand children would hold half a million descriptors.
+	 */
+	for (i = 0; i < pc->n; i++)
+		if (pc->pfd[i].fd >= 0)
+			close(pc->pfd[i].fd);
 	close(srv->lfd);
 	/* A closed socket means the parent is gone: so is our work. */
-	while ((fd = recv_fd((int)s)) != -1) {
+	while ((fd = recv_fd(s)) != -1) {
 		serve_conn(fd);
-		if (write((int)s, &idle, 1) != 1)
+		if (write(s, &idle, 1) != 1)
 			break;
 	}
 }
@@ -147,20 +162,24 @@ child_pass(struct server *srv, long s)
 static int
 spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 {
+	struct pass_child pc = { -1, pfd, srv->workers };
 	int sv[2], e;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	if (procs_spawn(child_pass, srv, sv[1]) == -1) {
+	/* Set before the fork, so that the child closes this end too. */
+	pfd[i].fd = sv[0];
+	pfd[i].events = POLLIN;
+	pc.s = sv[1];
+	if (procs_spawn(child_pass, srv, (long)&pc) == -1) {
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
+		pfd[i].fd = -1;
 		errno = e;
 		return -1;
 	}
 	close(sv[1]);
-	pfd[i].fd = sv[0];
-	pfd[i].events = POLLIN;
 	return 0;
 }
 
@@ -175,6 +194,8 @@ model_prefork_pass(struct server *srv)
 	if ((pfd = calloc(n + 1, sizeof(*pfd))) == NULL ||
 	    (busy = calloc(n, 1)) == NULL)
 		err(1, "prefork-pass");
+	for (i = 0; i < n; i++)
+		pfd[i].fd = -1;
 	for (i = 0; i < n; i++)
 		if (spawn_pass(srv, pfd, i) == -1)
 			err(1, "worker process %d of %d", i + 1, n);
@@ -207,7 +228,6 @@ model_prefork_pass(struct server *srv)
 					/* Busy for good: never given work. */
 					warn("worker process %d of %d: slot "
 					    "left empty", i + 1, n);
-					pfd[i].fd = -1;
 					if (!busy[i])
 						nbusy++;
 					busy[i] = 1;

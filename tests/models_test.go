@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -418,4 +419,27 @@ func TestPreforkPassWorkerKilled(t *testing.T) {
 	if r := s.stop(); r.total != 2 {
 		t.Errorf("Total %d, want 2", r.total)
 	}
+}
+
+// TestPreforkPassChildDescriptors: each prefork-pass child holds its own
+// end of its socketpair and not the parent's ends of the others', which
+// fork would hand it: every child has as many descriptors as the first.
+func TestPreforkPassChildDescriptors(t *testing.T) {
+	s := startServer(t, cServer, "-M", "prefork-pass", "-w", "8")
+	kids := testkit.Children(t, s.Cmd.Process.Pid)
+	if len(kids) != 8 {
+		t.Fatalf("%d worker processes, want 8", len(kids))
+	}
+	counts := map[int]int{}
+	for _, k := range kids {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", k.PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[len(fds)]++
+	}
+	if len(counts) != 1 {
+		t.Errorf("children's descriptor counts (count: children) %v, want one count for all", counts)
+	}
+	s.stop()
 }
