@@ -106,18 +106,27 @@ func (w *machineWatch) peak(ctx context.Context, n, client int) {
 	}
 }
 
-// groupFDs is the open descriptors of the server's group: counting them
-// costs the server nothing, where a SIGUSR1 report would, and the kernel
-// no memory (see sysinfo.FDCount).
+// groupFDs is the open descriptors of the server's group.
 func (w *machineWatch) groupFDs() int {
-	pids, _ := sysinfo.Host.GroupPIDs(w.pgid)
-	n := 0
+	return groupCount(w.pgid).fds
+}
+
+// groupSize is how many processes a process group has, and their open
+// descriptors.
+type groupSize struct{ procs, fds int }
+
+// groupCount counts the group's processes and descriptors: it costs the
+// server nothing, where a SIGUSR1 report would, and the kernel no memory
+// (see sysinfo.FDCount).
+func groupCount(pgid int) groupSize {
+	pids, _ := sysinfo.Host.GroupPIDs(pgid)
+	g := groupSize{procs: len(pids)}
 	for _, pid := range pids {
 		if f, err := sysinfo.Host.FDCount(pid); err == nil {
-			n += f
+			g.fds += f
 		}
 	}
-	return n
+	return g
 }
 
 // write saves the record as raw/BASE.machine.json and returns its name.

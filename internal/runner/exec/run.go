@@ -78,6 +78,9 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	defer srv.Close()
 	pb := probe{pid: srv.Pid, jsonPath: filepath.Join(p.RawDir, r.ServerJSON), rawDir: p.RawDir, base: base}
+	if p.Machine {
+		settleGroup(srv.Pid)
+	}
 	w := startWatch(&r, &pb, p)
 	var mw *machineWatch
 	if p.Machine {
@@ -194,6 +197,22 @@ type watch struct {
 
 // startWatch takes the idle report of a probed run (p.Probe) and notes
 // what the probes start from.
+// settleGroup waits, up to 10 s, until the server's group has as many
+// processes and descriptors as 100 ms before: the pre-forking models
+// start their workers after the start line, and the idle figures must
+// have them all.
+func settleGroup(pgid int) {
+	last := groupCount(pgid)
+	for i := 0; i < 100; i++ {
+		time.Sleep(100 * time.Millisecond)
+		now := groupCount(pgid)
+		if now == last {
+			return
+		}
+		last = now
+	}
+}
+
 func startWatch(r *results.Run, pb *probe, p Params) watch {
 	var w watch
 	if !p.Probe {
