@@ -73,16 +73,17 @@ func (w *machineWatch) note(s string) {
 }
 
 // peak waits until the server's group holds n more descriptors than when
-// idle and their count is steady, lets the connections settle, and takes the peak snapshot with
-// the client's footprint. It gives up when ctx ends (the client exited).
+// idle and their count is steady, lets the connections settle, and takes
+// the peak snapshot with the client's footprint. It gives up when ctx
+// ends (the client exited).
 func (w *machineWatch) peak(ctx context.Context, n, client int) {
 	fds0 := w.groupFDs()
 	if w.rec.Idle != nil && w.rec.Idle.Server != nil {
 		fds0 = w.rec.Idle.Server.FDs
 	}
-	// Then until the count stops growing: a model with a process per
-	// connection adds several descriptors for each (its copy of the
-	// listener and of stdio), so n more come long before n connections.
+	// Steady too: a model with a process per connection adds several
+	// descriptors for each (its copy of the listener and of stdio), so
+	// n more come long before n connections.
 	for last, fds := -1, w.groupFDs(); fds < fds0+n || fds != last; last, fds = fds, w.groupFDs() {
 		select {
 		case <-ctx.Done():

@@ -195,8 +195,6 @@ type watch struct {
 	groupThreads0 int
 }
 
-// startWatch takes the idle report of a probed run (p.Probe) and notes
-// what the probes start from.
 // settleGroup waits, up to 10 s, until the server's group has as many
 // processes and descriptors as 100 ms before: the pre-forking models
 // start their workers after the start line, and the idle figures must
@@ -213,6 +211,8 @@ func settleGroup(pgid int) {
 	}
 }
 
+// startWatch takes the idle report of a probed run (p.Probe) and notes
+// what the probes start from.
 func startWatch(r *results.Run, pb *probe, p Params) watch {
 	var w watch
 	if !p.Probe {
