@@ -4,16 +4,12 @@
  */
 #include <sys/types.h>
 #include <sys/resource.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
-#include <libutil.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,70 +31,6 @@
 #define MAX_PROCS	256
 #define OPTSTRING	"a:b:c:d:hj:M:m:P:p:s:t:W:w:"
 
-/*
- * What each model is, for -h, -M list and the experiment runner, which
- * reads -M list rather than keeping facts of its own.  workers: what -w
- * counts, or NULL if the model takes no -w.  bounded: it serves at most
- * a fixed number of connections at a time, whatever the fd limit: -w,
- * one, or those below fd_ceiling.  per_conn: the thread or process a new
- * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
- * above it are closed at once (select's FD_SETSIZE), or 0.  compared: one
- * of the designs the main experiment (make experiment) compares, a thread
- * per connection against the event loops; the others have experiments of
- * their own.
- */
-static const struct model {
-	const char	*name;
-	void		(*run)(struct server *);
-	const char	*workers;
-	int		 default_workers;
-	int		 bounded;
-	int		 processes;
-	const char	*per_conn;
-	const char	*same_as;
-	void		(*check)(void);
-	int		 fd_ceiling;
-	int		 compared;
-} models[] = {
-	{ .name = "thread", .run = model_thread, .per_conn = "thread",
-	    .compared = 1 },
-	{ .name = "prethread", .run = model_prethread, .workers = "threads",
-	    .default_workers = 64, .bounded = 1 },
-	{ .name = "prethread-nolock", .run = model_prethread_nolock,
-	    .workers = "threads", .default_workers = 64, .bounded = 1 },
-	{ .name = "pool", .run = model_pool, .workers = "threads",
-	    .default_workers = 64, .bounded = 1 },
-	{ .name = "prefork", .run = model_prefork_nolock,
-	    .workers = "processes", .default_workers = 16, .bounded = 1,
-	    .processes = 1, .same_as = "prefork-nolock" },
-	{ .name = "prefork-nolock", .run = model_prefork_nolock,
-	    .workers = "processes", .default_workers = 16, .bounded = 1,
-	    .processes = 1 },
-	{ .name = "prefork-lock", .run = model_prefork_lock,
-	    .workers = "processes", .default_workers = 16, .bounded = 1,
-	    .processes = 1 },
-	{ .name = "prefork-pass", .run = model_prefork_pass,
-	    .workers = "processes", .default_workers = 16, .bounded = 1,
-	    .processes = 1 },
-	{ .name = "fork", .run = model_fork, .processes = 1,
-	    .per_conn = "process" },
-	{ .name = "iterative", .run = model_iterative, .bounded = 1 },
-	{ .name = "epoll", .run = model_epoll, .workers = "event loops",
-	    .default_workers = 1, .compared = 1 },
-	{ .name = "uring", .run = model_uring, .workers = "event loops",
-	    .default_workers = 1, .check = model_uring_check, .compared = 1 },
-	{ .name = "poll", .run = model_poll, .workers = "event loops",
-	    .default_workers = 1 },
-	{ .name = "select", .run = model_select, .bounded = 1,
-	    .fd_ceiling = FD_SETSIZE },
-	/*
-	 * As many workers as pool's: the two differ only in when a
-	 * connection gets one (when it is ready, or for its whole life).
-	 */
-	{ .name = "dispatch", .run = model_dispatch, .workers = "threads",
-	    .default_workers = 64 },
-};
-#define NMODELS	(sizeof(models) / sizeof(models[0]))
 
 static void __attribute__((noreturn))
 usage(void)
@@ -121,8 +53,6 @@ usage_error(const char *fmt, ...)
 static void __attribute__((noreturn))
 help(void)
 {
-	size_t i;
-
 	printf(USAGE
 	    "  -a addr       listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
 	    "  -b backlog    listen backlog (default: net.core.somaxconn)\n"
@@ -138,8 +68,7 @@ help(void)
 	    "  -M model      server design (default thread; -M list describes "
 	    "each):\n               ",
 	    PROGNAME);
-	for (i = 0; i < NMODELS; i++)
-		printf(" %s", models[i].name);
+	models_names(stdout);
 	printf("\n"
 	    "  -m bytes      memory limit, k/m/g suffixes, instead of the "
 	    "memory cgroup's;\n"
@@ -168,71 +97,6 @@ help(void)
 	exit(0);
 }
 
-#define DASH(s)	((s) != NULL ? (s) : "-")
-#define JSTR(s)	((s) != NULL ? (s) : "")
-
-/*
- * -M list: every model and its facts, aligned for people and, with -j,
- * as JSON of schema 10kthreads-model-list/1 for programs.
- */
-static void __attribute__((noreturn))
-list_models(const char *json_path)
-{
-	const struct model *m;
-	char wdef[16];
-	FILE *fp;
-	size_t i;
-
-	/* Opened first: a bad path must fail before anything is printed. */
-	fp = NULL;
-	if (json_path != NULL && (fp = fopen(json_path, "we")) == NULL)
-		err(1, "%s", json_path);
-	printf("%-17s %-12s %-10s %-15s %-12s %-10s %-9s %s\n", "model",
-	    "concurrency", "runs in", "per connection", "-w counts",
-	    "-w default", "compared", "note");
-	for (i = 0; i < NMODELS; i++) {
-		m = &models[i];
-		if (m->workers != NULL)
-			snprintf(wdef, sizeof(wdef), "%d", m->default_workers);
-		else
-			strlcpy(wdef, "-", sizeof(wdef));
-		printf("%-17s %-12s %-10s %-15s %-12s %-10s ", m->name,
-		    m->bounded ? "bounded" : "unbounded",
-		    m->processes ? "processes" : "threads", DASH(m->per_conn),
-		    DASH(m->workers), wdef);
-		if (m->same_as != NULL)
-			printf("%-9s same as %s\n", m->compared ? "yes" : "-",
-			    m->same_as);
-		else if (m->fd_ceiling > 0)
-			printf("%-9s descriptors below %d only\n",
-			    m->compared ? "yes" : "-", m->fd_ceiling);
-		else
-			printf("%s\n", m->compared ? "yes" : "-");
-	}
-	if (fflush(stdout) == EOF)
-		err(1, "stdout");
-	if (fp == NULL)
-		exit(0);
-	fprintf(fp, "{\n  \"schema\": \"10kthreads-model-list/1\",\n"
-	    "  \"models\": [\n");
-	for (i = 0; i < NMODELS; i++) {
-		m = &models[i];
-		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
-		    "\"processes\": %s, \"per_connection\": \"%s\", "
-		    "\"workers\": \"%s\", \"default_workers\": %d, "
-		    "\"same_as\": \"%s\", \"fd_ceiling\": %d, "
-		    "\"compared\": %s}%s\n", m->name,
-		    m->bounded ? "true" : "false",
-		    m->processes ? "true" : "false", JSTR(m->per_conn),
-		    JSTR(m->workers), m->default_workers, JSTR(m->same_as),
-		    m->fd_ceiling, m->compared ? "true" : "false",
-		    i + 1 < NMODELS ? "," : "");
-	}
-	fprintf(fp, "  ]\n}\n");
-	if (fclose(fp) == EOF)
-		err(1, "%s", json_path);
-	exit(0);
-}
 
 static int
 somaxconn(void)
@@ -269,153 +133,7 @@ raise_fd_limit(void)
 	return rl.rlim_cur;
 }
 
-/* The signals the signal thread takes: the reports, and children ending. */
-static void
-report_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGUSR1);
-	sigaddset(set, SIGCHLD);
-}
 
-static long
-ms_since(const struct timespec *t0, const struct timespec *t1)
-{
-	return (t1->tv_sec - t0->tv_sec) * 1000 +
-	    (t1->tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-/*
- * The PSS sum of several processes has no kernel high-water mark, and at
- * exit the connections' memory is gone, so the signal thread samples it.
- * A sample reads each process's smaps_rollup, which walks all its
- * mappings under its mmap lock (where thread creation waits): about 9 ms
- * for a process of 16,600 threads, 0.1 s for 200,000 threads in 12
- * processes.  Samples start PSS_SPACING times as far apart as the last
- * one took in CPU time, and at least one tick apart: they cost at most
- * 1/PSS_SPACING of a core, and each process's thread creation waits for
- * them as rarely.  Each report is a sample too (rusage.c).
- */
-#define PSS_SPACING	20
-#define TICK_MS		100
-
-static void
-sample_pss(struct server *srv, struct timespec *next)
-{
-	struct proctotals w;
-	struct timespec now, cpu0, cpu1;
-	long sum, interval;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!srv->sample_pss || ms_since(next, &now) < 0)
-		return;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-	procs_gather(&w);
-	if ((sum = proc_pss_kib(getpid()) + w.pss_kib) > srv->peak_pss_kib)
-		srv->peak_pss_kib = sum;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-	interval = PSS_SPACING * ms_since(&cpu0, &cpu1);
-	if (interval < TICK_MS)
-		interval = TICK_MS;
-	srv->pss_interval_ms = interval;
-	next->tv_sec = now.tv_sec + interval / 1000;
-	next->tv_nsec = now.tv_nsec + (interval % 1000) * 1000000;
-	if (next->tv_nsec >= 1000000000) {
-		next->tv_sec++;
-		next->tv_nsec -= 1000000000;
-	}
-}
-
-/*
- * Signals are taken here, in an ordinary thread, so the report may use
- * stdio and read /proc: nothing of that is safe in a signal handler.
- * Between signals the thread samples the kernel's stack memory, whose
- * peak RSS cannot show: threads that have already exited at the report
- * no longer hold theirs; and the PSS sum of several processes.
- */
-static void *
-signal_thread(void *arg)
-{
-	struct server *srv = arg;
-	struct timespec tick = { 0, TICK_MS * 1000 * 1000 }, next_pss = { 0, 0 };
-	sigset_t set;
-	long ks;
-	int ok, sig;
-
-	report_signals(&set);
-	for (;;) {
-		sig = sigtimedwait(&set, NULL, &tick);
-		procs_reap();
-		if ((ks = meminfo_kib("KernelStack")) > srv->peak_kstack_kib)
-			srv->peak_kstack_kib = ks;
-		sample_pss(srv, &next_pss);
-		if (sig == -1 || sig == SIGCHLD)
-			continue;
-		if (sig == SIGUSR1) {
-			report(srv, "REPORT", 0);
-			continue;
-		}
-		/* A report the -j file did not get is a failed run, as in Go. */
-		ok = report(srv, "EXITING", 1) == 0;
-		procs_stop();
-		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */
-		exit(ok ? 0 : 1);
-	}
-}
-
-/*
- * Reap what the model's own workers leave (fork, prefork): under -P the
- * top process's signal thread only reaps its direct children.
- */
-static void * __attribute__((noreturn))
-reaper_thread(void *arg)
-{
-	sigset_t set;
-	int sig;
-
-	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	for (;;)
-		if (sigwait(&set, &sig) == 0)
-			procs_reap();
-}
-
-static void
-model_process(struct server *srv, long i)
-{
-	pthread_t t;
-	int e;
-
-	(void)i;
-	if ((e = pthread_create(&t, NULL, reaper_thread, NULL)) != 0)
-		errc(1, e, "reaper thread");
-	srv->run(srv);
-}
-
-/*
- * -P: the processes share one listening socket rather than binding their
- * own with SO_REUSEPORT.  With SO_REUSEPORT the kernel hashes each new
- * connection to a process whether or not it has a descriptor free; with
- * one socket, whichever process has room accepts it.
- *
- * Called while this process still has one thread: the children create
- * threads and allocate, which POSIX allows only after a fork from a
- * single-threaded process.  A lock that another thread held at the fork
- * stays locked in the child for ever (under ASan, half the connections
- * of -P 2 hung in a child that never served them).
- */
-static void
-spawn_procs(struct server *srv)
-{
-	int i;
-
-	for (i = 0; i < srv->procs; i++)
-		if (procs_spawn(model_process, srv, i) == -1)
-			err(1, "server process %d of %d", i + 1, srv->procs);
-}
 
 /* What the command line asks for beyond struct server. */
 struct args {
@@ -525,12 +243,11 @@ flag_duration(int flag, const char *arg, const char *what)
 static const struct model *
 flag_model(const char *arg)
 {
-	size_t i;
+	const struct model *m;
 
-	for (i = 0; i < NMODELS; i++)
-		if (strcmp(arg, models[i].name) == 0)
-			return &models[i];
-	usage_error("-M %s: unknown model (-M list shows them)", arg);
+	if ((m = models_find(arg)) == NULL)
+		usage_error("-M %s: unknown model (-M list shows them)", arg);
+	return m;
 }
 
 static void
@@ -607,7 +324,7 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 	memset(a, 0, sizeof(*a));
 	srv->backlog = -1;
 	srv->stack = DEFAULT_STACK;
-	a->model = &models[0];
+	a->model = models_find("thread");
 	a->host = "127.0.0.1";
 	a->port = "1234";
 	/* getopt's own messages name argv[0]; ours name the program. */
@@ -617,7 +334,7 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 	if (optind != argc)
 		usage_error("unexpected argument: %s", argv[optind]);
 	if (a->listing)
-		list_models(srv->json_path);
+		models_list(srv->json_path);
 	if (a->workers != 0 && a->model->workers == NULL)
 		usage_error("-w: model %s takes no workers", a->model->name);
 	if (srv->backlog == -1)
@@ -633,23 +350,6 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
 	/* Before anything listens: a model that cannot run says so now. */
 	if (a->model->check != NULL)
 		a->model->check();
-}
-
-/*
- * Block the report signals before any thread exists so that every thread
- * inherits the mask and only signal_thread receives them; a peer that
- * vanishes must never kill the server with SIGPIPE.
- */
-static void
-block_signals(void)
-{
-	sigset_t set;
-	int e;
-
-	signal(SIGPIPE, SIG_IGN);
-	report_signals(&set);
-	if ((e = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
-		errc(1, e, "pthread_sigmask");
 }
 
 /*
@@ -693,11 +393,9 @@ main(int argc, char *argv[])
 {
 	struct server srv;
 	struct args a;
-	pthread_t t;
-	int e;
 
 	parse_args(argc, argv, &srv, &a);
-	block_signals();
+	signals_block();
 	counters_init();
 	request_init(&srv);
 	srv.fd_limit = raise_fd_limit();
@@ -716,16 +414,14 @@ main(int argc, char *argv[])
 	 * look for them at once.
 	 */
 	if (srv.procs > 1)
-		spawn_procs(&srv);
+		procs_start(&srv);
 	if (srv.fd_ceiling > 0)
 		warnx("model %s watches descriptors below %d only: it holds "
 		    "about %d connections, and closes further ones at once "
 		    "(closed over FD_SETSIZE)", srv.model, srv.fd_ceiling,
 		    srv.fd_ceiling - srv.lfd - 1);
 	print_start_line(&srv, a.model);
-	/* Signals wait, blocked, until the signal thread takes them. */
-	if ((e = pthread_create(&t, NULL, signal_thread, &srv)) != 0)
-		errc(1, e, "signal thread");
+	signals_start(&srv);
 	if (srv.procs > 1)
 		for (;;)
 			pause();

@@ -11,12 +11,12 @@ LDLIBS	= -pthread -lbsd -luring
 GO	?= go
 SHELL	= /bin/bash
 
-SRCS	= 10kthreads.c cgroup.c counters.c echo.c membudget.c net.c procfile.c \
-	  procs.c rusage.c \
+SRCS	= 10kthreads.c cgroup.c counters.c echo.c membudget.c models.c net.c \
+	  procfile.c procs.c report_fields.c rusage.c signals.c \
 	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
 	  model_fork.c model_iterative.c model_epoll.c model_uring.c \
 	  model_poll.c model_select.c model_dispatch.c evconn.c timers.c \
-	  request.c
+	  request.c uring_conn.c uring_setup.c
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
@@ -27,7 +27,7 @@ all: $(SERVER) $(GOBINS)
 prereqs:
 	@CC=$(CC) GO=$(GO) scripts/prereqs
 
-$(OBJDIR)/%.o: %.c kit.h evconn.h | prereqs
+$(OBJDIR)/%.o: %.c kit.h evconn.h uring.h report.h | prereqs
 	@mkdir -p $(OBJDIR)
 	$(CC) $(KIT_CFLAGS) $(CFLAGS) -c $< -o $@
 

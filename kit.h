@@ -113,6 +113,32 @@ struct server {
 	long		 pss_interval_ms; /* likewise: between PSS samples */
 };
 
+/*
+ * What each model is, for -h, -M list and the experiment runner, which
+ * reads -M list rather than keeping facts of its own.  workers: what -w
+ * counts, or NULL if the model takes no -w.  bounded: it serves at most
+ * a fixed number of connections at a time, whatever the fd limit: -w,
+ * one, or those below fd_ceiling.  per_conn: the thread or process a new
+ * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
+ * above it are closed at once (select's FD_SETSIZE), or 0.  compared: one
+ * of the designs the main experiment (make experiment) compares, a thread
+ * per connection against the event loops; the others have experiments of
+ * their own.
+ */
+struct model {
+	const char	*name;
+	void		(*run)(struct server *);
+	const char	*workers;
+	int		 default_workers;
+	int		 bounded;
+	int		 processes;
+	const char	*per_conn;
+	const char	*same_as;
+	void		(*check)(void);
+	int		 fd_ceiling;
+	int		 compared;
+};
+
 /* What the worker processes of a process model add to the report. */
 struct proctotals {
 	int		procs;
@@ -189,8 +215,19 @@ struct procstat *proc_stat_all(size_t *);
 int	report_start(const struct server *);
 int	report(struct server *, const char *, int);
 
+/* models.c */
+const struct model *models_find(const char *);
+void	models_names(FILE *);
+void	models_list(const char *) __attribute__((noreturn));
+
+/* signals.c: how often the signal thread wakes between signals. */
+#define TICK_MS		100
+void	signals_block(void);
+void	signals_start(struct server *);
+
 /* procs.c */
 pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);
+void	procs_start(struct server *);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);
 void	procs_stop(void);

@@ -9,6 +9,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,4 +114,56 @@ procs_stop(void)
 	free(all);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
+}
+
+/*
+ * Reap what the model's own workers leave (fork, prefork): under -P the
+ * top process's signal thread only reaps its direct children.
+ */
+static void * __attribute__((noreturn))
+reaper_thread(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (;;)
+		if (sigwait(&set, &sig) == 0)
+			procs_reap();
+}
+
+static void
+model_process(struct server *srv, long i)
+{
+	pthread_t t;
+	int e;
+
+	(void)i;
+	if ((e = pthread_create(&t, NULL, reaper_thread, NULL)) != 0)
+		errc(1, e, "reaper thread");
+	srv->run(srv);
+}
+
+/*
+ * -P: the processes share one listening socket rather than binding their
+ * own with SO_REUSEPORT.  With SO_REUSEPORT the kernel hashes each new
+ * connection to a process whether or not it has a descriptor free; with
+ * one socket, whichever process has room accepts it.
+ *
+ * Called while this process still has one thread: the children create
+ * threads and allocate, which POSIX allows only after a fork from a
+ * single-threaded process.  A lock that another thread held at the fork
+ * stays locked in the child for ever (under ASan, half the connections
+ * of -P 2 hung in a child that never served them).
+ */
+void
+procs_start(struct server *srv)
+{
+	int i;
+
+	for (i = 0; i < srv->procs; i++)
+		if (procs_spawn(model_process, srv, i) == -1)
+			err(1, "server process %d of %d", i + 1, srv->procs);
 }
