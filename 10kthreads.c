@@ -31,7 +31,6 @@
 #define MAX_PROCS	256
 #define OPTSTRING	"a:b:c:d:hj:M:m:P:p:s:t:W:w:"
 
-
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -97,7 +96,6 @@ help(void)
 	exit(0);
 }
 
-
 static int
 somaxconn(void)
 {
@@ -132,8 +130,6 @@ raise_fd_limit(void)
 	}
 	return rl.rlim_cur;
 }
-
-
 
 /* What the command line asks for beyond struct server. */
 struct args {

@@ -244,9 +244,11 @@ void	model_fork(struct server *);
 void	model_iterative(struct server *);
 void	model_epoll(struct server *);
 void	model_uring(struct server *);
-void	model_uring_check(void);
 void	model_poll(struct server *);
 void	model_select(struct server *);
 void	model_dispatch(struct server *);
+
+/* uring_setup.c: exits saying what this kernel lacks for -M uring. */
+void	model_uring_check(void);
 
 #endif /* KIT_H */

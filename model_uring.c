@@ -35,9 +35,13 @@
  * completed: closing cancels them first.  Every timer (the -t sweep, the
  * pause after an accept error, -d) is an io_uring timeout: the loop only
  * ever waits in io_uring_submit_and_wait.
+ *
+ * This file handles the completions; what a connection submits and holds
+ * is in uring_conn.c, setting up a ring in uring_setup.c.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <err.h>
 #include <errno.h>
@@ -70,8 +74,8 @@ on_accept(struct loop *l, int res)
 {
 	int fd;
 
-	if ((fd = net_accepted(res, (int)nconns, &l->pause_ms)) != -1 &&
-	    conn_admit(l->srv, fd) == 0)
+	fd = net_accepted(res, (int)uring_nconns, &l->pause_ms);
+	if (fd != -1 && conn_admit(l->srv, fd) == 0)
 		uring_conn_open(l, fd);
 	if (l->pause_ms != 0)
 		uring_arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
@@ -90,7 +94,7 @@ wait_delay(struct loop *l, int fd, const char *p, uint32_t n)
 	sqe = uring_sqe(l);
 	io_uring_prep_timeout(sqe, &l->delay_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, udata(REQ_DELAY, fd));
-	conns[fd].req = REQ_DELAY;
+	uring_conns[fd].req = REQ_DELAY;
 	request_waiting(1);
 	return 0;
 }
@@ -105,13 +109,13 @@ wait_delay(struct loop *l, int fd, const char *p, uint32_t n)
 static void
 on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 	int kept;
 
 	c->active_ms = l->now_ms;
 	request_work();
 	if (c->req != REQ_NONE || c->pending != NULL) {
-		/* It sends without waiting for its echo: see arm_recv. */
+		/* Sends without waiting for its echo: arm_recv, uring_conn.c */
 		c->streaming = 1;
 		kept = uring_keep(fd, buf_addr(l, bid), n, 0);
 		/* Counted before the send, except what waits for -d. */
@@ -126,7 +130,8 @@ on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
 		c->bid = (uint16_t)bid;
 		c->slen = n;
 		/* Without waiting: a full socket must not hold the buffer. */
-		uring_arm_send(l, fd, buf_addr(l, bid), n, MSG_DONTWAIT, REQ_SEND);
+		uring_arm_send(l, fd, buf_addr(l, bid), n, MSG_DONTWAIT,
+		    REQ_SEND);
 		return;
 	}
 	uring_buf_give(l, bid);
@@ -139,7 +144,7 @@ on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
 static void
 on_recv(struct loop *l, int fd, int res, unsigned flags)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
 	if (!(flags & IORING_CQE_F_MORE))
@@ -160,11 +165,11 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 		if (l->starved_tail == -1)
 			l->starved_head = fd;
 		else
-			conns[l->starved_tail].next_starved = fd;
+			uring_conns[l->starved_tail].next_starved = fd;
 		l->starved_tail = fd;
 		l->nobufs = 1;
 	} else if (res == -ENOBUFS)
-		;	/* received again once the echo has gone: uring_conn_next */
+		;	/* received again once the echo has gone (conn_next) */
 	else if (res == 0 && c->req == REQ_NONE && c->pending == NULL)
 		/* EOF, with everything read echoed. */
 		uring_conn_close(l, fd);
@@ -177,7 +182,7 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 static void
 on_send(struct loop *l, int fd, int res)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 	int failed = res < 0 && res != -EAGAIN, kept = 0;
 	uint32_t sent = res > 0 ? (uint32_t)res : 0, rest = c->slen - sent;
 
@@ -206,12 +211,12 @@ on_send(struct loop *l, int fd, int res)
 static void
 on_delay(struct loop *l, int fd)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	c->req = REQ_NONE;
 	request_waiting(-1);
 	if (c->closing) {
-		/* Never counted, so not taken back in conn_free. */
+		/* Never counted, so not taken back when freed. */
 		free(c->pending);
 		c->pending = NULL;
 		c->off = c->len = 0;
@@ -228,7 +233,7 @@ on_delay(struct loop *l, int fd)
 static void
 on_send_pending(struct loop *l, int fd, int res)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	c->req = REQ_NONE;
 	if (res > 0) {
@@ -261,7 +266,7 @@ feed_starved(struct loop *l)
 		uring_bufs_grow(l);
 	l->nobufs = 0;
 	while (l->freed > 0 && (fd = l->starved_head) != -1) {
-		c = &conns[fd];
+		c = &uring_conns[fd];
 		if ((l->starved_head = c->next_starved) == -1)
 			l->starved_tail = -1;
 		c->recv = RECV_OFF;
@@ -280,16 +285,18 @@ static void
 sweep_idle(struct loop *l)
 {
 	long limit = l->srv->idle_timeout * 1000L;
+	struct conn *c;
 	size_t fd;
 
-	for (fd = 0; fd < nconns; fd++)
-		if (atomic_load_explicit(&conns[fd].owner,
-		    memory_order_relaxed) == l && !conns[fd].closing &&
-		    conns[fd].req != REQ_DELAY &&
-		    l->now_ms - conns[fd].active_ms > limit) {
+	for (fd = 0; fd < uring_nconns; fd++) {
+		c = &uring_conns[fd];
+		if (atomic_load_explicit(&c->owner, memory_order_relaxed) ==
+		    l && !c->closing && c->req != REQ_DELAY &&
+		    l->now_ms - c->active_ms > limit) {
 			count(&counters->timeouts);
 			uring_conn_close(l, (int)fd);
 		}
+	}
 	uring_arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
 }
 
@@ -368,8 +375,9 @@ model_uring(struct server *srv)
 	pthread_t t;
 	int i, e;
 
-	nconns = srv->fd_limit;
-	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
+	uring_nconns = srv->fd_limit;
+	uring_conns = calloc(uring_nconns, sizeof(*uring_conns));
+	if (uring_conns == NULL)
 		err(1, "connection table");
 	for (i = 0; i < srv->workers; i++) {
 		if ((l = calloc(1, sizeof(*l))) == NULL)

@@ -82,7 +82,7 @@ models_names(FILE *fp)
  * -M list: every model and its facts, aligned for people and, with -j,
  * as JSON of schema 10kthreads-model-list/1 for programs.
  */
-void
+void __attribute__((noreturn))
 models_list(const char *json_path)
 {
 	const struct model *m;

@@ -1,6 +1,7 @@
 /*
  * procs.c - the worker processes of the process models: starting them,
- * reaping them, stopping them, and adding up what they cost.
+ * reaping them, stopping them, and adding up what they cost; and the -P
+ * processes, which each run the model on the shared listening socket.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>

@@ -13,7 +13,6 @@
 #include <err.h>
 #include <libutil.h>
 #include <limits.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

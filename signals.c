@@ -1,14 +1,14 @@
 /*
- * signals.c - the signal thread.  It takes the report signals with
- * sigtimedwait rather than in a handler, reaps children, and between
- * signals samples what no counter keeps a peak of.
+ * signals.c - the signal thread.  Every other thread blocks the report
+ * signals (and SIGPIPE is ignored); this one takes them with sigtimedwait
+ * rather than in a handler, reaps children, and between signals samples
+ * what no counter keeps a peak of.
  */
 #include <sys/types.h>
 
 #include <err.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,7 +84,8 @@ static void *
 signal_thread(void *arg)
 {
 	struct server *srv = arg;
-	struct timespec tick = { 0, TICK_MS * 1000 * 1000 }, next_pss = { 0, 0 };
+	struct timespec tick = { 0, TICK_MS * 1000 * 1000 };
+	struct timespec next_pss = { 0, 0 };
 	sigset_t set;
 	long ks;
 	int ok, sig;
@@ -127,7 +128,7 @@ signals_block(void)
 		errc(1, e, "pthread_sigmask");
 }
 
-/* Signals wait, blocked, until this thread takes them. */
+/* Signals wait, blocked, until the thread started here takes them. */
 void
 signals_start(struct server *srv)
 {

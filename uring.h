@@ -5,8 +5,8 @@
 #ifndef URING_H
 #define URING_H
 
-#include <stdint.h>
 #include <liburing.h>
+#include <stdint.h>
 
 #include "kit.h"
 
@@ -82,9 +82,9 @@ struct loop {
 	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
-/* Indexed by descriptor, nconns long (uring_conn.c). */
-extern struct conn *conns;
-extern size_t nconns;
+/* Indexed by descriptor, uring_nconns long (uring_conn.c). */
+extern struct conn *uring_conns;
+extern size_t uring_nconns;
 
 static inline uint64_t
 udata(enum req r, int fd)

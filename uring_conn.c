@@ -14,8 +14,8 @@
 
 #include "uring.h"
 
-struct conn *conns;
-size_t nconns;
+struct conn *uring_conns;
+size_t uring_nconns;
 
 /* A free submission slot; a full queue is submitted to make room. */
 struct io_uring_sqe *
@@ -73,7 +73,7 @@ arm_recv(struct loop *l, int fd)
 {
 	struct io_uring_sqe *sqe = uring_sqe(l);
 
-	if (conns[fd].streaming)
+	if (uring_conns[fd].streaming)
 		io_uring_prep_recv(sqe, fd, NULL, BUF_SIZE, 0);
 	else {
 		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
@@ -87,7 +87,7 @@ arm_recv(struct loop *l, int fd)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, udata(REQ_RECV, fd));
-	conns[fd].recv = RECV_ON;
+	uring_conns[fd].recv = RECV_ON;
 }
 
 void
@@ -98,7 +98,7 @@ uring_arm_send(struct loop *l, int fd, const char *p, size_t len, int flags,
 
 	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL | flags);
 	io_uring_sqe_set_data64(sqe, udata(r, fd));
-	conns[fd].req = r;
+	uring_conns[fd].req = r;
 }
 
 /* Cancel fd's request r; it reports its own end (-ECANCELED or other). */
@@ -117,10 +117,10 @@ cancel(struct loop *l, enum req r, int fd)
 void
 uring_recv_stop(struct loop *l, int fd)
 {
-	if (conns[fd].recv != RECV_ON)
+	if (uring_conns[fd].recv != RECV_ON)
 		return;
 	cancel(l, REQ_RECV, fd);
-	conns[fd].recv = RECV_STOPPING;
+	uring_conns[fd].recv = RECV_STOPPING;
 }
 
 void
@@ -152,7 +152,7 @@ uring_bufs_grow(struct loop *l)
 int
 uring_keep(int fd, const char *p, uint32_t n, int before)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 	uint32_t have = c->len - c->off;
 	char *q;
 
@@ -183,7 +183,7 @@ uring_keep(int fd, const char *p, uint32_t n, int before)
 static void
 conn_free(int fd)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	/* Echo counted when it was read but never sent is taken back. */
 	if (c->pending != NULL)
@@ -210,7 +210,7 @@ conn_free(int fd)
 void
 uring_conn_next(struct loop *l, int fd)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	if (c->closing) {
 		if (c->req == REQ_NONE && c->recv == RECV_OFF)
@@ -230,7 +230,7 @@ uring_conn_next(struct loop *l, int fd)
 void
 uring_conn_close(struct loop *l, int fd)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	if (c->closing)
 		return;
@@ -253,7 +253,7 @@ uring_conn_reset(struct loop *l, int fd)
 void
 uring_conn_open(struct loop *l, int fd)
 {
-	struct conn *c = &conns[fd];
+	struct conn *c = &uring_conns[fd];
 
 	/* Pairs with the release in conn_free of the last owner. */
 	(void)atomic_load_explicit(&c->owner, memory_order_acquire);
