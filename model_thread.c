@@ -44,8 +44,9 @@ model_thread(struct server *srv)
 			 * refused, the ones already served go on.
 			 */
 			count(&counters->create_failures);
-			close(fd);
+			/* Counted out before the peer can see EOF (echo.c). */
 			conn_closed();
+			close(fd);
 		}
 	}
 }
