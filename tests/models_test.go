@@ -98,10 +98,12 @@ func TestModels(t *testing.T) {
 
 			// The iterative server serves one connection at a time, so
 			// its client makes the 200 connections one after another.
-			args := []string{"-n", strconv.Itoa(loadConns), "-host", s.addr, "-quiet"}
+			// The prefork models fork their children after the start
+			// line: slowly under a sanitizer, hence runLoad's deadline.
+			args := []string{"-n", strconv.Itoa(loadConns), "-host", s.addr, "-quiet", "-timeout", "60s"}
 			clientConc := loadConns
 			if mc.model == "iterative" {
-				args = []string{"-n", "1", "-rounds", strconv.Itoa(loadConns), "-reconnect", "-host", s.addr, "-quiet"}
+				args = []string{"-n", "1", "-rounds", strconv.Itoa(loadConns), "-reconnect", "-host", s.addr, "-quiet", "-timeout", "60s"}
 				clientConc = 1
 			}
 			res := testkit.Run(t, clientTimeout, binary(t, "client"), args...)
@@ -407,13 +409,25 @@ func TestPreforkPassWorkerKilled(t *testing.T) {
 	if len(kids) != 2 {
 		t.Fatalf("%d worker processes, want 2: %v", len(kids), kids)
 	}
+	killed := map[int]bool{}
 	for _, k := range kids {
+		killed[k.PID] = true
 		syscall.Kill(k.PID, syscall.SIGKILL)
 	}
 	if n, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("read %d bytes from a connection whose worker was killed", n)
 	}
 	s.waitIdle()
+	// Now: 0 says the busy child's death was seen, not the idle one's.
+	testkit.Eventually(t, exitTimeout, "both slots given new children", func() (bool, string) {
+		fresh := 0
+		for _, k := range testkit.Children(t, s.Cmd.Process.Pid) {
+			if !killed[k.PID] && k.State != "Z" {
+				fresh++
+			}
+		}
+		return fresh == 2, fmt.Sprintf("%d new children, want 2", fresh)
+	})
 	echoOnce(t, s.addr, []byte("served by a new child"), false)
 	if r := s.stop(); r.total != 2 {
 		t.Errorf("Total %d, want 2", r.total)

@@ -264,7 +264,7 @@ func TestProcsFDLimit(t *testing.T) {
 			for _, k := range kids {
 				refSetFDLimit(t, k, perProc)
 			}
-			res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet")
+			res := testkit.Run(t, clientTimeout, binary(t, "client"), "-n", strconv.Itoa(n), "-host", s.addr, "-quiet", "-timeout", "60s")
 			if res.Code != 0 {
 				t.Fatalf("client -n %d against 3 x %d descriptors: exit status %d\n%s\n%s", n, perProc, res.Code, res.Stdout, res.Stderr)
 			}
