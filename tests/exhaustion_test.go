@@ -47,14 +47,7 @@ func TestFdExhaustion(t *testing.T) {
 			}
 			// CPU is measured from there on: taking the flood is work
 			// (a slow one under a sanitizer), spinning on EMFILE is not.
-			testkit.Eventually(t, exitTimeout, "the server out of descriptors", func() (bool, string) {
-				r := s.usr1()
-				if model == "fork" {
-					return r.now == early+flood, fmt.Sprintf("Now %d, want %d", r.now, early+flood)
-				}
-				errs := labelInt(t, r, "accept errors")
-				return errs > 0, fmt.Sprintf("%d accept errors with %d connections and 64 descriptors", errs, early+flood)
-			})
+			waitSaturated(t, s, model == "fork", early+flood)
 			r0 := s.usr1()
 			time.Sleep(2 * time.Second) // the saturation; nothing is timed
 			r1 := s.usr1()
@@ -103,6 +96,21 @@ func TestFdExhaustion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitSaturated waits until a server that n connections were made to is
+// out of descriptors (an accept failed), or, when it hands each to a new
+// process (fork) and so never runs out, until it has taken all n.
+func waitSaturated(t *testing.T, s *server, takesAll bool, n int64) {
+	t.Helper()
+	testkit.Eventually(t, exitTimeout, "the server saturated", func() (bool, string) {
+		r := s.usr1()
+		if takesAll {
+			return r.now == n, fmt.Sprintf("Now %d, want %d", r.now, n)
+		}
+		errs := labelInt(t, r, "accept errors")
+		return errs > 0, fmt.Sprintf("%d accept errors with %d connections made", errs, n)
+	})
 }
 
 // TestThreadExhaustion: pthread_create fails once the address space is
