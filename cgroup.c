@@ -30,8 +30,6 @@
 
 #include "kit.h"
 
-#define CGROUP_TEXT_MAX	(64 * 1024)	/* mountinfo of a busy container */
-
 static const char *const limit_file[] = { NULL, "memory.limit_in_bytes",
 	"memory.max" };
 static const char *const usage_file[] = { NULL, "memory.usage_in_bytes",
@@ -53,6 +51,45 @@ read_text(const char *path, char *buf, size_t len)
 	close(fd);
 	buf[got] = '\0';
 	return 0;
+}
+
+/*
+ * The whole of a file of any size, NUL-terminated, in memory the caller
+ * frees; NULL if it cannot be read.  A container with thousands of mounts
+ * has a mountinfo of hundreds of KiB, and a line cut off is a cgroup not
+ * found.
+ */
+static char *
+read_all(const char *path)
+{
+	char *buf = NULL, *p;
+	size_t got = 0, size = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	for (;;) {
+		if (got + 1 >= size) {
+			size = size == 0 ? 16384 : size * 2;
+			if ((p = realloc(buf, size)) == NULL)
+				goto fail;
+			buf = p;
+		}
+		if ((n = read(fd, buf + got, size - 1 - got)) == 0)
+			break;
+		if (n == -1 && errno != EINTR)
+			goto fail;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
 }
 
 /* Does the comma-separated list, of length len, hold word? */
@@ -309,20 +346,15 @@ cgroup_limit(const char *root, struct memcg *mc)
 int
 cgroup_find(const char *procdir, const char *root, struct memcg *mc)
 {
-	char path[PATH_MAX], *cg, *mi;
+	char path[PATH_MAX], *cg, *mi = NULL;
 	int found = 0;
 
 	memset(mc, 0, sizeof(*mc));
 	mc->limit = -1;
-	if ((cg = malloc(CGROUP_TEXT_MAX)) == NULL ||
-	    (mi = malloc(CGROUP_TEXT_MAX)) == NULL) {
-		free(cg);
-		return 0;
-	}
 	snprintf(path, sizeof(path), "%s/cgroup", procdir);
-	if (read_text(path, cg, CGROUP_TEXT_MAX) == 0) {
+	if ((cg = read_all(path)) != NULL) {
 		snprintf(path, sizeof(path), "%s/mountinfo", procdir);
-		if (read_text(path, mi, CGROUP_TEXT_MAX) == 0 &&
+		if ((mi = read_all(path)) != NULL &&
 		    cgroup_locate(cg, mi, mc) != 0)
 			found = cgroup_limit(root, mc);
 	}

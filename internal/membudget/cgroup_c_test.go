@@ -36,22 +36,24 @@ func cgroupFind(t *testing.T) string {
 func TestCgroupC(t *testing.T) {
 	prog := cgroupFind(t)
 	for _, c := range cgroupCases {
-		t.Run(c.name, func(t *testing.T) {
-			proc := filepath.Join("testdata", c.sample, "1")
-			b, err := exec.Command(prog, proc, c.fakeRoot(t)).Output()
-			if err != nil {
-				t.Fatalf("cgroupfind: %v", err)
-			}
-			found := 0
-			usage := int64(0)
-			if c.limit >= 0 {
-				found, usage = 1, c.usage
-			}
-			want := fmt.Sprintf("%d %d %s|%s|%d %d\n", found, c.version, c.leaf, c.dir, c.limit, usage)
-			if string(b) != want {
-				t.Errorf("cgroup.c found %q, want %q", b, want)
-			}
-		})
+		for _, sm := range samples(t, c) {
+			t.Run(c.name+"/"+sm.name, func(t *testing.T) {
+				proc := filepath.Join(sm.dir, "1")
+				b, err := exec.Command(prog, proc, c.fakeRoot(t)).Output()
+				if err != nil {
+					t.Fatalf("cgroupfind: %v", err)
+				}
+				found := 0
+				usage := int64(0)
+				if c.limit >= 0 {
+					found, usage = 1, c.usage
+				}
+				want := fmt.Sprintf("%d %d %s|%s|%d %d\n", found, c.version, c.leaf, c.dir, c.limit, usage)
+				if string(b) != want {
+					t.Errorf("cgroup.c found %q, want %q", b, want)
+				}
+			})
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package membudget
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,26 +143,66 @@ func (c cgroupCase) fakeRoot(t *testing.T) string {
 	return root
 }
 
+// sample is a /proc to read, named for the subtest.
+type sample struct{ name, dir string }
+
+// samples is where each test reads case c's /proc: the recorded sample,
+// and a copy of it whose mountinfo first lists 3,000 other mounts (about
+// 560 KiB), as in a busy container, so that no reader may cut it short.
+func samples(t *testing.T, c cgroupCase) []sample {
+	t.Helper()
+	src := filepath.Join("testdata", c.sample, "1")
+	padded := t.TempDir()
+	dst := filepath.Join(padded, "1")
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mi strings.Builder
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&mi, "%d 28 0:%d / /run/containers/storage/overlay-containers/%064d/userdata/shm rw,nosuid,nodev shared:%d - tmpfs shm rw,size=65536k\n",
+			1000+i, 100+i, i, 500+i)
+	}
+	for _, name := range []string{"cgroup", "mountinfo"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "mountinfo" {
+			b = append([]byte(mi.String()), b...)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []sample{{"recorded", filepath.Join("testdata", c.sample)}, {"long mountinfo", padded}}
+}
+
 func TestFindCgroup(t *testing.T) {
 	for _, c := range cgroupCases {
-		t.Run(c.name, func(t *testing.T) {
-			fs, err := procfs.NewFS(filepath.Join("testdata", c.sample))
-			if err != nil {
-				t.Fatal(err)
-			}
-			proc, err := fs.Proc(1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, found := FindCgroup(proc, c.fakeRoot(t))
-			if got.Version != c.version || got.Leaf != c.leaf {
-				t.Errorf("version %d, cgroup %q; want %d, %q", got.Version, got.Leaf, c.version, c.leaf)
-			}
-			if found != (c.limit >= 0) || got.Dir != c.dir || got.Limit != c.limit || (found && got.Usage != c.usage) {
-				t.Errorf("found %v: %q limit %d usage %d; want %q limit %d usage %d",
-					found, got.Dir, got.Limit, got.Usage, c.dir, c.limit, c.usage)
-			}
-		})
+		for _, sm := range samples(t, c) {
+			t.Run(c.name+"/"+sm.name, func(t *testing.T) { checkFindCgroup(t, c, sm.dir) })
+		}
+	}
+}
+
+// checkFindCgroup: the Go package finds case c's answer in the /proc at dir.
+func checkFindCgroup(t *testing.T, c cgroupCase, dir string) {
+	t.Helper()
+	fs, err := procfs.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := fs.Proc(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, found := FindCgroup(proc, c.fakeRoot(t))
+	if got.Version != c.version || got.Leaf != c.leaf {
+		t.Errorf("version %d, cgroup %q; want %d, %q", got.Version, got.Leaf, c.version, c.leaf)
+	}
+	if found != (c.limit >= 0) || got.Dir != c.dir || got.Limit != c.limit || (found && got.Usage != c.usage) {
+		t.Errorf("found %v: %q limit %d usage %d; want %q limit %d usage %d",
+			found, got.Dir, got.Limit, got.Usage, c.dir, c.limit, c.usage)
 	}
 }
 
