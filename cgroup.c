@@ -35,24 +35,6 @@ static const char *const limit_file[] = { NULL, "memory.limit_in_bytes",
 static const char *const usage_file[] = { NULL, "memory.usage_in_bytes",
 	"memory.current" };
 
-/* The whole of a small file, NUL-terminated; -1 if it cannot be read. */
-static int
-read_text(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	while (got < len - 1 &&
-	    (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	return 0;
-}
-
 /*
  * The whole of a file of any size, NUL-terminated, in memory the caller
  * frees; NULL if it cannot be read.  A container with thousands of mounts
@@ -297,12 +279,15 @@ cgroup_parse_limit(const char *text)
 static long long
 level_value(const char *root, const char *dir, const char *file)
 {
-	char path[PATH_MAX], text[64];
+	char path[PATH_MAX], *text;
+	long long v;
 
 	if (snprintf(path, sizeof(path), "%s%s/%s", root, dir, file) >=
-	    (int)sizeof(path) || read_text(path, text, sizeof(text)) == -1)
+	    (int)sizeof(path) || (text = read_all(path)) == NULL)
 		return -2;
-	return cgroup_parse_limit(text);
+	v = cgroup_parse_limit(text);
+	free(text);
+	return v;
 }
 
 /*
