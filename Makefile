@@ -6,17 +6,17 @@ CC	?= cc
 CFLAGS	?= -O2
 # Always on, even when CFLAGS is given on the command line.
 KIT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
-	     -isystem /usr/include/bsd -DLIBBSD_OVERLAY
+	     -isystem /usr/include/bsd -DLIBBSD_OVERLAY -iquote core
 LDLIBS	= -pthread -lbsd -luring
 GO	?= go
 SHELL	= /bin/bash
 
-SRCS	= 10kthreads.c cgroup.c counters.c echo.c membudget.c models.c net.c \
-	  procfile.c procs.c report_fields.c rusage.c signals.c \
-	  model_thread.c model_prethread.c model_pool.c model_prefork.c \
-	  model_fork.c model_iterative.c model_epoll.c model_uring.c \
-	  model_poll.c model_select.c model_dispatch.c evconn.c timers.c \
-	  request.c uring_conn.c uring_setup.c
+# The entry point and the report at the top, the shared core in core/, and
+# every server design in models/: a new design is one file there (or a
+# folder, as io_uring's) plus its entry in core/models.c.
+SRCS	= 10kthreads.c rusage.c $(wildcard core/*.c) \
+	  $(wildcard models/*.c) $(wildcard models/*/*.c)
+HDRS	= $(wildcard core/*.h) $(wildcard models/*/*.h)
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
@@ -27,8 +27,8 @@ all: $(SERVER) $(GOBINS)
 prereqs:
 	@CC=$(CC) GO=$(GO) scripts/prereqs
 
-$(OBJDIR)/%.o: %.c kit.h evconn.h uring.h report.h | prereqs
-	@mkdir -p $(OBJDIR)
+$(OBJDIR)/%.o: %.c $(HDRS) | prereqs
+	@mkdir -p $(dir $@)
 	$(CC) $(KIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(SERVER): $(OBJS)
@@ -36,11 +36,8 @@ $(SERVER): $(OBJS)
 	$(CC) $(KIT_CFLAGS) $(CFLAGS) $(OBJS) -o $@ $(LDLIBS)
 
 # The go command keeps its own cache, so it decides what to rebuild.
-bin/client bin/ref_async_server: | bin prereqs
-	$(GO) build -o $@ ./$(notdir $@)
-
-bin/experiment: | bin prereqs
-	$(GO) build -o $@ ./scripts/experiment
+$(GOBINS): | bin prereqs
+	$(GO) build -o $@ ./cmd/$(notdir $@)
 
 bin:
 	mkdir -p $@

@@ -1,5 +1,5 @@
 /*
- * cgroup.c - the memory cgroup a process is in, and the limit that binds
+ * core/cgroup.c - the memory cgroup a process is in, and the limit that binds
  * it.
  *
  * /proc/self/cgroup names the process's cgroup in each hierarchy, and

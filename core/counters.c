@@ -1,5 +1,5 @@
 /*
- * counters.c - the server's connection counters.
+ * core/counters.c - the server's connection counters.
  */
 #include <sys/mman.h>
 

@@ -1,5 +1,5 @@
 /*
- * echo.c - the echo loop every server model shares.
+ * core/echo.c - the echo loop every server model shares.
  *
  * Each byte read is written back before the next read, so when the peer
  * half-closes (read returns 0) everything it sent has already been echoed

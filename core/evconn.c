@@ -1,5 +1,5 @@
 /*
- * evconn.c - the non-blocking echo connection of the event-driven models.
+ * core/evconn.c - the non-blocking echo connection of the event-driven models.
  *
  * A connection costs one small struct, indexed by descriptor, in a table
  * that every loop of the process shares.  It is in one of three states:

@@ -1,5 +1,5 @@
 /*
- * evconn.h - what the event-driven models (epoll, poll, select, dispatch)
+ * core/evconn.h - what the event-driven models (epoll, poll, select, dispatch)
  * share: the non-blocking echo connection (evconn.c) and the timers its
  * -d waits run on (timers.c).
  *

@@ -1,5 +1,5 @@
 /*
- * kit.h - what the pieces of bin/10kthreads share: the server's settings,
+ * core/kit.h - what the pieces of bin/10kthreads share: the server's settings,
  * the process-wide counters and the functions each file provides.
  */
 #ifndef KIT_H
@@ -248,7 +248,7 @@ void	model_poll(struct server *);
 void	model_select(struct server *);
 void	model_dispatch(struct server *);
 
-/* uring_setup.c: exits saying what this kernel lacks for -M uring. */
+/* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
 void	model_uring_check(void);
 
 #endif /* KIT_H */

@@ -1,5 +1,5 @@
 /*
- * membudget.c - the memory budget: how many connections fit in the
+ * core/membudget.c - the memory budget: how many connections fit in the
  * memory limit, and the admission check that keeps the server within it.
  *
  * The limit is the memory cgroup's (cgroup.c) or -m; with both, each is

@@ -1,5 +1,5 @@
 /*
- * models.c - the table of server designs: what -M takes, what -h and
+ * core/models.c - the table of server designs: what -M takes, what -h and
  * -M list print, and what main needs to run each one.
  */
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 /*
- * net.c - the listening socket and a patient accept(2).
+ * core/net.c - the listening socket and a patient accept(2).
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
 /*
- * procfile.c - what the server reads from /proc: its own status, memory
+ * core/procfile.c - what the server reads from /proc: its own status, memory
  * and PSS, the machine's meminfo, and every process's stat line.
  *
  * The server's own files and /proc/meminfo stay open from the first read

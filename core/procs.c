@@ -1,5 +1,5 @@
 /*
- * procs.c - the worker processes of the process models: starting them,
+ * core/procs.c - the worker processes of the process models: starting them,
  * reaping them, stopping them, and adding up what they cost; and the -P
  * processes, which each run the model on the shared listening socket.
  */

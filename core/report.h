@@ -1,5 +1,5 @@
 /*
- * report.h - what rusage.c (which gathers and writes the report) and
+ * core/report.h - what rusage.c (which gathers and writes the report) and
  * report_fields.c (its table of fields) share.
  */
 #ifndef REPORT_H

@@ -1,5 +1,5 @@
 /*
- * report_fields.c - the server's report, one field a row: its JSON key,
+ * core/report_fields.c - the server's report, one field a row: its JSON key,
  * where its value lives, and where and how it prints in the text.
  */
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 /*
- * request.c - what a request costs beyond its echo: -W, CPU work, then
+ * core/request.c - what a request costs beyond its echo: -W, CPU work, then
  * -d, a wait such as a call to a backend.  Every model does both after
  * each read and before writing that read's echo.  The blocking models
  * wait here, in the connection's own thread or process; the event loops

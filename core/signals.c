@@ -1,5 +1,5 @@
 /*
- * signals.c - the signal thread.  Every other thread blocks the report
+ * core/signals.c - the signal thread.  Every other thread blocks the report
  * signals (and SIGPIPE is ignored); this one takes them with sigtimedwait
  * rather than in a handler, reaps children, and between signals samples
  * what no counter keeps a peak of.

@@ -1,5 +1,5 @@
 /*
- * timers.c - the event loops' -d timers: a binary min-heap of deadlines.
+ * core/timers.c - the event loops' -d timers: a binary min-heap of deadlines.
  *
  * A loop with thousands of connections waiting at once needs the earliest
  * deadline (how long it may sleep) in O(1), and adds and fires one in

@@ -1,5 +1,5 @@
 /*
- * model_dispatch.c - the answer to the keep-alive question of the seeds:
+ * models/dispatch.c - the answer to the keep-alive question of the seeds:
  * one epoll loop watches every connection and hands a connection to one
  * of -w worker threads only when it is ready.  The worker reads, does the
  * request's -W work and its -d wait in its own thread (a worker waiting

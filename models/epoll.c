@@ -1,5 +1,5 @@
 /*
- * model_epoll.c - the C async baseline: a single-threaded, non-blocking
+ * models/epoll.c - the C async baseline: a single-threaded, non-blocking
  * epoll event loop.  -w N runs N such loops in threads that share the
  * listening socket (EPOLLEXCLUSIVE wakes one loop per new connection).
  * The connections themselves are evconn.c's.

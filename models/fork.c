@@ -1,5 +1,5 @@
 /*
- * model_fork.c - the traditional concurrent server: a new process for
+ * models/fork.c - the traditional concurrent server: a new process for
  * every connection.  Children are reaped by the signal thread on SIGCHLD.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * model_iterative.c - one connection at a time, the baseline every
+ * models/iterative.c - one connection at a time, the baseline every
  * concurrent design is measured against: a second client waits in the
  * listen backlog until the first is done.
  */

@@ -1,5 +1,5 @@
 /*
- * model_poll.c - the event loop of the seed article's poll column: one
+ * models/poll.c - the event loop of the seed article's poll column: one
  * array of every descriptor, handed to poll(2) whole at each wake-up and
  * scanned whole after it.  That O(n) per wake-up, where epoll costs
  * O(ready), is what this model is here to show.  -w N runs N loops that

@@ -1,5 +1,5 @@
 /*
- * model_pool.c - one acceptor hands connections to -w worker threads
+ * models/pool.c - one acceptor hands connections to -w worker threads
  * through a bounded queue (the select listener with a worker pool of the
  * seeds).  Each worker serves a connection to its end.  With every worker
  * busy and the queue full the acceptor stops accepting, so further

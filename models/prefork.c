@@ -1,5 +1,5 @@
 /*
- * model_prefork.c - -w processes created at start, each serving one
+ * models/prefork.c - -w processes created at start, each serving one
  * connection at a time, in the three designs of the preforking slides:
  *   prefork-nolock  every child blocks in accept(2); the kernel picks one
  *   prefork-lock    a process-shared mutex around accept(2)

@@ -1,5 +1,5 @@
 /*
- * model_prethread.c - -w threads created at start, each accepting and
+ * models/prethread.c - -w threads created at start, each accepting and
  * serving one connection at a time.  "prethread" serialises accept(2)
  * with a mutex, the remedy for the thundering herd in the pre-threaded
  * article; "prethread-nolock" lets all of them block in accept(2) and

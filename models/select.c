@@ -1,5 +1,5 @@
 /*
- * model_select.c - an event loop on select(2), the oldest of the three:
+ * models/select.c - an event loop on select(2), the oldest of the three:
  * bit sets of FD_SETSIZE (1024) descriptors, copied in and scanned up to
  * the highest one at every wake-up.  A descriptor at or beyond
  * FD_SETSIZE does not fit in a set, and setting its bit would write past

@@ -1,5 +1,5 @@
 /*
- * model_thread.c - the default model: one detached thread per connection.
+ * models/thread.c - the default model: one detached thread per connection.
  */
 #include <sys/types.h>
 

@@ -5,9 +5,9 @@ package main
 // reads are fuzzed in internal/clientreport). Without -fuzz they run
 // their seed corpora as ordinary tests.
 //
-//	go test -run '^$' -fuzz '^FuzzParseSources$' -fuzztime 10s ./client/
-//	go test -run '^$' -fuzz '^FuzzFlags$' -fuzztime 10s ./client/
-//	go test -run '^$' -fuzz '^FuzzStartAt$' -fuzztime 10s ./client/
+//	go test -run '^$' -fuzz '^FuzzParseSources$' -fuzztime 10s ./cmd/client/
+//	go test -run '^$' -fuzz '^FuzzFlags$' -fuzztime 10s ./cmd/client/
+//	go test -run '^$' -fuzz '^FuzzStartAt$' -fuzztime 10s ./cmd/client/
 
 import (
 	"encoding/binary"

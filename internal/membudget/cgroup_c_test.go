@@ -23,8 +23,8 @@ func cgroupFind(t *testing.T) string {
 	}
 	out := filepath.Join(t.TempDir(), "cgroupfind")
 	cmd := exec.Command(cc, "-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-		"-isystem", "/usr/include/bsd", "-DLIBBSD_OVERLAY", "-I", root,
-		filepath.Join("testdata", "cgroupfind.c"), filepath.Join(root, "cgroup.c"), "-o", out, "-lbsd")
+		"-isystem", "/usr/include/bsd", "-DLIBBSD_OVERLAY", "-iquote", filepath.Join(root, "core"),
+		filepath.Join("testdata", "cgroupfind.c"), filepath.Join(root, "core", "cgroup.c"), "-o", out, "-lbsd")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
 	}

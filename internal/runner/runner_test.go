@@ -304,7 +304,7 @@ func TestPreconditionStopsRun(t *testing.T) {
 // limit, as a user would meet it.
 func TestPreconditionRealLimit(t *testing.T) {
 	exe := filepath.Join(t.TempDir(), "experiment")
-	testkit.GoBuild(t, exe, "../../scripts/experiment")
+	testkit.GoBuild(t, exe, "../../cmd/experiment")
 	bin := fakeBin(t)
 	res := testkit.Run(t, time.Minute, testkit.Prlimit(t), "--nofile=300:300", exe, "-bin", bin, "-counts", "1000", "-out", t.TempDir(), "-no-pin")
 	out := res.Stdout + res.Stderr

@@ -1,7 +1,7 @@
 /*
- * uring_conn.c - a connection of the io_uring model: the requests it
+ * conn.c - a connection of the io_uring model: the requests it
  * submits, the ring buffers it takes and gives back, the echo it keeps,
- * and its end.  The completions that drive it are in model_uring.c.
+ * and its end.  The completions that drive it are in models/uring/uring.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -196,7 +196,7 @@ conn_free(int fd)
 	c->recv = RECV_OFF;
 	c->closing = 0;
 	c->streaming = 0;
-	/* Cleared before close(2), released: as in model_epoll.c. */
+	/* Cleared before close(2), released: as in models/epoll.c. */
 	atomic_store_explicit(&c->owner, NULL, memory_order_release);
 	conn_closed();
 	close(fd);

@@ -1,5 +1,5 @@
 /*
- * uring_setup.c - setting up the io_uring model's rings, and the check
+ * setup.c - setting up the io_uring model's rings, and the check
  * that this kernel has what the model needs, before anything listens.
  */
 #include <sys/types.h>

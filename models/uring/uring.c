@@ -1,9 +1,9 @@
 /*
- * model_uring.c - the io_uring answer to epoll: one ring per event loop,
+ * models/uring/uring.c - the io_uring answer to epoll: one ring per event loop,
  * and -w N loops in threads that share the listening socket, taking turns
  * at accepting on it.
  *
- * The echo follows model_epoll.c step for step.  Each connection has one
+ * The echo follows models/epoll.c step for step.  Each connection has one
  * multishot receive, armed once: the poll under it stays armed between
  * messages, so a round trip costs one completion for the data and one
  * send, and no submission for the receive (a one-shot receive costs a
@@ -37,7 +37,7 @@
  * ever waits in io_uring_submit_and_wait.
  *
  * This file handles the completions; what a connection submits and holds
- * is in uring_conn.c, setting up a ring in uring_setup.c.
+ * is in conn.c, setting up a ring in setup.c.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -115,7 +115,7 @@ on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
 	c->active_ms = l->now_ms;
 	request_work();
 	if (c->req != REQ_NONE || c->pending != NULL) {
-		/* Sends without waiting for its echo: arm_recv, uring_conn.c */
+		/* Sends without waiting for its echo: arm_recv, conn.c */
 		c->streaming = 1;
 		kept = uring_keep(fd, buf_addr(l, bid), n, 0);
 		/* Counted before the send, except what waits for -d. */

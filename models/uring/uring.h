@@ -82,7 +82,7 @@ struct loop {
 	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
-/* Indexed by descriptor, uring_nconns long (uring_conn.c). */
+/* Indexed by descriptor, uring_nconns long (conn.c). */
 extern struct conn *uring_conns;
 extern size_t uring_nconns;
 
@@ -98,7 +98,7 @@ buf_addr(struct loop *l, unsigned bid)
 	return l->bufs + (size_t)bid * BUF_SIZE;
 }
 
-/* uring_conn.c: a connection's requests, buffers and state. */
+/* conn.c: a connection's requests, buffers and state. */
 struct io_uring_sqe *uring_sqe(struct loop *);
 void	uring_arm_accept(struct loop *);
 void	uring_arm_timer(struct loop *, struct __kernel_timespec *, long,
@@ -114,7 +114,7 @@ void	uring_conn_close(struct loop *, int);
 void	uring_conn_reset(struct loop *, int);
 void	uring_conn_open(struct loop *, int);
 
-/* uring_setup.c */
+/* setup.c */
 struct io_uring_buf_ring *uring_ring_setup(struct io_uring *, unsigned);
 
 #endif /* URING_H */

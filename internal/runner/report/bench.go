@@ -12,7 +12,7 @@ import (
 	"tenkthreads/internal/srvreport"
 )
 
-// BenchSchema names the layout of bench.json (scripts/experiment/SCHEMAS.md).
+// BenchSchema names the layout of bench.json (cmd/experiment/SCHEMAS.md).
 const BenchSchema = "10kthreads-bench/1"
 
 // BenchFigure is one measured figure of one server.

@@ -11,7 +11,7 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
-// C100KSchema names the layout of c100k.json (scripts/experiment/SCHEMAS.md).
+// C100KSchema names the layout of c100k.json (cmd/experiment/SCHEMAS.md).
 const C100KSchema = "10kthreads-c100k/1"
 
 // PrecondTable renders the checks for the terminal.

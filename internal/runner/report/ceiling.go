@@ -9,7 +9,7 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
-// CeilingSchema names the layout of ceiling.json (scripts/experiment/SCHEMAS.md).
+// CeilingSchema names the layout of ceiling.json (cmd/experiment/SCHEMAS.md).
 const CeilingSchema = "10kthreads-ceiling/1"
 
 // CeilingStep is one hold of a server's verification.

@@ -8,7 +8,7 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
-// KeepAliveSchema names the layout of keepalive.json (scripts/experiment/SCHEMAS.md).
+// KeepAliveSchema names the layout of keepalive.json (cmd/experiment/SCHEMAS.md).
 const KeepAliveSchema = "10kthreads-keepalive/1"
 
 // KeepAliveRow is one server with one number of idle connections and one

@@ -10,7 +10,7 @@ import (
 	"tenkthreads/internal/srvreport"
 )
 
-// ModelsSchema names the layout of models.json (scripts/experiment/SCHEMAS.md).
+// ModelsSchema names the layout of models.json (cmd/experiment/SCHEMAS.md).
 const ModelsSchema = "10kthreads-models/1"
 
 // ModelsCell is one connection-per-request cell.
