@@ -42,9 +42,14 @@ $(GOBINS): | bin prereqs
 bin:
 	mkdir -p $@
 
-test: all
-	$(GO) vet ./...
+test: all lint
 	GO=$(GO) scripts/run-tests
+
+# go vet, gofmt, staticcheck (pinned in go.mod) and shellcheck.
+lint: | prereqs
+	@LINT=1 CC=$(CC) GO=$(GO) scripts/prereqs
+	$(GO) vet ./...
+	GO=$(GO) scripts/lint
 
 experiment: all
 	bin/experiment
@@ -107,6 +112,6 @@ soak: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test experiment bench c100k ceiling models keepalive clean asan ubsan \
+.PHONY: all prereqs test lint experiment bench c100k ceiling models keepalive clean asan ubsan \
 	tsan memcheck soak \
 	$(GOBINS)

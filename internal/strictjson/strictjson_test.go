@@ -33,7 +33,9 @@ type doc struct {
 	ByName  map[string]summary `json:"by_name"`
 	N       num                `json:"n"`
 	Skipped int                `json:"-"`
-	hidden  int
+	// hidden is never set: it shows that an unexported field is no key.
+	//lint:ignore U1000 read by nothing on purpose
+	hidden int
 }
 
 const good = `{"schema":"s","in":{"a":1},"ptr":{"a":2,"b":3},"list":[{"a":4}],
