@@ -11,37 +11,30 @@ import (
 // that slowed both in one round stays paired and cancels in the ratio
 // instead of widening the interval twice.
 func RatioPaired(a, b []float64, o Options) (Estimate, error) {
-	o, err := o.withDefaults()
-	if err != nil {
-		return Estimate{}, err
-	}
-	if err := checkRatio(a, b); err != nil {
-		return Estimate{}, err
-	}
 	if len(a) != len(b) {
 		return Estimate{}, fmt.Errorf("paired ratio: %d values against %d; pairs need one of each per round", len(a), len(b))
 	}
-	e := Estimate{Value: ratioOfMedians(a, b), Level: o.Level, N: len(a)}
-	if e.Reason = tooFew(len(a), o.Level); e.Reason != "" {
-		return e, nil
-	}
-	bt := newBoot(o)
-	ra, rb := make([]float64, len(a)), make([]float64, len(b))
-	reps := bt.replicate(func() float64 {
+	return ratio(a, b, o, len(a), func(bt *boot, ra, rb []float64) {
 		for i := range ra {
 			j := bt.rng.IntN(len(a))
 			ra[i], rb[i] = a[j], b[j]
 		}
-		return median(rb) / median(ra)
 	})
-	e.CI = bt.interval(reps, len(a))
-	return e, nil
 }
 
 // RatioUnpaired returns median(b)/median(a) with an interval from
 // bootstrapping each side independently, for runs that were not made in
 // rounds. The interval's small-sample widening uses the smaller side's n.
 func RatioUnpaired(a, b []float64, o Options) (Estimate, error) {
+	return ratio(a, b, o, min(len(a), len(b)), func(bt *boot, ra, rb []float64) {
+		bt.draw(ra, a)
+		bt.draw(rb, b)
+	})
+}
+
+// ratio bootstraps median(b)/median(a), filling each resample with draw;
+// n is the sample size the interval is judged by.
+func ratio(a, b []float64, o Options, n int, draw func(bt *boot, ra, rb []float64)) (Estimate, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return Estimate{}, err
@@ -49,7 +42,6 @@ func RatioUnpaired(a, b []float64, o Options) (Estimate, error) {
 	if err := checkRatio(a, b); err != nil {
 		return Estimate{}, err
 	}
-	n := min(len(a), len(b))
 	e := Estimate{Value: ratioOfMedians(a, b), Level: o.Level, N: n}
 	if e.Reason = tooFew(n, o.Level); e.Reason != "" {
 		return e, nil
@@ -57,8 +49,7 @@ func RatioUnpaired(a, b []float64, o Options) (Estimate, error) {
 	bt := newBoot(o)
 	ra, rb := make([]float64, len(a)), make([]float64, len(b))
 	reps := bt.replicate(func() float64 {
-		bt.draw(ra, a)
-		bt.draw(rb, b)
+		draw(bt, ra, rb)
 		return median(rb) / median(ra)
 	})
 	e.CI = bt.interval(reps, n)
