@@ -26,9 +26,13 @@ const syscallEvent = "events/raw_syscalls/sys_enter/id"
 func syscallTracepointID() (uint64, error) {
 	dirs := tracingDirs()
 	for _, dir := range dirs {
-		id, err := readID(filepath.Join(dir, syscallEvent))
+		path := filepath.Join(dir, syscallEvent)
+		id, err := readID(path)
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			return id, err
+		}
+		if _, err := os.Stat(filepath.Join(dir, "events")); err == nil {
+			return 0, fmt.Errorf("this kernel has no such tracepoint (%s does not exist)", path)
 		}
 	}
 	if os.Geteuid() != 0 {
