@@ -43,7 +43,7 @@ type Config struct {
 	Shaping Shaping
 	// ConnectTimeout goes into the control host's ssh_config (default 5s).
 	ConnectTimeout time.Duration
-	Log            io.Writer // progress and notes; nil for none
+	Log            io.Writer // what is cleaned up after an earlier run; nil for nowhere
 }
 
 // Shaping is what every link does to what it carries, in each direction.
@@ -118,7 +118,6 @@ type Lab struct {
 
 	connectTimeout time.Duration
 	made           []string // namespaces, in the order made
-	log            io.Writer
 }
 
 // Control is the host ssh runs from; Server the server host.
@@ -143,12 +142,6 @@ func (l *Lab) sshHosts() []*Host { return l.Hosts[1:] }
 
 func (l *Lab) path(name string) string { return filepath.Join(l.Dir, name) }
 
-func (l *Lab) logf(format string, args ...any) {
-	if l.log != nil {
-		fmt.Fprintf(l.log, "testhosts: "+format+"\n", args...)
-	}
-}
-
 // Command is argv run inside host h's namespace: the way, and the only
 // way, anything in a test sends to a test address.
 func (l *Lab) Command(ctx context.Context, h *Host, argv ...string) *exec.Cmd {
@@ -168,7 +161,7 @@ func (l *Lab) SSH(ctx context.Context, args ...string) *exec.Cmd {
 func newLab(cfg Config) *Lab {
 	id := newRunID()
 	l := &Lab{ID: id, BridgeNS: Prefix + id + "-bridge", Shaping: cfg.Shaping,
-		connectTimeout: cfg.ConnectTimeout, log: cfg.Log}
+		connectTimeout: cfg.ConnectTimeout}
 	if l.connectTimeout <= 0 {
 		l.connectTimeout = 5 * time.Second
 	}
@@ -264,9 +257,7 @@ func (l *Lab) shapeAll(ctx context.Context) error {
 	s := l.Shaping
 	if s.netem() {
 		if missing := l.netemMissing(ctx); missing != nil {
-			note := fmt.Sprintf("%v: delay and loss skipped, links are only rate limited", missing)
-			l.Notes = append(l.Notes, note)
-			l.logf("%s", note)
+			l.Notes = append(l.Notes, fmt.Sprintf("%v: delay and loss skipped, links are only rate limited", missing))
 			s.Delay, s.LossPct = 0, 0
 			l.Shaping = s
 		}
