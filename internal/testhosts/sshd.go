@@ -24,8 +24,8 @@ func keygen(ctx context.Context, path, comment string) error {
 }
 
 // writeKeys makes the run's user key and each host's host key, the
-// authorized_keys every sshd accepts, and the known_hosts the control
-// host checks them against.
+// authorized_keys of each sshd, and the known_hosts the control host
+// checks them against.
 func (l *Lab) writeKeys(ctx context.Context) error {
 	l.UserKey = filepath.Join(l.Dir, "id_ed25519")
 	if err := keygen(ctx, l.UserKey, "10kthreads test hosts "+l.ID); err != nil {
@@ -35,11 +35,11 @@ func (l *Lab) writeKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(l.path("authorized_keys"), pub, 0o600); err != nil {
-		return err
-	}
 	var known strings.Builder
 	for _, h := range l.sshHosts() {
+		if err := l.authorize(h, pub); err != nil {
+			return err
+		}
 		key := l.path("host_" + h.Name)
 		if err := keygen(ctx, key, h.Name); err != nil {
 			return err
@@ -56,8 +56,21 @@ func (l *Lab) writeKeys(ctx context.Context) error {
 	return os.WriteFile(l.KnownHosts, []byte(known.String()), 0o600)
 }
 
+// authorize writes host h's authorized_keys: the run's key, with TMPDIR
+// set to a directory of the host's own inside the run's, so what a
+// session makes in "the host's /tmp" goes when the run's directory goes,
+// even if the session's owner never cleans up.
+func (l *Lab) authorize(h *Host, pub []byte) error {
+	tmp := l.path("tmp_" + h.Name)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	line := fmt.Sprintf("environment=\"TMPDIR=%s\" %s", tmp, pub)
+	return os.WriteFile(l.path("authorized_keys_"+h.Name), []byte(line), 0o600)
+}
+
 // sshdConfig is host h's sshd_config: its own address, its own host key,
-// the run's authorized_keys, public keys only. StrictModes is off
+// its authorized_keys, public keys only. StrictModes is off
 // because the run's directory sits under the world-writable /tmp. The
 // key exchange is plain curve25519: the default post-quantum one costs
 // half a second of CPU per connection on a small machine, and nothing
@@ -72,6 +85,7 @@ PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
+PermitUserEnvironment yes
 StrictModes no
 UseDNS no
 PidFile none
@@ -80,7 +94,7 @@ X11Forwarding no
 Subsystem sftp internal-sftp
 LogLevel INFO
 KexAlgorithms curve25519-sha256
-`, h.Addr, sshPort, l.path("host_"+h.Name), l.path("authorized_keys"), login)
+`, h.Addr, sshPort, l.path("host_"+h.Name), l.path("authorized_keys_"+h.Name), login)
 }
 
 // sshConfig is the control host's ssh_config: every host by its name,
