@@ -38,7 +38,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	lab = l
+	stop := testhosts.CloseOnInterrupt(lab, os.Stderr)
 	code := m.Run()
+	stop()
 	if err := lab.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1

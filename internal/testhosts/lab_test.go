@@ -29,7 +29,9 @@ func buildLab(t *testing.T, cfg Config) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := CloseOnInterrupt(l, os.Stderr)
 	t.Cleanup(func() {
+		stop()
 		if err := l.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
@@ -80,7 +82,12 @@ func sshOut(t *testing.T, l *Lab, host string, cmd string) (string, error) {
 // nothing in the machine's own namespace.
 func TestBuild(t *testing.T) {
 	before := rootLinks(t)
-	l := buildLab(t, Config{Clients: 3, Shaping: Shaping{RateMbit: 200}})
+	l := buildLab(t, Config{Clients: 3, Shaping: Shaping{RateMbit: 200, Delay: 2 * time.Millisecond}})
+	netem := len(l.Notes) == 0
+	if !netem && (len(l.Notes) != 1 || !strings.HasPrefix(l.Notes[0], "this kernel has no netem (tc: ") ||
+		!strings.HasSuffix(l.Notes[0], "delay and loss skipped, links are only rate limited") || l.Shaping.Delay != 0) {
+		t.Errorf("without netem: notes %q and shaping %v, want one note saying so and no delay", l.Notes, l.Shaping)
+	}
 	if got := len(l.Clients()); got != 3 {
 		t.Fatalf("%d client hosts, want 3", got)
 	}
@@ -105,6 +112,9 @@ func TestBuild(t *testing.T) {
 		qd, err := l.Command(context.Background(), h, "tc", "qdisc", "show", "dev", "eth0").Output()
 		if err != nil || !strings.Contains(string(qd), "tbf") || !strings.Contains(string(qd), "200Mbit") {
 			t.Errorf("host %s: qdisc %q (%v), want tbf at 200Mbit", h.Name, qd, err)
+		}
+		if strings.Contains(string(qd), "netem") != netem || netem && !strings.Contains(string(qd), "delay 2ms") {
+			t.Errorf("host %s: qdisc %q, want netem with 2 ms delay: %v", h.Name, qd, netem)
 		}
 	}
 	// The control host runs no sshd: nobody logs into it.

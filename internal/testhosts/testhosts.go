@@ -6,6 +6,9 @@
 // the control host runs its own sshd with keys made for the run; the
 // control host is where ssh runs from.
 //
+// A host's sessions get a TMPDIR of their own inside the run's directory,
+// so whatever they leave in "the host's /tmp" goes with the run.
+//
 // Nothing is made in the machine's own namespace, and nothing there ever
 // sends to a test address: every sender runs inside a test namespace
 // (Lab.Command), and no test namespace has a route out. Build checks
@@ -23,8 +26,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -293,6 +298,25 @@ func (l *Lab) Close() error {
 		errs = append(errs, os.RemoveAll(l.Dir))
 	}
 	return errors.Join(errs...)
+}
+
+// CloseOnInterrupt closes l and exits with status 130 if the process
+// gets SIGINT or SIGTERM before stop is called: for a program, or a test
+// binary, whose own interrupt handling would not reach Close.
+func CloseOnInterrupt(l *Lab, log io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(logOrDiscard(log), "testhosts: %v: tearing the test hosts down\n", sig)
+			l.Close()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
 }
 
 // Available returns the path of sshd, or why test hosts cannot be built
