@@ -86,7 +86,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	r := &runner{cfg: cfg, out: stdout, start: time.Now()}
 	err = r.all(ctx)
 	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "testhosts: interrupted; everything it made was torn down")
+		if r.teardownErr != nil {
+			fmt.Fprintf(stderr, "testhosts: interrupted; tearing down: %v\n", r.teardownErr)
+		} else {
+			fmt.Fprintln(stderr, "testhosts: interrupted; everything it made was torn down")
+		}
 		return 130
 	}
 	if err != nil {
@@ -106,6 +110,8 @@ type runner struct {
 	start time.Time
 	times []string // "build 0.9 s", ...
 
+	teardownErr error
+
 	mu           sync.Mutex
 	conns, bytes int64 // what the clients made and sent, for the server's report
 }
@@ -122,7 +128,10 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 // all builds, checks and tears down; teardown happens whatever else does.
 func (r *runner) all(ctx context.Context) (err error) {
-	defer func() { err = errors.Join(err, r.timed("teardown", r.teardown)) }()
+	defer func() {
+		r.teardownErr = r.timed("teardown", r.teardown)
+		err = errors.Join(err, r.teardownErr)
+	}()
 	if err := r.timed("build", func() error { return r.build(ctx) }); err != nil {
 		return err
 	}
