@@ -34,7 +34,11 @@ func (h *Host) probe(ctx context.Context) (Facts, error) {
 	if err != nil {
 		return Facts{}, err
 	}
-	return parseFacts(string(out))
+	f, err := parseFacts(string(out))
+	if err != nil {
+		return f, fmt.Errorf("host %s: %v", h.Name, err)
+	}
+	return f, nil
 }
 
 func parseFacts(out string) (Facts, error) {

@@ -183,18 +183,23 @@ func (e Exit) String() string {
 }
 
 // Wait waits at most bound for the process to end and returns how it
-// ended. If the connection was lost meanwhile it asks the host.
+// ended. If the connection was lost meanwhile it asks the host. When ctx
+// ends first, Wait returns its error and the process runs on.
 func (p *Process) Wait(ctx context.Context, bound time.Duration) (Exit, error) {
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
 	select {
 	case <-p.done:
-	case <-ctx.Done():
+	case <-timer.C:
 		return Exit{}, fmt.Errorf("host %s: %s did not exit within %v", p.Host.Name, p.Argv[0], bound)
+	case <-ctx.Done():
+		return Exit{}, fmt.Errorf("host %s: waiting for %s: %w", p.Host.Name, p.Argv[0], ctx.Err())
 	}
 	if p.exit >= 0 {
 		return Exit{Code: p.exit}, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
 	return p.pollStatus(ctx, bound)
 }
 
