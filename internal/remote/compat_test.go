@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -94,7 +95,8 @@ func TestReadBinarySelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := Facts{Arch: unameMachine(), Libc: "glibc", LibcVersion: "99.0"}
+	goarch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x"}
+	local := Facts{Arch: goarch[runtime.GOARCH], Libc: "glibc", LibcVersion: "99.0"}
 	if b.Libc == "musl" {
 		local.Libc = "musl"
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/strictjson"
@@ -24,8 +23,7 @@ const EnvSchema = 1
 type Env struct {
 	Schema      int    `json:"schema"`
 	Hostname    string `json:"hostname"`
-	Kernel      string `json:"kernel"` // kernel.ostype and kernel.osrelease
-	Arch        string `json:"arch"`   // uname -m
+	Kernel      string `json:"kernel"` // kernel.ostype and kernel.osrelease (the architecture is in Facts)
 	CPUModel    string `json:"cpu_model"`
 	CPUs        int    `json:"cpus"`         // the CPUs a process started there may use
 	CPUsAllowed string `json:"cpus_allowed"` // and which, as "0-3,6"
@@ -47,7 +45,6 @@ func ReadEnv() Env {
 	e := Env{Schema: EnvSchema, Sysctls: map[string]string{}, CPUs: runtime.NumCPU(), LoadAvg: plan.LoadAvg()}
 	e.Hostname, _ = os.Hostname()
 	e.Kernel = strings.TrimSpace(plan.Sysctl("kernel.ostype") + " " + plan.Sysctl("kernel.osrelease"))
-	e.Arch = unameMachine()
 	e.CPUModel, _ = sysinfo.Host.CPUModel()
 	if cpus, err := sysinfo.Host.AllowedCPUs(os.Getpid()); err == nil {
 		e.CPUsAllowed = plan.FormatCPUList(cpus)
@@ -57,27 +54,6 @@ func ReadEnv() Env {
 	}
 	e.System = plan.ReadSystem()
 	return e
-}
-
-// unameMachine is what uname -m says.
-func unameMachine() string {
-	var u syscall.Utsname
-	if syscall.Uname(&u) != nil {
-		return ""
-	}
-	return utsString(u.Machine[:])
-}
-
-// utsString reads a NUL-terminated uname field (int8 or uint8 by platform).
-func utsString[T int8 | uint8](b []T) string {
-	var s strings.Builder
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s.WriteByte(byte(c))
-	}
-	return s.String()
 }
 
 // ProbeName is the kit's probe binary, which Env installs and runs.
