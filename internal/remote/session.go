@@ -7,7 +7,16 @@
 //
 // Everything a Session starts or makes on a host is recorded, and Close
 // removes it all: every process group it started and every directory.
-// The caller calls Close when the run ends, fails or is interrupted.
+// The caller calls Close when the run ends, fails or is interrupted. A
+// remote process does not hang on its ssh connection (a ^C that kills
+// the local ssh processes, or a lost link, leaves it running, its exit
+// status still recorded), so Close, run after an interrupt with contexts
+// of its own, is what ends it.
+//
+// Every remote command is a POSIX sh script given its arguments as $1...,
+// so the login shell on the host only has to run one `sh -c` line;
+// anything the login shell's startup files print on stdout would corrupt
+// the replies (as it does scp's).
 //
 // A run goes:
 //
