@@ -20,7 +20,7 @@ HDRS	= $(wildcard core/*.h) $(wildcard models/*/*.h)
 OBJDIR	?= obj
 SERVER	?= bin/10kthreads
 OBJS	= $(SRCS:%.c=$(OBJDIR)/%.o)
-GOBINS	= bin/client bin/ref_async_server bin/experiment
+GOBINS	= bin/client bin/ref_async_server bin/experiment bin/hostprobe bin/testhosts
 
 all: $(SERVER) $(GOBINS)
 
@@ -47,7 +47,7 @@ test: all lint
 
 # go vet, gofmt, staticcheck (pinned in go.mod) and shellcheck.
 lint: | prereqs
-	@LINT=1 CC=$(CC) GO=$(GO) scripts/prereqs
+	@scripts/prereqs lint
 	$(GO) vet ./...
 	GO=$(GO) scripts/lint
 
@@ -109,9 +109,17 @@ memcheck: bin/client
 soak: all
 	bin/experiment -soak $(MODEL)
 
+# Test hosts out of network namespaces on this machine (a server, two
+# clients, a control host, each with its own sshd), checked over real ssh:
+# the kit's echo from every client host, and a client's link going down
+# during a hold. Needs root and openssh-server (installed here as root).
+testhosts: all
+	@scripts/prereqs testhosts
+	bin/testhosts
+
 clean:
 	rm -rf bin obj
 
 .PHONY: all prereqs test lint experiment bench c100k ceiling models keepalive clean asan ubsan \
-	tsan memcheck soak \
+	tsan memcheck soak testhosts \
 	$(GOBINS)
