@@ -226,7 +226,7 @@ void	signals_block(void);
 void	signals_start(struct server *);
 
 /* procs.c */
-pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);
+pid_t	procs_spawn(void (*)(struct server *, void *), struct server *, void *);
 void	procs_start(struct server *);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);

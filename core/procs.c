@@ -20,12 +20,14 @@
 #include "kit.h"
 
 /*
- * Fork a worker that runs fn(srv, arg) and exits.  The worker dies with
- * the parent (PR_SET_PDEATHSIG) so that no model can leave orphans, even
- * when the parent is killed outright.
+ * Fork a worker that runs fn(srv, arg) and exits.  arg is read in the
+ * child's copy of this process's memory, so it may point at the caller's
+ * locals.  The worker dies with the parent (PR_SET_PDEATHSIG) so that no
+ * model can leave orphans, even when the parent is killed outright.
  */
 pid_t
-procs_spawn(void (*fn)(struct server *, long), struct server *srv, long arg)
+procs_spawn(void (*fn)(struct server *, void *), struct server *srv,
+    void *arg)
 {
 	pid_t ppid = getpid(), pid;
 
@@ -136,12 +138,12 @@ reaper_thread(void *arg)
 }
 
 static void
-model_process(struct server *srv, long i)
+model_process(struct server *srv, void *arg)
 {
 	pthread_t t;
 	int e;
 
-	(void)i;
+	(void)arg;
 	if ((e = pthread_create(&t, NULL, reaper_thread, NULL)) != 0)
 		errc(1, e, "reaper thread");
 	srv->run(srv);
@@ -165,6 +167,6 @@ procs_start(struct server *srv)
 	int i;
 
 	for (i = 0; i < srv->procs; i++)
-		if (procs_spawn(model_process, srv, i) == -1)
+		if (procs_spawn(model_process, srv, NULL) == -1)
 			err(1, "server process %d of %d", i + 1, srv->procs);
 }

@@ -7,11 +7,12 @@
 
 #include "kit.h"
 
+/* arg: the connection's descriptor, in the child's copy of the parent. */
 static void
-child(struct server *srv, long fd)
+child(struct server *srv, void *arg)
 {
 	close(srv->lfd);
-	serve_conn((int)fd);
+	serve_conn(*(const int *)arg);
 }
 
 void
@@ -22,7 +23,7 @@ model_fork(struct server *srv)
 	for (;;) {
 		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
 			continue;
-		if (procs_spawn(child, srv, fd) == -1) {
+		if (procs_spawn(child, srv, &fd) == -1) {
 			/* Out of processes or memory: refuse this one only. */
 			count(&counters->create_failures);
 			conn_closed();

@@ -21,20 +21,19 @@
 
 #include "kit.h"
 
-static pthread_mutex_t *accept_lock;
-
+/* arg: the process-shared accept lock (prefork-lock), or NULL. */
 static void
-child_accept(struct server *srv, long locked)
+child_accept(struct server *srv, void *arg)
 {
-	int fd, e;
+	pthread_mutex_t *lock = arg;
+	int fd;
 
 	for (;;) {
-		if (locked && (e = pthread_mutex_lock(accept_lock)) ==
-		    EOWNERDEAD)
-			pthread_mutex_consistent(accept_lock);
+		if (lock != NULL && pthread_mutex_lock(lock) == EOWNERDEAD)
+			pthread_mutex_consistent(lock);
 		fd = net_accept(srv->lfd);
-		if (locked)
-			pthread_mutex_unlock(accept_lock);
+		if (lock != NULL)
+			pthread_mutex_unlock(lock);
 		if (conn_admit(srv, fd) == 0)
 			serve_conn(fd);
 	}
@@ -42,7 +41,7 @@ child_accept(struct server *srv, long locked)
 
 /* Start the children and leave the parent to the signal thread. */
 static void
-spawn_all(struct server *srv, void (*fn)(struct server *, long), long arg)
+spawn_all(struct server *srv, void (*fn)(struct server *, void *), void *arg)
 {
 	int i;
 
@@ -56,12 +55,13 @@ spawn_all(struct server *srv, void (*fn)(struct server *, long), long arg)
 void
 model_prefork_nolock(struct server *srv)
 {
-	spawn_all(srv, child_accept, 0);
+	spawn_all(srv, child_accept, NULL);
 }
 
 void
 model_prefork_lock(struct server *srv)
 {
+	pthread_mutex_t *accept_lock;
 	pthread_mutexattr_t ma;
 
 	accept_lock = mmap(NULL, sizeof(*accept_lock), PROT_READ | PROT_WRITE,
@@ -74,7 +74,7 @@ model_prefork_lock(struct server *srv)
 	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
 	    pthread_mutex_init(accept_lock, &ma) != 0)
 		errx(1, "process-shared accept lock");
-	spawn_all(srv, child_accept, 1);
+	spawn_all(srv, child_accept, accept_lock);
 }
 
 /*
@@ -133,9 +133,9 @@ struct pass_child {
 };
 
 static void
-child_pass(struct server *srv, long arg)
+child_pass(struct server *srv, void *arg)
 {
-	const struct pass_child *pc = (const struct pass_child *)arg;
+	const struct pass_child *pc = arg;
 	char idle = 0;
 	int fd, i, s = pc->s;
 
@@ -171,7 +171,7 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 	pfd[i].fd = sv[0];
 	pfd[i].events = POLLIN;
 	pc.s = sv[1];
-	if (procs_spawn(child_pass, srv, (long)&pc) == -1) {
+	if (procs_spawn(child_pass, srv, &pc) == -1) {
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
