@@ -422,5 +422,4 @@ main(int argc, char *argv[])
 		for (;;)
 			pause();
 	srv.run(&srv);
-	return 0;
 }

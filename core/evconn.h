@@ -12,7 +12,7 @@
 #ifndef EVCONN_H
 #define EVCONN_H
 
-#include "kit.h"
+#include "loops.h"
 
 #define EV_READ_BUF	(64 * 1024)
 

@@ -92,7 +92,8 @@ struct server {
 	const char	*model;
 	int		 workers;	/* -w: threads, processes or loops */
 	int		 procs;		/* -P: processes sharing the socket */
-	void		(*run)(struct server *);	/* the model */
+	void		(*run)(struct server *)	/* the model */
+			    __attribute__((noreturn));
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	long		 delay_us;	/* -d: wait before each echo */
@@ -127,7 +128,7 @@ struct server {
  */
 struct model {
 	const char	*name;
-	void		(*run)(struct server *);
+	void		(*run)(struct server *) __attribute__((noreturn));
 	const char	*workers;
 	int		 default_workers;
 	int		 bounded;
@@ -233,20 +234,20 @@ void	procs_gather(struct proctotals *);
 void	procs_stop(void);
 
 /* The server models, one file each. */
-void	model_thread(struct server *);
-void	model_prethread(struct server *);
-void	model_prethread_nolock(struct server *);
-void	model_pool(struct server *);
-void	model_prefork_nolock(struct server *);
-void	model_prefork_lock(struct server *);
-void	model_prefork_pass(struct server *);
-void	model_fork(struct server *);
-void	model_iterative(struct server *);
-void	model_epoll(struct server *);
-void	model_uring(struct server *);
-void	model_poll(struct server *);
-void	model_select(struct server *);
-void	model_dispatch(struct server *);
+void	model_thread(struct server *) __attribute__((noreturn));
+void	model_prethread(struct server *) __attribute__((noreturn));
+void	model_prethread_nolock(struct server *) __attribute__((noreturn));
+void	model_pool(struct server *) __attribute__((noreturn));
+void	model_prefork_nolock(struct server *) __attribute__((noreturn));
+void	model_prefork_lock(struct server *) __attribute__((noreturn));
+void	model_prefork_pass(struct server *) __attribute__((noreturn));
+void	model_fork(struct server *) __attribute__((noreturn));
+void	model_iterative(struct server *) __attribute__((noreturn));
+void	model_epoll(struct server *) __attribute__((noreturn));
+void	model_uring(struct server *) __attribute__((noreturn));
+void	model_poll(struct server *) __attribute__((noreturn));
+void	model_select(struct server *) __attribute__((noreturn));
+void	model_dispatch(struct server *) __attribute__((noreturn));
 
 /* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
 void	model_uring_check(void);

@@ -80,7 +80,7 @@ sample_pss(struct server *srv, struct timespec *next)
  * peak RSS cannot show: threads that have already exited at the report
  * no longer hold theirs; and the PSS sum of several processes.
  */
-static void *
+static void * __attribute__((noreturn))
 signal_thread(void *arg)
 {
 	struct server *srv = arg;

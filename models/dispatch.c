@@ -149,7 +149,7 @@ hand(struct dispatcher *d, int fd)
 	}
 }
 
-static void *
+static void * __attribute__((noreturn))
 work(void *arg)
 {
 	struct worker *w = arg;
@@ -172,7 +172,6 @@ work(void *arg)
 			atomic_store(&d->held[fd], HELD);
 		}
 	}
-	return NULL;
 }
 
 static void
@@ -199,7 +198,7 @@ start_workers(struct dispatcher *d, struct server *srv)
 	}
 }
 
-void
+void __attribute__((noreturn))
 model_dispatch(struct server *srv)
 {
 	struct epoll_event ev[MAX_EVENTS];

@@ -9,7 +9,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "evconn.h"
@@ -89,7 +88,7 @@ e_wait(int ep, struct epoll_event *ev, long long us)
 	    (int)((us + 999) / 1000));
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct eloop *l = arg;
@@ -110,29 +109,28 @@ run_loop(void *arg)
 				ev_ready(&l->ev, fd);
 		}
 	}
-	return NULL;
 }
 
-void
-model_epoll(struct server *srv)
+static void *
+make_loop(struct server *srv, int i)
 {
 	struct eloop *l;
-	pthread_t t;
-	int i, e;
 
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		err(1, "event loop");
+	ev_loop_init(&l->ev, srv);
+	l->ev.open = e_open;
+	l->ev.watch = e_watch;
+	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(1, "epoll_create1");
+	e_watch(&l->ev, srv->lfd, EV_READ);
+	return l;
+}
+
+void __attribute__((noreturn))
+model_epoll(struct server *srv)
+{
 	ev_table(srv);
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			err(1, "event loop");
-		ev_loop_init(&l->ev, srv);
-		l->ev.open = e_open;
-		l->ev.watch = e_watch;
-		if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-			err(1, "epoll_create1");
-		e_watch(&l->ev, srv->lfd, EV_READ);
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	loops_run(srv, make_loop, run_loop);
 }

@@ -15,7 +15,7 @@ child(struct server *srv, void *arg)
 	serve_conn(*(const int *)arg);
 }
 
-void
+void __attribute__((noreturn))
 model_fork(struct server *srv)
 {
 	int fd;

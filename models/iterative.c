@@ -5,7 +5,7 @@
  */
 #include "kit.h"
 
-void
+void __attribute__((noreturn))
 model_iterative(struct server *srv)
 {
 	int fd;

@@ -12,7 +12,6 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "evconn.h"
@@ -92,7 +91,7 @@ p_wait(struct ploop *l, long long us)
 	return ppoll(l->pfd, l->n, us < 0 ? NULL : &ts, NULL);
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct ploop *l = arg;
@@ -122,32 +121,31 @@ run_loop(void *arg)
 				ev_ready(&l->ev, fd);
 		}
 	}
-	return NULL;
 }
 
-void
-model_poll(struct server *srv)
+static void *
+make_loop(struct server *srv, int i)
 {
 	struct ploop *l;
-	pthread_t t;
-	size_t nconns;
-	int i, e;
+	size_t nconns = srv->fd_limit;
 
-	nconns = ev_table(srv);
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL ||
-		    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
-		    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
-			err(1, "event loop");
-		ev_loop_init(&l->ev, srv);
-		l->ev.open = p_open;
-		l->ev.watch = p_watch;
-		l->pfd[0].fd = srv->lfd;
-		l->pfd[0].events = POLLIN;
-		l->n = 1;
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
+	    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
+		err(1, "event loop");
+	ev_loop_init(&l->ev, srv);
+	l->ev.open = p_open;
+	l->ev.watch = p_watch;
+	l->pfd[0].fd = srv->lfd;
+	l->pfd[0].events = POLLIN;
+	l->n = 1;
+	return l;
+}
+
+void __attribute__((noreturn))
+model_poll(struct server *srv)
+{
+	ev_table(srv);
+	loops_run(srv, make_loop, run_loop);
 }

@@ -18,7 +18,7 @@ struct queue {
 	int		 cap, head, len;
 };
 
-static void *
+static void * __attribute__((noreturn))
 worker(void *arg)
 {
 	struct queue *q = arg;
@@ -35,10 +35,9 @@ worker(void *arg)
 		pthread_mutex_unlock(&q->mu);
 		serve_conn(fd);
 	}
-	return NULL;
 }
 
-void
+void __attribute__((noreturn))
 model_pool(struct server *srv)
 {
 	static struct queue q = {

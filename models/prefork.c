@@ -22,7 +22,7 @@
 #include "kit.h"
 
 /* arg: the process-shared accept lock (prefork-lock), or NULL. */
-static void
+static void __attribute__((noreturn))
 child_accept(struct server *srv, void *arg)
 {
 	pthread_mutex_t *lock = arg;
@@ -40,7 +40,7 @@ child_accept(struct server *srv, void *arg)
 }
 
 /* Start the children and leave the parent to the signal thread. */
-static void
+static void __attribute__((noreturn))
 spawn_all(struct server *srv, void (*fn)(struct server *, void *), void *arg)
 {
 	int i;
@@ -52,13 +52,13 @@ spawn_all(struct server *srv, void (*fn)(struct server *, void *), void *arg)
 		pause();
 }
 
-void
+void __attribute__((noreturn))
 model_prefork_nolock(struct server *srv)
 {
 	spawn_all(srv, child_accept, NULL);
 }
 
-void
+void __attribute__((noreturn))
 model_prefork_lock(struct server *srv)
 {
 	pthread_mutex_t *accept_lock;
@@ -183,7 +183,7 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 	return 0;
 }
 
-void
+void __attribute__((noreturn))
 model_prefork_pass(struct server *srv)
 {
 	struct pollfd *pfd;

@@ -18,7 +18,7 @@ struct prethread {
 	bool		 locked;
 };
 
-static void *
+static void * __attribute__((noreturn))
 worker(void *arg)
 {
 	const struct prethread *pt = arg;
@@ -33,10 +33,9 @@ worker(void *arg)
 		if (conn_admit(pt->srv, fd) == 0)
 			serve_conn(fd);
 	}
-	return NULL;
 }
 
-static void
+static void __attribute__((noreturn))
 prethread(struct server *srv, bool locked)
 {
 	static struct prethread pt;
@@ -57,13 +56,13 @@ prethread(struct server *srv, bool locked)
 	worker(&pt);
 }
 
-void
+void __attribute__((noreturn))
 model_prethread(struct server *srv)
 {
 	prethread(srv, true);
 }
 
-void
+void __attribute__((noreturn))
 model_prethread_nolock(struct server *srv)
 {
 	prethread(srv, false);

@@ -74,7 +74,7 @@ s_wait(struct sloop *l, fd_set *rd, fd_set *wr, long long us)
 	return select(l->maxfd + 1, rd, wr, NULL, us < 0 ? NULL : &tv);
 }
 
-void
+void __attribute__((noreturn))
 model_select(struct server *srv)
 {
 	struct sloop *l;

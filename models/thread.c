@@ -21,7 +21,7 @@ conn_thread(void *arg)
 	return NULL;
 }
 
-void
+void __attribute__((noreturn))
 model_thread(struct server *srv)
 {
 	pthread_attr_t attr;

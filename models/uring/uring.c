@@ -45,7 +45,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -335,7 +334,7 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 	}
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct loop *l = arg;
@@ -365,33 +364,33 @@ run_loop(void *arg)
 		io_uring_cq_advance(&l->ring, n);
 		feed_starved(l);
 	}
-	return NULL;
 }
 
-void
-model_uring(struct server *srv)
+/* The ring itself is set up in the loop's own thread (run_loop). */
+static void *
+make_loop(struct server *srv, int i)
 {
 	struct loop *l;
-	pthread_t t;
-	int i, e;
 
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		err(1, "event loop");
+	l->srv = srv;
+	l->starved_head = l->starved_tail = -1;
+	/* Address space only: pages come as buffers are used. */
+	l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
+	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->bufs == MAP_FAILED)
+		err(1, "receive buffers");
+	return l;
+}
+
+void __attribute__((noreturn))
+model_uring(struct server *srv)
+{
 	uring_nconns = srv->fd_limit;
 	uring_conns = calloc(uring_nconns, sizeof(*uring_conns));
 	if (uring_conns == NULL)
 		err(1, "connection table");
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			err(1, "event loop");
-		l->srv = srv;
-		l->starved_head = l->starved_tail = -1;
-		/* Address space only: pages come as buffers are used. */
-		l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
-		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (l->bufs == MAP_FAILED)
-			err(1, "receive buffers");
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	loops_run(srv, make_loop, run_loop);
 }

@@ -8,7 +8,7 @@
 #include <liburing.h>
 #include <stdint.h>
 
-#include "kit.h"
+#include "loops.h"
 
 #define BUF_SIZE	(16 * 1024)
 /*
