@@ -56,21 +56,21 @@ static size_t nconns;
  * the race for a connection moves on.  Returns the number of slots.
  */
 size_t
-ev_table(struct server *srv)
+ev_table(const struct config *cfg)
 {
-	nconns = srv->fd_limit;
+	nconns = cfg->fd_limit;
 	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
 		err(1, "connection table");
-	if (fcntl(srv->lfd, F_SETFL, fcntl(srv->lfd, F_GETFL) | O_NONBLOCK) ==
+	if (fcntl(cfg->lfd, F_SETFL, fcntl(cfg->lfd, F_GETFL) | O_NONBLOCK) ==
 	    -1)
 		err(1, "listening socket");
 	return nconns;
 }
 
 void
-ev_loop_init(struct evloop *l, struct server *srv)
+ev_loop_init(struct evloop *l, const struct config *cfg)
 {
-	l->srv = srv;
+	l->cfg = cfg;
 	l->sweep_us = timers_now() + SWEEP_US;
 }
 
@@ -121,7 +121,7 @@ ev_close(struct evloop *l, int fd)
 static void
 touch(const struct evloop *l, struct evconn *c)
 {
-	if (l->srv->idle_timeout > 0)
+	if (l->cfg->idle_timeout > 0)
 		c->active_us = timers_now();
 }
 
@@ -153,21 +153,22 @@ ev_accept(struct evloop *l)
 	int fd;
 
 	for (;;) {
-		fd = net_accept_nb(l->srv->lfd, (int)nconns, &l->pause_ms);
+		fd = net_accept_nb(l->cfg->lfd, (int)nconns, &l->pause_ms);
 		if (fd == -1) {
 			if (l->pause_ms == 0)
 				return;
-			l->watch(l, l->srv->lfd, EV_NONE);
+			l->watch(l, l->cfg->lfd, EV_NONE);
 			l->resume_us = timers_now() + l->pause_ms * 1000LL;
 			return;
 		}
 		/* select(2) cannot watch it: refused before admission. */
-		if (l->srv->fd_ceiling > 0 && fd >= l->srv->fd_ceiling) {
+		if (l->cfg->model->fd_ceiling > 0 &&
+		    fd >= l->cfg->model->fd_ceiling) {
 			count(&counters->over_fd_setsize);
 			close(fd);
 			continue;
 		}
-		if (conn_admit(l->srv, fd) == 0)
+		if (conn_admit(l->cfg, fd) == 0)
 			ev_open(l, fd);
 	}
 }
@@ -350,7 +351,7 @@ on_timer(struct evloop *l, int fd, unsigned gen)
 static void
 sweep_idle(struct evloop *l, long long now)
 {
-	long long limit = l->srv->idle_timeout * 1000000LL;
+	long long limit = l->cfg->idle_timeout * 1000000LL;
 	struct evconn *c;
 	size_t fd;
 
@@ -388,15 +389,15 @@ ev_timers(struct evloop *l)
 		 * fails and counts at the same pace while it is short.
 		 */
 		l->resume_us = 0;
-		l->watch(l, l->srv->lfd, EV_READ);
+		l->watch(l, l->cfg->lfd, EV_READ);
 		ev_accept(l);
 	}
-	if (l->srv->idle_timeout > 0 && now >= l->sweep_us)
+	if (l->cfg->idle_timeout > 0 && now >= l->sweep_us)
 		sweep_idle(l, now);
 	next = timers_first(&l->timers);
 	if (l->resume_us != 0 && (next == -1 || l->resume_us < next))
 		next = l->resume_us;
-	if (l->srv->idle_timeout > 0 && (next == -1 || l->sweep_us < next))
+	if (l->cfg->idle_timeout > 0 && (next == -1 || l->sweep_us < next))
 		next = l->sweep_us;
 	if (next == -1)
 		return -1;

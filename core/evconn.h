@@ -37,7 +37,7 @@ struct timers {
 };
 
 struct evloop {
-	struct server	*srv;
+	const struct config *cfg;
 	/* The model's: start watching a new connection; -1 if it cannot. */
 	int		(*open)(struct evloop *, int);
 	/* The model's: watch a connection, or the listener, for w. */
@@ -56,8 +56,8 @@ struct evloop {
 };
 
 /* evconn.c */
-size_t	ev_table(struct server *);
-void	ev_loop_init(struct evloop *, struct server *);
+size_t	ev_table(const struct config *);
+void	ev_loop_init(struct evloop *, const struct config *);
 void	ev_accept(struct evloop *);
 enum ev_want ev_ready(struct evloop *, int);
 long long ev_timers(struct evloop *);

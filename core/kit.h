@@ -88,30 +88,43 @@ struct membudget {
 	const char	*limit_text, *cost_text, *threshold_text; /* report */
 };
 
-struct server {
-	const char	*model;
+struct model;
+
+/*
+ * What the server is: the command line, and what main sets up from it
+ * before any other thread or process exists.  Read only after that, so
+ * everything else takes it const.
+ */
+struct config {
+	const struct model *model;	/* -M */
 	int		 workers;	/* -w: threads, processes or loops */
 	int		 procs;		/* -P: processes sharing the socket */
-	void		(*run)(struct server *)	/* the model */
-			    __attribute__((noreturn));
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	long		 delay_us;	/* -d: wait before each echo */
 	long		 work_us;	/* -W: CPU work before each echo */
-	int		 fd_ceiling;	/* select: FD_SETSIZE; else 0 */
-	char		 addr[80];	/* host:port as bound */
-	int		 lfd;
-	size_t		 stack;		/* bytes per connection thread */
-	int		 backlog;
-	rlim_t		 fd_limit;
-	const char	*json_path;
+	size_t		 stack;		/* -s: bytes per connection thread */
+	int		 backlog;	/* -b */
+	const char	*json_path;	/* -j */
 	long		 mem_arg;	/* -m: bytes, 0 if not given */
+	int		 sample_pss;	/* several processes: sample PSS */
+	/* Set up at start, from the above: */
+	char		 addr[80];	/* host:port as bound */
+	int		 lfd;		/* the listening socket */
+	rlim_t		 fd_limit;
 	const struct membudget *mem;
 	struct timespec	 start;
-	long		 peak_kstack_kib; /* written by the signal thread only */
-	int		 sample_pss;	/* several processes: sample their PSS */
-	long		 peak_pss_kib;	/* written by the signal thread only */
-	long		 pss_interval_ms; /* likewise: between PSS samples */
+};
+
+/*
+ * What changes while the server runs, beside the counters: the peaks no
+ * kernel counter keeps.  Written only by the signal thread (its samples
+ * and its reports), after main has set where the samples start.
+ */
+struct live {
+	long		 peak_kstack_kib;
+	long		 peak_pss_kib;
+	long		 pss_interval_ms; /* between PSS samples */
 };
 
 /*
@@ -128,7 +141,7 @@ struct server {
  */
 struct model {
 	const char	*name;
-	void		(*run)(struct server *) __attribute__((noreturn));
+	void		(*run)(const struct config *) __attribute__((noreturn));
 	const char	*workers;
 	int		 default_workers;
 	int		 bounded;
@@ -163,7 +176,7 @@ long long cgroup_usage_read(int);
 
 /* counters.c */
 void	counters_init(void);
-int	conn_admit(const struct server *, int);
+int	conn_admit(const struct config *, int);
 void	conn_failed(int);
 void	conn_closed(void);
 
@@ -178,7 +191,7 @@ int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
 /* membudget.c */
-const struct membudget *membudget_init(const struct server *, const char *,
+const struct membudget *membudget_init(const struct config *, const char *,
 	    int, int, long);
 int	membudget_full(void);
 int	membudget_over(long);
@@ -189,7 +202,7 @@ void	membudget_print(FILE *);
 /* request.c */
 const char *request_duration(const char *, long *);
 void	request_format(char *, size_t, long);
-void	request_init(const struct server *);
+void	request_init(const struct config *);
 void	request_work(void);
 void	request_wait(void);
 long	request_delay_us(void);
@@ -213,8 +226,8 @@ long	proc_pss_kib(pid_t);
 struct procstat *proc_stat_all(size_t *);
 
 /* rusage.c */
-int	report_start(const struct server *);
-int	report(struct server *, const char *, int);
+int	report_start(const struct config *, const struct live *);
+int	report(const struct config *, struct live *, int);
 
 /* models.c */
 const struct model *models_find(const char *);
@@ -224,30 +237,31 @@ void	models_list(const char *) __attribute__((noreturn));
 /* signals.c: how often the signal thread wakes between signals. */
 #define TICK_MS		100
 void	signals_block(void);
-void	signals_start(struct server *);
+void	signals_start(const struct config *, struct live *);
 
 /* procs.c */
-pid_t	procs_spawn(void (*)(struct server *, void *), struct server *, void *);
-void	procs_start(struct server *);
+pid_t	procs_spawn(void (*)(const struct config *, void *),
+	    const struct config *, void *);
+void	procs_start(const struct config *);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);
 void	procs_stop(void);
 
 /* The server models, one file each. */
-void	model_thread(struct server *) __attribute__((noreturn));
-void	model_prethread(struct server *) __attribute__((noreturn));
-void	model_prethread_nolock(struct server *) __attribute__((noreturn));
-void	model_pool(struct server *) __attribute__((noreturn));
-void	model_prefork_nolock(struct server *) __attribute__((noreturn));
-void	model_prefork_lock(struct server *) __attribute__((noreturn));
-void	model_prefork_pass(struct server *) __attribute__((noreturn));
-void	model_fork(struct server *) __attribute__((noreturn));
-void	model_iterative(struct server *) __attribute__((noreturn));
-void	model_epoll(struct server *) __attribute__((noreturn));
-void	model_uring(struct server *) __attribute__((noreturn));
-void	model_poll(struct server *) __attribute__((noreturn));
-void	model_select(struct server *) __attribute__((noreturn));
-void	model_dispatch(struct server *) __attribute__((noreturn));
+void	model_thread(const struct config *) __attribute__((noreturn));
+void	model_prethread(const struct config *) __attribute__((noreturn));
+void	model_prethread_nolock(const struct config *) __attribute__((noreturn));
+void	model_pool(const struct config *) __attribute__((noreturn));
+void	model_prefork_nolock(const struct config *) __attribute__((noreturn));
+void	model_prefork_lock(const struct config *) __attribute__((noreturn));
+void	model_prefork_pass(const struct config *) __attribute__((noreturn));
+void	model_fork(const struct config *) __attribute__((noreturn));
+void	model_iterative(const struct config *) __attribute__((noreturn));
+void	model_epoll(const struct config *) __attribute__((noreturn));
+void	model_uring(const struct config *) __attribute__((noreturn));
+void	model_poll(const struct config *) __attribute__((noreturn));
+void	model_select(const struct config *) __attribute__((noreturn));
+void	model_dispatch(const struct config *) __attribute__((noreturn));
 
 /* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
 void	model_uring_check(void);

@@ -9,18 +9,18 @@
 #include "loops.h"
 
 /*
- * Make loop i of srv->workers with make(srv, i) and run it with run.
+ * Make loop i of cfg->workers with make(cfg, i) and run it with run.
  * Each loop is made just before it starts, in the order of i.
  */
 void
-loops_run(struct server *srv, void *(*make)(struct server *, int),
-    loop_fn run)
+loops_run(const struct config *cfg,
+    void *(*make)(const struct config *, int), loop_fn run)
 {
 	pthread_t t;
 	int i, e;
 
-	for (i = 0; i < srv->workers - 1; i++)
-		if ((e = pthread_create(&t, NULL, run, make(srv, i))) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	run(make(srv, srv->workers - 1));
+	for (i = 0; i < cfg->workers - 1; i++)
+		if ((e = pthread_create(&t, NULL, run, make(cfg, i))) != 0)
+			errc(1, e, "event loop %d of %d", i + 1, cfg->workers);
+	run(make(cfg, cfg->workers - 1));
 }

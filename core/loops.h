@@ -11,7 +11,8 @@
 typedef void *(*loop_fn)(void *) __attribute__((noreturn));
 
 /* loops.c */
-void	loops_run(struct server *, void *(*)(struct server *, int), loop_fn)
+void	loops_run(const struct config *,
+	    void *(*)(const struct config *, int), loop_fn)
 	    __attribute__((noreturn));
 
 #endif /* LOOPS_H */

@@ -205,7 +205,7 @@ conn_cost(const struct unit_costs *u, const char *model,
  * processes that each run the model and a reaper thread.
  */
 static long
-fixed_cost(const struct server *srv, const struct unit_costs *u,
+fixed_cost(const struct config *cfg, const struct unit_costs *u,
     int processes, int has_workers)
 {
 	long thread = u->thread_user + u->thread_kernel;
@@ -213,10 +213,10 @@ fixed_cost(const struct server *srv, const struct unit_costs *u,
 	long workers = 0;
 
 	if (has_workers)
-		workers = (long)srv->workers * (processes ? process :
+		workers = (long)cfg->workers * (processes ? process :
 		    thread);
-	if (srv->procs > 1)
-		return thread + srv->procs * (process + thread + workers);
+	if (cfg->procs > 1)
+		return thread + cfg->procs * (process + thread + workers);
 	return thread + workers;
 }
 
@@ -348,7 +348,7 @@ describe(void)
  * model creates up front.  m is -m, or 0.
  */
 const struct membudget *
-membudget_init(const struct server *srv, const char *per_conn,
+membudget_init(const struct config *cfg, const char *per_conn,
     int processes, int has_workers, long m)
 {
 	struct unit_costs u;
@@ -358,8 +358,8 @@ membudget_init(const struct server *srv, const char *per_conn,
 	unit_costs(&u);
 	mb.source = "none";
 	mb.cost_source = u.source;
-	conn_cost(&u, srv->model, per_conn);
-	mb.fixed = fixed_cost(srv, &u, processes, has_workers);
+	conn_cost(&u, cfg->model->name, per_conn);
+	mb.fixed = fixed_cost(cfg, &u, processes, has_workers);
 	thread_kernel = u.thread_kernel;
 	if (cgroup_find("/proc/self", "", &mc)) {
 		bind_limit(mc.version == 1 ? "cgroup v1" : "cgroup v2", mc.dir,

@@ -35,7 +35,7 @@ e_watch(struct evloop *ev, int fd, enum ev_want w)
 	struct eloop *l = (struct eloop *)ev;
 	struct epoll_event e = { .data.fd = fd };
 
-	if (fd == ev->srv->lfd) {
+	if (fd == ev->cfg->lfd) {
 		/* EPOLLEXCLUSIVE cannot be modified, only added and deleted. */
 		e.events = EPOLLIN | EPOLLEXCLUSIVE;
 		if (w == EV_NONE)
@@ -103,7 +103,7 @@ run_loop(void *arg)
 		}
 		for (i = 0; i < n; i++) {
 			fd = ev[i].data.fd;
-			if (fd == l->ev.srv->lfd)
+			if (fd == l->ev.cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);
@@ -112,25 +112,25 @@ run_loop(void *arg)
 }
 
 static void *
-make_loop(struct server *srv, int i)
+make_loop(const struct config *cfg, int i)
 {
 	struct eloop *l;
 
 	(void)i;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		err(1, "event loop");
-	ev_loop_init(&l->ev, srv);
+	ev_loop_init(&l->ev, cfg);
 	l->ev.open = e_open;
 	l->ev.watch = e_watch;
 	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(1, "epoll_create1");
-	e_watch(&l->ev, srv->lfd, EV_READ);
+	e_watch(&l->ev, cfg->lfd, EV_READ);
 	return l;
 }
 
 void __attribute__((noreturn))
-model_epoll(struct server *srv)
+model_epoll(const struct config *cfg)
 {
-	ev_table(srv);
-	loops_run(srv, make_loop, run_loop);
+	ev_table(cfg);
+	loops_run(cfg, make_loop, run_loop);
 }

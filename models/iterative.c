@@ -6,11 +6,11 @@
 #include "kit.h"
 
 void __attribute__((noreturn))
-model_iterative(struct server *srv)
+model_iterative(const struct config *cfg)
 {
 	int fd;
 
 	for (;;)
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == 0)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == 0)
 			serve_conn(fd);
 }

@@ -56,7 +56,7 @@ p_watch(struct evloop *ev, int fd, enum ev_want w)
 {
 	struct ploop *l = (struct ploop *)ev;
 	struct pollfd *p;
-	int i = fd == ev->srv->lfd ? 0 : l->at[fd] - 1;
+	int i = fd == ev->cfg->lfd ? 0 : l->at[fd] - 1;
 
 	if (i == -1)
 		return;
@@ -115,7 +115,7 @@ run_loop(void *arg)
 				continue;
 			n--;
 			l->pfd[i].revents = 0;
-			if ((fd = l->pfd[i].fd) == l->ev.srv->lfd)
+			if ((fd = l->pfd[i].fd) == l->ev.cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);
@@ -124,28 +124,28 @@ run_loop(void *arg)
 }
 
 static void *
-make_loop(struct server *srv, int i)
+make_loop(const struct config *cfg, int i)
 {
 	struct ploop *l;
-	size_t nconns = srv->fd_limit;
+	size_t nconns = cfg->fd_limit;
 
 	(void)i;
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
 	    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
 		err(1, "event loop");
-	ev_loop_init(&l->ev, srv);
+	ev_loop_init(&l->ev, cfg);
 	l->ev.open = p_open;
 	l->ev.watch = p_watch;
-	l->pfd[0].fd = srv->lfd;
+	l->pfd[0].fd = cfg->lfd;
 	l->pfd[0].events = POLLIN;
 	l->n = 1;
 	return l;
 }
 
 void __attribute__((noreturn))
-model_poll(struct server *srv)
+model_poll(const struct config *cfg)
 {
-	ev_table(srv);
-	loops_run(srv, make_loop, run_loop);
+	ev_table(cfg);
+	loops_run(cfg, make_loop, run_loop);
 }

@@ -23,7 +23,7 @@
 
 /* arg: the process-shared accept lock (prefork-lock), or NULL. */
 static void __attribute__((noreturn))
-child_accept(struct server *srv, void *arg)
+child_accept(const struct config *cfg, void *arg)
 {
 	pthread_mutex_t *lock = arg;
 	int fd;
@@ -31,35 +31,36 @@ child_accept(struct server *srv, void *arg)
 	for (;;) {
 		if (lock != NULL && pthread_mutex_lock(lock) == EOWNERDEAD)
 			pthread_mutex_consistent(lock);
-		fd = net_accept(srv->lfd);
+		fd = net_accept(cfg->lfd);
 		if (lock != NULL)
 			pthread_mutex_unlock(lock);
-		if (conn_admit(srv, fd) == 0)
+		if (conn_admit(cfg, fd) == 0)
 			serve_conn(fd);
 	}
 }
 
 /* Start the children and leave the parent to the signal thread. */
 static void __attribute__((noreturn))
-spawn_all(struct server *srv, void (*fn)(struct server *, void *), void *arg)
+spawn_all(const struct config *cfg, void (*fn)(const struct config *, void *),
+    void *arg)
 {
 	int i;
 
-	for (i = 0; i < srv->workers; i++)
-		if (procs_spawn(fn, srv, arg) == -1)
-			err(1, "worker process %d of %d", i + 1, srv->workers);
+	for (i = 0; i < cfg->workers; i++)
+		if (procs_spawn(fn, cfg, arg) == -1)
+			err(1, "worker process %d of %d", i + 1, cfg->workers);
 	for (;;)
 		pause();
 }
 
 void __attribute__((noreturn))
-model_prefork_nolock(struct server *srv)
+model_prefork_nolock(const struct config *cfg)
 {
-	spawn_all(srv, child_accept, NULL);
+	spawn_all(cfg, child_accept, NULL);
 }
 
 void __attribute__((noreturn))
-model_prefork_lock(struct server *srv)
+model_prefork_lock(const struct config *cfg)
 {
 	pthread_mutex_t *accept_lock;
 	pthread_mutexattr_t ma;
@@ -74,7 +75,7 @@ model_prefork_lock(struct server *srv)
 	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
 	    pthread_mutex_init(accept_lock, &ma) != 0)
 		errx(1, "process-shared accept lock");
-	spawn_all(srv, child_accept, accept_lock);
+	spawn_all(cfg, child_accept, accept_lock);
 }
 
 /*
@@ -133,7 +134,7 @@ struct pass_child {
 };
 
 static void
-child_pass(struct server *srv, void *arg)
+child_pass(const struct config *cfg, void *arg)
 {
 	const struct pass_child *pc = arg;
 	char idle = 0;
@@ -146,7 +147,7 @@ child_pass(struct server *srv, void *arg)
 	for (i = 0; i < pc->n; i++)
 		if (pc->pfd[i].fd >= 0)
 			close(pc->pfd[i].fd);
-	close(srv->lfd);
+	close(cfg->lfd);
 	/* A closed socket means the parent is gone: so is our work. */
 	while ((fd = recv_fd(s)) != -1) {
 		serve_conn(fd);
@@ -160,9 +161,9 @@ child_pass(struct server *srv, void *arg)
  * socketpair.  -1 (and errno) if it cannot be started.
  */
 static int
-spawn_pass(struct server *srv, struct pollfd *pfd, int i)
+spawn_pass(const struct config *cfg, struct pollfd *pfd, int i)
 {
-	struct pass_child pc = { -1, pfd, srv->workers };
+	struct pass_child pc = { -1, pfd, cfg->workers };
 	int sv[2], e;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
@@ -171,7 +172,7 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 	pfd[i].fd = sv[0];
 	pfd[i].events = POLLIN;
 	pc.s = sv[1];
-	if (procs_spawn(child_pass, srv, &pc) == -1) {
+	if (procs_spawn(child_pass, cfg, &pc) == -1) {
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
@@ -184,11 +185,11 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 }
 
 void __attribute__((noreturn))
-model_prefork_pass(struct server *srv)
+model_prefork_pass(const struct config *cfg)
 {
 	struct pollfd *pfd;
 	char *busy, byte;
-	int n = srv->workers, i, nbusy = 0, fd, next = 0;
+	int n = cfg->workers, i, nbusy = 0, fd, next = 0;
 
 	/* pfd[n] is the listening socket, polled only while a child is idle. */
 	if ((pfd = calloc(n + 1, sizeof(*pfd))) == NULL ||
@@ -197,9 +198,9 @@ model_prefork_pass(struct server *srv)
 	for (i = 0; i < n; i++)
 		pfd[i].fd = -1;
 	for (i = 0; i < n; i++)
-		if (spawn_pass(srv, pfd, i) == -1)
+		if (spawn_pass(cfg, pfd, i) == -1)
 			err(1, "worker process %d of %d", i + 1, n);
-	pfd[n].fd = srv->lfd;
+	pfd[n].fd = cfg->lfd;
 	pfd[n].events = POLLIN;
 
 	for (;;) {
@@ -224,7 +225,7 @@ model_prefork_pass(struct server *srv)
 				close(pfd[i].fd);
 				if (busy[i])
 					conn_closed();
-				if (spawn_pass(srv, pfd, i) == -1) {
+				if (spawn_pass(cfg, pfd, i) == -1) {
 					/* Busy for good: never given work. */
 					warn("worker process %d of %d: slot "
 					    "left empty", i + 1, n);
@@ -241,7 +242,7 @@ model_prefork_pass(struct server *srv)
 		}
 		if (nbusy == n || !(pfd[n].revents & POLLIN))
 			continue;
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
 		/* Round robin over the idle children spreads the work. */
 		while (busy[next])

@@ -75,22 +75,22 @@ s_wait(struct sloop *l, fd_set *rd, fd_set *wr, long long us)
 }
 
 void __attribute__((noreturn))
-model_select(struct server *srv)
+model_select(const struct config *cfg)
 {
 	struct sloop *l;
 	fd_set rd, wr;
 	int n, fd, top;
 
-	ev_table(srv);
+	ev_table(cfg);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		err(1, "event loop");
-	ev_loop_init(&l->ev, srv);
+	ev_loop_init(&l->ev, cfg);
 	l->ev.open = s_open;
 	l->ev.watch = s_watch;
 	FD_ZERO(&l->rd);
 	FD_ZERO(&l->wr);
 	l->maxfd = -1;
-	s_watch(&l->ev, srv->lfd, EV_READ);
+	s_watch(&l->ev, cfg->lfd, EV_READ);
 	for (;;) {
 		if ((n = s_wait(l, &rd, &wr, ev_timers(&l->ev))) == -1) {
 			if (errno == EINTR)
@@ -107,7 +107,7 @@ model_select(struct server *srv)
 				continue;
 			/* In one set only: a connection reads or writes. */
 			n--;
-			if (fd == srv->lfd)
+			if (fd == cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);

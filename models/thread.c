@@ -22,7 +22,7 @@ conn_thread(void *arg)
 }
 
 void __attribute__((noreturn))
-model_thread(struct server *srv)
+model_thread(const struct config *cfg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -31,11 +31,11 @@ model_thread(struct server *srv)
 	if ((e = pthread_attr_init(&attr)) != 0 ||
 	    (e = pthread_attr_setdetachstate(&attr,
 	    PTHREAD_CREATE_DETACHED)) != 0 ||
-	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
-		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
+	    (e = pthread_attr_setstacksize(&attr, cfg->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", cfg->stack);
 
 	for (;;) {
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
 		if ((e = pthread_create(&t, &attr, conn_thread,
 		    (void *)(intptr_t)fd)) != 0) {

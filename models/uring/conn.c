@@ -44,8 +44,8 @@ uring_arm_accept(struct loop *l)
 	 * again, an accept joins the end of the queue and the loops take
 	 * turns.  Blocking sockets: io_uring never blocks on them, it polls.
 	 */
-	io_uring_prep_accept(sqe, l->srv->lfd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->srv->lfd));
+	io_uring_prep_accept(sqe, l->cfg->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->cfg->lfd));
 }
 
 void

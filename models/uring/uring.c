@@ -74,7 +74,7 @@ on_accept(struct loop *l, int res)
 	int fd;
 
 	fd = net_accepted(res, (int)uring_nconns, &l->pause_ms);
-	if (fd != -1 && conn_admit(l->srv, fd) == 0)
+	if (fd != -1 && conn_admit(l->cfg, fd) == 0)
 		uring_conn_open(l, fd);
 	if (l->pause_ms != 0)
 		uring_arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
@@ -283,7 +283,7 @@ feed_starved(struct loop *l)
 static void
 sweep_idle(struct loop *l)
 {
-	long limit = l->srv->idle_timeout * 1000L;
+	long limit = l->cfg->idle_timeout * 1000L;
 	struct conn *c;
 	size_t fd;
 
@@ -349,7 +349,7 @@ run_loop(void *arg)
 	l->delay_ts.tv_nsec = request_delay_us() % 1000000 * 1000;
 	l->now_ms = now_ms();
 	uring_arm_accept(l);
-	if (l->srv->idle_timeout > 0)
+	if (l->cfg->idle_timeout > 0)
 		uring_arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
 	for (;;) {
 		e = io_uring_submit_and_wait(&l->ring, 1);
@@ -368,14 +368,14 @@ run_loop(void *arg)
 
 /* The ring itself is set up in the loop's own thread (run_loop). */
 static void *
-make_loop(struct server *srv, int i)
+make_loop(const struct config *cfg, int i)
 {
 	struct loop *l;
 
 	(void)i;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		err(1, "event loop");
-	l->srv = srv;
+	l->cfg = cfg;
 	l->starved_head = l->starved_tail = -1;
 	/* Address space only: pages come as buffers are used. */
 	l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
@@ -386,11 +386,11 @@ make_loop(struct server *srv, int i)
 }
 
 void __attribute__((noreturn))
-model_uring(struct server *srv)
+model_uring(const struct config *cfg)
 {
-	uring_nconns = srv->fd_limit;
+	uring_nconns = cfg->fd_limit;
 	uring_conns = calloc(uring_nconns, sizeof(*uring_conns));
 	if (uring_conns == NULL)
 		err(1, "connection table");
-	loops_run(srv, make_loop, run_loop);
+	loops_run(cfg, make_loop, run_loop);
 }

@@ -65,7 +65,7 @@ struct conn {
 };
 
 struct loop {
-	struct server	*srv;
+	const struct config *cfg;
 	struct io_uring	 ring;
 	struct io_uring_buf_ring *br;
 	char		*bufs;		/* BUFS_MAX buffers, touched as used */
