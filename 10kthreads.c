@@ -330,7 +330,7 @@ parse_args(int argc, char *argv[], struct config *cfg, struct args *a)
 		usage_error("unexpected argument: %s", argv[optind]);
 	if (a->listing)
 		models_list(cfg->json_path);
-	if (a->workers != 0 && cfg->model->workers == NULL)
+	if (a->workers != 0 && cfg->model->workers == WORKERS_NONE)
 		usage_error("-w: model %s takes no workers", cfg->model->name);
 	if (cfg->backlog == -1)
 		cfg->backlog = somaxconn();
@@ -338,7 +338,7 @@ parse_args(int argc, char *argv[], struct config *cfg, struct args *a)
 		cfg->procs = 1;
 	cfg->workers = a->workers != 0 ? a->workers :
 	    cfg->model->default_workers;
-	cfg->sample_pss = cfg->procs > 1 || cfg->model->processes;
+	cfg->sample_pss = cfg->procs > 1 || model_processes(cfg->model);
 	/* Before anything listens: a model that cannot run says so now. */
 	if (cfg->model->check != NULL)
 		cfg->model->check();
@@ -360,8 +360,8 @@ print_start_line(const struct config *cfg)
 		room = (rlim_t)model->fd_ceiling - (rlim_t)cfg->lfd - 1;
 	printf("%s: listening on %s model %s", PROGNAME, cfg->addr,
 	    model->name);
-	if (model->workers != NULL)
-		printf(" (%d %s)", cfg->workers, model->workers);
+	if (model->workers != WORKERS_NONE)
+		printf(" (%d %s)", cfg->workers, model_workers(model));
 	if (cfg->procs > 1)
 		printf(" in %d processes", cfg->procs);
 	printf(", stack %zu KiB, backlog %d", cfg->stack / 1024, cfg->backlog);
@@ -388,6 +388,7 @@ main(int argc, char *argv[])
 	struct live live;
 	struct args a;
 
+	models_check();
 	parse_args(argc, argv, &cfg, &a);
 	signals_block();
 	counters_init();
@@ -395,8 +396,7 @@ main(int argc, char *argv[])
 	cfg.fd_limit = raise_fd_limit();
 	cfg.lfd = net_listen(a.host, a.port, cfg.backlog, cfg.addr,
 	    sizeof(cfg.addr));
-	cfg.mem = membudget_init(&cfg, cfg.model->per_conn,
-	    cfg.model->processes, cfg.model->workers != NULL, cfg.mem_arg);
+	cfg.mem = membudget_init(&cfg);
 	clock_gettime(CLOCK_MONOTONIC, &cfg.start);
 	/* The first sample comes at the first tick. */
 	memset(&live, 0, sizeof(live));

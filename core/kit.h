@@ -78,12 +78,15 @@ extern atomic_int server_stopping;
  * connections, 0 for none.  The README's "Running under a memory limit"
  * explains each figure.
  */
+enum mem_source { MEM_NONE, MEM_CGROUP_V1, MEM_CGROUP_V2, MEM_FLAG };
+
 struct membudget {
 	long		 limit, headroom, start, fixed;
 	long		 conn, conn_user, conn_kstack, conn_task, conn_socket;
 	long		 budget;
-	const char	*source;	/* "cgroup v1", "cgroup v2", "-m", "none" */
-	const char	*cgroup;	/* the binding cgroup's directory, or "" */
+	enum mem_source	 source;	/* where the binding limit comes from */
+	const char	*source_name;	/* as the report says it: "-m" */
+	const char	*cgroup;	/* the binding cgroup's path, or "" */
 	const char	*cost_source;	/* "/proc/slabinfo" or "defaults" */
 	const char	*limit_text, *cost_text, *threshold_text; /* report */
 };
@@ -128,28 +131,55 @@ struct live {
 };
 
 /*
- * What each model is, for -h, -M list and the experiment runner, which
- * reads -M list rather than keeping facts of its own.  workers: what -w
- * counts, or NULL if the model takes no -w.  bounded: it serves at most
- * a fixed number of connections at a time, whatever the fd limit: -w,
- * one, or those below fd_ceiling.  per_conn: the thread or process a new
- * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
- * above it are closed at once (select's FD_SETSIZE), or 0.  compared: one
- * of the designs the main experiment (make experiment) compares, a thread
- * per connection against the event loops; the others have experiments of
- * their own.
+ * The facts of a design that the memory budget prices and -M list shows.
+ * Each has no 0 value: a model whose entry in core/models.c leaves one
+ * out is refused at start (models_check), rather than priced at nothing.
+ */
+/* What serves a new connection. */
+enum conn_served {
+	SERVED_THREAD = 1,	/* a thread of its own: stack, task */
+	SERVED_PROCESS,		/* a process of its own */
+	SERVED_WORKER,		/* a thread or process made at start */
+	SERVED_LOOP,		/* an event loop: an entry in its table */
+};
+
+/* What the kernel keeps to watch a connection, beside its socket. */
+enum conn_watch {
+	WATCH_NONE = 1,		/* nothing: blocking reads, poll, select */
+	WATCH_EPOLL,		/* an epoll item */
+	WATCH_URING,		/* an armed io_uring receive */
+};
+
+/* What -w counts: the model's workers, made at start. */
+enum workers {
+	WORKERS_NONE = 1,	/* it takes no -w */
+	WORKERS_THREADS,
+	WORKERS_PROCESSES,
+	WORKERS_LOOPS,		/* event loops, a thread each */
+};
+
+/*
+ * What each model is, for -h, -M list, the memory budget and the
+ * experiment runner, which reads -M list rather than keeping facts of its
+ * own.  bounded: it serves at most a fixed number of connections at a
+ * time, whatever the fd limit: -w, one, or those below fd_ceiling.
+ * fd_ceiling: connections on descriptors at or above it are closed at
+ * once (select's FD_SETSIZE), or 0.  compared: one of the designs the
+ * main experiment (make experiment) compares, a thread per connection
+ * against the event loops; the others have experiments of their own.
+ * check: exits saying what the machine lacks for the model, or NULL.
  */
 struct model {
 	const char	*name;
 	void		(*run)(const struct config *) __attribute__((noreturn));
-	const char	*workers;
+	void		(*check)(void);
+	enum conn_served served;
+	enum conn_watch	 watch;
+	enum workers	 workers;
 	int		 default_workers;
 	int		 bounded;
-	int		 processes;
-	const char	*per_conn;
-	const char	*same_as;
-	void		(*check)(void);
 	int		 fd_ceiling;
+	const char	*same_as;
 	int		 compared;
 };
 
@@ -191,14 +221,14 @@ int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
 /* membudget.c */
-const struct membudget *membudget_init(const struct config *, const char *,
-	    int, int, long);
+const struct membudget *membudget_init(const struct config *);
 int	membudget_full(void);
 int	membudget_over(long);
 long	membudget_usage(void);
 void	*membudget_alloc(size_t);
 void	membudget_free(void *, size_t);
 void	membudget_print(FILE *);
+
 /* request.c */
 const char *request_duration(const char *, long *);
 void	request_format(char *, size_t, long);
@@ -230,7 +260,10 @@ int	report_start(const struct config *, const struct live *);
 int	report(const struct config *, struct live *, int);
 
 /* models.c */
+void	models_check(void);
 const struct model *models_find(const char *);
+const char *model_workers(const struct model *);
+int	model_processes(const struct model *);
 void	models_names(FILE *);
 void	models_list(const char *) __attribute__((noreturn));
 
@@ -246,24 +279,5 @@ void	procs_start(const struct config *);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);
 void	procs_stop(void);
-
-/* The server models, one file each. */
-void	model_thread(const struct config *) __attribute__((noreturn));
-void	model_prethread(const struct config *) __attribute__((noreturn));
-void	model_prethread_nolock(const struct config *) __attribute__((noreturn));
-void	model_pool(const struct config *) __attribute__((noreturn));
-void	model_prefork_nolock(const struct config *) __attribute__((noreturn));
-void	model_prefork_lock(const struct config *) __attribute__((noreturn));
-void	model_prefork_pass(const struct config *) __attribute__((noreturn));
-void	model_fork(const struct config *) __attribute__((noreturn));
-void	model_iterative(const struct config *) __attribute__((noreturn));
-void	model_epoll(const struct config *) __attribute__((noreturn));
-void	model_uring(const struct config *) __attribute__((noreturn));
-void	model_poll(const struct config *) __attribute__((noreturn));
-void	model_select(const struct config *) __attribute__((noreturn));
-void	model_dispatch(const struct config *) __attribute__((noreturn));
-
-/* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
-void	model_uring_check(void);
 
 #endif /* KIT_H */

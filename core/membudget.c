@@ -85,7 +85,13 @@ struct unit_costs {
 	const char *source;
 };
 
-static struct membudget mb = { .source = "none", .cgroup = "",
+static const char *const source_names[] = {
+	[MEM_NONE] = "none", [MEM_CGROUP_V1] = "cgroup v1",
+	[MEM_CGROUP_V2] = "cgroup v2", [MEM_FLAG] = "-m",
+};
+
+static struct membudget mb = { .source = MEM_NONE, .source_name = "none",
+	.cgroup = "",
 	.cost_source = "defaults", .limit_text = "", .cost_text = "",
 	.threshold_text = "" };
 static char cgroup_dir[PATH_MAX];
@@ -169,32 +175,53 @@ unit_costs(struct unit_costs *u)
 	u->epitem = s[S_EPI] + OBJ_CGROUP;
 }
 
-/* What a new connection adds, by what the model gives it. */
+static void __attribute__((noreturn))
+unpriced(const struct model *m)
+{
+	errx(1, "model %s: no cost for its connections", m->name);
+}
+
+/*
+ * What a new connection adds, by what the model's table entry says
+ * serves it and watches it.  models_check has refused a model that
+ * leaves either out; unpriced is the backstop.
+ */
 static void
-conn_cost(const struct unit_costs *u, const char *model,
-    const char *per_conn)
+conn_cost(const struct unit_costs *u, const struct model *m)
 {
 	mb.conn_socket = u->socket;
-	lagging = per_conn != NULL;
-	if (per_conn != NULL && strcmp(per_conn, "thread") == 0) {
+	switch (m->served) {
+	case SERVED_THREAD:
 		mb.conn_user = u->thread_user;
 		mb.conn_kstack = THREAD_SIZE;
 		mb.conn_task = u->thread_kernel - THREAD_SIZE;
-	} else if (per_conn != NULL && strcmp(per_conn, "process") == 0) {
+		break;
+	case SERVED_PROCESS:
 		mb.conn_user = u->process_user;
 		mb.conn_kstack = THREAD_SIZE;
 		mb.conn_task = u->process_kernel - THREAD_SIZE;
-	} else if (strcmp(model, "epoll") == 0 ||
-	    strcmp(model, "dispatch") == 0) {
-		/* An event loop: a table entry, and what watches the socket. */
+		break;
+	case SERVED_LOOP:
 		mb.conn_user = LOOP_SLOT;
+		break;
+	case SERVED_WORKER:
+		break;		/* its worker is in the fixed cost */
+	default:
+		unpriced(m);
+	}
+	switch (m->watch) {
+	case WATCH_EPOLL:
 		mb.conn_socket += u->epitem;
-	} else if (strcmp(model, "uring") == 0) {
-		mb.conn_user = LOOP_SLOT;
+		break;
+	case WATCH_URING:
 		mb.conn_socket += URING_ARMED;
-	} else if (strcmp(model, "poll") == 0 ||
-	    strcmp(model, "select") == 0)
-		mb.conn_user = LOOP_SLOT;
+		break;
+	case WATCH_NONE:
+		break;
+	default:
+		unpriced(m);
+	}
+	lagging = m->served == SERVED_THREAD || m->served == SERVED_PROCESS;
 	mb.conn = mb.conn_user + mb.conn_kstack + mb.conn_task +
 	    mb.conn_socket;
 }
@@ -205,16 +232,25 @@ conn_cost(const struct unit_costs *u, const char *model,
  * processes that each run the model and a reaper thread.
  */
 static long
-fixed_cost(const struct config *cfg, const struct unit_costs *u,
-    int processes, int has_workers)
+fixed_cost(const struct config *cfg, const struct unit_costs *u)
 {
 	long thread = u->thread_user + u->thread_kernel;
 	long process = u->process_user + u->process_kernel;
 	long workers = 0;
 
-	if (has_workers)
-		workers = (long)cfg->workers * (processes ? process :
-		    thread);
+	switch (cfg->model->workers) {
+	case WORKERS_THREADS:
+	case WORKERS_LOOPS:
+		workers = (long)cfg->workers * thread;
+		break;
+	case WORKERS_PROCESSES:
+		workers = (long)cfg->workers * process;
+		break;
+	case WORKERS_NONE:
+		break;
+	default:
+		unpriced(cfg->model);
+	}
 	if (cfg->procs > 1)
 		return thread + cfg->procs * (process + thread + workers);
 	return thread + workers;
@@ -296,11 +332,11 @@ no_room(const char *what, long limit, long start)
 
 /* The limit that binds: the one that leaves fewer connections. */
 static void
-bind_limit(const char *source, const char *dir, long limit,
+bind_limit(enum mem_source source, const char *dir, long limit,
     long start, long budget)
 {
 	if (budget == 0)
-		no_room(source, limit, start);
+		no_room(source_names[source], limit, start);
 	if (mb.budget != 0 && mb.budget <= budget)
 		return;
 	mb.budget = budget;
@@ -308,6 +344,7 @@ bind_limit(const char *source, const char *dir, long limit,
 	mb.start = start;
 	mb.headroom = headroom(limit);
 	mb.source = source;
+	mb.source_name = source_names[source];
 	strlcpy(cgroup_dir, dir, sizeof(cgroup_dir));
 	mb.cgroup = cgroup_dir;
 }
@@ -335,7 +372,7 @@ describe(void)
 	human(s, mb.start);
 	human(t, mb.limit - mb.headroom);
 	snprintf(limit_text, sizeof(limit_text), "%s (%s%s%s; headroom %s; "
-	    "%s in use at start)", l, mb.source, *mb.cgroup ? " " : "",
+	    "%s in use at start)", l, mb.source_name, *mb.cgroup ? " " : "",
 	    mb.cgroup, h, s);
 	snprintf(threshold_text, sizeof(threshold_text), "; admission stops "
 	    "above %s", t);
@@ -343,34 +380,31 @@ describe(void)
 
 /*
  * Find the limits and set the budget, or exit 1 if a limit leaves no
- * room for a connection.  per_conn is what the model gives a connection
- * ("thread", "process" or NULL); processes and has_workers say what the
- * model creates up front.  m is -m, or 0.
+ * room for a connection.  The model's table entry says what a connection
+ * costs and what it creates up front; cfg->mem_arg is -m, or 0.
  */
 const struct membudget *
-membudget_init(const struct config *cfg, const char *per_conn,
-    int processes, int has_workers, long m)
+membudget_init(const struct config *cfg)
 {
 	struct unit_costs u;
 	struct memcg mc;
-	long start;
+	long start, m = cfg->mem_arg;
 
 	unit_costs(&u);
-	mb.source = "none";
 	mb.cost_source = u.source;
-	conn_cost(&u, cfg->model->name, per_conn);
-	mb.fixed = fixed_cost(cfg, &u, processes, has_workers);
+	conn_cost(&u, cfg->model);
+	mb.fixed = fixed_cost(cfg, &u);
 	thread_kernel = u.thread_kernel;
 	if (cgroup_find("/proc/self", "", &mc)) {
-		bind_limit(mc.version == 1 ? "cgroup v1" : "cgroup v2", mc.dir,
-		    mc.limit, mc.usage, fit(mc.limit, mc.usage));
+		bind_limit(mc.version == 1 ? MEM_CGROUP_V1 : MEM_CGROUP_V2,
+		    mc.dir, mc.limit, mc.usage, fit(mc.limit, mc.usage));
 		if ((usage_fd = cgroup_usage_open("", &mc)) == -1)
 			warn("%s: usage", mc.dir);
 		cg_threshold = mc.limit - headroom(mc.limit);
 	}
 	if (m > 0) {
 		start = own_usage();
-		bind_limit("-m", "", m, start, fit(m, start));
+		bind_limit(MEM_FLAG, "", m, start, fit(m, start));
 		own_threshold = m - headroom(m);
 	}
 	describe();
@@ -383,7 +417,7 @@ membudget_usage(void)
 {
 	if (mb.budget == 0)
 		return 0;
-	return strcmp(mb.source, "-m") == 0 ? own_usage() :
+	return mb.source == MEM_FLAG ? own_usage() :
 	    cgroup_usage_read(usage_fd);
 }
 
@@ -483,6 +517,6 @@ membudget_print(FILE *fp)
 	human(l, mb.limit);
 	human(h, mb.headroom);
 	fprintf(fp, ", memory limit %s (%s; headroom %s), %.1f KiB per "
-	    "connection, budget %ld connections", l, mb.source, h,
+	    "connection, budget %ld connections", l, mb.source_name, h,
 	    mb.conn / 1024.0, mb.budget);
 }

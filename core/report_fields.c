@@ -129,7 +129,7 @@ const struct field report_fields[] = {
 	    "growth since start, sampled every 0.1 s; not in RSS)") },
 	{ "mem_limit_bytes", LONG(mem.limit) },
 	{ NULL, STR(mem.limit_text), TEXT(31, 0, "memory limit", 0, "", "") },
-	{ "mem_limit_source", STR(mem.source) },
+	{ "mem_limit_source", STR(mem.source_name) },
 	{ "mem_cgroup", STR(mem.cgroup) },
 	{ "mem_headroom_bytes", LONG(mem.headroom) },
 	{ "mem_start_bytes", LONG(mem.start) },
