@@ -22,7 +22,6 @@
 #include "report.h"
 
 #define SCHEMA		"10kthreads-server/1"
-#define MAX_PARTS	4	/* values on one text line */
 #define LABEL_WIDTH	24
 
 /*
@@ -204,7 +203,7 @@ print_part(FILE *fp, const struct field *fl, const struct figures *f)
 	union value v = value(fl, f);
 	char human[8];
 
-	if (t->part == 0)
+	if (t->label != NULL)
 		fprintf(fp, "%-*s", LABEL_WIDTH, t->label);
 	if (t->zero != NULL && fl->type == T_LONG && v.l == 0) {
 		fputs(t->zero, fp);
@@ -232,28 +231,23 @@ print_part(FILE *fp, const struct field *fl, const struct figures *f)
 	fputs(t->post, fp);
 }
 
-/* The aligned block: the table's text lines in order, parts in order. */
+/* The aligned block: the table's shown fields in order. */
 static void
 print_block(FILE *fp, const struct figures *f)
 {
 	const struct field *fl;
-	int line, part, maxline = 0, any;
+	int open = 0;
 
-	for (fl = report_fields; fl < REPORT_FIELDS_END; fl++)
-		if (fl->text.line > maxline)
-			maxline = fl->text.line;
-	for (line = 1; line <= maxline; line++) {
-		any = 0;
-		for (part = 0; part < MAX_PARTS; part++)
-			for (fl = report_fields; fl < REPORT_FIELDS_END; fl++)
-				if (fl->text.line == line &&
-				    fl->text.part == part) {
-					print_part(fp, fl, f);
-					any = 1;
-				}
-		if (any)
+	for (fl = report_fields; fl < REPORT_FIELDS_END; fl++) {
+		if (!fl->text.shown)
+			continue;
+		if (fl->text.label != NULL && open)
 			fputc('\n', fp);
+		print_part(fp, fl, f);
+		open = 1;
 	}
+	if (open)
+		fputc('\n', fp);
 }
 
 static void
