@@ -1,7 +1,9 @@
 /*
- * core/evconn.h - what the event-driven models (epoll, poll, select, dispatch)
- * share: the non-blocking echo connection (evconn.c) and the timers its
- * -d waits run on (timers.c).
+ * core/evconn.h - what the readiness-driven event loops (epoll, poll,
+ * select, dispatch) share: the non-blocking echo connection (evconn.c)
+ * and the timers its -d waits run on (timers.c).  io_uring, driven by
+ * completions, has its own (models/uring/); what every event loop shares
+ * is in loops.h.
  *
  * A model owns the kernel interface: it watches descriptors and calls
  * ev_accept when the listening socket is readable and ev_ready when a
@@ -64,7 +66,6 @@ long long ev_timers(struct evloop *);
 void	ev_close(struct evloop *, int);
 
 /* timers.c */
-long long timers_now(void);
 int	timers_add(struct timers *, long long, int, unsigned);
 long long timers_first(const struct timers *);
 int	timers_pop(struct timers *, long long, unsigned *);

@@ -1,6 +1,6 @@
 /*
- * uring.h - what the files of the io_uring model share: a connection's
- * state, a loop's, and the requests they have in the kernel.
+ * models/uring/uring.h - what the files of the io_uring model share: a
+ * connection's state, a loop's, and the requests they have in the kernel.
  */
 #ifndef URING_H
 #define URING_H
@@ -45,16 +45,11 @@ enum recv_state {
 struct loop;
 
 /*
- * Indexed by descriptor and shared by the loops like epoll's table: owner
- * is atomic for the same reason (see conn_free).  A connection has at
- * most two requests in the kernel: its receive, and one send or -d
- * timeout (req).
+ * What io_uring adds to a connection's slot (loops.h), indexed by
+ * descriptor as the slots are.  A connection has at most two requests in
+ * the kernel: its receive, and one send or -d timeout (req).
  */
 struct conn {
-	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
-	char		*pending;	/* echo kept, in order, not sent yet */
-	uint32_t	 off, len;	/* of pending */
-	long		 active_ms;	/* last read or write, for -t */
 	uint32_t	 slen;		/* length of a REQ_SEND */
 	uint16_t	 bid;		/* ring buffer of a REQ_SEND */
 	uint8_t		 req;		/* enum req: send or timeout in flight */
@@ -73,7 +68,7 @@ struct loop {
 	unsigned	 freed;		/* given back during this batch */
 	int		 nobufs;	/* a receive found the ring empty */
 	int		 starved_head, starved_tail;
-	long		 now_ms;	/* at the last wake-up */
+	long long	 now_us;	/* at the last wake-up */
 	long		 pause_ms;	/* net.c's backoff, or 0 */
 	/*
 	 * The kernel reads a timeout's timespec when it is submitted.  -d
@@ -82,9 +77,8 @@ struct loop {
 	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
-/* Indexed by descriptor, uring_nconns long (conn.c). */
+/* Indexed by descriptor, nslots long (conn.c). */
 extern struct conn *uring_conns;
-extern size_t uring_nconns;
 
 static inline uint64_t
 udata(enum req r, int fd)
@@ -108,10 +102,9 @@ void	uring_arm_send(struct loop *, int, const char *, size_t, int,
 void	uring_recv_stop(struct loop *, int);
 void	uring_buf_give(struct loop *, unsigned);
 void	uring_bufs_grow(struct loop *);
-int	uring_keep(int, const char *, uint32_t, int);
 void	uring_conn_next(struct loop *, int);
 void	uring_conn_close(struct loop *, int);
-void	uring_conn_reset(struct loop *, int);
+void	uring_conn_reset(struct loop *, int, int);
 void	uring_conn_open(struct loop *, int);
 
 /* setup.c */
