@@ -69,6 +69,23 @@ count_max(atomic_long *c, long v)
 		;
 }
 
+/*
+ * Echoed bytes, in every model: counted just before their send, so that
+ * a peer that has its echo finds it in the next report; what is then
+ * never sent is taken back.
+ */
+static inline void
+echo_counted(long n)
+{
+	count_add(&counters->bytes, n);
+}
+
+static inline void
+echo_unsent(long n)
+{
+	count_add(&counters->bytes, -n);
+}
+
 /* Set once the server begins to exit: workers dying is expected then. */
 extern atomic_int server_stopping;
 

@@ -44,19 +44,6 @@ enum keep {
 	KEEP_WAIT,	/* read, with nothing kept: its -d wait begins */
 };
 
-/* Echoed bytes: counted just before their send, taken back if unsent. */
-static inline void
-echo_counted(long n)
-{
-	count_add(&counters->bytes, n);
-}
-
-static inline void
-echo_unsent(long n)
-{
-	count_add(&counters->bytes, -n);
-}
-
 static inline void
 slot_touch(int fd, long long now_us)
 {
