@@ -237,6 +237,16 @@ int	net_accept_nb(int, int, long *);
 int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
+/* conncost.c: what the memory cgroup is charged, in bytes. */
+struct costs {
+	long		 conn_user, conn_kstack, conn_task, conn_socket;
+	long		 fixed;		/* the model's workers, made up front */
+	long		 thread_kernel;	/* one thread's kernel stack, objects */
+	const char	*source;	/* of the object sizes */
+};
+
+void	costs_of(const struct config *, struct costs *);
+
 /* membudget.c */
 const struct membudget *membudget_init(const struct config *);
 int	membudget_full(void);
