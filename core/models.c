@@ -187,27 +187,17 @@ models_names(FILE *fp)
 #define DASH(s)	((s) != NULL ? (s) : "-")
 #define JSTR(s)	((s) != NULL ? (s) : "")
 
-/*
- * -M list: every model and its facts, aligned for people and, with -j,
- * as JSON of schema 10kthreads-model-list/1 for programs.
- */
-void __attribute__((noreturn))
-models_list(const char *json_path)
+/* -M list's text: one aligned row a model. */
+static void
+list_text(void)
 {
 	const struct model *m;
 	char wdef[16];
-	FILE *fp;
-	size_t i;
 
-	/* Opened first: a bad path must fail before anything is printed. */
-	fp = NULL;
-	if (json_path != NULL && (fp = fopen(json_path, "we")) == NULL)
-		err(1, "%s", json_path);
 	printf("%-17s %-12s %-10s %-15s %-12s %-10s %-9s %s\n", "model",
 	    "concurrency", "runs in", "per connection", "-w counts",
 	    "-w default", "compared", "note");
-	for (i = 0; i < NMODELS; i++) {
-		m = &models[i];
+	for (m = models; m < models + NMODELS; m++) {
 		if (m->workers != WORKERS_NONE)
 			snprintf(wdef, sizeof(wdef), "%d", m->default_workers);
 		else
@@ -225,14 +215,17 @@ models_list(const char *json_path)
 		else
 			printf("%s\n", m->compared ? "yes" : "-");
 	}
-	if (fflush(stdout) == EOF)
-		err(1, "stdout");
-	if (fp == NULL)
-		exit(0);
+}
+
+/* -M list's JSON: schema 10kthreads-model-list/1. */
+static void
+list_json(FILE *fp)
+{
+	const struct model *m;
+
 	fprintf(fp, "{\n  \"schema\": \"10kthreads-model-list/1\",\n"
 	    "  \"models\": [\n");
-	for (i = 0; i < NMODELS; i++) {
-		m = &models[i];
+	for (m = models; m < models + NMODELS; m++)
 		fprintf(fp, "    {\"name\": \"%s\", \"bounded\": %s, "
 		    "\"processes\": %s, \"per_connection\": \"%s\", "
 		    "\"workers\": \"%s\", \"default_workers\": %d, "
@@ -241,11 +234,30 @@ models_list(const char *json_path)
 		    m->bounded ? "true" : "false",
 		    model_processes(m) ? "true" : "false", JSTR(per_conn(m)),
 		    JSTR(model_workers(m)), m->default_workers,
-		    JSTR(m->same_as),
-		    m->fd_ceiling, m->compared ? "true" : "false",
-		    i + 1 < NMODELS ? "," : "");
-	}
+		    JSTR(m->same_as), m->fd_ceiling,
+		    m->compared ? "true" : "false",
+		    m + 1 < models + NMODELS ? "," : "");
 	fprintf(fp, "  ]\n}\n");
+}
+
+/*
+ * -M list: every model and its facts, aligned for people and, with -j,
+ * as JSON for programs.
+ */
+void __attribute__((noreturn))
+models_list(const char *json_path)
+{
+	FILE *fp = NULL;
+
+	/* Opened first: a bad path must fail before anything is printed. */
+	if (json_path != NULL && (fp = fopen(json_path, "we")) == NULL)
+		err(1, "%s", json_path);
+	list_text();
+	if (fflush(stdout) == EOF)
+		err(1, "stdout");
+	if (fp == NULL)
+		exit(0);
+	list_json(fp);
 	if (fclose(fp) == EOF)
 		err(1, "%s", json_path);
 	exit(0);

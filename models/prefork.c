@@ -184,75 +184,94 @@ spawn_pass(const struct config *cfg, struct pollfd *pfd, int i)
 	return 0;
 }
 
+/* The parent's side of prefork-pass. */
+struct passer {
+	struct pollfd	*pfd;	/* each child's socketpair; [n]: listener */
+	char		*busy;	/* by child: serving a connection */
+	int		 n, nbusy, next;
+};
+
+/*
+ * Child i wrote (it is idle again) or its end closed: it died, killed or
+ * as the server stops, and its connection with it.  Its slot gets a new
+ * child unless the server is exiting.
+ */
+static void
+child_ready(const struct config *cfg, struct passer *p, int i)
+{
+	char byte;
+
+	if (read(p->pfd[i].fd, &byte, 1) != 1) {
+		if (atomic_load(&server_stopping))
+			for (;;)
+				pause();
+		close(p->pfd[i].fd);
+		if (p->busy[i])
+			conn_closed();
+		if (spawn_pass(cfg, p->pfd, i) == -1) {
+			/* Busy for good: never given work. */
+			warn("worker process %d of %d: slot left empty", i + 1,
+			    p->n);
+			if (!p->busy[i])
+				p->nbusy++;
+			p->busy[i] = 1;
+			return;
+		}
+	}
+	if (p->busy[i]) {
+		p->busy[i] = 0;
+		p->nbusy--;
+	}
+}
+
+/* Accept a connection and pass it to the next idle child. */
+static void
+pass_one(const struct config *cfg, struct passer *p)
+{
+	int fd;
+
+	if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
+		return;
+	/* Round robin over the idle children spreads the work. */
+	while (p->busy[p->next])
+		p->next = (p->next + 1) % p->n;
+	if (send_fd(p->pfd[p->next].fd, fd) == 0) {
+		p->busy[p->next] = 1;
+		p->nbusy++;
+	} else
+		conn_closed();
+	close(fd);
+	p->next = (p->next + 1) % p->n;
+}
+
 void __attribute__((noreturn))
 model_prefork_pass(const struct config *cfg)
 {
-	struct pollfd *pfd;
-	char *busy, byte;
-	int n = cfg->workers, i, nbusy = 0, fd, next = 0;
+	struct passer p = { .n = cfg->workers };
+	int i;
 
-	/* pfd[n] is the listening socket, polled only while a child is idle. */
-	if ((pfd = calloc(n + 1, sizeof(*pfd))) == NULL ||
-	    (busy = calloc(n, 1)) == NULL)
+	if ((p.pfd = calloc(p.n + 1, sizeof(*p.pfd))) == NULL ||
+	    (p.busy = calloc(p.n, 1)) == NULL)
 		err(1, "prefork-pass");
-	for (i = 0; i < n; i++)
-		pfd[i].fd = -1;
-	for (i = 0; i < n; i++)
-		if (spawn_pass(cfg, pfd, i) == -1)
-			err(1, "worker process %d of %d", i + 1, n);
-	pfd[n].fd = cfg->lfd;
-	pfd[n].events = POLLIN;
-
+	for (i = 0; i < p.n; i++)
+		p.pfd[i].fd = -1;
+	for (i = 0; i < p.n; i++)
+		if (spawn_pass(cfg, p.pfd, i) == -1)
+			err(1, "worker process %d of %d", i + 1, p.n);
+	p.pfd[p.n].fd = cfg->lfd;
+	p.pfd[p.n].events = POLLIN;
 	for (;;) {
-		pfd[n].revents = 0;
-		if (poll(pfd, n + (nbusy < n), -1) == -1) {
+		p.pfd[p.n].revents = 0;
+		/* The listening socket only while a child is idle. */
+		if (poll(p.pfd, p.n + (p.nbusy < p.n), -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
 		}
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (read(pfd[i].fd, &byte, 1) != 1) {
-				/*
-				 * A child died (killed, or we are stopping):
-				 * its connection is gone, its slot gets a
-				 * new child unless the server is exiting.
-				 */
-				if (atomic_load(&server_stopping))
-					for (;;)
-						pause();
-				close(pfd[i].fd);
-				if (busy[i])
-					conn_closed();
-				if (spawn_pass(cfg, pfd, i) == -1) {
-					/* Busy for good: never given work. */
-					warn("worker process %d of %d: slot "
-					    "left empty", i + 1, n);
-					if (!busy[i])
-						nbusy++;
-					busy[i] = 1;
-					continue;
-				}
-			}
-			if (busy[i]) {
-				busy[i] = 0;
-				nbusy--;
-			}
-		}
-		if (nbusy == n || !(pfd[n].revents & POLLIN))
-			continue;
-		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
-			continue;
-		/* Round robin over the idle children spreads the work. */
-		while (busy[next])
-			next = (next + 1) % n;
-		if (send_fd(pfd[next].fd, fd) == 0) {
-			busy[next] = 1;
-			nbusy++;
-		} else
-			conn_closed();
-		close(fd);
-		next = (next + 1) % n;
+		for (i = 0; i < p.n; i++)
+			if (p.pfd[i].revents != 0)
+				child_ready(cfg, &p, i);
+		if (p.nbusy < p.n && (p.pfd[p.n].revents & POLLIN))
+			pass_one(cfg, &p);
 	}
 }
