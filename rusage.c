@@ -1,6 +1,6 @@
 /*
  * rusage.c - the resource report, as text for people and JSON for scripts,
- * both written from one table of fields (report_fields.c).
+ * both written from one table of fields (core/report_fields.c).
  *
  * The first six lines keep the original kit's format (EXITING, resident,
  * the peak resident size in KiB (VmHWM), Max conc:, Total:, Now:) so that old

@@ -111,7 +111,7 @@ signal_thread(void *arg)
 			report(cfg, live, 0);
 			continue;
 		}
-		/* A report the -j file did not get is a failed run, as in Go. */
+		/* A report the -j file did not get fails the run, as in Go. */
 		ok = report(cfg, live, 1) == 0;
 		procs_stop();
 		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */

@@ -18,7 +18,7 @@
  * to ARMED and FIRED to HELD.  A worker closes only what it has, and the
  * -t sweep, in the loop, closes only ARMED connections, which no worker
  * can take while the loop sweeps: a descriptor is never re-armed or read
- * after its close.  The connections themselves are evconn.c's.
+ * after its close.  The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>

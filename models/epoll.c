@@ -2,7 +2,7 @@
  * models/epoll.c - the C async baseline: a single-threaded, non-blocking
  * epoll event loop.  -w N runs N such loops in threads that share the
  * listening socket (EPOLLEXCLUSIVE wakes one loop per new connection).
- * The connections themselves are evconn.c's.
+ * The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>

@@ -5,7 +5,7 @@
  * O(ready), is what this model is here to show.  -w N runs N loops that
  * all poll the listening socket: each new connection wakes all of them,
  * and the ones that lose the race for it find nothing to accept.  The
- * connections themselves are evconn.c's.
+ * connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 

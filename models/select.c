@@ -4,9 +4,9 @@
  * the highest one at every wake-up.  A descriptor at or beyond
  * FD_SETSIZE does not fit in a set, and setting its bit would write past
  * it, so such a connection is closed as soon as it is accepted and
- * counted (closed over FD_SETSIZE; evconn.c does that before admission).
+ * counted (closed over FD_SETSIZE; core/evconn.c does that before admission).
  * One loop: all loops of a process share its descriptor numbers, so more
- * would not hold more.  The connections themselves are evconn.c's.
+ * would not hold more.  The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/select.h>

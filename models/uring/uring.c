@@ -209,7 +209,7 @@ on_delay(struct loop *l, int fd)
 	/* The wait was the server's; the idle clock starts again. */
 	if (!c->closing)
 		slot_touch(fd, l->now_us);
-	/* A reset during the wait shows at the send, as in evconn.c. */
+	/* A reset during the wait shows at the send, as in core/evconn.c. */
 	uring_conn_next(l, fd);
 }
 

@@ -52,7 +52,7 @@ struct loop;
 struct conn {
 	uint32_t	 slen;		/* length of a REQ_SEND */
 	uint16_t	 bid;		/* ring buffer of a REQ_SEND */
-	uint8_t		 req;		/* enum req: send or timeout in flight */
+	uint8_t		 req;		/* enum req: the send or timeout */
 	uint8_t		 recv;		/* enum recv_state */
 	uint8_t		 closing;	/* freed once nothing is in flight */
 	uint8_t		 streaming;	/* sent before its echo: one-shot */
@@ -69,7 +69,7 @@ struct loop {
 	int		 nobufs;	/* a receive found the ring empty */
 	int		 starved_head, starved_tail;
 	long long	 now_us;	/* at the last wake-up */
-	long		 pause_ms;	/* net.c's backoff, or 0 */
+	long		 pause_ms;	/* core/net.c's backoff, or 0 */
 	/*
 	 * The kernel reads a timeout's timespec when it is submitted.  -d
 	 * is the same for every request, so one delay_ts serves them all.
