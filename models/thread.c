@@ -44,7 +44,7 @@ model_thread(const struct config *cfg)
 			 * refused, the ones already served go on.
 			 */
 			count(&counters->create_failures);
-			/* Counted out before the peer sees EOF (core/echo.c). */
+			/* Counted out before the peer sees EOF: echo.c. */
 			conn_closed();
 			close(fd);
 		}
