@@ -37,8 +37,8 @@ model_thread(const struct config *cfg)
 	for (;;) {
 		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
-		if ((e = pthread_create(&t, &attr, conn_thread,
-		    (void *)(intptr_t)fd)) != 0) {
+		if (pthread_create(&t, &attr, conn_thread,
+		    (void *)(intptr_t)fd) != 0) {
 			/*
 			 * Out of threads or memory: this connection is
 			 * refused, the ones already served go on.
