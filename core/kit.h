@@ -158,6 +158,7 @@ enum conn_served {
 	SERVED_PROCESS,		/* a process of its own */
 	SERVED_WORKER,		/* a thread or process made at start */
 	SERVED_LOOP,		/* an event loop: an entry in its table */
+	NSERVED
 };
 
 /* What the kernel keeps to watch a connection, beside its socket. */
@@ -165,6 +166,7 @@ enum conn_watch {
 	WATCH_NONE = 1,		/* nothing: blocking reads, poll, select */
 	WATCH_EPOLL,		/* an epoll item */
 	WATCH_URING,		/* an armed io_uring receive */
+	NWATCH
 };
 
 /* What -w counts: the model's workers, made at start. */
@@ -173,6 +175,7 @@ enum workers {
 	WORKERS_THREADS,
 	WORKERS_PROCESSES,
 	WORKERS_LOOPS,		/* event loops, a thread each */
+	NWORKERS
 };
 
 /*

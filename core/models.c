@@ -109,12 +109,11 @@ models_check(void)
 
 	for (m = models; m < models + NMODELS; m++) {
 		missing = NULL;
-		if (m->served < SERVED_THREAD || m->served > SERVED_LOOP)
+		if (m->served < SERVED_THREAD || m->served >= NSERVED)
 			missing = "what serves a connection (.served)";
-		else if (m->watch < WATCH_NONE || m->watch > WATCH_URING)
+		else if (m->watch < WATCH_NONE || m->watch >= NWATCH)
 			missing = "what watches a connection (.watch)";
-		else if (m->workers < WORKERS_NONE ||
-		    m->workers > WORKERS_LOOPS)
+		else if (m->workers < WORKERS_NONE || m->workers >= NWORKERS)
 			missing = "what -w counts (.workers)";
 		else if (m->workers != WORKERS_NONE && m->default_workers < 1)
 			missing = "how many workers -w defaults to "
@@ -137,20 +136,23 @@ models_find(const char *name)
 	return NULL;
 }
 
-/* What -w counts, as -M list and the start line say it, or NULL. */
+/*
+ * The facts in words, for -M list and the start line; NULL where a model
+ * has nothing to show.  models_check has kept each in range.
+ */
+static const char *const workers_words[NWORKERS] = {
+	[WORKERS_THREADS] = "threads", [WORKERS_PROCESSES] = "processes",
+	[WORKERS_LOOPS] = "event loops",
+};
+static const char *const served_words[NSERVED] = {
+	[SERVED_THREAD] = "thread", [SERVED_PROCESS] = "process",
+};
+
+/* What -w counts, or NULL. */
 const char *
 model_workers(const struct model *m)
 {
-	switch (m->workers) {
-	case WORKERS_THREADS:
-		return "threads";
-	case WORKERS_PROCESSES:
-		return "processes";
-	case WORKERS_LOOPS:
-		return "event loops";
-	default:
-		return NULL;
-	}
+	return workers_words[m->workers];
 }
 
 /* Whether it runs in processes, whose memory is summed as PSS. */
@@ -160,18 +162,11 @@ model_processes(const struct model *m)
 	return m->workers == WORKERS_PROCESSES || m->served == SERVED_PROCESS;
 }
 
-/* The thread or process a new connection gets, for -M list, or NULL. */
+/* The thread or process a new connection gets, or NULL. */
 static const char *
 per_conn(const struct model *m)
 {
-	switch (m->served) {
-	case SERVED_THREAD:
-		return "thread";
-	case SERVED_PROCESS:
-		return "process";
-	default:
-		return NULL;
-	}
+	return served_words[m->served];
 }
 
 /* Every model's name, each after a space, for -h. */
