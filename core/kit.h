@@ -1,6 +1,7 @@
 /*
- * core/kit.h - what the pieces of bin/10kthreads share: the server's settings,
- * the process-wide counters and the functions each file provides.
+ * core/kit.h - what the pieces of bin/10kthreads share: its configuration
+ * and live state, the process-wide counters, the facts of a model, and
+ * the functions each file provides.
  */
 #ifndef KIT_H
 #define KIT_H
@@ -148,11 +149,12 @@ struct live {
 };
 
 /*
- * The facts of a design that the memory budget prices and -M list shows.
- * Each has no 0 value: a model whose entry in core/models.c leaves one
- * out is refused at start (models_check), rather than priced at nothing.
+ * The facts of a design that the memory budget prices and -M list shows:
+ * what serves a new connection, what the kernel keeps to watch it beside
+ * its socket, and what -w counts.  None has a 0 value: a model whose
+ * entry in core/models.c leaves one out is refused at start
+ * (models_check), rather than priced at nothing.
  */
-/* What serves a new connection. */
 enum conn_served {
 	SERVED_THREAD = 1,	/* a thread of its own: stack, task */
 	SERVED_PROCESS,		/* a process of its own */
@@ -161,7 +163,6 @@ enum conn_served {
 	NSERVED
 };
 
-/* What the kernel keeps to watch a connection, beside its socket. */
 enum conn_watch {
 	WATCH_NONE = 1,		/* nothing: blocking reads, poll, select */
 	WATCH_EPOLL,		/* an epoll item */
@@ -169,7 +170,6 @@ enum conn_watch {
 	NWATCH
 };
 
-/* What -w counts: the model's workers, made at start. */
 enum workers {
 	WORKERS_NONE = 1,	/* it takes no -w */
 	WORKERS_THREADS,
