@@ -9,12 +9,12 @@
  * armed once: the poll under it stays armed between messages, so a round
  * trip costs one completion for the data and one send, and no submission
  * for the receive (a one-shot receive costs a submission and a poll arm
- * every time).  A receive takes a buffer from
- * the loop's provided-buffer ring only when data has arrived, so an idle
- * connection holds none.  The echo is sent from that buffer without
- * waiting; a send that comes back short keeps the rest per connection
- * (epoll's pending data) and gives the buffer back at once, so no buffer
- * is held across a wait and a few dozen serve thousands of connections.
+ * every time).  A receive takes a buffer from the loop's provided-buffer
+ * ring only when data has arrived, so an idle connection holds none.  The
+ * echo is sent from that buffer without waiting; a send that comes back
+ * short keeps the rest per connection (as the other loops keep theirs)
+ * and gives the buffer back at once, so no buffer is held across a wait
+ * and a few dozen serve thousands of connections.
  *
  * Reading pauses while an echo is still going out: data that arrives then
  * is kept after it, and the receive is cancelled, then armed again once
