@@ -131,9 +131,8 @@ raise_fd_limit(void)
 	return rl.rlim_cur;
 }
 
-/* What the command line asks for beyond struct server. */
+/* What the command line asks for beyond struct config. */
 struct args {
-	const struct model *model;
 	const char	*host, *port;
 	int		 workers;	/* -w, or 0 for the model's default */
 	int		 listing;	/* -M list */
@@ -247,39 +246,39 @@ flag_model(const char *arg)
 }
 
 static void
-parse_flag(int ch, struct server *srv, struct args *a)
+parse_flag(int ch, struct config *cfg, struct args *a)
 {
 	switch (ch) {
 	case 'a':
 		a->host = optarg;
 		break;
 	case 'b':
-		srv->backlog = flag_number(ch, optarg, 1, 65535, "backlog",
+		cfg->backlog = flag_number(ch, optarg, 1, 65535, "backlog",
 		    "1-65535");
 		break;
 	case 'c':
-		srv->max_conns = flag_number(ch, optarg, 1, LONG_MAX,
+		cfg->max_conns = flag_number(ch, optarg, 1, LONG_MAX,
 		    "connection cap", NULL);
 		break;
 	case 'd':
-		srv->delay_us = flag_duration(ch, optarg, "delay");
+		cfg->delay_us = flag_duration(ch, optarg, "delay");
 		break;
 	case 'h':
 		help();
 	case 'j':
-		srv->json_path = optarg;
+		cfg->json_path = optarg;
 		break;
 	case 'M':
 		if (strcmp(optarg, "list") == 0)
 			a->listing = 1;
 		else
-			a->model = flag_model(optarg);
+			cfg->model = flag_model(optarg);
 		break;
 	case 'm':
-		srv->mem_arg = flag_memory(optarg);
+		cfg->mem_arg = flag_memory(optarg);
 		break;
 	case 'P':
-		srv->procs = flag_number(ch, optarg, 1, MAX_PROCS, "processes",
+		cfg->procs = flag_number(ch, optarg, 1, MAX_PROCS, "processes",
 		    "1-" XSTR(MAX_PROCS));
 		break;
 	case 'p':
@@ -287,14 +286,14 @@ parse_flag(int ch, struct server *srv, struct args *a)
 		a->port = optarg;
 		break;
 	case 's':
-		srv->stack = flag_stack(optarg);
+		cfg->stack = flag_stack(optarg);
 		break;
 	case 't':
-		srv->idle_timeout = flag_number(ch, optarg, 1, 86400,
+		cfg->idle_timeout = flag_number(ch, optarg, 1, 86400,
 		    "idle timeout", "1-86400 seconds");
 		break;
 	case 'W':
-		srv->work_us = flag_duration(ch, optarg, "work");
+		cfg->work_us = flag_duration(ch, optarg, "work");
 		break;
 	case 'w':
 		a->workers = flag_number(ch, optarg, 1, MAX_WORKERS, "workers",
@@ -308,44 +307,41 @@ parse_flag(int ch, struct server *srv, struct args *a)
 }
 
 /*
- * The command line into srv and a, with every default filled in; bad
+ * The command line into cfg and a, with every default filled in; bad
  * input is a usage error, and -M list lists the models and exits.
  */
 static void
-parse_args(int argc, char *argv[], struct server *srv, struct args *a)
+parse_args(int argc, char *argv[], struct config *cfg, struct args *a)
 {
 	int ch;
 
-	memset(srv, 0, sizeof(*srv));
+	memset(cfg, 0, sizeof(*cfg));
 	memset(a, 0, sizeof(*a));
-	srv->backlog = -1;
-	srv->stack = DEFAULT_STACK;
-	a->model = models_find("thread");
+	cfg->backlog = -1;
+	cfg->stack = DEFAULT_STACK;
+	cfg->model = models_find("thread");
 	a->host = "127.0.0.1";
 	a->port = "1234";
 	/* getopt's own messages name argv[0]; ours name the program. */
 	opterr = 0;
 	while ((ch = getopt(argc, argv, OPTSTRING)) != -1)
-		parse_flag(ch, srv, a);
+		parse_flag(ch, cfg, a);
 	if (optind != argc)
 		usage_error("unexpected argument: %s", argv[optind]);
 	if (a->listing)
-		models_list(srv->json_path);
-	if (a->workers != 0 && a->model->workers == NULL)
-		usage_error("-w: model %s takes no workers", a->model->name);
-	if (srv->backlog == -1)
-		srv->backlog = somaxconn();
-	srv->model = a->model->name;
-	srv->run = a->model->run;
-	srv->fd_ceiling = a->model->fd_ceiling;
-	if (srv->procs == 0)
-		srv->procs = 1;
-	srv->workers = a->workers != 0 ? a->workers :
-	    a->model->default_workers;
-	srv->sample_pss = srv->procs > 1 || a->model->processes;
+		models_list(cfg->json_path);
+	if (a->workers != 0 && cfg->model->workers == WORKERS_NONE)
+		usage_error("-w: model %s takes no workers", cfg->model->name);
+	if (cfg->backlog == -1)
+		cfg->backlog = somaxconn();
+	if (cfg->procs == 0)
+		cfg->procs = 1;
+	cfg->workers = a->workers != 0 ? a->workers :
+	    cfg->model->default_workers;
+	cfg->sample_pss = cfg->procs > 1 || model_processes(cfg->model);
 	/* Before anything listens: a model that cannot run says so now. */
-	if (a->model->check != NULL)
-		a->model->check();
+	if (cfg->model->check != NULL)
+		cfg->model->check();
 }
 
 /*
@@ -353,31 +349,32 @@ parse_args(int argc, char *argv[], struct server *srv, struct args *a)
  * line without them still finds it ending where it did.
  */
 static void
-print_start_line(const struct server *srv, const struct model *model)
+print_start_line(const struct config *cfg)
 {
-	rlim_t room = srv->fd_limit - (rlim_t)srv->lfd - 1;
+	const struct model *model = cfg->model;
+	rlim_t room = cfg->fd_limit - (rlim_t)cfg->lfd - 1;
 	char d[32];
 
-	if (srv->fd_ceiling > 0 && room > (rlim_t)srv->fd_ceiling -
-	    (rlim_t)srv->lfd - 1)
-		room = (rlim_t)srv->fd_ceiling - (rlim_t)srv->lfd - 1;
-	printf("%s: listening on %s model %s", PROGNAME, srv->addr,
-	    srv->model);
-	if (model->workers != NULL)
-		printf(" (%d %s)", srv->workers, model->workers);
-	if (srv->procs > 1)
-		printf(" in %d processes", srv->procs);
-	printf(", stack %zu KiB, backlog %d", srv->stack / 1024, srv->backlog);
+	if (model->fd_ceiling > 0 && room > (rlim_t)model->fd_ceiling -
+	    (rlim_t)cfg->lfd - 1)
+		room = (rlim_t)model->fd_ceiling - (rlim_t)cfg->lfd - 1;
+	printf("%s: listening on %s model %s", PROGNAME, cfg->addr,
+	    model->name);
+	if (model->workers != WORKERS_NONE)
+		printf(" (%d %s)", cfg->workers, model_workers(model));
+	if (cfg->procs > 1)
+		printf(" in %d processes", cfg->procs);
+	printf(", stack %zu KiB, backlog %d", cfg->stack / 1024, cfg->backlog);
 	membudget_print(stdout);
 	printf(", fd limit %llu (room for ~%llu connections)",
-	    (unsigned long long)srv->fd_limit,
-	    (unsigned long long)room * srv->procs);
-	if (srv->delay_us > 0) {
-		request_format(d, sizeof(d), srv->delay_us);
+	    (unsigned long long)cfg->fd_limit,
+	    (unsigned long long)room * cfg->procs);
+	if (cfg->delay_us > 0) {
+		request_format(d, sizeof(d), cfg->delay_us);
 		printf(", request delay %s", d);
 	}
-	if (srv->work_us > 0) {
-		request_format(d, sizeof(d), srv->work_us);
+	if (cfg->work_us > 0) {
+		request_format(d, sizeof(d), cfg->work_us);
 		printf(", request work %s", d);
 	}
 	printf("\n");
@@ -387,40 +384,41 @@ print_start_line(const struct server *srv, const struct model *model)
 int
 main(int argc, char *argv[])
 {
-	struct server srv;
+	struct config cfg;
+	struct live live;
 	struct args a;
 
-	parse_args(argc, argv, &srv, &a);
+	models_check();
+	parse_args(argc, argv, &cfg, &a);
 	signals_block();
 	counters_init();
-	request_init(&srv);
-	srv.fd_limit = raise_fd_limit();
-	srv.lfd = net_listen(a.host, a.port, srv.backlog, srv.addr,
-	    sizeof(srv.addr));
-	srv.mem = membudget_init(&srv, a.model->per_conn, a.model->processes,
-	    a.model->workers != NULL, srv.mem_arg);
-	clock_gettime(CLOCK_MONOTONIC, &srv.start);
+	request_init(&cfg);
+	cfg.fd_limit = raise_fd_limit();
+	cfg.lfd = net_listen(a.host, a.port, cfg.backlog, cfg.addr,
+	    sizeof(cfg.addr));
+	cfg.mem = membudget_init(&cfg);
+	clock_gettime(CLOCK_MONOTONIC, &cfg.start);
 	/* The first sample comes at the first tick. */
-	srv.peak_pss_kib = proc_pss_kib(getpid());
-	srv.pss_interval_ms = TICK_MS;
-	if (report_start(&srv) == -1)
+	memset(&live, 0, sizeof(live));
+	live.peak_pss_kib = proc_pss_kib(getpid());
+	live.pss_interval_ms = TICK_MS;
+	if (report_start(&cfg, &live) == -1)
 		exit(1);
 	/*
 	 * The -P processes exist before the start line: whoever reads it may
 	 * look for them at once.
 	 */
-	if (srv.procs > 1)
-		procs_start(&srv);
-	if (srv.fd_ceiling > 0)
+	if (cfg.procs > 1)
+		procs_start(&cfg);
+	if (cfg.model->fd_ceiling > 0)
 		warnx("model %s watches descriptors below %d only: it holds "
 		    "about %d connections, and closes further ones at once "
-		    "(closed over FD_SETSIZE)", srv.model, srv.fd_ceiling,
-		    srv.fd_ceiling - srv.lfd - 1);
-	print_start_line(&srv, a.model);
-	signals_start(&srv);
-	if (srv.procs > 1)
+		    "(closed over FD_SETSIZE)", cfg.model->name,
+		    cfg.model->fd_ceiling, cfg.model->fd_ceiling - cfg.lfd - 1);
+	print_start_line(&cfg);
+	signals_start(&cfg, &live);
+	if (cfg.procs > 1)
 		for (;;)
 			pause();
-	srv.run(&srv);
-	return 0;
+	cfg.model->run(&cfg);
 }

@@ -1,6 +1,6 @@
 /*
  * rusage.c - the resource report, as text for people and JSON for scripts,
- * both written from one table of fields (report_fields.c).
+ * both written from one table of fields (core/report_fields.c).
  *
  * The first six lines keep the original kit's format (EXITING, resident,
  * the peak resident size in KiB (VmHWM), Max conc:, Total:, Now:) so that old
@@ -22,7 +22,6 @@
 #include "report.h"
 
 #define SCHEMA		"10kthreads-server/1"
-#define MAX_PARTS	4	/* values on one text line */
 #define LABEL_WIDTH	24
 
 /*
@@ -98,25 +97,25 @@ gather_cpu(struct figures *f)
 
 /* What the server was told and what it is: the same in every report. */
 static void
-gather_server(const struct server *srv, struct figures *f)
+gather_config(const struct config *cfg, struct figures *f)
 {
 	f->schema = SCHEMA;
 	f->server = PROGNAME;
-	f->model = srv->model;
-	f->address = srv->addr;
-	f->workers = srv->workers;
-	f->server_procs = srv->procs;
-	f->stack = (long)srv->stack;
-	f->backlog = srv->backlog;
+	f->model = cfg->model->name;
+	f->address = cfg->addr;
+	f->workers = cfg->workers;
+	f->server_procs = cfg->procs;
+	f->stack = (long)cfg->stack;
+	f->backlog = cfg->backlog;
 	/* RLIMIT_NOFILE is at most fs.nr_open, far below LONG_MAX. */
-	f->fd_limit = (long)srv->fd_limit;
-	f->max_conns = srv->max_conns;
-	f->idle_timeout = srv->idle_timeout;
-	f->mem = *srv->mem;
+	f->fd_limit = (long)cfg->fd_limit;
+	f->max_conns = cfg->max_conns;
+	f->idle_timeout = cfg->idle_timeout;
+	f->mem = *cfg->mem;
 	f->mem_conn_kib = f->mem.conn / 1024.0;
 	f->mem_usage = membudget_usage();
-	f->delay_us = srv->delay_us;
-	f->work_us = srv->work_us;
+	f->delay_us = cfg->delay_us;
+	f->work_us = cfg->work_us;
 }
 
 static void
@@ -142,7 +141,7 @@ gather_counters(struct figures *f)
  * figure now if that is higher (the Go server's report does the same).
  */
 static void
-gather_meminfo(const struct server *srv, struct figures *f)
+gather_meminfo(const struct live *live, struct figures *f)
 {
 	char text[PROCTEXT_MAX];
 	size_t i;
@@ -154,26 +153,27 @@ gather_meminfo(const struct server *srv, struct figures *f)
 			f->meminfo[i] = proctext_kib(text,
 			    report_fields[i].meminfo);
 	f->kstack_peak = proctext_kib(text, "KernelStack");
-	if (srv->peak_kstack_kib > f->kstack_peak)
-		f->kstack_peak = srv->peak_kstack_kib;
+	if (live->peak_kstack_kib > f->kstack_peak)
+		f->kstack_peak = live->peak_kstack_kib;
 }
 
 static void
-gather(const struct server *srv, struct figures *f, const char *event)
+gather(const struct config *cfg, const struct live *live, struct figures *f,
+    const char *event)
 {
 	struct timespec now;
 
 	memset(f, 0, sizeof(*f));
-	gather_server(srv, f);
+	gather_config(cfg, f);
 	f->event = event;
 	procs_gather(&f->w);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	f->uptime = (now.tv_sec - srv->start.tv_sec) +
-	    (now.tv_nsec - srv->start.tv_nsec) / 1e9;
+	f->uptime = (now.tv_sec - cfg->start.tv_sec) +
+	    (now.tv_nsec - cfg->start.tv_nsec) / 1e9;
 	f->vmrss = proc_status_kib("VmRSS");
 	f->vmhwm = proc_status_kib("VmHWM");
 	f->threads = proc_status_kib("Threads") + f->w.threads;
-	gather_meminfo(srv, f);
+	gather_meminfo(live, f);
 	gather_counters(f);
 	gather_cpu(f);
 	f->pss_sum = proc_pss_kib(getpid()) + f->w.pss_kib;
@@ -181,9 +181,9 @@ gather(const struct server *srv, struct figures *f, const char *event)
 	f->processes = f->w.procs + 1;
 	f->worker_procs = f->w.procs;
 	f->pss_peak = f->pss_sum;
-	if (srv->sample_pss && srv->peak_pss_kib > f->pss_sum)
-		f->pss_peak = srv->peak_pss_kib;
-	f->pss_sample_ms = srv->sample_pss ? srv->pss_interval_ms : 0;
+	if (cfg->sample_pss && live->peak_pss_kib > f->pss_sum)
+		f->pss_peak = live->peak_pss_kib;
+	f->pss_sample_ms = cfg->sample_pss ? live->pss_interval_ms : 0;
 	/*
 	 * One process: its high-water mark.  Several: the sampled peak of
 	 * their PSS sum, as no kernel counter keeps a high-water mark for a
@@ -203,7 +203,7 @@ print_part(FILE *fp, const struct field *fl, const struct figures *f)
 	union value v = value(fl, f);
 	char human[8];
 
-	if (t->part == 0)
+	if (t->label != NULL)
 		fprintf(fp, "%-*s", LABEL_WIDTH, t->label);
 	if (t->zero != NULL && fl->type == T_LONG && v.l == 0) {
 		fputs(t->zero, fp);
@@ -231,28 +231,23 @@ print_part(FILE *fp, const struct field *fl, const struct figures *f)
 	fputs(t->post, fp);
 }
 
-/* The aligned block: the table's text lines in order, parts in order. */
+/* The aligned block: the table's shown fields in order. */
 static void
 print_block(FILE *fp, const struct figures *f)
 {
 	const struct field *fl;
-	int line, part, maxline = 0, any;
+	int open = 0;
 
-	for (fl = report_fields; fl < REPORT_FIELDS_END; fl++)
-		if (fl->text.line > maxline)
-			maxline = fl->text.line;
-	for (line = 1; line <= maxline; line++) {
-		any = 0;
-		for (part = 0; part < MAX_PARTS; part++)
-			for (fl = report_fields; fl < REPORT_FIELDS_END; fl++)
-				if (fl->text.line == line &&
-				    fl->text.part == part) {
-					print_part(fp, fl, f);
-					any = 1;
-				}
-		if (any)
+	for (fl = report_fields; fl < REPORT_FIELDS_END; fl++) {
+		if (!fl->text.shown)
+			continue;
+		if (fl->text.label != NULL && open)
 			fputc('\n', fp);
+		print_part(fp, fl, f);
+		open = 1;
 	}
+	if (open)
+		fputc('\n', fp);
 }
 
 static void
@@ -349,28 +344,29 @@ write_json(const char *path, const struct figures *f)
 
 /*
  * One snapshot, written as JSON first and then as text: whoever has read
- * the text must find the same event's JSON.  On exit the workers are
- * stopped and reaped between the memory and the CPU figures: their memory
- * can only be read while they live, and reaped their CPU is exact, where
- * /proc rounds each process down to whole ticks.
+ * the text must find the same event's JSON.  stopping: the exit report
+ * (EXITING), else SIGUSR1's (REPORT).  On exit the workers are stopped and
+ * reaped between the memory and the CPU figures: their memory can only be
+ * read while they live, and reaped their CPU is exact, where /proc rounds
+ * each process down to whole ticks.
  */
 int
-report(struct server *srv, const char *event, int stopping)
+report(const struct config *cfg, struct live *live, int stopping)
 {
 	struct figures f;
 	int r;
 
-	gather(srv, &f, strcmp(event, "EXITING") == 0 ? "exit" : "report");
+	gather(cfg, live, &f, stopping ? "exit" : "report");
 	/* A report is a sample too: the next one's peak is never lower. */
-	if (srv->sample_pss)
-		srv->peak_pss_kib = f.pss_peak;
+	if (cfg->sample_pss)
+		live->peak_pss_kib = f.pss_peak;
 	if (stopping && f.w.procs > 0) {
 		procs_stop();
 		f.w.user_s = f.w.sys_s = 0;
 		gather_cpu(&f);
 	}
-	r = write_json(srv->json_path, &f);
-	print_text(stdout, &f, event);
+	r = write_json(cfg->json_path, &f);
+	print_text(stdout, &f, stopping ? "EXITING" : "REPORT");
 	return r;
 }
 
@@ -380,8 +376,8 @@ report(struct server *srv, const char *event, int stopping)
  * the main thread before it creates any other.
  */
 int
-report_start(const struct server *srv)
+report_start(const struct config *cfg, const struct live *live)
 {
-	gather(srv, &at_start, "start");
-	return write_json(srv->json_path, &at_start);
+	gather(cfg, live, &at_start, "start");
+	return write_json(cfg->json_path, &at_start);
 }

@@ -32,7 +32,7 @@ counters_init(void)
  * that never was.
  */
 int
-conn_admit(const struct server *srv, int fd)
+conn_admit(const struct config *cfg, int fd)
 {
 	atomic_long *refused = NULL;
 	long now;
@@ -43,7 +43,7 @@ conn_admit(const struct server *srv, int fd)
 		return -1;
 	}
 	now = count_add(&counters->now, 1);
-	if (srv->max_conns > 0 && now > srv->max_conns)
+	if (cfg->max_conns > 0 && now > cfg->max_conns)
 		refused = &counters->over_cap;
 	else if (membudget_over(now))
 		refused = &counters->over_budget;
@@ -54,7 +54,7 @@ conn_admit(const struct server *srv, int fd)
 		return -1;
 	}
 	count(&counters->total);
-	net_configure(fd, srv->idle_timeout);
+	net_configure(fd, cfg->idle_timeout);
 	count_max(&counters->max_conc, now);
 	return 0;
 }

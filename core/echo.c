@@ -63,14 +63,9 @@ echo_conn(int fd)
 		/* What the request costs: CPU work, then a wait (-W, -d). */
 		request_work();
 		request_wait();
-		/*
-		 * Counted before the write: a peer that has its echo must
-		 * find it in the next report.  What the write fails to send
-		 * is taken back.
-		 */
-		count_add(&counters->bytes, n);
+		echo_counted(n);
 		if ((left = write_all(fd, buf, (size_t)n)) > 0) {
-			count_add(&counters->bytes, -(long)left);
+			echo_unsent((long)left);
 			conn_failed(errno);
 			break;
 		}

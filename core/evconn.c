@@ -1,20 +1,16 @@
 /*
- * core/evconn.c - the non-blocking echo connection of the event-driven models.
+ * core/evconn.c - the non-blocking echo connection of the event-driven
+ * models: epoll, poll, select and dispatch.
  *
- * A connection costs one small struct, indexed by descriptor, in a table
- * that every loop of the process shares.  It is in one of three states:
- *   READING  waiting for data;
- *   WAITING  its last read on the -d timer, its descriptor watched for
- *            nothing, the data kept until the timer fires;
- *   WRITING  an echo the peer is too slow to take kept, and reading
- *            paused until it has drained.
- * Memory thus stays bounded by one read per connection, and since reading
- * pauses until everything read has been echoed, the peer's EOF (a
- * half-close) is seen only then and the connection can simply close.
- *
- * Bytes are counted as echo.c counts them: just before the send, with
- * what is never sent taken back (at once when a send fails, in ev_close
- * when the connection ends with echo pending).
+ * A connection costs its slot in the table every event loop shares
+ * (loops.c: its owner, its kept echo, its -t clock) and a few bytes more
+ * here.  It is reading, waiting for data; or writing, an echo the peer is
+ * too slow to take kept and reading paused until it has drained; and the
+ * echo it keeps may be waiting out its -d on a timer, the descriptor
+ * watched for nothing meanwhile.  Memory thus stays bounded by one read
+ * per connection, and since reading pauses until everything read has
+ * been echoed, the peer's EOF (a half-close) is seen only then and the
+ * connection can simply close.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,54 +19,42 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "evconn.h"
 
-#define SWEEP_US	(1000 * 1000LL)
-
-enum ev_state { EVS_READING, EVS_WAITING, EVS_WRITING };
+enum ev_state { EVS_READING, EVS_WRITING };
 
 struct evconn {
-	/*
-	 * Loops read each other's owner fields in the -t sweep, and a slot
-	 * passes from one loop to another when the kernel reuses a number:
-	 * owner is atomic so that both are ordered (see ev_close).
-	 */
-	_Atomic(struct evloop *) owner;	/* NULL while the slot is free */
-	char		*pending;	/* echo not sent yet */
-	size_t		 off, len;
-	long long	 active_us;	/* last read or write, for -t */
 	unsigned	 gen;		/* connections on this slot so far */
 	unsigned char	 state;		/* enum ev_state */
 	unsigned char	 want;		/* what the model watches for */
 };
 
-static struct evconn *conns;	/* indexed by descriptor */
-static size_t nconns;
+static struct evconn *conns;	/* indexed by descriptor, as slots */
 
 /*
- * The connection table, one slot per descriptor the process may have,
+ * The connection tables, one entry per descriptor the process may have,
  * and the listening socket made non-blocking, so that a loop that lost
- * the race for a connection moves on.  Returns the number of slots.
+ * the race for a connection moves on.  Returns the number of entries.
  */
 size_t
-ev_table(struct server *srv)
+ev_table(const struct config *cfg)
 {
-	nconns = srv->fd_limit;
-	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
+	size_t n = slots_init(cfg);
+
+	if ((conns = calloc(n, sizeof(*conns))) == NULL)
 		err(1, "connection table");
-	if (fcntl(srv->lfd, F_SETFL, fcntl(srv->lfd, F_GETFL) | O_NONBLOCK) ==
+	if (fcntl(cfg->lfd, F_SETFL, fcntl(cfg->lfd, F_GETFL) | O_NONBLOCK) ==
 	    -1)
 		err(1, "listening socket");
-	return nconns;
+	return n;
 }
 
 void
-ev_loop_init(struct evloop *l, struct server *srv)
+ev_loop_init(struct evloop *l, const struct config *cfg)
 {
-	l->srv = srv;
+	l->cfg = cfg;
 	l->sweep_us = timers_now() + SWEEP_US;
 }
 
@@ -89,40 +73,27 @@ want(struct evloop *l, int fd, enum ev_want w)
 void
 ev_close(struct evloop *l, int fd)
 {
-	struct evconn *c = &conns[fd];
-
-	/* A wait's bytes were never counted; a send's unsent ones were. */
-	if (c->state == EVS_WRITING)
-		count_add(&counters->bytes, -(long)(c->len - c->off));
-	if (c->state == EVS_WAITING)
-		request_waiting(-1);
-	free(c->pending);
-	c->pending = NULL;
-	c->off = c->len = 0;
-	c->state = EVS_READING;
+	conns[fd].state = EVS_READING;
 	l->watch(l, fd, EV_CLOSED);
-	/*
-	 * Cleared before close(2): another loop may get this number next.
-	 * The kernel orders our close before its accept, but only the
-	 * release (and its acquire in ev_open) orders the stores above
-	 * before that loop's, for the compiler and ThreadSanitizer alike.
-	 * Counted out before the close too: the peer sees EOF only after
-	 * it, so a client that connects again finds Now exact.
-	 */
-	atomic_store_explicit(&c->owner, NULL, memory_order_release);
-	conn_closed();
-	close(fd);
+	slot_close(fd);
 }
 
 /*
- * The connection did something now.  Only the -t sweep reads the stamp:
- * without -t, no clock read per message.
+ * Now, for the -t clock; only the sweep reads it, so without -t there is
+ * no clock read per message.
  */
-static void
-touch(const struct evloop *l, struct evconn *c)
+static long long
+now_if_idle(const struct evloop *l)
 {
-	if (l->srv->idle_timeout > 0)
-		c->active_us = timers_now();
+	return l->cfg->idle_timeout > 0 ? timers_now() : 0;
+}
+
+/* The connection did something now. */
+static void
+touch(const struct evloop *l, int fd)
+{
+	if (l->cfg->idle_timeout > 0)
+		slot_touch(fd, timers_now());
 }
 
 static void
@@ -130,13 +101,10 @@ ev_open(struct evloop *l, int fd)
 {
 	struct evconn *c = &conns[fd];
 
-	/* Pairs with the release in ev_close of the slot's last owner. */
-	(void)atomic_load_explicit(&c->owner, memory_order_acquire);
-	touch(l, c);
+	slot_open(fd, l, now_if_idle(l));
 	c->state = EVS_READING;
 	c->want = EV_READ;
 	c->gen++;
-	atomic_store_explicit(&c->owner, l, memory_order_relaxed);
 	/* Through ev_close: a slot left owned would be swept later. */
 	if (l->open(l, fd) == -1)
 		ev_close(l, fd);
@@ -153,52 +121,35 @@ ev_accept(struct evloop *l)
 	int fd;
 
 	for (;;) {
-		fd = net_accept_nb(l->srv->lfd, (int)nconns, &l->pause_ms);
+		fd = net_accept_nb(l->cfg->lfd, (int)nslots, &l->pause_ms);
 		if (fd == -1) {
 			if (l->pause_ms == 0)
 				return;
-			l->watch(l, l->srv->lfd, EV_NONE);
+			l->watch(l, l->cfg->lfd, EV_NONE);
 			l->resume_us = timers_now() + l->pause_ms * 1000LL;
 			return;
 		}
 		/* select(2) cannot watch it: refused before admission. */
-		if (l->srv->fd_ceiling > 0 && fd >= l->srv->fd_ceiling) {
+		if (l->cfg->model->fd_ceiling > 0 &&
+		    fd >= l->cfg->model->fd_ceiling) {
 			count(&counters->over_fd_setsize);
 			close(fd);
 			continue;
 		}
-		if (conn_admit(l->srv, fd) == 0)
+		if (conn_admit(l->cfg, fd) == 0)
 			ev_open(l, fd);
 	}
-}
-
-/*
- * Keep n bytes of p as fd's pending echo.  Out of memory it cannot be
- * kept and the caller ends the connection; the peer did nothing wrong, so
- * that is not counted as a reset.
- */
-static int
-keep(int fd, const char *p, size_t n)
-{
-	struct evconn *c = &conns[fd];
-
-	if ((c->pending = malloc(n)) == NULL)
-		return -1;
-	memcpy(c->pending, p, n);
-	c->off = 0;
-	c->len = n;
-	return 0;
 }
 
 /* Send the pending echo; what fd waits for next. */
 static enum ev_want
 on_writable(struct evloop *l, int fd)
 {
-	struct evconn *c = &conns[fd];
+	struct slot *s = &slots[fd];
 	ssize_t n;
 
-	while (c->off < c->len) {
-		n = send(fd, c->pending + c->off, c->len - c->off,
+	for (;;) {
+		n = send(fd, s->pending + s->off, s->len - s->off,
 		    MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -209,13 +160,11 @@ on_writable(struct evloop *l, int fd)
 			ev_close(l, fd);
 			return EV_CLOSED;
 		}
-		c->off += (size_t)n;
-		touch(l, c);
+		touch(l, fd);
+		if (slot_sent(fd, (uint32_t)n))
+			break;
 	}
-	free(c->pending);
-	c->pending = NULL;
-	c->off = c->len = 0;
-	c->state = EVS_READING;
+	conns[fd].state = EVS_READING;
 	return EV_READ;
 }
 
@@ -223,47 +172,48 @@ on_writable(struct evloop *l, int fd)
 static enum ev_want
 echo_now(struct evloop *l, int fd, size_t n)
 {
-	struct evconn *c = &conns[fd];
 	ssize_t w;
 
-	count_add(&counters->bytes, (long)n);
+	echo_counted((long)n);
 	while ((w = send(fd, l->buf, n, MSG_NOSIGNAL)) == -1 && errno == EINTR)
 		;
 	if (w == -1 && errno != EAGAIN) {
-		count_add(&counters->bytes, -(long)n);
+		echo_unsent((long)n);
 		conn_failed(errno);
 		ev_close(l, fd);
 		return EV_CLOSED;
 	}
 	if (w > 0)
-		touch(l, c);
+		touch(l, fd);
 	if (w == (ssize_t)n)
 		return EV_READ;
 	if (w == -1)
 		w = 0;
 	/* The peer is slow: keep the rest, stop reading. */
-	if (keep(fd, l->buf + w, n - (size_t)w) == -1) {
-		count_add(&counters->bytes, -(long)(n - (size_t)w));
+	if (slot_keep(fd, l->buf + w, (uint32_t)(n - (size_t)w),
+	    KEEP_REST) == -1) {
+		echo_unsent((long)(n - (size_t)w));
 		ev_close(l, fd);
 		return EV_CLOSED;
 	}
-	c->state = EVS_WRITING;
+	conns[fd].state = EVS_WRITING;
 	return EV_WRITE;
 }
 
-/* Put the n bytes just read on the -d timer; the loop serves others. */
+/*
+ * Put the n bytes just read on the -d timer, to be written when it
+ * fires; the loop serves others meanwhile.
+ */
 static enum ev_want
 wait_timer(struct evloop *l, int fd, size_t n)
 {
-	struct evconn *c = &conns[fd];
-
-	if (keep(fd, l->buf, n) == -1 || timers_add(&l->timers,
-	    timers_now() + request_delay_us(), fd, c->gen) == -1) {
+	if (slot_keep(fd, l->buf, (uint32_t)n, KEEP_WAIT) == -1 ||
+	    timers_add(&l->timers, timers_now() + request_delay_us(), fd,
+	    conns[fd].gen) == -1) {
 		ev_close(l, fd);
 		return EV_CLOSED;
 	}
-	c->state = EVS_WAITING;
-	request_waiting(1);
+	conns[fd].state = EVS_WRITING;
 	return EV_NONE;
 }
 
@@ -291,7 +241,7 @@ on_readable(struct evloop *l, int fd)
 			ev_close(l, fd);
 			return EV_CLOSED;
 		}
-		touch(l, &conns[fd]);
+		touch(l, fd);
 		request_work();
 		if (request_delay_us() > 0 && !l->block_delay)
 			return wait_timer(l, fd, (size_t)n);
@@ -311,17 +261,13 @@ ev_ready(struct evloop *l, int fd)
 {
 	enum ev_want w;
 
-	switch (conns[fd].state) {
-	case EVS_READING:
-		w = on_readable(l, fd);
-		break;
-	case EVS_WRITING:
-		w = on_writable(l, fd);
-		break;
-	default:
-		/* An error or hang-up: the send after the timer finds it. */
+	/* An error or hang-up in a -d wait: the send after it finds it. */
+	if (slots[fd].waiting)
 		return EV_NONE;
-	}
+	if (conns[fd].state == EVS_READING)
+		w = on_readable(l, fd);
+	else
+		w = on_writable(l, fd);
 	want(l, fd, w);
 	return w;
 }
@@ -329,42 +275,28 @@ ev_ready(struct evloop *l, int fd)
 static void
 on_timer(struct evloop *l, int fd, unsigned gen)
 {
-	struct evconn *c = &conns[fd];
-
 	/* Only a connection that failed to open leaves a stale timer. */
-	if (atomic_load_explicit(&c->owner, memory_order_relaxed) != l ||
-	    c->gen != gen || c->state != EVS_WAITING)
+	if (slot_owner(fd) != l || conns[fd].gen != gen || !slots[fd].waiting)
 		return;
-	request_waiting(-1);
-	count_add(&counters->bytes, (long)c->len);
-	c->state = EVS_WRITING;
+	slot_wait_end(fd, 1);
 	/* The wait was the server's; the idle clock starts again now. */
-	touch(l, c);
+	touch(l, fd);
 	want(l, fd, on_writable(l, fd));
 }
 
-/*
- * -t: close this loop's connections idle that long.  A connection on its
- * -d timer is not idle: the wait is the server's, not the peer's.
- */
-static void
-sweep_idle(struct evloop *l, long long now)
+/* dispatch's: whether a worker has fd now, so the sweep leaves it be. */
+static int
+busy(void *loop, int fd)
 {
-	long long limit = l->srv->idle_timeout * 1000000LL;
-	struct evconn *c;
-	size_t fd;
+	struct evloop *l = loop;
 
-	for (fd = 0; fd < nconns; fd++) {
-		c = &conns[fd];
-		if (atomic_load_explicit(&c->owner,
-		    memory_order_relaxed) != l ||
-		    (l->busy != NULL && l->busy(l, (int)fd)) ||
-		    c->state == EVS_WAITING || now - c->active_us <= limit)
-			continue;
-		count(&counters->timeouts);
-		ev_close(l, (int)fd);
-	}
-	l->sweep_us = now + SWEEP_US;
+	return l->busy != NULL && l->busy(l, fd);
+}
+
+static void
+close_idle(void *loop, int fd)
+{
+	ev_close(loop, fd);
 }
 
 /*
@@ -388,15 +320,18 @@ ev_timers(struct evloop *l)
 		 * fails and counts at the same pace while it is short.
 		 */
 		l->resume_us = 0;
-		l->watch(l, l->srv->lfd, EV_READ);
+		l->watch(l, l->cfg->lfd, EV_READ);
 		ev_accept(l);
 	}
-	if (l->srv->idle_timeout > 0 && now >= l->sweep_us)
-		sweep_idle(l, now);
+	if (l->cfg->idle_timeout > 0 && now >= l->sweep_us) {
+		slots_sweep(l, now, l->cfg->idle_timeout * 1000000LL, busy,
+		    close_idle);
+		l->sweep_us = now + SWEEP_US;
+	}
 	next = timers_first(&l->timers);
 	if (l->resume_us != 0 && (next == -1 || l->resume_us < next))
 		next = l->resume_us;
-	if (l->srv->idle_timeout > 0 && (next == -1 || l->sweep_us < next))
+	if (l->cfg->idle_timeout > 0 && (next == -1 || l->sweep_us < next))
 		next = l->sweep_us;
 	if (next == -1)
 		return -1;

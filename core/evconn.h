@@ -1,7 +1,9 @@
 /*
- * core/evconn.h - what the event-driven models (epoll, poll, select, dispatch)
- * share: the non-blocking echo connection (evconn.c) and the timers its
- * -d waits run on (timers.c).
+ * core/evconn.h - what the readiness-driven event loops (epoll, poll,
+ * select, dispatch) share: the non-blocking echo connection (evconn.c)
+ * and the timers its -d waits run on (timers.c).  io_uring, driven by
+ * completions, has its own (models/uring/); what every event loop shares
+ * is in loops.h.
  *
  * A model owns the kernel interface: it watches descriptors and calls
  * ev_accept when the listening socket is readable and ev_ready when a
@@ -12,7 +14,7 @@
 #ifndef EVCONN_H
 #define EVCONN_H
 
-#include "kit.h"
+#include "loops.h"
 
 #define EV_READ_BUF	(64 * 1024)
 
@@ -37,7 +39,7 @@ struct timers {
 };
 
 struct evloop {
-	struct server	*srv;
+	const struct config *cfg;
 	/* The model's: start watching a new connection; -1 if it cannot. */
 	int		(*open)(struct evloop *, int);
 	/* The model's: watch a connection, or the listener, for w. */
@@ -56,15 +58,14 @@ struct evloop {
 };
 
 /* evconn.c */
-size_t	ev_table(struct server *);
-void	ev_loop_init(struct evloop *, struct server *);
+size_t	ev_table(const struct config *);
+void	ev_loop_init(struct evloop *, const struct config *);
 void	ev_accept(struct evloop *);
 enum ev_want ev_ready(struct evloop *, int);
 long long ev_timers(struct evloop *);
 void	ev_close(struct evloop *, int);
 
 /* timers.c */
-long long timers_now(void);
 int	timers_add(struct timers *, long long, int, unsigned);
 long long timers_first(const struct timers *);
 int	timers_pop(struct timers *, long long, unsigned *);

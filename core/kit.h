@@ -1,6 +1,7 @@
 /*
- * core/kit.h - what the pieces of bin/10kthreads share: the server's settings,
- * the process-wide counters and the functions each file provides.
+ * core/kit.h - what the pieces of bin/10kthreads share: its configuration
+ * and live state, the process-wide counters, the facts of a model, and
+ * the functions each file provides.
  */
 #ifndef KIT_H
 #define KIT_H
@@ -69,6 +70,23 @@ count_max(atomic_long *c, long v)
 		;
 }
 
+/*
+ * Echoed bytes, in every model: counted just before their send, so that
+ * a peer that has its echo finds it in the next report; what is then
+ * never sent is taken back.
+ */
+static inline void
+echo_counted(long n)
+{
+	count_add(&counters->bytes, n);
+}
+
+static inline void
+echo_unsent(long n)
+{
+	count_add(&counters->bytes, -n);
+}
+
 /* Set once the server begins to exit: workers dying is expected then. */
 extern atomic_int server_stopping;
 
@@ -78,64 +96,110 @@ extern atomic_int server_stopping;
  * connections, 0 for none.  The README's "Running under a memory limit"
  * explains each figure.
  */
+enum mem_source { MEM_NONE, MEM_CGROUP_V1, MEM_CGROUP_V2, MEM_FLAG };
+
 struct membudget {
 	long		 limit, headroom, start, fixed;
 	long		 conn, conn_user, conn_kstack, conn_task, conn_socket;
 	long		 budget;
-	const char	*source;	/* "cgroup v1", "cgroup v2", "-m", "none" */
-	const char	*cgroup;	/* the binding cgroup's directory, or "" */
+	enum mem_source	 source;	/* where the binding limit comes from */
+	const char	*source_name;	/* as the report says it: "-m" */
+	const char	*cgroup;	/* the binding cgroup's path, or "" */
 	const char	*cost_source;	/* "/proc/slabinfo" or "defaults" */
 	const char	*limit_text, *cost_text, *threshold_text; /* report */
 };
 
-struct server {
-	const char	*model;
+struct model;
+
+/*
+ * What the server is: the command line, and what main sets up from it
+ * before any other thread or process exists.  Read only after that, so
+ * everything else takes it const.
+ */
+struct config {
+	const struct model *model;	/* -M */
 	int		 workers;	/* -w: threads, processes or loops */
 	int		 procs;		/* -P: processes sharing the socket */
-	void		(*run)(struct server *);	/* the model */
 	long		 max_conns;	/* -c: 0 for no cap */
 	int		 idle_timeout;	/* -t: seconds, 0 for none */
 	long		 delay_us;	/* -d: wait before each echo */
 	long		 work_us;	/* -W: CPU work before each echo */
-	int		 fd_ceiling;	/* select: FD_SETSIZE; else 0 */
-	char		 addr[80];	/* host:port as bound */
-	int		 lfd;
-	size_t		 stack;		/* bytes per connection thread */
-	int		 backlog;
-	rlim_t		 fd_limit;
-	const char	*json_path;
+	size_t		 stack;		/* -s: bytes per connection thread */
+	int		 backlog;	/* -b */
+	const char	*json_path;	/* -j */
 	long		 mem_arg;	/* -m: bytes, 0 if not given */
+	int		 sample_pss;	/* several processes: sample PSS */
+	/* Set up at start, from the above: */
+	char		 addr[80];	/* host:port as bound */
+	int		 lfd;		/* the listening socket */
+	rlim_t		 fd_limit;
 	const struct membudget *mem;
 	struct timespec	 start;
-	long		 peak_kstack_kib; /* written by the signal thread only */
-	int		 sample_pss;	/* several processes: sample their PSS */
-	long		 peak_pss_kib;	/* written by the signal thread only */
-	long		 pss_interval_ms; /* likewise: between PSS samples */
 };
 
 /*
- * What each model is, for -h, -M list and the experiment runner, which
- * reads -M list rather than keeping facts of its own.  workers: what -w
- * counts, or NULL if the model takes no -w.  bounded: it serves at most
- * a fixed number of connections at a time, whatever the fd limit: -w,
- * one, or those below fd_ceiling.  per_conn: the thread or process a new
- * connection gets, or NULL.  fd_ceiling: connections on descriptors at or
- * above it are closed at once (select's FD_SETSIZE), or 0.  compared: one
- * of the designs the main experiment (make experiment) compares, a thread
- * per connection against the event loops; the others have experiments of
- * their own.
+ * What changes while the server runs, beside the counters: the peaks no
+ * kernel counter keeps.  Written only by the signal thread (its samples
+ * and its reports), after main has set where the samples start.
+ */
+struct live {
+	long		 peak_kstack_kib;
+	long		 peak_pss_kib;
+	long		 pss_interval_ms; /* between PSS samples */
+};
+
+/*
+ * The facts of a design that the memory budget prices and -M list shows:
+ * what serves a new connection, what the kernel keeps to watch it beside
+ * its socket, and what -w counts.  None has a 0 value: a model whose
+ * entry in core/models.c leaves one out is refused at start
+ * (models_check), rather than priced at nothing.
+ */
+enum conn_served {
+	SERVED_THREAD = 1,	/* a thread of its own: stack, task */
+	SERVED_PROCESS,		/* a process of its own */
+	SERVED_WORKER,		/* a thread or process made at start */
+	SERVED_LOOP,		/* an event loop: an entry in its table */
+	NSERVED
+};
+
+enum conn_watch {
+	WATCH_NONE = 1,		/* nothing: blocking reads, poll, select */
+	WATCH_EPOLL,		/* an epoll item */
+	WATCH_URING,		/* an armed io_uring receive */
+	NWATCH
+};
+
+enum workers {
+	WORKERS_NONE = 1,	/* it takes no -w */
+	WORKERS_THREADS,
+	WORKERS_PROCESSES,
+	WORKERS_LOOPS,		/* event loops, a thread each */
+	NWORKERS
+};
+
+/*
+ * What each model is, for -h, -M list, the memory budget and the
+ * experiment runner, which reads -M list rather than keeping facts of its
+ * own.  bounded: it serves at most a fixed number of connections at a
+ * time, whatever the fd limit: -w, one, or those below fd_ceiling.
+ * fd_ceiling: connections on descriptors at or above it are closed at
+ * once (select's FD_SETSIZE), or 0.  compared: one of the designs the
+ * main experiment (make experiment) compares, a thread per connection
+ * against the event loops; the others have experiments of their own.
+ * check: exits saying what the machine lacks for the model, or NULL.
  */
 struct model {
 	const char	*name;
-	void		(*run)(struct server *);
-	const char	*workers;
+	void		(*run)(const struct config *) __attribute__((noreturn));
+	void		(*check)(void);
+	enum conn_served served;
+	enum conn_watch	 watch;
+	enum workers	 workers;
 	int		 default_workers;
 	int		 bounded;
-	int		 processes;
-	const char	*per_conn;
-	const char	*same_as;
-	void		(*check)(void);
 	int		 fd_ceiling;
+	const char	*same_as;
 	int		 compared;
 };
 
@@ -162,7 +226,7 @@ long long cgroup_usage_read(int);
 
 /* counters.c */
 void	counters_init(void);
-int	conn_admit(const struct server *, int);
+int	conn_admit(const struct config *, int);
 void	conn_failed(int);
 void	conn_closed(void);
 
@@ -176,19 +240,29 @@ int	net_accept_nb(int, int, long *);
 int	net_accepted(int, int, long *);
 void	net_configure(int, int);
 
+/* conncost.c: what the memory cgroup is charged, in bytes. */
+struct costs {
+	long		 conn_user, conn_kstack, conn_task, conn_socket;
+	long		 fixed;		/* the model's workers, made up front */
+	long		 thread_kernel;	/* one thread's kernel stack, objects */
+	const char	*source;	/* of the object sizes */
+};
+
+void	costs_of(const struct config *, struct costs *);
+
 /* membudget.c */
-const struct membudget *membudget_init(const struct server *, const char *,
-	    int, int, long);
+const struct membudget *membudget_init(const struct config *);
 int	membudget_full(void);
 int	membudget_over(long);
 long	membudget_usage(void);
 void	*membudget_alloc(size_t);
 void	membudget_free(void *, size_t);
 void	membudget_print(FILE *);
+
 /* request.c */
 const char *request_duration(const char *, long *);
 void	request_format(char *, size_t, long);
-void	request_init(const struct server *);
+void	request_init(const struct config *);
 void	request_work(void);
 void	request_wait(void);
 long	request_delay_us(void);
@@ -212,43 +286,28 @@ long	proc_pss_kib(pid_t);
 struct procstat *proc_stat_all(size_t *);
 
 /* rusage.c */
-int	report_start(const struct server *);
-int	report(struct server *, const char *, int);
+int	report_start(const struct config *, const struct live *);
+int	report(const struct config *, struct live *, int);
 
 /* models.c */
+void	models_check(void);
 const struct model *models_find(const char *);
+const char *model_workers(const struct model *);
+int	model_processes(const struct model *);
 void	models_names(FILE *);
 void	models_list(const char *) __attribute__((noreturn));
 
 /* signals.c: how often the signal thread wakes between signals. */
 #define TICK_MS		100
 void	signals_block(void);
-void	signals_start(struct server *);
+void	signals_start(const struct config *, struct live *);
 
 /* procs.c */
-pid_t	procs_spawn(void (*)(struct server *, long), struct server *, long);
-void	procs_start(struct server *);
+pid_t	procs_spawn(void (*)(const struct config *, void *),
+	    const struct config *, void *);
+void	procs_start(const struct config *);
 void	procs_reap(void);
 void	procs_gather(struct proctotals *);
 void	procs_stop(void);
-
-/* The server models, one file each. */
-void	model_thread(struct server *);
-void	model_prethread(struct server *);
-void	model_prethread_nolock(struct server *);
-void	model_pool(struct server *);
-void	model_prefork_nolock(struct server *);
-void	model_prefork_lock(struct server *);
-void	model_prefork_pass(struct server *);
-void	model_fork(struct server *);
-void	model_iterative(struct server *);
-void	model_epoll(struct server *);
-void	model_uring(struct server *);
-void	model_poll(struct server *);
-void	model_select(struct server *);
-void	model_dispatch(struct server *);
-
-/* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
-void	model_uring_check(void);
 
 #endif /* KIT_H */

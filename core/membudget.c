@@ -4,12 +4,7 @@
  *
  * The limit is the memory cgroup's (cgroup.c) or -m; with both, each is
  * kept and the one that leaves fewer connections binds.  A connection
- * costs what the cgroup is charged for it: the user-space pages its
- * thread, process or event-loop slot touches, the kernel stack and
- * kernel objects of its thread or process, and the socket's kernel
- * objects.  The object sizes come from /proc/slabinfo when it is readable
- * (root), else from the defaults below, measured on x86-64 Linux 6.18;
- * the README's "Running under a memory limit" has the measurements.
+ * costs what the cgroup is charged for it (conncost.c).
  *
  * The budget is (limit - headroom - in use at start - fixed costs) / cost
  * per connection, where the fixed costs are the threads and processes a
@@ -44,15 +39,6 @@
 #define HEADROOM_MIN	(2L * 1024 * 1024)
 #define HEADROOM_SHARE	16
 
-#define THREAD_SIZE	(16 * 1024)	/* kernel stack: x86-64, arm64 */
-#define OBJ_CGROUP	8	/* the memcg pointer beside each charged object */
-#define TLS_HEAP	288	/* glibc's per-thread TLS vector, on the heap */
-#define LOOP_SLOT	64	/* an event loop's table entry, rounded up */
-/* io_uring's armed receive: io_kiocb, saved msghdr, poll entry (slab). */
-#define URING_ARMED	864
-#define COW_PAGES	14	/* pages a forked child writes and so copies */
-#define THREAD_PAGES	2	/* stack pages a connection thread touches */
-
 /*
  * At most this many connections admitted whose new thread or process has
  * not yet begun to serve: their memory is charged only once they run, so
@@ -62,32 +48,14 @@
 #define MAX_STARTING	32
 #define STARTING_WAIT	(1000 * 1000)	/* ns, 1 ms: at most 1 s in all */
 
-/* The slab caches a connection's kernel objects come from. */
-enum slab { S_TASK, S_PID, S_VMA, S_AV, S_AVC, S_MM, S_SIGNAL, S_SIGHAND,
-	S_FILES, S_FS, S_CRED, S_SOCK, S_FILP, S_DENTRY, S_EPI, NSLABS };
-
-static const struct {
-	const char	*name;
-	long		 size;	/* objsize on x86-64 Linux 6.18 */
-} slabs[NSLABS] = {
-	{ "task_struct", 5952 }, { "pid", 192 }, { "vm_area_struct", 192 },
-	{ "anon_vma", 104 }, { "anon_vma_chain", 64 }, { "mm_struct", 1600 },
-	{ "signal_cache", 1152 }, { "sighand_cache", 2112 },
-	{ "files_cache", 704 }, { "fs_cache", 64 }, { "cred_jar", 192 },
-	{ "sock_inode_cache", 832 }, { "filp", 192 }, { "dentry", 192 },
-	{ "eventpoll_epi", 128 },
+static const char *const source_names[] = {
+	[MEM_NONE] = "none", [MEM_CGROUP_V1] = "cgroup v1",
+	[MEM_CGROUP_V2] = "cgroup v2", [MEM_FLAG] = "-m",
 };
 
-/* What one thread, process, socket and epoll item cost, in bytes. */
-struct unit_costs {
-	long	 thread_user, thread_kernel, process_user, process_kernel;
-	long	 socket, epitem;
-	const char *source;
-};
-
-static struct membudget mb = { .source = "none", .cgroup = "",
-	.cost_source = "defaults", .limit_text = "", .cost_text = "",
-	.threshold_text = "" };
+static struct membudget mb = { .source = MEM_NONE, .source_name = "none",
+	.cgroup = "", .cost_source = "defaults", .limit_text = "",
+	.cost_text = "", .threshold_text = "" };
 static char cgroup_dir[PATH_MAX];
 static char limit_text[PATH_MAX + 128], cost_text[160], threshold_text[64];
 static int usage_fd = -1;	/* the binding cgroup's usage file */
@@ -95,130 +63,6 @@ static int lagging;		/* a connection gets a new thread or process */
 static long cg_threshold;	/* its limit - headroom, or 0 */
 static long own_threshold;	/* -m - headroom, or 0 */
 static long thread_kernel;	/* for the own figures of -m */
-
-/*
- * Object sizes from /proc/slabinfo (objsize, the fourth column), or the
- * defaults where it cannot be read (not root) or a cache is merged into
- * another one under a different name.
- */
-static const char *
-slab_sizes(long size[NSLABS])
-{
-	char line[512], name[64];
-	long objsize;
-	FILE *fp;
-	int i, any = 0;
-
-	for (i = 0; i < NSLABS; i++)
-		size[i] = slabs[i].size;
-	if ((fp = fopen("/proc/slabinfo", "re")) == NULL)
-		return "defaults";
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (sscanf(line, "%63s %*d %*d %ld", name, &objsize) != 2)
-			continue;
-		for (i = 0; i < NSLABS; i++)
-			if (strcmp(name, slabs[i].name) == 0) {
-				size[i] = objsize;
-				any = 1;
-			}
-	}
-	fclose(fp);
-	return any ? "/proc/slabinfo" : "defaults";
-}
-
-/* Lines of /proc/self/maps: the VMAs a forked child copies. */
-static long
-map_count(void)
-{
-	char line[512];
-	FILE *fp;
-	long n = 0;
-
-	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strchr(line, '\n') != NULL)
-			n++;
-	fclose(fp);
-	return n;
-}
-
-static void
-unit_costs(struct unit_costs *u)
-{
-	long s[NSLABS], page = sysconf(_SC_PAGESIZE), pte;
-
-	u->source = slab_sizes(s);
-	u->thread_user = THREAD_PAGES * page + TLS_HEAP;
-	u->thread_kernel = THREAD_SIZE + s[S_TASK] + s[S_PID] +
-	    2 * s[S_VMA] + 4 * OBJ_CGROUP;
-	u->process_user = COW_PAGES * page;
-	/*
-	 * A child has this process's page tables and a PGD, and each of its
-	 * mappings: the VMA and, for private memory, an anon_vma and two
-	 * links (counted for every mapping, an upper bound).
-	 */
-	pte = proc_status_kib("VmPTE");
-	u->process_kernel = THREAD_SIZE + s[S_TASK] + s[S_PID] + s[S_MM] +
-	    s[S_SIGNAL] + s[S_SIGHAND] + s[S_FILES] + s[S_FS] + s[S_CRED] +
-	    8 * OBJ_CGROUP + map_count() * (s[S_VMA] + s[S_AV] +
-	    2 * s[S_AVC] + 4 * OBJ_CGROUP) + (pte > 0 ? pte * 1024 : 0) + page;
-	/* The socket's inode, file and dentry, and its slot in the fd table. */
-	u->socket = s[S_SOCK] + s[S_FILP] + s[S_DENTRY] + 3 * OBJ_CGROUP +
-	    (long)sizeof(void *);
-	u->epitem = s[S_EPI] + OBJ_CGROUP;
-}
-
-/* What a new connection adds, by what the model gives it. */
-static void
-conn_cost(const struct unit_costs *u, const char *model,
-    const char *per_conn)
-{
-	mb.conn_socket = u->socket;
-	lagging = per_conn != NULL;
-	if (per_conn != NULL && strcmp(per_conn, "thread") == 0) {
-		mb.conn_user = u->thread_user;
-		mb.conn_kstack = THREAD_SIZE;
-		mb.conn_task = u->thread_kernel - THREAD_SIZE;
-	} else if (per_conn != NULL && strcmp(per_conn, "process") == 0) {
-		mb.conn_user = u->process_user;
-		mb.conn_kstack = THREAD_SIZE;
-		mb.conn_task = u->process_kernel - THREAD_SIZE;
-	} else if (strcmp(model, "epoll") == 0 ||
-	    strcmp(model, "dispatch") == 0) {
-		/* An event loop: a table entry, and what watches the socket. */
-		mb.conn_user = LOOP_SLOT;
-		mb.conn_socket += u->epitem;
-	} else if (strcmp(model, "uring") == 0) {
-		mb.conn_user = LOOP_SLOT;
-		mb.conn_socket += URING_ARMED;
-	} else if (strcmp(model, "poll") == 0 ||
-	    strcmp(model, "select") == 0)
-		mb.conn_user = LOOP_SLOT;
-	mb.conn = mb.conn_user + mb.conn_kstack + mb.conn_task +
-	    mb.conn_socket;
-}
-
-/*
- * What the server creates after the start figure is taken: the signal
- * thread, the model's workers (threads, or processes) and, with -P, the
- * processes that each run the model and a reaper thread.
- */
-static long
-fixed_cost(const struct server *srv, const struct unit_costs *u,
-    int processes, int has_workers)
-{
-	long thread = u->thread_user + u->thread_kernel;
-	long process = u->process_user + u->process_kernel;
-	long workers = 0;
-
-	if (has_workers)
-		workers = (long)srv->workers * (processes ? process :
-		    thread);
-	if (srv->procs > 1)
-		return thread + srv->procs * (process + thread + workers);
-	return thread + workers;
-}
 
 /*
  * This process's own figures, for -m: resident pages, the kernel stack
@@ -296,11 +140,11 @@ no_room(const char *what, long limit, long start)
 
 /* The limit that binds: the one that leaves fewer connections. */
 static void
-bind_limit(const char *source, const char *dir, long limit,
+bind_limit(enum mem_source source, const char *dir, long limit,
     long start, long budget)
 {
 	if (budget == 0)
-		no_room(source, limit, start);
+		no_room(source_names[source], limit, start);
 	if (mb.budget != 0 && mb.budget <= budget)
 		return;
 	mb.budget = budget;
@@ -308,6 +152,7 @@ bind_limit(const char *source, const char *dir, long limit,
 	mb.start = start;
 	mb.headroom = headroom(limit);
 	mb.source = source;
+	mb.source_name = source_names[source];
 	strlcpy(cgroup_dir, dir, sizeof(cgroup_dir));
 	mb.cgroup = cgroup_dir;
 }
@@ -335,7 +180,7 @@ describe(void)
 	human(s, mb.start);
 	human(t, mb.limit - mb.headroom);
 	snprintf(limit_text, sizeof(limit_text), "%s (%s%s%s; headroom %s; "
-	    "%s in use at start)", l, mb.source, *mb.cgroup ? " " : "",
+	    "%s in use at start)", l, mb.source_name, *mb.cgroup ? " " : "",
 	    mb.cgroup, h, s);
 	snprintf(threshold_text, sizeof(threshold_text), "; admission stops "
 	    "above %s", t);
@@ -343,34 +188,37 @@ describe(void)
 
 /*
  * Find the limits and set the budget, or exit 1 if a limit leaves no
- * room for a connection.  per_conn is what the model gives a connection
- * ("thread", "process" or NULL); processes and has_workers say what the
- * model creates up front.  m is -m, or 0.
+ * room for a connection.  The model's table entry says what a connection
+ * costs and what it creates up front; cfg->mem_arg is -m, or 0.
  */
 const struct membudget *
-membudget_init(const struct server *srv, const char *per_conn,
-    int processes, int has_workers, long m)
+membudget_init(const struct config *cfg)
 {
-	struct unit_costs u;
+	struct costs c;
 	struct memcg mc;
-	long start;
+	long start, m = cfg->mem_arg;
 
-	unit_costs(&u);
-	mb.source = "none";
-	mb.cost_source = u.source;
-	conn_cost(&u, srv->model, per_conn);
-	mb.fixed = fixed_cost(srv, &u, processes, has_workers);
-	thread_kernel = u.thread_kernel;
+	costs_of(cfg, &c);
+	mb.conn_user = c.conn_user;
+	mb.conn_kstack = c.conn_kstack;
+	mb.conn_task = c.conn_task;
+	mb.conn_socket = c.conn_socket;
+	mb.conn = c.conn_user + c.conn_kstack + c.conn_task + c.conn_socket;
+	mb.fixed = c.fixed;
+	mb.cost_source = c.source;
+	thread_kernel = c.thread_kernel;
+	lagging = cfg->model->served == SERVED_THREAD ||
+	    cfg->model->served == SERVED_PROCESS;
 	if (cgroup_find("/proc/self", "", &mc)) {
-		bind_limit(mc.version == 1 ? "cgroup v1" : "cgroup v2", mc.dir,
-		    mc.limit, mc.usage, fit(mc.limit, mc.usage));
+		bind_limit(mc.version == 1 ? MEM_CGROUP_V1 : MEM_CGROUP_V2,
+		    mc.dir, mc.limit, mc.usage, fit(mc.limit, mc.usage));
 		if ((usage_fd = cgroup_usage_open("", &mc)) == -1)
 			warn("%s: usage", mc.dir);
 		cg_threshold = mc.limit - headroom(mc.limit);
 	}
 	if (m > 0) {
 		start = own_usage();
-		bind_limit("-m", "", m, start, fit(m, start));
+		bind_limit(MEM_FLAG, "", m, start, fit(m, start));
 		own_threshold = m - headroom(m);
 	}
 	describe();
@@ -383,7 +231,7 @@ membudget_usage(void)
 {
 	if (mb.budget == 0)
 		return 0;
-	return strcmp(mb.source, "-m") == 0 ? own_usage() :
+	return mb.source == MEM_FLAG ? own_usage() :
 	    cgroup_usage_read(usage_fd);
 }
 
@@ -483,6 +331,6 @@ membudget_print(FILE *fp)
 	human(l, mb.limit);
 	human(h, mb.headroom);
 	fprintf(fp, ", memory limit %s (%s; headroom %s), %.1f KiB per "
-	    "connection, budget %ld connections", l, mb.source, h,
+	    "connection, budget %ld connections", l, mb.source_name, h,
 	    mb.conn / 1024.0, mb.budget);
 }

@@ -20,12 +20,14 @@
 #include "kit.h"
 
 /*
- * Fork a worker that runs fn(srv, arg) and exits.  The worker dies with
- * the parent (PR_SET_PDEATHSIG) so that no model can leave orphans, even
- * when the parent is killed outright.
+ * Fork a worker that runs fn(cfg, arg) and exits.  arg is read in the
+ * child's copy of this process's memory, so it may point at the caller's
+ * locals.  The worker dies with the parent (PR_SET_PDEATHSIG) so that no
+ * model can leave orphans, even when the parent is killed outright.
  */
 pid_t
-procs_spawn(void (*fn)(struct server *, long), struct server *srv, long arg)
+procs_spawn(void (*fn)(const struct config *, void *), const struct config *cfg,
+    void *arg)
 {
 	pid_t ppid = getpid(), pid;
 
@@ -35,7 +37,7 @@ procs_spawn(void (*fn)(struct server *, long), struct server *srv, long arg)
 		return pid;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
 		_exit(1);
-	fn(srv, arg);
+	fn(cfg, arg);
 	_exit(0);
 }
 
@@ -136,15 +138,15 @@ reaper_thread(void *arg)
 }
 
 static void
-model_process(struct server *srv, long i)
+model_process(const struct config *cfg, void *arg)
 {
 	pthread_t t;
 	int e;
 
-	(void)i;
+	(void)arg;
 	if ((e = pthread_create(&t, NULL, reaper_thread, NULL)) != 0)
 		errc(1, e, "reaper thread");
-	srv->run(srv);
+	cfg->model->run(cfg);
 }
 
 /*
@@ -160,11 +162,11 @@ model_process(struct server *srv, long i)
  * of -P 2 hung in a child that never served them).
  */
 void
-procs_start(struct server *srv)
+procs_start(const struct config *cfg)
 {
 	int i;
 
-	for (i = 0; i < srv->procs; i++)
-		if (procs_spawn(model_process, srv, i) == -1)
-			err(1, "server process %d of %d", i + 1, srv->procs);
+	for (i = 0; i < cfg->procs; i++)
+		if (procs_spawn(model_process, cfg, NULL) == -1)
+			err(1, "server process %d of %d", i + 1, cfg->procs);
 }

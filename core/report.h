@@ -43,13 +43,14 @@ enum type { T_LONG, T_DBL, T_STR };
 enum when { NOW, AT_START, SINCE_START };
 
 /*
- * Where a field prints in the aligned block: on text line `line' (none
- * if 0), as part `part' of it, after `label' if it is part 0.  It prints
- * as pre, the value (with dp decimals, or in humanize_number(3)'s form),
- * post; or as zero instead when the value is 0 and zero is set.
+ * Whether and how a field prints in the aligned block.  The block is the
+ * shown fields in the table's order: one with a label starts a line, one
+ * without continues the line.  A field prints as pre, the value (with dp
+ * decimals, or in humanize_number(3)'s form), post; or as zero instead
+ * when the value is 0 and zero is set.
  */
 struct text {
-	int		 line, part;
+	int		 shown;
 	const char	*label;
 	int		 dp;
 	const char	*pre, *post, *zero;

@@ -94,12 +94,12 @@ spin(long n)
 }
 
 void
-request_init(const struct server *srv)
+request_init(const struct config *cfg)
 {
 	long long t;
 
-	delay_us = srv->delay_us;
-	work_us = srv->work_us;
+	delay_us = cfg->delay_us;
+	work_us = cfg->work_us;
 	if (work_us == 0)
 		return;
 	/*

@@ -46,25 +46,31 @@ ms_since(const struct timespec *t0, const struct timespec *t1)
  */
 #define PSS_SPACING	20
 
+/* What the server is, and the figures only this thread writes. */
+struct signal_thread_args {
+	const struct config	*cfg;
+	struct live		*live;
+};
+
 static void
-sample_pss(struct server *srv, struct timespec *next)
+sample_pss(const struct config *cfg, struct live *live, struct timespec *next)
 {
 	struct proctotals w;
 	struct timespec now, cpu0, cpu1;
 	long sum, interval;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!srv->sample_pss || ms_since(next, &now) < 0)
+	if (!cfg->sample_pss || ms_since(next, &now) < 0)
 		return;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
 	procs_gather(&w);
-	if ((sum = proc_pss_kib(getpid()) + w.pss_kib) > srv->peak_pss_kib)
-		srv->peak_pss_kib = sum;
+	if ((sum = proc_pss_kib(getpid()) + w.pss_kib) > live->peak_pss_kib)
+		live->peak_pss_kib = sum;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
 	interval = PSS_SPACING * ms_since(&cpu0, &cpu1);
 	if (interval < TICK_MS)
 		interval = TICK_MS;
-	srv->pss_interval_ms = interval;
+	live->pss_interval_ms = interval;
 	next->tv_sec = now.tv_sec + interval / 1000;
 	next->tv_nsec = now.tv_nsec + (interval % 1000) * 1000000;
 	if (next->tv_nsec >= 1000000000) {
@@ -80,10 +86,12 @@ sample_pss(struct server *srv, struct timespec *next)
  * peak RSS cannot show: threads that have already exited at the report
  * no longer hold theirs; and the PSS sum of several processes.
  */
-static void *
+static void * __attribute__((noreturn))
 signal_thread(void *arg)
 {
-	struct server *srv = arg;
+	const struct signal_thread_args *a = arg;
+	const struct config *cfg = a->cfg;
+	struct live *live = a->live;
 	struct timespec tick = { 0, TICK_MS * 1000 * 1000 };
 	struct timespec next_pss = { 0, 0 };
 	sigset_t set;
@@ -94,17 +102,17 @@ signal_thread(void *arg)
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		procs_reap();
-		if ((ks = meminfo_kib("KernelStack")) > srv->peak_kstack_kib)
-			srv->peak_kstack_kib = ks;
-		sample_pss(srv, &next_pss);
+		if ((ks = meminfo_kib("KernelStack")) > live->peak_kstack_kib)
+			live->peak_kstack_kib = ks;
+		sample_pss(cfg, live, &next_pss);
 		if (sig == -1 || sig == SIGCHLD)
 			continue;
 		if (sig == SIGUSR1) {
-			report(srv, "REPORT", 0);
+			report(cfg, live, 0);
 			continue;
 		}
-		/* A report the -j file did not get is a failed run, as in Go. */
-		ok = report(srv, "EXITING", 1) == 0;
+		/* A report the -j file did not get fails the run, as in Go. */
+		ok = report(cfg, live, 1) == 0;
 		procs_stop();
 		/* exit(3), not _exit(2): LeakSanitizer checks at exit. */
 		exit(ok ? 0 : 1);
@@ -130,11 +138,14 @@ signals_block(void)
 
 /* Signals wait, blocked, until the thread started here takes them. */
 void
-signals_start(struct server *srv)
+signals_start(const struct config *cfg, struct live *live)
 {
+	static struct signal_thread_args a;
 	pthread_t t;
 	int e;
 
-	if ((e = pthread_create(&t, NULL, signal_thread, srv)) != 0)
+	a.cfg = cfg;
+	a.live = live;
+	if ((e = pthread_create(&t, NULL, signal_thread, &a)) != 0)
 		errc(1, e, "signal thread");
 }

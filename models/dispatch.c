@@ -18,7 +18,7 @@
  * to ARMED and FIRED to HELD.  A worker closes only what it has, and the
  * -t sweep, in the loop, closes only ARMED connections, which no worker
  * can take while the loop sweeps: a descriptor is never re-armed or read
- * after its close.  The connections themselves are evconn.c's.
+ * after its close.  The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -80,7 +80,7 @@ d_watch(struct evloop *ev, int fd, enum ev_want w)
 	struct dispatcher *d = (struct dispatcher *)ev;
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
 
-	if (fd != ev->srv->lfd)
+	if (fd != ev->cfg->lfd)
 		return;
 	if (w == EV_NONE)
 		epoll_ctl(d->ep, EPOLL_CTL_DEL, fd, NULL);
@@ -149,7 +149,7 @@ hand(struct dispatcher *d, int fd)
 	}
 }
 
-static void *
+static void * __attribute__((noreturn))
 work(void *arg)
 {
 	struct worker *w = arg;
@@ -172,11 +172,10 @@ work(void *arg)
 			atomic_store(&d->held[fd], HELD);
 		}
 	}
-	return NULL;
 }
 
 static void
-start_workers(struct dispatcher *d, struct server *srv)
+start_workers(struct dispatcher *d, const struct config *cfg)
 {
 	pthread_attr_t attr;
 	struct worker *w;
@@ -184,23 +183,23 @@ start_workers(struct dispatcher *d, struct server *srv)
 	int i, e;
 
 	if ((e = pthread_attr_init(&attr)) != 0 ||
-	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
-		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
-	for (i = 0; i < srv->workers; i++) {
+	    (e = pthread_attr_setstacksize(&attr, cfg->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", cfg->stack);
+	for (i = 0; i < cfg->workers; i++) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
-			err(1, "worker %d of %d", i + 1, srv->workers);
-		ev_loop_init(&w->ev, srv);
+			err(1, "worker %d of %d", i + 1, cfg->workers);
+		ev_loop_init(&w->ev, cfg);
 		w->ev.watch = w_watch;
 		w->ev.block_delay = 1;
 		w->d = d;
 		if ((e = pthread_create(&t, &attr, work, w)) != 0)
 			errc(1, e, "worker thread %d of %d", i + 1,
-			    srv->workers);
+			    cfg->workers);
 	}
 }
 
-void
-model_dispatch(struct server *srv)
+void __attribute__((noreturn))
+model_dispatch(const struct config *cfg)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	struct dispatcher *d;
@@ -208,7 +207,7 @@ model_dispatch(struct server *srv)
 	size_t nconns;
 	int i, n;
 
-	nconns = ev_table(srv);
+	nconns = ev_table(cfg);
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->held = calloc(nconns, sizeof(*d->held))) == NULL ||
 	    (d->q.fds = calloc(nconns, sizeof(*d->q.fds))) == NULL)
@@ -217,14 +216,14 @@ model_dispatch(struct server *srv)
 	if (pthread_mutex_init(&d->q.mu, NULL) != 0 ||
 	    pthread_cond_init(&d->q.nonempty, NULL) != 0)
 		errx(1, "dispatcher queue");
-	ev_loop_init(&d->ev, srv);
+	ev_loop_init(&d->ev, cfg);
 	d->ev.open = d_open;
 	d->ev.watch = d_watch;
 	d->ev.busy = d_busy;
 	if ((d->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(1, "epoll_create1");
-	start_workers(d, srv);
-	d_watch(&d->ev, srv->lfd, EV_READ);
+	start_workers(d, cfg);
+	d_watch(&d->ev, cfg->lfd, EV_READ);
 	for (;;) {
 		/* The loop's own timers, -t and accept pauses, need no µs. */
 		us = ev_timers(&d->ev);
@@ -235,7 +234,7 @@ model_dispatch(struct server *srv)
 			err(1, "epoll_wait");
 		}
 		for (i = 0; i < n; i++)
-			if (ev[i].data.fd == srv->lfd)
+			if (ev[i].data.fd == cfg->lfd)
 				ev_accept(&d->ev);
 			else
 				hand(d, ev[i].data.fd);

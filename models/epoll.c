@@ -2,14 +2,13 @@
  * models/epoll.c - the C async baseline: a single-threaded, non-blocking
  * epoll event loop.  -w N runs N such loops in threads that share the
  * listening socket (EPOLLEXCLUSIVE wakes one loop per new connection).
- * The connections themselves are evconn.c's.
+ * The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
 
 #include <err.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "evconn.h"
@@ -36,7 +35,7 @@ e_watch(struct evloop *ev, int fd, enum ev_want w)
 	struct eloop *l = (struct eloop *)ev;
 	struct epoll_event e = { .data.fd = fd };
 
-	if (fd == ev->srv->lfd) {
+	if (fd == ev->cfg->lfd) {
 		/* EPOLLEXCLUSIVE cannot be modified, only added and deleted. */
 		e.events = EPOLLIN | EPOLLEXCLUSIVE;
 		if (w == EV_NONE)
@@ -89,7 +88,7 @@ e_wait(int ep, struct epoll_event *ev, long long us)
 	    (int)((us + 999) / 1000));
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct eloop *l = arg;
@@ -104,35 +103,34 @@ run_loop(void *arg)
 		}
 		for (i = 0; i < n; i++) {
 			fd = ev[i].data.fd;
-			if (fd == l->ev.srv->lfd)
+			if (fd == l->ev.cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);
 		}
 	}
-	return NULL;
 }
 
-void
-model_epoll(struct server *srv)
+static void *
+make_loop(const struct config *cfg, int i)
 {
 	struct eloop *l;
-	pthread_t t;
-	int i, e;
 
-	ev_table(srv);
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			err(1, "event loop");
-		ev_loop_init(&l->ev, srv);
-		l->ev.open = e_open;
-		l->ev.watch = e_watch;
-		if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-			err(1, "epoll_create1");
-		e_watch(&l->ev, srv->lfd, EV_READ);
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		err(1, "event loop");
+	ev_loop_init(&l->ev, cfg);
+	l->ev.open = e_open;
+	l->ev.watch = e_watch;
+	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(1, "epoll_create1");
+	e_watch(&l->ev, cfg->lfd, EV_READ);
+	return l;
+}
+
+void __attribute__((noreturn))
+model_epoll(const struct config *cfg)
+{
+	ev_table(cfg);
+	loops_run(cfg, make_loop, run_loop);
 }

@@ -7,22 +7,23 @@
 
 #include "kit.h"
 
+/* arg: the connection's descriptor, in the child's copy of the parent. */
 static void
-child(struct server *srv, long fd)
+child(const struct config *cfg, void *arg)
 {
-	close(srv->lfd);
-	serve_conn((int)fd);
+	close(cfg->lfd);
+	serve_conn(*(const int *)arg);
 }
 
-void
-model_fork(struct server *srv)
+void __attribute__((noreturn))
+model_fork(const struct config *cfg)
 {
 	int fd;
 
 	for (;;) {
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
-		if (procs_spawn(child, srv, fd) == -1) {
+		if (procs_spawn(child, cfg, &fd) == -1) {
 			/* Out of processes or memory: refuse this one only. */
 			count(&counters->create_failures);
 			conn_closed();

@@ -5,12 +5,12 @@
  */
 #include "kit.h"
 
-void
-model_iterative(struct server *srv)
+void __attribute__((noreturn))
+model_iterative(const struct config *cfg)
 {
 	int fd;
 
 	for (;;)
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == 0)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == 0)
 			serve_conn(fd);
 }

@@ -5,14 +5,13 @@
  * O(ready), is what this model is here to show.  -w N runs N loops that
  * all poll the listening socket: each new connection wakes all of them,
  * and the ones that lose the race for it find nothing to accept.  The
- * connections themselves are evconn.c's.
+ * connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "evconn.h"
@@ -57,7 +56,7 @@ p_watch(struct evloop *ev, int fd, enum ev_want w)
 {
 	struct ploop *l = (struct ploop *)ev;
 	struct pollfd *p;
-	int i = fd == ev->srv->lfd ? 0 : l->at[fd] - 1;
+	int i = fd == ev->cfg->lfd ? 0 : l->at[fd] - 1;
 
 	if (i == -1)
 		return;
@@ -92,7 +91,7 @@ p_wait(struct ploop *l, long long us)
 	return ppoll(l->pfd, l->n, us < 0 ? NULL : &ts, NULL);
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct ploop *l = arg;
@@ -116,38 +115,37 @@ run_loop(void *arg)
 				continue;
 			n--;
 			l->pfd[i].revents = 0;
-			if ((fd = l->pfd[i].fd) == l->ev.srv->lfd)
+			if ((fd = l->pfd[i].fd) == l->ev.cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);
 		}
 	}
-	return NULL;
 }
 
-void
-model_poll(struct server *srv)
+static void *
+make_loop(const struct config *cfg, int i)
 {
 	struct ploop *l;
-	pthread_t t;
-	size_t nconns;
-	int i, e;
+	size_t nconns = cfg->fd_limit;
 
-	nconns = ev_table(srv);
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL ||
-		    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
-		    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
-			err(1, "event loop");
-		ev_loop_init(&l->ev, srv);
-		l->ev.open = p_open;
-		l->ev.watch = p_watch;
-		l->pfd[0].fd = srv->lfd;
-		l->pfd[0].events = POLLIN;
-		l->n = 1;
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->pfd = calloc(nconns, sizeof(*l->pfd))) == NULL ||
+	    (l->at = calloc(nconns, sizeof(*l->at))) == NULL)
+		err(1, "event loop");
+	ev_loop_init(&l->ev, cfg);
+	l->ev.open = p_open;
+	l->ev.watch = p_watch;
+	l->pfd[0].fd = cfg->lfd;
+	l->pfd[0].events = POLLIN;
+	l->n = 1;
+	return l;
+}
+
+void __attribute__((noreturn))
+model_poll(const struct config *cfg)
+{
+	ev_table(cfg);
+	loops_run(cfg, make_loop, run_loop);
 }

@@ -18,7 +18,7 @@ struct queue {
 	int		 cap, head, len;
 };
 
-static void *
+static void * __attribute__((noreturn))
 worker(void *arg)
 {
 	struct queue *q = arg;
@@ -35,11 +35,10 @@ worker(void *arg)
 		pthread_mutex_unlock(&q->mu);
 		serve_conn(fd);
 	}
-	return NULL;
 }
 
-void
-model_pool(struct server *srv)
+void __attribute__((noreturn))
+model_pool(const struct config *cfg)
 {
 	static struct queue q = {
 		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
@@ -50,23 +49,23 @@ model_pool(struct server *srv)
 	int i, e, fd;
 
 	/* As many waiting connections as workers: enough to hide hand-off. */
-	q.cap = srv->workers;
+	q.cap = cfg->workers;
 	if ((q.fds = calloc(q.cap, sizeof(*q.fds))) == NULL)
 		err(1, "queue");
 	if ((e = pthread_attr_init(&attr)) != 0 ||
-	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
-		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
-	for (i = 0; i < srv->workers; i++)
+	    (e = pthread_attr_setstacksize(&attr, cfg->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", cfg->stack);
+	for (i = 0; i < cfg->workers; i++)
 		if ((e = pthread_create(&t, &attr, worker, &q)) != 0)
 			errc(1, e, "worker thread %d of %d", i + 1,
-			    srv->workers);
+			    cfg->workers);
 
 	for (;;) {
 		pthread_mutex_lock(&q.mu);
 		while (q.len == q.cap)
 			pthread_cond_wait(&q.nonfull, &q.mu);
 		pthread_mutex_unlock(&q.mu);
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
 		pthread_mutex_lock(&q.mu);
 		q.fds[(q.head + q.len) % q.cap] = fd;

@@ -21,47 +21,48 @@
 
 #include "kit.h"
 
-static pthread_mutex_t *accept_lock;
-
-static void
-child_accept(struct server *srv, long locked)
+/* arg: the process-shared accept lock (prefork-lock), or NULL. */
+static void __attribute__((noreturn))
+child_accept(const struct config *cfg, void *arg)
 {
-	int fd, e;
+	pthread_mutex_t *lock = arg;
+	int fd;
 
 	for (;;) {
-		if (locked && (e = pthread_mutex_lock(accept_lock)) ==
-		    EOWNERDEAD)
-			pthread_mutex_consistent(accept_lock);
-		fd = net_accept(srv->lfd);
-		if (locked)
-			pthread_mutex_unlock(accept_lock);
-		if (conn_admit(srv, fd) == 0)
+		if (lock != NULL && pthread_mutex_lock(lock) == EOWNERDEAD)
+			pthread_mutex_consistent(lock);
+		fd = net_accept(cfg->lfd);
+		if (lock != NULL)
+			pthread_mutex_unlock(lock);
+		if (conn_admit(cfg, fd) == 0)
 			serve_conn(fd);
 	}
 }
 
 /* Start the children and leave the parent to the signal thread. */
-static void
-spawn_all(struct server *srv, void (*fn)(struct server *, long), long arg)
+static void __attribute__((noreturn))
+spawn_all(const struct config *cfg, void (*fn)(const struct config *, void *),
+    void *arg)
 {
 	int i;
 
-	for (i = 0; i < srv->workers; i++)
-		if (procs_spawn(fn, srv, arg) == -1)
-			err(1, "worker process %d of %d", i + 1, srv->workers);
+	for (i = 0; i < cfg->workers; i++)
+		if (procs_spawn(fn, cfg, arg) == -1)
+			err(1, "worker process %d of %d", i + 1, cfg->workers);
 	for (;;)
 		pause();
 }
 
-void
-model_prefork_nolock(struct server *srv)
+void __attribute__((noreturn))
+model_prefork_nolock(const struct config *cfg)
 {
-	spawn_all(srv, child_accept, 0);
+	spawn_all(cfg, child_accept, NULL);
 }
 
-void
-model_prefork_lock(struct server *srv)
+void __attribute__((noreturn))
+model_prefork_lock(const struct config *cfg)
 {
+	pthread_mutex_t *accept_lock;
 	pthread_mutexattr_t ma;
 
 	accept_lock = mmap(NULL, sizeof(*accept_lock), PROT_READ | PROT_WRITE,
@@ -74,7 +75,7 @@ model_prefork_lock(struct server *srv)
 	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
 	    pthread_mutex_init(accept_lock, &ma) != 0)
 		errx(1, "process-shared accept lock");
-	spawn_all(srv, child_accept, 1);
+	spawn_all(cfg, child_accept, accept_lock);
 }
 
 /*
@@ -133,9 +134,9 @@ struct pass_child {
 };
 
 static void
-child_pass(struct server *srv, long arg)
+child_pass(const struct config *cfg, void *arg)
 {
-	const struct pass_child *pc = (const struct pass_child *)arg;
+	const struct pass_child *pc = arg;
 	char idle = 0;
 	int fd, i, s = pc->s;
 
@@ -146,7 +147,7 @@ child_pass(struct server *srv, long arg)
 	for (i = 0; i < pc->n; i++)
 		if (pc->pfd[i].fd >= 0)
 			close(pc->pfd[i].fd);
-	close(srv->lfd);
+	close(cfg->lfd);
 	/* A closed socket means the parent is gone: so is our work. */
 	while ((fd = recv_fd(s)) != -1) {
 		serve_conn(fd);
@@ -160,9 +161,9 @@ child_pass(struct server *srv, long arg)
  * socketpair.  -1 (and errno) if it cannot be started.
  */
 static int
-spawn_pass(struct server *srv, struct pollfd *pfd, int i)
+spawn_pass(const struct config *cfg, struct pollfd *pfd, int i)
 {
-	struct pass_child pc = { -1, pfd, srv->workers };
+	struct pass_child pc = { -1, pfd, cfg->workers };
 	int sv[2], e;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
@@ -171,7 +172,7 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 	pfd[i].fd = sv[0];
 	pfd[i].events = POLLIN;
 	pc.s = sv[1];
-	if (procs_spawn(child_pass, srv, (long)&pc) == -1) {
+	if (procs_spawn(child_pass, cfg, &pc) == -1) {
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
@@ -183,75 +184,94 @@ spawn_pass(struct server *srv, struct pollfd *pfd, int i)
 	return 0;
 }
 
-void
-model_prefork_pass(struct server *srv)
+/* The parent's side of prefork-pass. */
+struct passer {
+	struct pollfd	*pfd;	/* each child's socketpair; [n]: listener */
+	char		*busy;	/* by child: serving a connection */
+	int		 n, nbusy, next;
+};
+
+/*
+ * Child i wrote (it is idle again) or its end closed: it died, killed or
+ * as the server stops, and its connection with it.  Its slot gets a new
+ * child unless the server is exiting.
+ */
+static void
+child_ready(const struct config *cfg, struct passer *p, int i)
 {
-	struct pollfd *pfd;
-	char *busy, byte;
-	int n = srv->workers, i, nbusy = 0, fd, next = 0;
+	char byte;
 
-	/* pfd[n] is the listening socket, polled only while a child is idle. */
-	if ((pfd = calloc(n + 1, sizeof(*pfd))) == NULL ||
-	    (busy = calloc(n, 1)) == NULL)
+	if (read(p->pfd[i].fd, &byte, 1) != 1) {
+		if (atomic_load(&server_stopping))
+			for (;;)
+				pause();
+		close(p->pfd[i].fd);
+		if (p->busy[i])
+			conn_closed();
+		if (spawn_pass(cfg, p->pfd, i) == -1) {
+			/* Busy for good: never given work. */
+			warn("worker process %d of %d: slot left empty", i + 1,
+			    p->n);
+			if (!p->busy[i])
+				p->nbusy++;
+			p->busy[i] = 1;
+			return;
+		}
+	}
+	if (p->busy[i]) {
+		p->busy[i] = 0;
+		p->nbusy--;
+	}
+}
+
+/* Accept a connection and pass it to the next idle child. */
+static void
+pass_one(const struct config *cfg, struct passer *p)
+{
+	int fd;
+
+	if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
+		return;
+	/* Round robin over the idle children spreads the work. */
+	while (p->busy[p->next])
+		p->next = (p->next + 1) % p->n;
+	if (send_fd(p->pfd[p->next].fd, fd) == 0) {
+		p->busy[p->next] = 1;
+		p->nbusy++;
+	} else
+		conn_closed();
+	close(fd);
+	p->next = (p->next + 1) % p->n;
+}
+
+void __attribute__((noreturn))
+model_prefork_pass(const struct config *cfg)
+{
+	struct passer p = { .n = cfg->workers };
+	int i;
+
+	if ((p.pfd = calloc(p.n + 1, sizeof(*p.pfd))) == NULL ||
+	    (p.busy = calloc(p.n, 1)) == NULL)
 		err(1, "prefork-pass");
-	for (i = 0; i < n; i++)
-		pfd[i].fd = -1;
-	for (i = 0; i < n; i++)
-		if (spawn_pass(srv, pfd, i) == -1)
-			err(1, "worker process %d of %d", i + 1, n);
-	pfd[n].fd = srv->lfd;
-	pfd[n].events = POLLIN;
-
+	for (i = 0; i < p.n; i++)
+		p.pfd[i].fd = -1;
+	for (i = 0; i < p.n; i++)
+		if (spawn_pass(cfg, p.pfd, i) == -1)
+			err(1, "worker process %d of %d", i + 1, p.n);
+	p.pfd[p.n].fd = cfg->lfd;
+	p.pfd[p.n].events = POLLIN;
 	for (;;) {
-		pfd[n].revents = 0;
-		if (poll(pfd, n + (nbusy < n), -1) == -1) {
+		p.pfd[p.n].revents = 0;
+		/* The listening socket only while a child is idle. */
+		if (poll(p.pfd, p.n + (p.nbusy < p.n), -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
 		}
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (read(pfd[i].fd, &byte, 1) != 1) {
-				/*
-				 * A child died (killed, or we are stopping):
-				 * its connection is gone, its slot gets a
-				 * new child unless the server is exiting.
-				 */
-				if (atomic_load(&server_stopping))
-					for (;;)
-						pause();
-				close(pfd[i].fd);
-				if (busy[i])
-					conn_closed();
-				if (spawn_pass(srv, pfd, i) == -1) {
-					/* Busy for good: never given work. */
-					warn("worker process %d of %d: slot "
-					    "left empty", i + 1, n);
-					if (!busy[i])
-						nbusy++;
-					busy[i] = 1;
-					continue;
-				}
-			}
-			if (busy[i]) {
-				busy[i] = 0;
-				nbusy--;
-			}
-		}
-		if (nbusy == n || !(pfd[n].revents & POLLIN))
-			continue;
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
-			continue;
-		/* Round robin over the idle children spreads the work. */
-		while (busy[next])
-			next = (next + 1) % n;
-		if (send_fd(pfd[next].fd, fd) == 0) {
-			busy[next] = 1;
-			nbusy++;
-		} else
-			conn_closed();
-		close(fd);
-		next = (next + 1) % n;
+		for (i = 0; i < p.n; i++)
+			if (p.pfd[i].revents != 0)
+				child_ready(cfg, &p, i);
+		if (p.nbusy < p.n && (p.pfd[p.n].revents & POLLIN))
+			pass_one(cfg, &p);
 	}
 }

@@ -14,11 +14,11 @@
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct prethread {
-	struct server	*srv;
+	const struct config *cfg;
 	bool		 locked;
 };
 
-static void *
+static void * __attribute__((noreturn))
 worker(void *arg)
 {
 	const struct prethread *pt = arg;
@@ -27,44 +27,43 @@ worker(void *arg)
 	for (;;) {
 		if (pt->locked)
 			pthread_mutex_lock(&accept_lock);
-		fd = net_accept(pt->srv->lfd);
+		fd = net_accept(pt->cfg->lfd);
 		if (pt->locked)
 			pthread_mutex_unlock(&accept_lock);
-		if (conn_admit(pt->srv, fd) == 0)
+		if (conn_admit(pt->cfg, fd) == 0)
 			serve_conn(fd);
 	}
-	return NULL;
 }
 
-static void
-prethread(struct server *srv, bool locked)
+static void __attribute__((noreturn))
+prethread(const struct config *cfg, bool locked)
 {
 	static struct prethread pt;
 	pthread_attr_t attr;
 	pthread_t t;
 	int i, e;
 
-	pt.srv = srv;
+	pt.cfg = cfg;
 	pt.locked = locked;
 	if ((e = pthread_attr_init(&attr)) != 0 ||
-	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
-		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
+	    (e = pthread_attr_setstacksize(&attr, cfg->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", cfg->stack);
 	/* The first worker is this thread; it is already running. */
-	for (i = 1; i < srv->workers; i++)
+	for (i = 1; i < cfg->workers; i++)
 		if ((e = pthread_create(&t, &attr, worker, &pt)) != 0)
 			errc(1, e, "worker thread %d of %d", i + 1,
-			    srv->workers);
+			    cfg->workers);
 	worker(&pt);
 }
 
-void
-model_prethread(struct server *srv)
+void __attribute__((noreturn))
+model_prethread(const struct config *cfg)
 {
-	prethread(srv, true);
+	prethread(cfg, true);
 }
 
-void
-model_prethread_nolock(struct server *srv)
+void __attribute__((noreturn))
+model_prethread_nolock(const struct config *cfg)
 {
-	prethread(srv, false);
+	prethread(cfg, false);
 }

@@ -4,9 +4,9 @@
  * the highest one at every wake-up.  A descriptor at or beyond
  * FD_SETSIZE does not fit in a set, and setting its bit would write past
  * it, so such a connection is closed as soon as it is accepted and
- * counted (closed over FD_SETSIZE; evconn.c does that before admission).
+ * counted (closed over FD_SETSIZE; core/evconn.c does that before admission).
  * One loop: all loops of a process share its descriptor numbers, so more
- * would not hold more.  The connections themselves are evconn.c's.
+ * would not hold more.  The connections themselves are core/evconn.c's.
  */
 #include <sys/types.h>
 #include <sys/select.h>
@@ -74,23 +74,23 @@ s_wait(struct sloop *l, fd_set *rd, fd_set *wr, long long us)
 	return select(l->maxfd + 1, rd, wr, NULL, us < 0 ? NULL : &tv);
 }
 
-void
-model_select(struct server *srv)
+void __attribute__((noreturn))
+model_select(const struct config *cfg)
 {
 	struct sloop *l;
 	fd_set rd, wr;
 	int n, fd, top;
 
-	ev_table(srv);
+	ev_table(cfg);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		err(1, "event loop");
-	ev_loop_init(&l->ev, srv);
+	ev_loop_init(&l->ev, cfg);
 	l->ev.open = s_open;
 	l->ev.watch = s_watch;
 	FD_ZERO(&l->rd);
 	FD_ZERO(&l->wr);
 	l->maxfd = -1;
-	s_watch(&l->ev, srv->lfd, EV_READ);
+	s_watch(&l->ev, cfg->lfd, EV_READ);
 	for (;;) {
 		if ((n = s_wait(l, &rd, &wr, ev_timers(&l->ev))) == -1) {
 			if (errno == EINTR)
@@ -107,7 +107,7 @@ model_select(struct server *srv)
 				continue;
 			/* In one set only: a connection reads or writes. */
 			n--;
-			if (fd == srv->lfd)
+			if (fd == cfg->lfd)
 				ev_accept(&l->ev);
 			else
 				ev_ready(&l->ev, fd);

@@ -21,8 +21,8 @@ conn_thread(void *arg)
 	return NULL;
 }
 
-void
-model_thread(struct server *srv)
+void __attribute__((noreturn))
+model_thread(const struct config *cfg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -31,20 +31,20 @@ model_thread(struct server *srv)
 	if ((e = pthread_attr_init(&attr)) != 0 ||
 	    (e = pthread_attr_setdetachstate(&attr,
 	    PTHREAD_CREATE_DETACHED)) != 0 ||
-	    (e = pthread_attr_setstacksize(&attr, srv->stack)) != 0)
-		errc(1, e, "thread attributes (stack %zu bytes)", srv->stack);
+	    (e = pthread_attr_setstacksize(&attr, cfg->stack)) != 0)
+		errc(1, e, "thread attributes (stack %zu bytes)", cfg->stack);
 
 	for (;;) {
-		if (conn_admit(srv, fd = net_accept(srv->lfd)) == -1)
+		if (conn_admit(cfg, fd = net_accept(cfg->lfd)) == -1)
 			continue;
-		if ((e = pthread_create(&t, &attr, conn_thread,
-		    (void *)(intptr_t)fd)) != 0) {
+		if (pthread_create(&t, &attr, conn_thread,
+		    (void *)(intptr_t)fd) != 0) {
 			/*
 			 * Out of threads or memory: this connection is
 			 * refused, the ones already served go on.
 			 */
 			count(&counters->create_failures);
-			/* Counted out before the peer can see EOF (echo.c). */
+			/* Counted out before the peer sees EOF: echo.c. */
 			conn_closed();
 			close(fd);
 		}

@@ -1,21 +1,18 @@
 /*
- * conn.c - a connection of the io_uring model: the requests it
- * submits, the ring buffers it takes and gives back, the echo it keeps,
- * and its end.  The completions that drive it are in models/uring/uring.c.
+ * models/uring/conn.c - a connection of the io_uring model: the requests
+ * it submits, the ring buffers it takes and gives back, and its end.  The
+ * echo it keeps is in its slot (core/loops.c); the completions that drive
+ * it are handled in uring.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <err.h>
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "uring.h"
 
 struct conn *uring_conns;
-size_t uring_nconns;
 
 /* A free submission slot; a full queue is submitted to make room. */
 struct io_uring_sqe *
@@ -44,8 +41,8 @@ uring_arm_accept(struct loop *l)
 	 * again, an accept joins the end of the queue and the loops take
 	 * turns.  Blocking sockets: io_uring never blocks on them, it polls.
 	 */
-	io_uring_prep_accept(sqe, l->srv->lfd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->srv->lfd));
+	io_uring_prep_accept(sqe, l->cfg->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, udata(REQ_ACCEPT, l->cfg->lfd));
 }
 
 void
@@ -146,37 +143,6 @@ uring_bufs_grow(struct loop *l)
 }
 
 /*
- * Keep n bytes at p in fd's pending echo: before what is there (the rest
- * of a short send) or after it (an arrival).  -1 when out of memory.
- */
-int
-uring_keep(int fd, const char *p, uint32_t n, int before)
-{
-	struct conn *c = &uring_conns[fd];
-	uint32_t have = c->len - c->off;
-	char *q;
-
-	if (!before && c->off == 0) {
-		/* Appending: large blocks grow in place (mremap). */
-		if ((q = realloc(c->pending, (size_t)have + n)) == NULL)
-			return -1;
-		memcpy(q + have, p, n);
-	} else {
-		if ((q = malloc((size_t)have + n)) == NULL)
-			return -1;
-		if (have > 0)
-			memcpy(q + (before ? n : 0), c->pending + c->off,
-			    have);
-		memcpy(q + (before ? 0 : have), p, n);
-		free(c->pending);
-	}
-	c->pending = q;
-	c->off = 0;
-	c->len = have + n;
-	return 0;
-}
-
-/*
  * The end of a connection: its slot is free and its descriptor closed.
  * Only here, once nothing of it is left in the kernel.
  */
@@ -185,21 +151,11 @@ conn_free(int fd)
 {
 	struct conn *c = &uring_conns[fd];
 
-	/* Echo counted when it was read but never sent is taken back. */
-	if (c->pending != NULL)
-		count_add(&counters->bytes, -(long)(c->len - c->off));
-	free(c->pending);
-	c->pending = NULL;
-	c->off = c->len = 0;
-	c->active_ms = 0;
 	c->req = REQ_NONE;
 	c->recv = RECV_OFF;
 	c->closing = 0;
 	c->streaming = 0;
-	/* Cleared before close(2), released: as in models/epoll.c. */
-	atomic_store_explicit(&c->owner, NULL, memory_order_release);
-	conn_closed();
-	close(fd);
+	slot_close(fd);
 }
 
 /*
@@ -219,9 +175,9 @@ uring_conn_next(struct loop *l, int fd)
 	}
 	if (c->req != REQ_NONE)
 		return;
-	if (c->pending != NULL)
-		uring_arm_send(l, fd, c->pending + c->off, c->len - c->off, 0,
-		    REQ_SEND_PENDING);
+	if (slots[fd].pending != NULL)
+		uring_arm_send(l, fd, slots[fd].pending + slots[fd].off,
+		    slots[fd].len - slots[fd].off, 0, REQ_SEND_PENDING);
 	else if (c->recv == RECV_OFF)
 		arm_recv(l, fd);
 }
@@ -242,22 +198,17 @@ uring_conn_close(struct loop *l, int fd)
 	uring_conn_next(l, fd);
 }
 
-/* A read or write failed: a reset, whatever the error. */
+/* A read or write failed with res, -errno: counted as every model does. */
 void
-uring_conn_reset(struct loop *l, int fd)
+uring_conn_reset(struct loop *l, int fd, int res)
 {
-	count(&counters->resets);
+	conn_failed(-res);
 	uring_conn_close(l, fd);
 }
 
 void
 uring_conn_open(struct loop *l, int fd)
 {
-	struct conn *c = &uring_conns[fd];
-
-	/* Pairs with the release in conn_free of the last owner. */
-	(void)atomic_load_explicit(&c->owner, memory_order_acquire);
-	c->active_ms = l->now_ms;
-	atomic_store_explicit(&c->owner, l, memory_order_relaxed);
+	slot_open(fd, l, l->now_us);
 	arm_recv(l, fd);
 }

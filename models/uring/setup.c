@@ -1,6 +1,7 @@
 /*
- * setup.c - setting up the io_uring model's rings, and the check
- * that this kernel has what the model needs, before anything listens.
+ * models/uring/setup.c - setting up the io_uring model's rings, and the
+ * check that this kernel has what the model needs, before anything
+ * listens.
  */
 #include <sys/types.h>
 #include <sys/mman.h>

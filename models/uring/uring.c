@@ -1,18 +1,20 @@
 /*
- * models/uring/uring.c - the io_uring answer to epoll: one ring per event loop,
- * and -w N loops in threads that share the listening socket, taking turns
- * at accepting on it.
+ * models/uring/uring.c - the io_uring answer to epoll: one ring per event
+ * loop, and -w N loops in threads that share the listening socket, taking
+ * turns at accepting on it.
  *
- * The echo follows models/epoll.c step for step.  Each connection has one
- * multishot receive, armed once: the poll under it stays armed between
- * messages, so a round trip costs one completion for the data and one
- * send, and no submission for the receive (a one-shot receive costs a
- * submission and a poll arm every time).  A receive takes a buffer from
- * the loop's provided-buffer ring only when data has arrived, so an idle
- * connection holds none.  The echo is sent from that buffer without
- * waiting; a send that comes back short keeps the rest per connection
- * (epoll's pending data) and gives the buffer back at once, so no buffer
- * is held across a wait and a few dozen serve thousands of connections.
+ * The echo follows the other event loops' (core/evconn.c) step for step,
+ * and keeps what it has to echo, counts its bytes and sweeps -t with
+ * theirs (core/loops.c).  Each connection has one multishot receive,
+ * armed once: the poll under it stays armed between messages, so a round
+ * trip costs one completion for the data and one send, and no submission
+ * for the receive (a one-shot receive costs a submission and a poll arm
+ * every time).  A receive takes a buffer from the loop's provided-buffer
+ * ring only when data has arrived, so an idle connection holds none.  The
+ * echo is sent from that buffer without waiting; a send that comes back
+ * short keeps the rest per connection (as the other loops keep theirs)
+ * and gives the buffer back at once, so no buffer is held across a wait
+ * and a few dozen serve thousands of connections.
  *
  * Reading pauses while an echo is still going out: data that arrives then
  * is kept after it, and the receive is cancelled, then armed again once
@@ -45,23 +47,12 @@
 
 #include <err.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "uring.h"
 
-#define SWEEP_MS	1000
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define SWEEP_MS	(SWEEP_US / 1000)
 
 /*
  * The kernel accepted (res is the descriptor) or failed (-errno); net.c
@@ -74,8 +65,8 @@ on_accept(struct loop *l, int res)
 {
 	int fd;
 
-	fd = net_accepted(res, (int)uring_nconns, &l->pause_ms);
-	if (fd != -1 && conn_admit(l->srv, fd) == 0)
+	fd = net_accepted(res, (int)nslots, &l->pause_ms);
+	if (fd != -1 && conn_admit(l->cfg, fd) == 0)
 		uring_conn_open(l, fd);
 	if (l->pause_ms != 0)
 		uring_arm_timer(l, &l->pause_ts, l->pause_ms, REQ_RESUME);
@@ -89,13 +80,12 @@ wait_delay(struct loop *l, int fd, const char *p, uint32_t n)
 {
 	struct io_uring_sqe *sqe;
 
-	if (uring_keep(fd, p, n, 0) == -1)
+	if (slot_keep(fd, p, n, KEEP_WAIT) == -1)
 		return -1;
 	sqe = uring_sqe(l);
 	io_uring_prep_timeout(sqe, &l->delay_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, udata(REQ_DELAY, fd));
 	uring_conns[fd].req = REQ_DELAY;
-	request_waiting(1);
 	return 0;
 }
 
@@ -112,21 +102,19 @@ on_data(struct loop *l, int fd, unsigned bid, uint32_t n)
 	struct conn *c = &uring_conns[fd];
 	int kept;
 
-	c->active_ms = l->now_ms;
+	slot_touch(fd, l->now_us);
 	request_work();
-	if (c->req != REQ_NONE || c->pending != NULL) {
+	if (c->req != REQ_NONE || slots[fd].pending != NULL) {
 		/* Sends without waiting for its echo: arm_recv, conn.c */
 		c->streaming = 1;
-		kept = uring_keep(fd, buf_addr(l, bid), n, 0);
-		/* Counted before the send, except what waits for -d. */
-		if (kept == 0 && c->req != REQ_DELAY)
-			count_add(&counters->bytes, n);
+		/* Joins the echo kept, and its -d wait if it has one. */
+		kept = slot_keep(fd, buf_addr(l, bid), n, KEEP_MORE);
 		uring_recv_stop(l, fd);
 	} else if (request_delay_us() > 0)
 		kept = wait_delay(l, fd, buf_addr(l, bid), n);
 	else {
 		/* Counted before the send, as in every model; see on_send. */
-		count_add(&counters->bytes, n);
+		echo_counted(n);
 		c->bid = (uint16_t)bid;
 		c->slen = n;
 		/* Without waiting: a full socket must not hold the buffer. */
@@ -158,7 +146,8 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 	if (c->closing || res == -ECANCELED || res == -EINTR ||
 	    res == -EAGAIN)
 		uring_conn_next(l, fd);
-	else if (res == -ENOBUFS && c->req == REQ_NONE && c->pending == NULL) {
+	else if (res == -ENOBUFS && c->req == REQ_NONE &&
+	    slots[fd].pending == NULL) {
 		/* All buffers are out: wait in line for one given back. */
 		c->recv = RECV_STARVED;
 		c->next_starved = -1;
@@ -170,11 +159,11 @@ on_recv(struct loop *l, int fd, int res, unsigned flags)
 		l->nobufs = 1;
 	} else if (res == -ENOBUFS)
 		;	/* received again once the echo has gone (conn_next) */
-	else if (res == 0 && c->req == REQ_NONE && c->pending == NULL)
+	else if (res == 0 && c->req == REQ_NONE && slots[fd].pending == NULL)
 		/* EOF, with everything read echoed. */
 		uring_conn_close(l, fd);
 	else if (res < 0)
-		uring_conn_reset(l, fd);
+		uring_conn_reset(l, fd, res);
 	/* EOF with echo still going out: received again after it. */
 }
 
@@ -188,18 +177,19 @@ on_send(struct loop *l, int fd, int res)
 
 	c->req = REQ_NONE;
 	if (sent > 0)
-		c->active_ms = l->now_ms;
+		slot_touch(fd, l->now_us);
 	if (rest > 0 && !c->closing && !failed) {
 		/* The peer is slow: keep the rest first, stop reading. */
-		kept = uring_keep(fd, buf_addr(l, c->bid) + sent, rest, 1);
+		kept = slot_keep(fd, buf_addr(l, c->bid) + sent, rest,
+		    KEEP_REST);
 		uring_recv_stop(l, fd);
 	}
 	/* Echo counted when it was read but not sent is taken back. */
 	if (rest > 0 && (c->closing || failed || kept == -1))
-		count_add(&counters->bytes, -(long)rest);
+		echo_unsent(rest);
 	uring_buf_give(l, c->bid);
 	if (failed && !c->closing)
-		uring_conn_reset(l, fd);
+		uring_conn_reset(l, fd, res);
 	else if (kept == -1)
 		/* Out of memory: the peer did nothing wrong (as epoll). */
 		uring_conn_close(l, fd);
@@ -214,18 +204,12 @@ on_delay(struct loop *l, int fd)
 	struct conn *c = &uring_conns[fd];
 
 	c->req = REQ_NONE;
-	request_waiting(-1);
-	if (c->closing) {
-		/* Never counted, so not taken back when freed. */
-		free(c->pending);
-		c->pending = NULL;
-		c->off = c->len = 0;
-	} else {
-		count_add(&counters->bytes, (long)(c->len - c->off));
-		/* The wait was the server's; the idle clock starts again. */
-		c->active_ms = l->now_ms;
-	}
-	/* A reset during the wait shows at the send, as in evconn.c. */
+	/* Closing, what was kept is dropped, never having been counted. */
+	slot_wait_end(fd, !c->closing);
+	/* The wait was the server's; the idle clock starts again. */
+	if (!c->closing)
+		slot_touch(fd, l->now_us);
+	/* A reset during the wait shows at the send, as in core/evconn.c. */
 	uring_conn_next(l, fd);
 }
 
@@ -237,17 +221,13 @@ on_send_pending(struct loop *l, int fd, int res)
 
 	c->req = REQ_NONE;
 	if (res > 0) {
-		c->off += (uint32_t)res;
-		c->active_ms = l->now_ms;
+		/* All of it sent: reading resumes (conn_next). */
+		(void)slot_sent(fd, (uint32_t)res);
+		slot_touch(fd, l->now_us);
 	}
 	if (!c->closing && res < 0 && res != -EAGAIN && res != -EINTR) {
-		uring_conn_reset(l, fd);
+		uring_conn_reset(l, fd, res);
 		return;
-	}
-	if (!c->closing && c->off == c->len) {
-		free(c->pending);
-		c->pending = NULL;
-		c->off = c->len = 0;
 	}
 	uring_conn_next(l, fd);
 }
@@ -277,26 +257,26 @@ feed_starved(struct loop *l)
 	l->freed = 0;
 }
 
-/*
- * Close this loop's connections that have been idle longer than -t.  One
- * on its -d timeout is not idle: the wait is the server's, not the peer's.
- */
+/* Closing already: the -t sweep leaves it be. */
+static int
+closing(void *loop, int fd)
+{
+	(void)loop;
+	return uring_conns[fd].closing;
+}
+
+static void
+close_idle(void *loop, int fd)
+{
+	uring_conn_close(loop, fd);
+}
+
+/* -t: close this loop's idle connections, and sweep again later. */
 static void
 sweep_idle(struct loop *l)
 {
-	long limit = l->srv->idle_timeout * 1000L;
-	struct conn *c;
-	size_t fd;
-
-	for (fd = 0; fd < uring_nconns; fd++) {
-		c = &uring_conns[fd];
-		if (atomic_load_explicit(&c->owner, memory_order_relaxed) ==
-		    l && !c->closing && c->req != REQ_DELAY &&
-		    l->now_ms - c->active_ms > limit) {
-			count(&counters->timeouts);
-			uring_conn_close(l, (int)fd);
-		}
-	}
+	slots_sweep(l, l->now_us, l->cfg->idle_timeout * 1000000LL, closing,
+	    close_idle);
 	uring_arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
 }
 
@@ -335,7 +315,7 @@ on_cqe(struct loop *l, const struct io_uring_cqe *cqe)
 	}
 }
 
-static void *
+static void * __attribute__((noreturn))
 run_loop(void *arg)
 {
 	struct loop *l = arg;
@@ -348,15 +328,15 @@ run_loop(void *arg)
 	uring_bufs_grow(l);
 	l->delay_ts.tv_sec = request_delay_us() / 1000000;
 	l->delay_ts.tv_nsec = request_delay_us() % 1000000 * 1000;
-	l->now_ms = now_ms();
+	l->now_us = timers_now();
 	uring_arm_accept(l);
-	if (l->srv->idle_timeout > 0)
+	if (l->cfg->idle_timeout > 0)
 		uring_arm_timer(l, &l->sweep_ts, SWEEP_MS, REQ_SWEEP);
 	for (;;) {
 		e = io_uring_submit_and_wait(&l->ring, 1);
 		if (e < 0 && e != -EINTR && e != -EAGAIN && e != -EBUSY)
 			errc(1, -e, "io_uring_submit_and_wait");
-		l->now_ms = now_ms();
+		l->now_us = timers_now();
 		n = 0;
 		io_uring_for_each_cqe(&l->ring, head, cqe) {
 			on_cqe(l, cqe);
@@ -365,33 +345,32 @@ run_loop(void *arg)
 		io_uring_cq_advance(&l->ring, n);
 		feed_starved(l);
 	}
-	return NULL;
 }
 
-void
-model_uring(struct server *srv)
+/* The ring itself is set up in the loop's own thread (run_loop). */
+static void *
+make_loop(const struct config *cfg, int i)
 {
 	struct loop *l;
-	pthread_t t;
-	int i, e;
 
-	uring_nconns = srv->fd_limit;
-	uring_conns = calloc(uring_nconns, sizeof(*uring_conns));
-	if (uring_conns == NULL)
+	(void)i;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		err(1, "event loop");
+	l->cfg = cfg;
+	l->starved_head = l->starved_tail = -1;
+	/* Address space only: pages come as buffers are used. */
+	l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
+	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->bufs == MAP_FAILED)
+		err(1, "receive buffers");
+	return l;
+}
+
+void __attribute__((noreturn))
+model_uring(const struct config *cfg)
+{
+	if ((uring_conns = calloc(slots_init(cfg), sizeof(*uring_conns))) ==
+	    NULL)
 		err(1, "connection table");
-	for (i = 0; i < srv->workers; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			err(1, "event loop");
-		l->srv = srv;
-		l->starved_head = l->starved_tail = -1;
-		/* Address space only: pages come as buffers are used. */
-		l->bufs = mmap(NULL, (size_t)BUFS_MAX * BUF_SIZE, PROT_READ |
-		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (l->bufs == MAP_FAILED)
-			err(1, "receive buffers");
-		if (i == srv->workers - 1)
-			run_loop(l);
-		if ((e = pthread_create(&t, NULL, run_loop, l)) != 0)
-			errc(1, e, "event loop %d of %d", i + 1, srv->workers);
-	}
+	loops_run(cfg, make_loop, run_loop);
 }

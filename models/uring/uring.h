@@ -1,6 +1,6 @@
 /*
- * uring.h - what the files of the io_uring model share: a connection's
- * state, a loop's, and the requests they have in the kernel.
+ * models/uring/uring.h - what the files of the io_uring model share: a
+ * connection's state, a loop's, and the requests they have in the kernel.
  */
 #ifndef URING_H
 #define URING_H
@@ -8,7 +8,7 @@
 #include <liburing.h>
 #include <stdint.h>
 
-#include "kit.h"
+#include "loops.h"
 
 #define BUF_SIZE	(16 * 1024)
 /*
@@ -45,19 +45,14 @@ enum recv_state {
 struct loop;
 
 /*
- * Indexed by descriptor and shared by the loops like epoll's table: owner
- * is atomic for the same reason (see conn_free).  A connection has at
- * most two requests in the kernel: its receive, and one send or -d
- * timeout (req).
+ * What io_uring adds to a connection's slot (loops.h), indexed by
+ * descriptor as the slots are.  A connection has at most two requests in
+ * the kernel: its receive, and one send or -d timeout (req).
  */
 struct conn {
-	_Atomic(struct loop *) owner;	/* NULL while the slot is free */
-	char		*pending;	/* echo kept, in order, not sent yet */
-	uint32_t	 off, len;	/* of pending */
-	long		 active_ms;	/* last read or write, for -t */
 	uint32_t	 slen;		/* length of a REQ_SEND */
 	uint16_t	 bid;		/* ring buffer of a REQ_SEND */
-	uint8_t		 req;		/* enum req: send or timeout in flight */
+	uint8_t		 req;		/* enum req: the send or timeout */
 	uint8_t		 recv;		/* enum recv_state */
 	uint8_t		 closing;	/* freed once nothing is in flight */
 	uint8_t		 streaming;	/* sent before its echo: one-shot */
@@ -65,7 +60,7 @@ struct conn {
 };
 
 struct loop {
-	struct server	*srv;
+	const struct config *cfg;
 	struct io_uring	 ring;
 	struct io_uring_buf_ring *br;
 	char		*bufs;		/* BUFS_MAX buffers, touched as used */
@@ -73,8 +68,8 @@ struct loop {
 	unsigned	 freed;		/* given back during this batch */
 	int		 nobufs;	/* a receive found the ring empty */
 	int		 starved_head, starved_tail;
-	long		 now_ms;	/* at the last wake-up */
-	long		 pause_ms;	/* net.c's backoff, or 0 */
+	long long	 now_us;	/* at the last wake-up */
+	long		 pause_ms;	/* core/net.c's backoff, or 0 */
 	/*
 	 * The kernel reads a timeout's timespec when it is submitted.  -d
 	 * is the same for every request, so one delay_ts serves them all.
@@ -82,9 +77,8 @@ struct loop {
 	struct __kernel_timespec sweep_ts, pause_ts, delay_ts;
 };
 
-/* Indexed by descriptor, uring_nconns long (conn.c). */
+/* Indexed by descriptor, nslots long (conn.c). */
 extern struct conn *uring_conns;
-extern size_t uring_nconns;
 
 static inline uint64_t
 udata(enum req r, int fd)
@@ -108,10 +102,9 @@ void	uring_arm_send(struct loop *, int, const char *, size_t, int,
 void	uring_recv_stop(struct loop *, int);
 void	uring_buf_give(struct loop *, unsigned);
 void	uring_bufs_grow(struct loop *);
-int	uring_keep(int, const char *, uint32_t, int);
 void	uring_conn_next(struct loop *, int);
 void	uring_conn_close(struct loop *, int);
-void	uring_conn_reset(struct loop *, int);
+void	uring_conn_reset(struct loop *, int, int);
 void	uring_conn_open(struct loop *, int);
 
 /* setup.c */
