@@ -179,6 +179,13 @@ enum workers {
 };
 
 /*
+ * What a model is: it runs the server and never returns.  Each model file
+ * declares its function with this type before defining it, and so does
+ * the table in models.c, so the compiler holds both to one signature.
+ */
+typedef void model_run(const struct config *);
+
+/*
  * What each model is, for -h, -M list, the memory budget and the
  * experiment runner, which reads -M list rather than keeping facts of its
  * own.  bounded: it serves at most a fixed number of connections at a
@@ -191,7 +198,7 @@ enum workers {
  */
 struct model {
 	const char	*name;
-	void		(*run)(const struct config *) __attribute__((noreturn));
+	model_run	*run __attribute__((noreturn));
 	void		(*check)(void);
 	enum conn_served served;
 	enum conn_watch	 watch;

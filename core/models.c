@@ -4,8 +4,9 @@
  * connection of each by.  No other file names a model.
  *
  * To add a model:
- *   1. write models/NAME.c (or a folder, as uring's) with model_NAME();
- *   2. declare model_NAME below, noreturn, beside the others;
+ *   1. write models/NAME.c (or a folder, as uring's): declare
+ *      `model_run model_NAME;` and define it, noreturn;
+ *   2. declare it below as the others are;
  *   3. add its entry to the table, in -M list's order, with every fact.
  */
 #include <sys/types.h>
@@ -21,20 +22,20 @@
 #define NORETURN	__attribute__((noreturn))
 
 /* The models, one file each in models/ (uring's, a folder). */
-void	model_thread(const struct config *) NORETURN;
-void	model_prethread(const struct config *) NORETURN;
-void	model_prethread_nolock(const struct config *) NORETURN;
-void	model_pool(const struct config *) NORETURN;
-void	model_prefork_nolock(const struct config *) NORETURN;
-void	model_prefork_lock(const struct config *) NORETURN;
-void	model_prefork_pass(const struct config *) NORETURN;
-void	model_fork(const struct config *) NORETURN;
-void	model_iterative(const struct config *) NORETURN;
-void	model_epoll(const struct config *) NORETURN;
-void	model_uring(const struct config *) NORETURN;
-void	model_poll(const struct config *) NORETURN;
-void	model_select(const struct config *) NORETURN;
-void	model_dispatch(const struct config *) NORETURN;
+model_run	model_thread NORETURN;
+model_run	model_prethread NORETURN;
+model_run	model_prethread_nolock NORETURN;
+model_run	model_pool NORETURN;
+model_run	model_prefork_nolock NORETURN;
+model_run	model_prefork_lock NORETURN;
+model_run	model_prefork_pass NORETURN;
+model_run	model_fork NORETURN;
+model_run	model_iterative NORETURN;
+model_run	model_epoll NORETURN;
+model_run	model_uring NORETURN;
+model_run	model_poll NORETURN;
+model_run	model_select NORETURN;
+model_run	model_dispatch NORETURN;
 /* models/uring/setup.c: exits saying what this kernel lacks for -M uring. */
 void	model_uring_check(void);
 

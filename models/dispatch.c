@@ -30,6 +30,8 @@
 
 #include "evconn.h"
 
+model_run	model_dispatch;
+
 #define MAX_EVENTS	256
 
 enum { ARMED, HELD, FIRED };

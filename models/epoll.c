@@ -13,6 +13,8 @@
 
 #include "evconn.h"
 
+model_run	model_epoll;
+
 #define MAX_EVENTS	256
 
 struct eloop {

@@ -7,6 +7,8 @@
 
 #include "kit.h"
 
+model_run	model_fork;
+
 /* arg: the connection's descriptor, in the child's copy of the parent. */
 static void
 child(const struct config *cfg, void *arg)

@@ -5,6 +5,8 @@
  */
 #include "kit.h"
 
+model_run	model_iterative;
+
 void __attribute__((noreturn))
 model_iterative(const struct config *cfg)
 {

@@ -16,6 +16,8 @@
 
 #include "evconn.h"
 
+model_run	model_poll;
+
 struct ploop {
 	struct evloop	 ev;	/* first: evconn.c's callbacks get &ev */
 	struct pollfd	*pfd;	/* [0] is the listening socket */

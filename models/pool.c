@@ -11,6 +11,8 @@
 
 #include "kit.h"
 
+model_run	model_pool;
+
 struct queue {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 nonempty, nonfull;

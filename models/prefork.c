@@ -21,6 +21,8 @@
 
 #include "kit.h"
 
+model_run	model_prefork_nolock, model_prefork_lock, model_prefork_pass;
+
 /* arg: the process-shared accept lock (prefork-lock), or NULL. */
 static void __attribute__((noreturn))
 child_accept(const struct config *cfg, void *arg)

@@ -11,6 +11,8 @@
 
 #include "kit.h"
 
+model_run	model_prethread, model_prethread_nolock;
+
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct prethread {

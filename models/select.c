@@ -17,6 +17,8 @@
 
 #include "evconn.h"
 
+model_run	model_select;
+
 struct sloop {
 	struct evloop	 ev;	/* first: evconn.c's callbacks get &ev */
 	fd_set		 rd, wr;	/* what each descriptor waits for */

@@ -52,6 +52,8 @@
 
 #include "uring.h"
 
+model_run	model_uring;
+
 #define SWEEP_MS	(SWEEP_US / 1000)
 
 /*
