@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 )
@@ -72,7 +72,7 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if root == "" {
 		root = "/proc/sys"
 	}
-	tu := &exec.Tuning{Root: root}
+	tu := &proc.Tuning{Root: root}
 	// Restores on every way out of this function: normal end, error
 	// returns, an interrupt (the loop stops, then returns) and a panic.
 	defer restore(c, tu)
@@ -82,7 +82,7 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	for _, n := range chk.notes {
 		c.note("%s", n)
 	}
-	tuned := append([]exec.SysctlChange{}, tu.Saved...)
+	tuned := append([]proc.SysctlChange{}, tu.Saved...)
 	run := z
 	run.counts = chk.counts
 	c.meta.Reps, c.meta.Counts = 1, run.counts
@@ -180,7 +180,7 @@ func stretchShort(o plan.Options, pre []plan.Precond) string {
 		return ""
 	case !o.Tune:
 		return strings.Join(tunable, "; ") + ": rerun with TUNE=1 (as root) to raise it for the run"
-	case !exec.IsRoot():
+	case !proc.IsRoot():
 		return strings.Join(tunable, "; ") + ": -tune needs root"
 	}
 	return ""
@@ -202,7 +202,7 @@ func c100kShortfalls(o plan.Options, short []plan.Precond, stderr io.Writer) int
 		fmt.Fprintf(stderr, "or rerun with -tune as root (the runner sets them and restores the old values afterwards)\n")
 		return 1
 	}
-	if len(short) > 0 && !exec.IsRoot() {
+	if len(short) > 0 && !proc.IsRoot() {
 		var f []string
 		for _, p := range short {
 			f = append(f, "`"+p.Fix+"`")
@@ -214,7 +214,7 @@ func c100kShortfalls(o plan.Options, short []plan.Precond, stderr io.Writer) int
 
 // tune raises the sysctls that fall short and keeps a script that puts
 // them back, in case the runner is killed before it can.
-func tune(c *campaign, tu *exec.Tuning, short []plan.Precond) error {
+func tune(c *campaign, tu *proc.Tuning, short []plan.Precond) error {
 	for _, p := range short {
 		if err := tu.Set(p.Sysctl, p.Want); err != nil {
 			return err
@@ -229,7 +229,7 @@ func tune(c *campaign, tu *exec.Tuning, short []plan.Precond) error {
 }
 
 // restore puts back what tune changed; a second call does nothing.
-func restore(c *campaign, tu *exec.Tuning) {
+func restore(c *campaign, tu *proc.Tuning) {
 	if len(tu.Saved) == 0 {
 		return
 	}

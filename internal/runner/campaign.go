@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -86,7 +86,7 @@ func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, not
 	if err := os.MkdirAll(c.rawDir, 0o755); err != nil {
 		return nil, err
 	}
-	kpt, cal := exec.Calibrate(exec.Params{ProcRoot: o.ProcRoot}.ProcFS())
+	kpt, cal := proc.Calibrate(proc.Params{ProcRoot: o.ProcRoot}.ProcFS())
 	c.meta = results.Meta{Calibration: cal,
 		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
 		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
@@ -107,12 +107,12 @@ func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, not
 func pinCPUs(o plan.Options) (plan.CPUSets, string) {
 	sets, err := o.Pinning()
 	if err == nil {
-		err = exec.CheckTaskset(plan.FormatCPUList(sets.Client))
+		err = proc.CheckTaskset(plan.FormatCPUList(sets.Client))
 	}
 	switch {
 	case errors.Is(err, plan.ErrOneCPU):
 		return plan.CPUSets{}, fmt.Sprintf("only %d CPU available", runtime.NumCPU())
-	case errors.Is(err, osexec.ErrNotFound):
+	case errors.Is(err, exec.ErrNotFound):
 		return plan.CPUSets{}, "taskset not found (install util-linux)"
 	case err != nil:
 		return plan.CPUSets{}, "`taskset -c` failed: " + err.Error()
@@ -173,14 +173,14 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 		c.meta.Servers = append(c.meta.Servers, rs.spec)
 	}
 	rs = c.sized(rs)
-	p := exec.Params{
+	p := proc.Params{
 		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs,
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
 		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads, MemFloorKiB: rs.memFloorKiB,
 		Machine: rs.machine, ProcRoot: c.o.ProcRoot,
 	}
-	r := exec.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
+	r := proc.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
 	if r.Status != results.StatusOK {
 		fmt.Fprintf(c.stderr, "  -> %s: %s\n", r.Status, r.Detail)
 	}

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/sysinfo"
@@ -109,7 +109,7 @@ func (ceiling) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if root == "" {
 		root = "/proc/sys"
 	}
-	tu := &exec.Tuning{Root: root}
+	tu := &proc.Tuning{Root: root}
 	defer restore(c, tu)
 	c.meta.Reps = 1
 	if err := cr.verify(tu); err != nil {
@@ -136,7 +136,7 @@ func (ceiling) Run(o plan.Options, stdout, stderr io.Writer) int {
 // preconditions checks that the calibration can run at all; code is the
 // exit status when it cannot, else -1.
 func (cr *ceilRun) preconditions(stderr io.Writer) int {
-	if cr.o.Tune && !exec.IsRoot() {
+	if cr.o.Tune && !proc.IsRoot() {
 		return fail(stderr, "-tune needs root to write /proc/sys; run as root, or without -tune for the ceilings as the machine is configured")
 	}
 	ps, _ := plan.CheckSystem(cr.sys, cr.calib[1], true)
@@ -148,7 +148,7 @@ func (cr *ceilRun) preconditions(stderr io.Writer) int {
 
 // verify calibrates every server, predicts its ceiling, raises what
 // -tune must for the steps, and holds the steps within the budget.
-func (cr *ceilRun) verify(tu *exec.Tuning) error {
+func (cr *ceilRun) verify(tu *proc.Tuning) error {
 	cr.floorKiB = int64((1 - ceilMemShare) * cr.sys.MemAvailableKiB)
 	fmt.Fprintf(cr.c.stderr, "experiment: ceiling: %d servers, calibration at %v connections, then steps within %s; no run may take MemAvailable below %d MiB; writing %s\n",
 		len(cr.specs), cr.calib, cr.budget, cr.floorKiB/1024, cr.c.dir)
@@ -215,7 +215,7 @@ func (ceiling) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 
 // write finishes the campaign and builds the report; code is the exit
 // status when that fails, else -1.
-func (cr *ceilRun) write(tu *exec.Tuning) (report.CeilingReport, int) {
+func (cr *ceilRun) write(tu *proc.Tuning) (report.CeilingReport, int) {
 	var counts []int
 	for _, s := range cr.servers {
 		for _, st := range s.Steps {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/plots"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 )
@@ -135,7 +135,7 @@ func (cr *ceilRun) capOf(s *report.CeilingServer) (int64, string) {
 // the thread limits for servers without a thread per connection);
 // without it the caps already fit the machine, and a short listen backlog
 // is noted.
-func (cr *ceilRun) tune(tu *exec.Tuning) error {
+func (cr *ceilRun) tune(tu *proc.Tuning) error {
 	var all, threaded int64
 	for i, s := range cr.servers {
 		if s.Stopped != "" {

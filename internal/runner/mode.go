@@ -2,7 +2,7 @@
 // mode and runs it. A mode is one kind of experiment (the default matrix,
 // -bench, -c100k, -models, -keepalive, -soak, -ceiling); the jobs they share live in the
 // subpackages: plan (options, the kit, servers and workloads, the
-// machine's limits), exec (one run's processes and probes), results (the
+// machine's limits), proc (one run's processes and probes), results (the
 // record and the figures), report (tables, Markdown, CSV, summaries) and
 // plots.
 package runner

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/testkit"
@@ -214,7 +214,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for name, v := range files {
-		p := exec.SysctlPath(root, name)
+		p := proc.SysctlPath(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 
 func sysctlValue(t *testing.T, root, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(exec.SysctlPath(root, name))
+	b, err := os.ReadFile(proc.SysctlPath(root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +236,9 @@ func sysctlValue(t *testing.T, root, name string) string {
 
 func withRoot(t *testing.T, root bool) {
 	t.Helper()
-	old := exec.IsRoot
-	exec.IsRoot = func() bool { return root }
-	t.Cleanup(func() { exec.IsRoot = old })
+	old := proc.IsRoot
+	proc.IsRoot = func() bool { return root }
+	t.Cleanup(func() { proc.IsRoot = old })
 }
 
 func c100kOptions(t *testing.T, counts []int) plan.Options {
@@ -422,7 +422,7 @@ func TestModeUsageErrors(t *testing.T) {
 
 func TestTuningSetRestore(t *testing.T) {
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
-	tu := &exec.Tuning{Root: root}
+	tu := &proc.Tuning{Root: root}
 	if err := tu.Set("kernel.pid_max", "203776"); err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/srvreport"
 	"tenkthreads/internal/sysinfo"
 )
@@ -107,7 +107,7 @@ func (soak) Run(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(dir)
 	z.json = filepath.Join(dir, "server.json")
-	srv, _, why := exec.StartServer([]string{z.server, "-p", "0", "-M", z.model, "-j", z.json},
+	srv, _, why := proc.StartServer([]string{z.server, "-p", "0", "-M", z.model, "-j", z.json},
 		filepath.Join(dir, "server.log"), 10*time.Second, 10*time.Second)
 	if srv == nil {
 		fmt.Fprintf(stderr, "soak: bin/10kthreads did not start: %s\n", why)
@@ -120,7 +120,7 @@ func (soak) Run(o plan.Options, stdout, stderr io.Writer) int {
 
 // churn warms the server up, measures it idle, churns the connections
 // through it, measures it idle again and judges the growth.
-func churn(z soakConfig, srv *exec.Server, stdout, stderr io.Writer) int {
+func churn(z soakConfig, srv *proc.Server, stdout, stderr io.Writer) int {
 	// A short churn first: the first connections grow the thread stack
 	// cache and malloc arenas once, which is not a leak.
 	if !soakClient(z, srv.Addr, stderr, "-rounds", "5") {
@@ -172,7 +172,7 @@ func soakClient(z soakConfig, addr string, stderr io.Writer, args ...string) boo
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(z.limit+120)*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	cmd := osexec.CommandContext(ctx, z.client, append([]string{"-host", addr, "-n", strconv.Itoa(z.conns), "-reconnect", "-quiet"}, args...)...)
+	cmd := exec.CommandContext(ctx, z.client, append([]string{"-host", addr, "-n", strconv.Itoa(z.conns), "-reconnect", "-quiet"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintf(stderr, "soak: bin/client failed:\n%s%s", out.String(), errb.String())
@@ -184,10 +184,10 @@ func soakClient(z soakConfig, addr string, stderr io.Writer, args ...string) boo
 // settle asks for a report until the server is idle and its threads and
 // descriptors have settled (threads exit just after counting out); after
 // is the uptime of the last report taken.
-func settle(z soakConfig, srv *exec.Server, after *float64, stderr io.Writer) (idle, bool) {
+func settle(z soakConfig, srv *proc.Server, after *float64, stderr io.Writer) (idle, bool) {
 	last, now := "", ""
 	for range 150 {
-		r, _, err := exec.TakeReport(srv.Pid, z.json, *after, 15*time.Second)
+		r, _, err := proc.TakeReport(srv.Pid, z.json, *after, 15*time.Second)
 		if err != nil {
 			fmt.Fprintf(stderr, "soak: %v\n", err)
 			return idle{}, false

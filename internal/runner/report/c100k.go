@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -56,7 +56,7 @@ type C100KReport struct {
 	Header
 	WallS         float64                `json:"wall_s"`
 	Preconditions []plan.Precond         `json:"preconditions"`
-	Tuned         []exec.SysctlChange    `json:"tuned"`
+	Tuned         []proc.SysctlChange    `json:"tuned"`
 	Rows          []C100KRow             `json:"rows"`
 	Targets       []BenchTarget          `json:"targets"`
 	Notes         []string               `json:"notes"`
@@ -74,7 +74,7 @@ type C100KSkipped struct {
 }
 
 // ChangesText lists sysctl changes for people.
-func ChangesText(cs []exec.SysctlChange) string {
+func ChangesText(cs []proc.SysctlChange) string {
 	var f []string
 	for _, c := range cs {
 		f = append(f, fmt.Sprintf("%s (%s → %s)", c.Name, c.Old, c.New))
@@ -91,13 +91,13 @@ func WallTarget(wall float64) BenchTarget {
 
 // BuildC100K summarises a c100k run; the targets judge the thread model
 // at each count of judged (the first also against refCount for memory).
-func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlChange, skipped []C100KSkipped, procs map[string][2]int, refCount int, judged []int) C100KReport {
+func BuildC100K(res *results.Results, pre []plan.Precond, tuned []proc.SysctlChange, skipped []C100KSkipped, procs map[string][2]int, refCount int, judged []int) C100KReport {
 	m := res.Meta
 	rep := C100KReport{Header: header(C100KSchema, m),
 		Preconditions: pre, Tuned: tuned, Notes: m.Notes, Environment: m.Env, KStackPerThr: m.KStackPerThreadKiB,
 		Rows: []C100KRow{}, Targets: []BenchTarget{}, Skipped: skipped, Interference: map[string]results.Num{}}
 	if rep.Tuned == nil {
-		rep.Tuned = []exec.SysctlChange{}
+		rep.Tuned = []proc.SysctlChange{}
 	}
 	if rep.Skipped == nil {
 		rep.Skipped = []C100KSkipped{}

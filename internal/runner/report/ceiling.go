@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -71,7 +71,7 @@ type CeilingReport struct {
 	MemAvailableKiB float64             `json:"mem_available_kib"`
 	MemCapShare     float64             `json:"mem_cap_share"`
 	SafeFraction    float64             `json:"safe_fraction"`
-	Tuned           []exec.SysctlChange `json:"tuned"`
+	Tuned           []proc.SysctlChange `json:"tuned"`
 	// OOMKills is how many processes the kernel's OOM killer killed
 	// during the run (machine-wide).
 	OOMKills     results.Num     `json:"oom_kills"`
@@ -83,7 +83,7 @@ type CeilingReport struct {
 
 // NewCeilingReport opens the report of a ceiling run.
 func NewCeilingReport(m results.Meta) CeilingReport {
-	return CeilingReport{Header: header(CeilingSchema, m), Tuned: []exec.SysctlChange{}, Servers: []CeilingServer{},
+	return CeilingReport{Header: header(CeilingSchema, m), Tuned: []proc.SysctlChange{}, Servers: []CeilingServer{},
 		KStackPerThr: m.KStackPerThreadKiB, Notes: m.Notes, Environment: m.Env}
 }
 

@@ -39,7 +39,7 @@ type UnitCost struct {
 }
 
 // Calibration is the kernel's cost per unit on this machine, measured
-// once at the start of a campaign (exec.Calibrate). The kernel
+// once at the start of a campaign (proc.Calibrate). The kernel
 // stack per thread is Meta.KStackPerThreadKiB.
 type Calibration struct {
 	Basis string `json:"basis"`

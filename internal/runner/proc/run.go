@@ -1,10 +1,10 @@
-package exec
+package proc
 
 import (
 	"context"
 	"fmt"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -268,7 +268,7 @@ func runClient(argv []string, logPath string, timeout time.Duration, srv *Server
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cli := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cli := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cli.Stdout, cli.Stderr = log, log
 	// At the time limit the client is interrupted first, so it still
 	// writes its report (marked interrupted); killed only if it lingers.
