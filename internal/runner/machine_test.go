@@ -71,7 +71,7 @@ func checkParts(t *testing.T, dir string) {
 	}
 	sum := 0.0
 	for _, p := range results.MachineParts {
-		sum += num(p.Key)
+		sum += num(p.Figure.Key())
 	}
 	if m := num("machine_kib_per_conn"); math.Abs(m-sum) > 1e-9*m {
 		t.Errorf("machine_kib_per_conn %v, the parts add up to %v", m, sum)

@@ -244,11 +244,11 @@ func TestFakeOKRunHasFigures(t *testing.T) {
 		t.Fatalf("%d cells, want 1", len(res.Cells))
 	}
 	c := res.Cells[0]
-	if c.Status() != results.StatusOK || c.Stat("server_max_conc").Med.V != 5 || c.Stat("errors").Med.V != 0 {
-		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.Stat("server_max_conc").Med, c.Stat("errors").Med)
+	if c.Status() != results.StatusOK || c.Stat(results.ServerMaxConc).Med.V != 5 || c.Stat(results.Errors).Med.V != 0 {
+		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.Stat(results.ServerMaxConc).Med, c.Stat(results.Errors).Med)
 	}
 	// The fake client records no round trip: latency must read as not measured.
-	if c.Stat("rtt_p99_us").Med.Set || !strings.Contains(report.SummaryTable(res.Cells), "–") {
+	if c.Stat(results.RTTP99).Med.Set || !strings.Contains(report.SummaryTable(res.Cells), "–") {
 		t.Errorf("unmeasured latency shown as a number")
 	}
 }

@@ -121,11 +121,11 @@ func BuildC100K(res *results.Results, pre []plan.Precond, tuned []proc.SysctlCha
 
 func c100kRow(c *results.Cell, pc [2]int) C100KRow {
 	row := C100KRow{Server: c.Server, Label: c.Label, Conns: c.Conns, ServerProcs: pc[0], ClientProcs: pc[1],
-		Status: c.Status(), Errors: c.Stat("errors").Med, Established: c.Stat("established").Med, Verified: c.Stat("verified").Med,
-		ServerHeld: c.Stat("held_conns").Med, ConnectAllS: c.Stat("connect_all_s").Med, RampPerS: c.Stat("ramp_conns_per_s").Med,
-		ListenDrops:    c.Stat("listen_drops").Med,
-		UserKiBPerConn: c.Stat("hold_kib_per_conn").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
-		ServerCPUS: c.Stat("server_cpu_s").Med, ClientCPUS: c.Stat("client_cpu_s").Med, OtherCPUPct: c.Stat("other_cpu_pct").Med}
+		Status: c.Status(), Errors: c.Stat(results.Errors).Med, Established: c.Stat(results.Established).Med, Verified: c.Stat(results.Verified).Med,
+		ServerHeld: c.Stat(results.HeldConns).Med, ConnectAllS: c.Stat(results.ConnectAllS).Med, RampPerS: c.Stat(results.RampConnsPerS).Med,
+		ListenDrops:    c.Stat(results.ListenDrops).Med,
+		UserKiBPerConn: c.Stat(results.HoldKiBPerConn).Med, KStackPerConn: c.Stat(results.HoldKStackKiBPerConn).Med,
+		ServerCPUS: c.Stat(results.ServerCPUS).Med, ClientCPUS: c.Stat(results.ClientCPUS).Med, OtherCPUPct: c.Stat(results.OtherCPUPct).Med}
 	if row.UserKiBPerConn.Set && row.KStackPerConn.Set {
 		row.TotalPerConn = results.N(row.UserKiBPerConn.V + row.KStackPerConn.V)
 	}
