@@ -41,22 +41,22 @@ func planBench(o plan.Options, sys plan.System) benchPlan {
 		p = benchPlan{counts: []int{100, 1000}, reps: 1, hold: time.Second, echo: 500 * time.Millisecond,
 			bulk: time.Second, bulkReps: 1, forkN: 1000, forkReps: 1}
 	}
-	if o.CountsSet {
-		p.counts = o.Counts
-		p.forkN = o.Counts[len(o.Counts)-1]
+	if o.Counts.Given {
+		p.counts = o.Counts.V
+		p.forkN = o.Counts.V[len(o.Counts.V)-1]
 	}
-	if o.RepsSet {
-		p.reps, p.bulkReps, p.forkReps = o.Reps, o.Reps, min(o.Reps, p.forkReps)
+	if o.Reps.Given {
+		p.reps, p.bulkReps, p.forkReps = o.Reps.V, o.Reps.V, min(o.Reps.V, p.forkReps)
 	}
-	if o.HoldSet {
-		p.hold = o.Hold
+	if o.Hold.Given {
+		p.hold = o.Hold.V
 	}
-	if o.EchoSet {
-		p.echo, p.bulk = o.Echo, o.Echo
+	if o.Echo.Given {
+		p.echo, p.bulk = o.Echo.V, o.Echo.V
 	}
 	p.scaleN = sys.MaxConnsForFD() / 100 * 100
 	p.scaleFit = p.scaleN
-	if o.Quick || o.CountsSet {
+	if o.Quick || o.Counts.Given {
 		p.scaleN = min(p.scaleN, 2*p.counts[len(p.counts)-1])
 	}
 	p.scaleClientPs = 1
@@ -66,7 +66,7 @@ func planBench(o plan.Options, sys plan.System) benchPlan {
 	return p
 }
 
-func (bench) Run(o plan.Options, stdout, stderr io.Writer) int {
+func (bench) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -79,13 +79,13 @@ func (bench) Run(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	compared := kit.Compared()
 	var fork *results.ServerSpec
-	if o.ServerOverride != nil {
-		compared = o.ServerOverride
+	if env.Servers != nil {
+		compared = env.Servers
 	} else if _, ok := kit.Models.Get("fork"); ok {
 		f := kit.Spec("fork")
 		fork = &f
 	}
-	c, err := newCampaign(o, "bench", kit, sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, env, "bench", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}

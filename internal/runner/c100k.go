@@ -39,16 +39,16 @@ func sizesC100K(o plan.Options) c100kSizes {
 	if o.Quick {
 		z = c100kSizes{counts: []int{10000, 25000}, refCount: 5000, hold: time.Second}
 	}
-	if o.CountsSet {
-		z.counts, z.stretch, z.refCount = o.Counts, nil, 0
+	if o.Counts.Given {
+		z.counts, z.stretch, z.refCount = o.Counts.V, nil, 0
 	}
-	if o.HoldSet {
-		z.hold = o.Hold
+	if o.Hold.Given {
+		z.hold = o.Hold.V
 	}
 	return z
 }
 
-func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
+func (c100k) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -56,23 +56,19 @@ func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
 	sys := plan.ReadSystem()
 	z := sizesC100K(o)
 	servers := kit.Compared()
-	if o.ServerOverride != nil {
-		servers = o.ServerOverride
+	if env.Servers != nil {
+		servers = env.Servers
 	}
 	chk, code := c100kPreconditions(o, sys, z, servers, stderr)
 	if code >= 0 {
 		return code
 	}
-	c, err := newCampaign(o, "c100k", kit, sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, env, "c100k", kit, sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	defer c.close()
-	root := o.SysctlRoot
-	if root == "" {
-		root = "/proc/sys"
-	}
-	tu := &proc.Tuning{Root: root}
+	tu := &proc.Tuning{Root: env.sysctlRoot()}
 	// Restores on every way out of this function: normal end, error
 	// returns, an interrupt (the loop stops, then returns) and a panic.
 	defer restore(c, tu)

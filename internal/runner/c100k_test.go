@@ -79,10 +79,10 @@ func TestC100KListenBacklog(t *testing.T) {
 	withRoot(t, true)
 	for _, tune := range []bool{false, true} {
 		root := fakeSysctls(t, map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "2048"})
-		o := c100kOptions(t, []int{40})
-		o.Tune, o.SysctlRoot = tune, root
+		o, env := c100kOptions(t, []int{40})
+		o.Tune, env.SysctlRoot = tune, root
 		var stdout, stderr bytes.Buffer
-		if code := Execute(o, &stdout, &stderr); code != 0 {
+		if code := Execute(o, env, &stdout, &stderr); code != 0 {
 			t.Fatalf("-tune %v: exit %d\n%s", tune, code, stderr.String())
 		}
 		var rep report.C100KReport

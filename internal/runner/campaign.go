@@ -21,6 +21,9 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
+// serverStartTimeout is how long a server may take to print its start line.
+const serverStartTimeout = 10 * time.Second
+
 // notifySignals is replaced in tests to deliver a fake interrupt.
 var notifySignals = func(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) }
 
@@ -32,6 +35,7 @@ var stopSignals = func(c chan<- os.Signal) { signal.Stop(c) }
 // results.Load and report.Write work on it.
 type campaign struct {
 	o          plan.Options
+	env        Env
 	dir        string
 	rawDir     string
 	clientPath string
@@ -60,8 +64,8 @@ var defaultText = campaignText{
 
 // newCampaign creates results/KIND-<date-time>/ (results/<date-time>/ for
 // the matrix, whose kind is ""); notes go first in meta.json's notes.
-func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, notes []string, text campaignText, stderr io.Writer) (*campaign, error) {
-	c := &campaign{o: o, kit: kit, stderr: stderr, started: time.Now(), clientPath: filepath.Join(o.Bin, "client"), interrupted: text.note}
+func newCampaign(o plan.Options, env Env, kind string, kit plan.Kit, sys plan.System, notes []string, text campaignText, stderr io.Writer) (*campaign, error) {
+	c := &campaign{o: o, env: env, kit: kit, stderr: stderr, started: time.Now(), clientPath: filepath.Join(o.Bin, "client"), interrupted: text.note}
 	pinning := "not pinned (-no-pin)"
 	if !o.NoPin {
 		var why string
@@ -86,10 +90,10 @@ func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, not
 	if err := os.MkdirAll(c.rawDir, 0o755); err != nil {
 		return nil, err
 	}
-	kpt, cal := proc.Calibrate(proc.Params{ProcRoot: o.ProcRoot}.ProcFS())
+	kpt, cal := proc.Calibrate(proc.Params{ProcRoot: env.ProcRoot}.ProcFS())
 	c.meta = results.Meta{Calibration: cal,
 		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
-		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
+		Reps: o.MatrixReps(), Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
 		CPUs: runtime.NumCPU(), Notes: notes, ServerCPUs: append([]int{}, c.cpus.Server...), ClientCPUs: append([]int{}, c.cpus.Client...),
 	}
 	c.sigc = make(chan os.Signal, 1)
@@ -176,9 +180,9 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 	p := proc.Params{
 		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs,
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
-		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
+		StartTimeout: serverStartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads, MemFloorKiB: rs.memFloorKiB,
-		Machine: rs.machine, ProcRoot: c.o.ProcRoot,
+		Machine: rs.machine, ProcRoot: c.env.ProcRoot,
 	}
 	r := proc.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
 	if r.Status != results.StatusOK {

@@ -25,8 +25,8 @@ func (ceiling) Info() plan.ModeFlag {
 		Help: "the most connections each server can hold on this machine and the limit that stops it: predicted, then held in steps (make ceiling)"}
 }
 
-func (ceiling) Check(o *plan.Options) error {
-	if o.CountsSet && (len(o.Counts) != 2 || o.Counts[0] == o.Counts[1]) {
+func (ceiling) Check(o *plan.Options, _ Env) error {
+	if o.Counts.Given && (len(o.Counts.V) != 2 || o.Counts.V[0] == o.Counts.V[1]) {
 		return plan.UsageError{Msg: "-ceiling takes two different -counts, the calibration's (default 2000,10000); the steps follow from them"}
 	}
 	return nil
@@ -77,7 +77,7 @@ func ceilingServers(kit plan.Kit) []results.ServerSpec {
 	return append(out, kit.GoRef())
 }
 
-func (ceiling) Run(o plan.Options, stdout, stderr io.Writer) int {
+func (ceiling) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -89,27 +89,23 @@ func (ceiling) Run(o plan.Options, stdout, stderr io.Writer) int {
 	if o.Budget > 0 {
 		cr.budget = o.Budget
 	}
-	if o.CountsSet {
-		cr.calib = [2]int{o.Counts[0], o.Counts[1]}
+	if o.Counts.Given {
+		cr.calib = [2]int{o.Counts.V[0], o.Counts.V[1]}
 	}
-	if o.ServerOverride != nil {
-		cr.specs = o.ServerOverride
+	if env.Servers != nil {
+		cr.specs = env.Servers
 	}
 	if code := cr.preconditions(stderr); code >= 0 {
 		return code
 	}
 	oom0, oomErr := sysinfo.Host.OOMKills()
-	c, err := newCampaign(o, "ceiling", kit, cr.sys, nil, defaultText, stderr)
+	c, err := newCampaign(o, env, "ceiling", kit, cr.sys, nil, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	defer c.close()
 	cr.c = c
-	root := o.SysctlRoot
-	if root == "" {
-		root = "/proc/sys"
-	}
-	tu := &proc.Tuning{Root: root}
+	tu := &proc.Tuning{Root: env.sysctlRoot()}
 	defer restore(c, tu)
 	c.meta.Reps = 1
 	if err := cr.verify(tu); err != nil {

@@ -29,18 +29,15 @@ const maxDelay = 60 * time.Second
 // before anything runs.
 type delayed struct{}
 
-func (delayed) Check(o *plan.Options) error {
-	_, err := delayOf(o)
+func (delayed) Check(_ *plan.Options, env Env) error {
+	_, err := delayOf(env)
 	return err
 }
 
 // delayOf is the request delay of the run: DELAY from the environment
 // (a Go duration: 10ms, 500us, 0), or backendDelay.
-func delayOf(o *plan.Options) (time.Duration, error) {
-	s := ""
-	if o.Getenv != nil {
-		s = o.Getenv("DELAY")
-	}
+func delayOf(env Env) (time.Duration, error) {
+	s := env.getenv("DELAY")
 	if s == "" {
 		return backendDelay, nil
 	}
@@ -72,9 +69,9 @@ func withDelay(s results.ServerSpec, d time.Duration) results.ServerSpec {
 }
 
 // reproWithDelay is the command that reproduces a run, with its DELAY.
-func reproWithDelay(o plan.Options) string {
-	if o.Getenv != nil && o.Getenv("DELAY") != "" {
-		return "DELAY=" + o.Getenv("DELAY") + " " + o.Command
+func reproWithDelay(o plan.Options, env Env) string {
+	if d := env.getenv("DELAY"); d != "" {
+		return "DELAY=" + d + " " + o.Command
 	}
 	return o.Command
 }
@@ -92,9 +89,9 @@ type delayedRun struct {
 	summary func(dir string, res *results.Results) (string, error)
 }
 
-func (d delayedRun) exec(o plan.Options, kit plan.Kit, sys plan.System, stdout, stderr io.Writer) int {
-	o.Command = reproWithDelay(o)
-	c, err := newCampaign(o, d.kind, kit, sys, d.notes, defaultText, stderr)
+func (d delayedRun) exec(o plan.Options, env Env, kit plan.Kit, sys plan.System, stdout, stderr io.Writer) int {
+	o.Command = reproWithDelay(o, env)
+	c, err := newCampaign(o, env, d.kind, kit, sys, d.notes, defaultText, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}

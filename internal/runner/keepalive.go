@@ -47,22 +47,22 @@ func (p keepalivePlan) deadline(idle int, d time.Duration) time.Duration {
 	return p.timeout + time.Duration(idle)*d/keepaliveWorkers
 }
 
-func planKeepAlive(o plan.Options) keepalivePlan {
+func planKeepAlive(o plan.Options, env Env) keepalivePlan {
 	p := keepalivePlan{active: 100, idle: []int{100, 1000}, dur: 2 * time.Second, timeout: 2 * time.Second, reps: 1}
 	if o.Quick {
 		p.dur, p.timeout = 500*time.Millisecond, time.Second
 	}
-	if o.CountsSet {
-		p.idle = o.Counts
+	if o.Counts.Given {
+		p.idle = o.Counts.V
 	}
-	if o.EchoSet {
-		p.dur = o.Echo
+	if o.Echo.Given {
+		p.dur = o.Echo.V
 	}
-	if o.RepsSet {
-		p.reps = o.Reps
+	if o.Reps.Given {
+		p.reps = o.Reps.V
 	}
 	p.delays = []time.Duration{0}
-	if d, _ := delayOf(&o); d > 0 {
+	if d, _ := delayOf(env); d > 0 {
 		p.delays = append(p.delays, d)
 	}
 	return p
@@ -91,12 +91,12 @@ func keepaliveServers(kit plan.Kit) []results.ServerSpec {
 	return append(out, kit.GoRef())
 }
 
-func (keepalive) Run(o plan.Options, stdout, stderr io.Writer) int {
+func (keepalive) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	kp := planKeepAlive(o)
+	kp := planKeepAlive(o, env)
 	sys := plan.ReadSystem()
 	top := 0
 	for _, n := range kp.idle {
@@ -107,8 +107,8 @@ func (keepalive) Run(o plan.Options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	specs := keepaliveServers(kit)
-	if o.ServerOverride != nil {
-		specs = o.ServerOverride
+	if env.Servers != nil {
+		specs = env.Servers
 	}
 	return delayedRun{kind: "keepalive", notes: pnotes, reps: kp.reps, counts: kp.idle,
 		run: func(c *campaign) { runKeepAlive(c, kp, specs) },
@@ -118,7 +118,7 @@ func (keepalive) Run(o plan.Options, stdout, stderr io.Writer) int {
 				rep.DelaysUS = append(rep.DelaysUS, d.Microseconds())
 			}
 			return writeKeepAlive(dir, report.BuildKeepAlive(res, rep))
-		}}.exec(o, kit, sys, stdout, stderr)
+		}}.exec(o, env, kit, sys, stdout, stderr)
 }
 
 // runKeepAlive runs every server with each number of idle connections,

@@ -16,11 +16,12 @@ import (
 // Main runs bin/experiment; it returns the process exit status.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := plan.Parse(args, getenv, modeFlags(), stderr)
+	env := Env{Getenv: getenv}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if c, ok := modeOf(o).(Checker); ok && err == nil {
-		err = c.Check(&o)
+		err = c.Check(&o, env)
 	}
 	var ue plan.UsageError
 	if errors.As(err, &ue) {
@@ -30,12 +31,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	if o.Report != "" {
 		return rebuild(o, stdout, stderr)
 	}
-	return Execute(o, stdout, stderr)
+	return Execute(o, env, stdout, stderr)
 }
 
 // Execute runs the mode o selects; tests call it with options they built.
-func Execute(o plan.Options, stdout, stderr io.Writer) int {
-	return modeOf(o).Run(o, stdout, stderr)
+func Execute(o plan.Options, env Env, stdout, stderr io.Writer) int {
+	return modeOf(o).Run(o, env, stdout, stderr)
 }
 
 // Rebuilder is a mode whose results directory holds a summary that

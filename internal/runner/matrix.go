@@ -28,10 +28,10 @@ type cell struct {
 
 // cost is a rough model of a run's seconds, only for the ETA: start and
 // stop, ramp, workload.
-func (c cell) cost() float64 { return 0.6 + float64(c.n)/4000 + c.wl.Seconds }
+func (c cell) cost() float64 { return 0.6 + float64(c.n)/4000 + (c.wl.Hold + c.wl.Duration).Seconds() }
 
-func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, specs, wls, counts, notes, code := matrixPlan(o, stderr)
+func (matrix) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
+	kit, specs, wls, counts, notes, code := matrixPlan(o, env, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -46,7 +46,7 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 		}
 	}
 	text := campaignText{line: "finishing the current run, then writing the report of what ran", note: "the run was interrupted; the report covers only the runs that finished"}
-	c, err := newCampaign(o, "", kit, plan.ReadSystem(), notes, text, stderr)
+	c, err := newCampaign(o, env, "", kit, plan.ReadSystem(), notes, text, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -60,7 +60,7 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	c.writeMeta()
 	fmt.Fprintf(stderr, "experiment: %d cells × %d reps, %d servers, counts %v, workloads %s; %s; writing %s\n",
-		len(cells), o.Reps, len(specs), counts, plan.PlanNames(wls), c.meta.Pinning, c.dir)
+		len(cells), o.MatrixReps(), len(specs), counts, plan.PlanNames(wls), c.meta.Pinning, c.dir)
 	runCells(c, cells)
 	res, err := c.finish()
 	if err != nil {
@@ -92,12 +92,12 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 
 // matrixPlan is the servers, workloads and counts to run, with the notes
 // for the report; code is the exit status when nothing can run, else -1.
-func matrixPlan(o plan.Options, stderr io.Writer) (kit plan.Kit, specs []results.ServerSpec, wls []plan.Workload, counts []int, notes []string, code int) {
+func matrixPlan(o plan.Options, env Env, stderr io.Writer) (kit plan.Kit, specs []results.ServerSpec, wls []plan.Workload, counts []int, notes []string, code int) {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return kit, nil, nil, nil, nil, fail(stderr, "%v", err)
 	}
-	specs = o.ServerOverride
+	specs = env.Servers
 	if specs == nil {
 		specs, notes, err = kit.MatrixServers(o.Servers)
 		if ue, ok := err.(plan.UsageError); ok {
@@ -134,18 +134,18 @@ func matrixPlan(o plan.Options, stderr io.Writer) (kit plan.Kit, specs []results
 func runCells(c *campaign, cells []cell) {
 	var total, done float64
 	for _, cl := range cells {
-		total += cl.cost() * float64(c.o.Reps)
+		total += cl.cost() * float64(c.o.MatrixReps())
 	}
 	for ci, cl := range cells {
-		for rep := 1; rep <= c.o.Reps; rep++ {
+		for rep := 1; rep <= c.o.MatrixReps(); rep++ {
 			el := time.Since(c.started)
 			eta := "~" + fmtDuration(time.Duration(total*float64(time.Second)))
 			if done > 0 {
 				eta = fmtDuration(time.Duration(float64(el) / done * (total - done)))
 			}
 			line := fmt.Sprintf("[cell %d/%d] %-28s %-9s %6d conns  rep %d/%d  elapsed %s  ETA %s",
-				ci+1, len(cells), cl.spec.Label, cl.wl.Name, cl.n, rep, c.o.Reps, fmtDuration(el), eta)
-			timeout := time.Duration((30 + cl.wl.Seconds*3 + float64(cl.n)/200) * float64(time.Second))
+				ci+1, len(cells), cl.spec.Label, cl.wl.Name, cl.n, rep, c.o.MatrixReps(), fmtDuration(el), eta)
+			timeout := time.Duration((30 + (cl.wl.Hold+cl.wl.Duration).Seconds()*3 + float64(cl.n)/200) * float64(time.Second))
 			rs := runSpec{spec: cl.spec, workload: cl.wl.Name, n: cl.n, rep: rep, clientArgs: cl.wl.Args, timeout: timeout, machine: cl.wl.Name == "hold"}
 			if c.run(rs, line) == nil {
 				return

@@ -21,13 +21,13 @@ type Mode interface {
 	Info() plan.ModeFlag
 	// Run runs the experiment and returns the exit status: 0, 1 when it
 	// could not run or its verdict is negative, 130 when interrupted.
-	Run(o plan.Options, stdout, stderr io.Writer) int
+	Run(o plan.Options, env Env, stdout, stderr io.Writer) int
 }
 
 // A Checker is a mode with rules of its own for the options: a
 // plan.UsageError exits 2 with the usage line.
 type Checker interface {
-	Check(o *plan.Options) error
+	Check(o *plan.Options, env Env) error
 }
 
 // modes are the kinds of experiment, the default matrix first. A new mode

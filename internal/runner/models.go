@@ -39,7 +39,7 @@ type modelsPlan struct {
 	dropped        []string // default concurrencies the fd limit leaves out
 }
 
-func planModels(o plan.Options, sys plan.System) modelsPlan {
+func planModels(o plan.Options, env Env, sys plan.System) modelsPlan {
 	// The long-lived hold is 3 s: the machine record's peak snapshot
 	// reads the footprint of every server process while the client holds
 	// its connections, about 2 s for the 1,001 processes of a
@@ -49,9 +49,9 @@ func planModels(o plan.Options, sys plan.System) modelsPlan {
 	if o.Quick {
 		p.conc, p.dur, p.longN = []int{20, 200, 2000}, 500*time.Millisecond, 100
 	}
-	p.delay, _ = delayOf(&o)
-	if o.Concurrency != nil {
-		p.conc = o.Concurrency
+	p.delay, _ = delayOf(env)
+	if env.Concurrency != nil {
+		p.conc = env.Concurrency
 	} else {
 		var keep []int
 		for _, n := range p.conc {
@@ -63,14 +63,14 @@ func planModels(o plan.Options, sys plan.System) modelsPlan {
 		}
 		p.conc = keep
 	}
-	if o.CountsSet {
-		p.longN = o.Counts[len(o.Counts)-1]
+	if o.Counts.Given {
+		p.longN = o.Counts.V[len(o.Counts.V)-1]
 	}
-	if o.EchoSet {
-		p.dur, p.long = o.Echo, o.Echo
+	if o.Echo.Given {
+		p.dur, p.long = o.Echo.V, o.Echo.V
 	}
-	if o.HoldSet {
-		p.longHold = o.Hold
+	if o.Hold.Given {
+		p.longHold = o.Hold.V
 	}
 	return p
 }
@@ -118,13 +118,13 @@ func btoi(b bool) int {
 	return 0
 }
 
-func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
+func (models) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
 	kit, err := plan.LoadKit(o.Bin)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	sys := plan.ReadSystem()
-	mp := planModels(o, sys)
+	mp := planModels(o, env, sys)
 	if len(mp.conc) == 0 {
 		return fail(stderr, "precondition failed: %s", strings.Join(mp.dropped, "; "))
 	}
@@ -137,8 +137,8 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 		specs = append(specs, kit.Spec(m))
 	}
 	specs = append(specs, kit.GoRef())
-	if o.ServerOverride != nil {
-		specs = o.ServerOverride
+	if env.Servers != nil {
+		specs = env.Servers
 	}
 	var longSpecs map[string]results.ServerSpec
 	return delayedRun{kind: "models", notes: append(pnotes, mp.dropped...), reps: 1, counts: mp.conc,
@@ -146,7 +146,7 @@ func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
 		summary: func(dir string, res *results.Results) (string, error) {
 			run := report.ModelsRun{Concurrency: mp.conc, Duration: mp.dur, Delay: mp.delay}
 			return writeModels(dir, report.BuildModels(res, specs, longSpecs, run, kit.Models))
-		}}.exec(o, kit, sys, stdout, stderr)
+		}}.exec(o, env, kit, sys, stdout, stderr)
 }
 
 // runModels runs connection per request at every concurrency, then

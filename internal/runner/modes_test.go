@@ -52,10 +52,10 @@ type modeRun struct{ dir, stdout, stderr string }
 
 // runMode runs o's mode, which must exit 0, and reads its summary
 // (MODE.json in the one MODE-* directory under o.Out) into rep.
-func runMode(t *testing.T, o plan.Options, rep any) modeRun {
+func runMode(t *testing.T, o plan.Options, env Env, rep any) modeRun {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	dir := onlyDir(t, o.Out, o.Mode+"-")
@@ -148,15 +148,15 @@ func TestBenchTiny(t *testing.T) {
 func TestModelsTiny(t *testing.T) {
 	bin := realBin(t)
 	thr := filepath.Join(bin, "10kthreads")
-	o := plan.Options{Mode: "models", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Concurrency: []int{4},
-		Counts: []int{4}, CountsSet: true, Hold: 700 * time.Millisecond, HoldSet: true, Echo: 200 * time.Millisecond, EchoSet: true,
-		StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []results.ServerSpec{
-			{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
-			{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
-		}}
+	o := plan.Options{Mode: "models", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: plan.Given(1),
+		Counts: plan.Given([]int{4}), Hold: plan.Given(700 * time.Millisecond), Echo: plan.Given(200 * time.Millisecond),
+		StopTimeout: 5 * time.Second, Command: "test"}
+	env := Env{Concurrency: []int{4}, Servers: []results.ServerSpec{
+		{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
+		{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
+	}}
 	var rep report.ModelsReport
-	dir := runMode(t, o, &rep).dir
+	dir := runMode(t, o, env, &rep).dir
 	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 || rep.RequestDelayUS != 10000 {
 		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows, delay %d µs", rep.Schema, len(rep.Reconnect), len(rep.LongLived), rep.RequestDelayUS)
 	}
@@ -241,20 +241,20 @@ func withRoot(t *testing.T, root bool) {
 	t.Cleanup(func() { proc.IsRoot = old })
 }
 
-func c100kOptions(t *testing.T, counts []int) plan.Options {
+func c100kOptions(t *testing.T, counts []int) (plan.Options, Env) {
 	bin := realBin(t)
-	return plan.Options{Mode: "c100k", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: counts, CountsSet: true,
-		Hold: 800 * time.Millisecond, HoldSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
+	o := plan.Options{Mode: "c100k", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: plan.Given(1), Counts: plan.Given(counts),
+		Hold: plan.Given(800 * time.Millisecond), StopTimeout: 5 * time.Second, Command: "test"}
+	return o, Env{Servers: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 func TestC100KPreconditionStopsWithCommands(t *testing.T) {
 	s := goodSystem()
 	s.PidMax, s.MaxMapCount = 32768, 65530
 	withSystem(t, s)
-	o := c100kOptions(t, []int{100000})
+	o, env := c100kOptions(t, []int{100000})
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, &stdout, &stderr)
+	code := Execute(o, env, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
 	}
@@ -278,10 +278,10 @@ func TestC100KTuneNeedsRoot(t *testing.T) {
 	s.PidMax = 32768
 	withSystem(t, s)
 	withRoot(t, false)
-	o := c100kOptions(t, []int{100000})
+	o, env := c100kOptions(t, []int{100000})
 	o.Tune = true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
+	if code := Execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
 		t.Errorf("exit %d\n%s", code, stderr.String())
 	}
 }
@@ -295,10 +295,10 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	withSystem(t, s)
 	withRoot(t, true)
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{400})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{400})
+	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, &stdout, &stderr)
+	code := Execute(o, env, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -341,12 +341,12 @@ func TestC100KUring(t *testing.T) {
 	s := goodSystem()
 	s.FDHard = 300
 	withSystem(t, s)
-	o := c100kOptions(t, []int{100, 400})
-	thr := o.ServerOverride[0]
-	o.ServerOverride = append(o.ServerOverride, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
+	o, env := c100kOptions(t, []int{100, 400})
+	thr := env.Servers[0]
+	env.Servers = append(env.Servers, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
 		Model: "uring", Path: thr.Path, Args: []string{"-M", "uring"}})
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	var rep report.C100KReport
@@ -379,12 +379,12 @@ func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
 	notifySignals = func(c chan<- os.Signal) { c <- os.Interrupt }
 	t.Cleanup(func() { notifySignals = old })
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{50})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{50})
+	o.Tune, env.SysctlRoot = true, root
 	// The campaign's signal goroutine writes to stderr too.
 	var stdout bytes.Buffer
 	var stderr testkit.SyncBuffer
-	if code := Execute(o, &stdout, &stderr); code != 130 {
+	if code := Execute(o, env, &stdout, &stderr); code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
@@ -399,10 +399,10 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 	withRoot(t, true)
 	// threads-max is missing from the fake root: the second write fails.
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{50})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{50})
+	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
+	if code := Execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
 		t.Errorf("exit %d, want 1 naming threads-max\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {

@@ -48,17 +48,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func fakeOptions(t *testing.T, mode string) plan.Options {
+func fakeOptions(t *testing.T, mode string) (plan.Options, Env) {
 	t.Helper()
 	bin := fakeBin(t)
 	t.Setenv("FAKE_MODE", mode)
-	return plan.Options{
-		Reps: 1, Counts: []int{5}, CountsSet: true, Out: t.TempDir(), Bin: bin, NoPin: true,
-		Hold: 100 * time.Millisecond, Echo: 200 * time.Millisecond, Workloads: []string{"hold"},
-		StartTimeout: 5 * time.Second, StopTimeout: 2 * time.Second,
-		ServerOverride: []results.ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}},
-		Command:        "test",
+	o := plan.Options{
+		Reps: plan.Given(1), Counts: plan.Given([]int{5}), Out: t.TempDir(), Bin: bin, NoPin: true,
+		Hold: plan.Given(100 * time.Millisecond), Echo: plan.Given(200 * time.Millisecond), Workloads: []string{"hold"},
+		StopTimeout: 2 * time.Second, Command: "test",
 	}
+	return o, Env{Servers: []results.ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 // onlyResultDir returns the single results/<date-time> directory.
@@ -179,9 +178,9 @@ func TestTinyMatrix(t *testing.T) {
 }
 
 func TestCrashedServerIsReported(t *testing.T) {
-	o := fakeOptions(t, "crash")
+	o, env := fakeOptions(t, "crash")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -202,10 +201,10 @@ func TestCrashedServerIsReported(t *testing.T) {
 }
 
 func TestHungServerIsKilled(t *testing.T) {
-	o := fakeOptions(t, "hang")
+	o, env := fakeOptions(t, "hang")
 	o.StopTimeout = 500 * time.Millisecond
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -218,9 +217,9 @@ func TestHungServerIsKilled(t *testing.T) {
 }
 
 func TestServerThatDoesNotStart(t *testing.T) {
-	o := fakeOptions(t, "nostart")
+	o, env := fakeOptions(t, "nostart")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -230,9 +229,9 @@ func TestServerThatDoesNotStart(t *testing.T) {
 }
 
 func TestFakeOKRunHasFigures(t *testing.T) {
-	o := fakeOptions(t, "ok")
+	o, env := fakeOptions(t, "ok")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -283,10 +282,10 @@ func TestPreconditionStopsRun(t *testing.T) {
 			s := goodSystem()
 			tc.mod(&s)
 			withSystem(t, s)
-			o := fakeOptions(t, "ok")
-			o.Counts = []int{10000}
+			o, env := fakeOptions(t, "ok")
+			o.Counts = plan.Given([]int{10000})
 			var stdout, stderr bytes.Buffer
-			code := Execute(o, &stdout, &stderr)
+			code := Execute(o, env, &stdout, &stderr)
 			if code == 0 {
 				t.Fatalf("exit 0 despite %s shortfall", tc.name)
 			}
@@ -320,10 +319,10 @@ func TestDefaultMatrixDropsCountsThatDoNotFit(t *testing.T) {
 	s := goodSystem()
 	s.FDHard = 150 // room for 86 connections per process
 	withSystem(t, s)
-	o := fakeOptions(t, "ok")
-	o.Counts, o.CountsSet, o.Quick = nil, false, true
+	o, env := fakeOptions(t, "ok")
+	o.Counts, o.Quick = plan.Opt[[]int]{}, true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := Execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "100 connections dropped from the matrix") {

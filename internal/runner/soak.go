@@ -30,11 +30,11 @@ func (soak) Info() plan.ModeFlag {
 		Help: "churn about a million connections through one model (default thread); its memory, descriptors and threads must not grow (make soak; SOAK_CONNS, SOAK_TOTAL, SOAK_LIMIT, SOAK_RSS_KIB, SOAK_RSS_PCT)"}
 }
 
-func (soak) Check(o *plan.Options) error {
+func (soak) Check(o *plan.Options, env Env) error {
 	if o.Quick {
 		return plan.UsageError{Msg: "-quick (QUICK=1) does not apply to -soak; size it with SOAK_CONNS and SOAK_TOTAL"}
 	}
-	_, err := soakSettings(o)
+	_, err := soakSettings(o, env)
 	return err
 }
 
@@ -46,7 +46,7 @@ type soakConfig struct {
 	server, client, json string
 }
 
-func soakSettings(o *plan.Options) (soakConfig, error) {
+func soakSettings(o *plan.Options, env Env) (soakConfig, error) {
 	z := soakConfig{model: plan.DefaultModel}
 	if len(o.Args) > 0 {
 		z.model = o.Args[0]
@@ -60,10 +60,7 @@ func soakSettings(o *plan.Options) (soakConfig, error) {
 		{"SOAK_RSS_KIB", &z.rssKiB, 1024, 0}, {"SOAK_RSS_PCT", &z.rssPct, 5, 0},
 	} {
 		*v.dst = v.def
-		s := ""
-		if o.Getenv != nil {
-			s = o.Getenv(v.name)
-		}
+		s := env.getenv(v.name)
 		if s == "" {
 			continue
 		}
@@ -83,8 +80,8 @@ type idle struct {
 	total             int64 // connections accepted so far
 }
 
-func (soak) Run(o plan.Options, stdout, stderr io.Writer) int {
-	z, _ := soakSettings(&o)
+func (soak) Run(o plan.Options, env Env, stdout, stderr io.Writer) int {
+	z, _ := soakSettings(&o, env)
 	for _, b := range []string{z.server, z.client} {
 		if _, err := os.Stat(b); err != nil {
 			fmt.Fprintf(stderr, "soak: %s missing: run make first\n", b)

@@ -38,7 +38,7 @@ func TestMatrixCounts(t *testing.T) {
 	if !equalInts(got, []int{100, 1000}) || len(dropped) != 1 || !strings.Contains(dropped[0], "ulimit -Hn 11000") {
 		t.Errorf("fd limit 4096: %v, dropped %v", got, dropped)
 	}
-	got, dropped = MatrixCounts(Options{Counts: []int{50000}, CountsSet: true}, s)
+	got, dropped = MatrixCounts(Options{Counts: Given([]int{50000})}, s)
 	if !equalInts(got, []int{50000}) || dropped != nil {
 		t.Errorf("explicit counts changed: %v %v", got, dropped)
 	}
@@ -133,14 +133,14 @@ func TestParse(t *testing.T) {
 	modes := []ModeFlag{{Usage: "[-quick]"}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak [MODEL]"}}
 	env := func(k string) string { return map[string]string{"QUICK": "1"}[k] }
 	o, err := Parse([]string{"-counts", "1000,10", "-hold", "3s", "-servers", "a,b"}, env, modes, nil)
-	if err != nil || !o.Quick || !o.CountsSet || o.Counts[0] != 10 || !o.HoldSet || o.Hold.String() != "3s" ||
-		o.EchoSet || o.Reps != 1 || o.Command != "QUICK=1 bin/experiment -counts 1000,10 -hold 3s -servers a,b" {
+	if err != nil || !o.Quick || !o.Counts.Given || o.Counts.V[0] != 10 || !o.Hold.Given || o.Hold.V.String() != "3s" ||
+		o.Echo.Given || o.Reps.Given || o.MatrixReps() != 1 || o.Command != "QUICK=1 bin/experiment -counts 1000,10 -hold 3s -servers a,b" {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 	if o, err := Parse([]string{"-soak", "epoll"}, func(string) string { return "" }, modes, nil); err != nil || o.Mode != "soak" || o.Args[0] != "epoll" {
 		t.Errorf("-soak epoll: %+v, %v", o, err)
 	}
-	for _, bad := range [][]string{{"-bench", "epoll"}, {"-bench", "-soak"}, {"-soak", "-report", "x"}, {"-tune"}, {"-bench", "-full"}, {"-reps", "-1"}} {
+	for _, bad := range [][]string{{"-bench", "epoll"}, {"-bench", "-soak"}, {"-soak", "-report", "x"}, {"-tune"}, {"-bench", "-full"}, {"-reps", "-1"}, {"-reps", "0"}, {"-hold", "-1s"}} {
 		if _, err := Parse(bad, func(string) string { return "" }, modes, nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		} else if _, ok := err.(UsageError); !ok {
