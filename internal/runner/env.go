@@ -1,6 +1,9 @@
 package runner
 
-import "tenkthreads/internal/runner/results"
+import (
+	"tenkthreads/internal/runner/proc"
+	"tenkthreads/internal/runner/results"
+)
 
 // Env is what a run takes from outside its command line: the process's
 // environment, and the seams tests fill to run fakes or to simulate a
@@ -21,6 +24,12 @@ type Env struct {
 	// (meminfo, slabinfo); "" for /proc. Tests point it at a tree without
 	// slabinfo.
 	ProcRoot string
+	// Interrupt, when not nil, stands for SIGINT and SIGTERM, which the
+	// campaign then leaves alone: closing it interrupts the campaign.
+	Interrupt <-chan struct{}
+	// Exec, when not nil, runs every run in place of its server and
+	// client, so that a test can follow a whole campaign in moments.
+	Exec func(spec results.ServerSpec, workload string, n, rep int, p proc.Params) results.Run
 }
 
 // getenv is the environment variable k, "" when unset or when e reads no

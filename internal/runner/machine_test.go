@@ -27,7 +27,7 @@ func holdThousand(t *testing.T, procRoot string) (dir, stdout, stderr string) {
 		StopTimeout: 10 * time.Second, Command: "test",
 	}
 	var out, errb bytes.Buffer
-	if code := Execute(o, Env{ProcRoot: procRoot}, &out, &errb); code != 0 {
+	if code := execute(o, Env{ProcRoot: procRoot}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	return onlyResultDir(t, o.Out), out.String(), errb.String()

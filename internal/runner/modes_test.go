@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"tenkthreads/internal/runner/plan"
-	"tenkthreads/internal/runner/proc"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/testkit"
@@ -55,7 +54,7 @@ type modeRun struct{ dir, stdout, stderr string }
 func runMode(t *testing.T, o plan.Options, env Env, rep any) modeRun {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	dir := onlyDir(t, o.Out, o.Mode+"-")
@@ -214,7 +213,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for name, v := range files {
-		p := proc.SysctlPath(root, name)
+		p := sysctlPath(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +226,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 
 func sysctlValue(t *testing.T, root, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(proc.SysctlPath(root, name))
+	b, err := os.ReadFile(sysctlPath(root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +235,9 @@ func sysctlValue(t *testing.T, root, name string) string {
 
 func withRoot(t *testing.T, root bool) {
 	t.Helper()
-	old := proc.IsRoot
-	proc.IsRoot = func() bool { return root }
-	t.Cleanup(func() { proc.IsRoot = old })
+	old := isRoot
+	isRoot = func() bool { return root }
+	t.Cleanup(func() { isRoot = old })
 }
 
 func c100kOptions(t *testing.T, counts []int) (plan.Options, Env) {
@@ -254,7 +253,7 @@ func TestC100KPreconditionStopsWithCommands(t *testing.T) {
 	withSystem(t, s)
 	o, env := c100kOptions(t, []int{100000})
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, env, &stdout, &stderr)
+	code := execute(o, env, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
 	}
@@ -281,7 +280,7 @@ func TestC100KTuneNeedsRoot(t *testing.T) {
 	o, env := c100kOptions(t, []int{100000})
 	o.Tune = true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
+	if code := execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
 		t.Errorf("exit %d\n%s", code, stderr.String())
 	}
 }
@@ -298,7 +297,7 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	o, env := c100kOptions(t, []int{400})
 	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, env, &stdout, &stderr)
+	code := execute(o, env, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -346,7 +345,7 @@ func TestC100KUring(t *testing.T) {
 	env.Servers = append(env.Servers, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
 		Model: "uring", Path: thr.Path, Args: []string{"-M", "uring"}})
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	var rep report.C100KReport
@@ -375,16 +374,16 @@ func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
 	s.PidMax = 1000
 	withSystem(t, s)
 	withRoot(t, true)
-	old := notifySignals
-	notifySignals = func(c chan<- os.Signal) { c <- os.Interrupt }
-	t.Cleanup(func() { notifySignals = old })
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
 	o, env := c100kOptions(t, []int{50})
-	o.Tune, env.SysctlRoot = true, root
+	// Interrupted from the start.
+	intr := make(chan struct{})
+	close(intr)
+	o.Tune, env.SysctlRoot, env.Interrupt = true, root, intr
 	// The campaign's signal goroutine writes to stderr too.
 	var stdout bytes.Buffer
 	var stderr testkit.SyncBuffer
-	if code := Execute(o, env, &stdout, &stderr); code != 130 {
+	if code := execute(o, env, &stdout, &stderr); code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
@@ -402,7 +401,7 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 	o, env := c100kOptions(t, []int{50})
 	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
+	if code := execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
 		t.Errorf("exit %d, want 1 naming threads-max\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
@@ -422,7 +421,7 @@ func TestModeUsageErrors(t *testing.T) {
 
 func TestTuningSetRestore(t *testing.T) {
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
-	tu := &proc.Tuning{Root: root}
+	tu := &Tuning{Root: root}
 	if err := tu.Set("kernel.pid_max", "203776"); err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func checkMachineFixture(t *testing.T, res *results.Results, thr, gor *results.C
 
 func TestFixtureFiles(t *testing.T) {
 	res := loadFixture(t)
-	if err := report.Write(res); err != nil {
+	if err := report.Write(res, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range plotNames {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,6 +47,12 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(fakeDir)
 	}
 	os.Exit(code)
+}
+
+// execute runs o's mode as Main does once it has parsed the command
+// line: it returns the exit status, with Main's last line on stderr.
+func execute(o plan.Options, env Env, stdout, stderr io.Writer) int {
+	return Exit(Execute(o, env, stdout, stderr), stderr)
 }
 
 func fakeOptions(t *testing.T, mode string) (plan.Options, Env) {
@@ -172,7 +179,7 @@ func TestTinyMatrix(t *testing.T) {
 			t.Errorf("terminal output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "[cell 1/") {
+	if !strings.Contains(stderr.String(), "[run 1/24] 10kthreads (thread)") || !strings.Contains(stderr.String(), "[run 24/24] ref_async_server (goroutine)") {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 }
@@ -180,7 +187,7 @@ func TestTinyMatrix(t *testing.T) {
 func TestCrashedServerIsReported(t *testing.T) {
 	o, env := fakeOptions(t, "crash")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -204,7 +211,7 @@ func TestHungServerIsKilled(t *testing.T) {
 	o, env := fakeOptions(t, "hang")
 	o.StopTimeout = 500 * time.Millisecond
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -219,7 +226,7 @@ func TestHungServerIsKilled(t *testing.T) {
 func TestServerThatDoesNotStart(t *testing.T) {
 	o, env := fakeOptions(t, "nostart")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -231,7 +238,7 @@ func TestServerThatDoesNotStart(t *testing.T) {
 func TestFakeOKRunHasFigures(t *testing.T) {
 	o, env := fakeOptions(t, "ok")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -285,7 +292,7 @@ func TestPreconditionStopsRun(t *testing.T) {
 			o, env := fakeOptions(t, "ok")
 			o.Counts = plan.Given([]int{10000})
 			var stdout, stderr bytes.Buffer
-			code := Execute(o, env, &stdout, &stderr)
+			code := execute(o, env, &stdout, &stderr)
 			if code == 0 {
 				t.Fatalf("exit 0 despite %s shortfall", tc.name)
 			}
@@ -310,7 +317,7 @@ func TestPreconditionRealLimit(t *testing.T) {
 	if res.Code == 0 {
 		t.Fatalf("exit 0 under a 300-descriptor limit:\n%s", out)
 	}
-	if !strings.Contains(string(out), "ulimit -Hn") || !strings.Contains(string(out), "open-file hard limit is 300") {
+	if !strings.Contains(string(out), "ulimit -Hn") || !strings.Contains(string(out), "open-file hard limit: have 300") {
 		t.Errorf("message does not say what to change:\n%s", out)
 	}
 }
@@ -322,7 +329,7 @@ func TestDefaultMatrixDropsCountsThatDoNotFit(t *testing.T) {
 	o, env := fakeOptions(t, "ok")
 	o.Counts, o.Quick = plan.Opt[[]int]{}, true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, env, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "100 connections dropped from the matrix") {

@@ -45,6 +45,11 @@ type Meta struct {
 	// and epoll registration (proc.Calibrate); nil in results
 	// from before it existed.
 	Calibration *Calibration `json:"machine_calibration,omitempty"`
+	// Preconditions are the limits checked before the first run (the
+	// largest run's needs); Tuned the sysctls -tune raised for the run
+	// and restored. Both empty in results from before they were kept.
+	Preconditions []Precond      `json:"preconditions,omitempty"`
+	Tuned         []SysctlChange `json:"tuned,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON.
