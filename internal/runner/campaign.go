@@ -70,7 +70,7 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "\nfinished in %s; report: %s\n", fmtDuration(time.Since(c.started)), path)
-	if c.stop.Load() {
+	if c.interrupted() {
 		return interrupted(len(c.runs), c.dir)
 	}
 	return sum.Verdict
@@ -210,6 +210,18 @@ func (c *campaign) listen() {
 	}()
 }
 
+// interrupted says the campaign was interrupted. env.Interrupt is read
+// here too, not only by listen's goroutine, so that a test that closes it
+// during a run knows the campaign stops after that run.
+func (c *campaign) interrupted() bool {
+	select {
+	case <-c.env.Interrupt:
+		c.stop.Store(true)
+	default:
+	}
+	return c.stop.Load()
+}
+
 // close stops listening for interrupts and restores what -tune changed.
 func (c *campaign) close() {
 	signal.Stop(c.sigc)
@@ -261,7 +273,7 @@ func (c *campaign) runPlan() error {
 // run executes one run and records it, unless the campaign was
 // interrupted; nil then.
 func (c *campaign) run(rs runSpec) *results.Run {
-	if c.stop.Load() {
+	if c.interrupted() {
 		return nil
 	}
 	fmt.Fprintln(c.stderr, c.progress.line(c.plan.Kind, rs, time.Since(c.started)))
@@ -333,7 +345,7 @@ func (c *campaign) finish() (*results.Results, error) {
 		c.runs = []*results.Run{}
 	}
 	c.meta.Finished = time.Now().Format("2006-01-02 15:04:05 MST")
-	if c.stop.Load() {
+	if c.interrupted() {
 		c.note("the run was interrupted; only the runs that finished are reported")
 	}
 	if err := results.WriteJSON(filepath.Join(c.dir, "runs.json"), c.runs); err != nil {
