@@ -2,8 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"tenkthreads/internal/runner/plan"
@@ -16,7 +14,8 @@ type bench struct{ noCheck }
 
 func (bench) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "bench", Usage: "-bench [-quick]",
-		Help: "the performance targets: memory, CPU per round trip, accept rate, large transfers, scale (make bench)"}
+		Help:  "the performance targets: memory, CPU per round trip, accept rate, large transfers, scale (make bench)",
+		Flags: []string{"quick", "reps", "counts", "hold", "duration"}}
 }
 
 // benchPlan is the bench's sizes, from the options and the fd limit.
@@ -89,12 +88,8 @@ func (bench) Plan(s Setup) (*Plan, error) {
 // benchReport writes bench.json and bench.txt.
 func benchReport(res *results.Results, in report.BenchInput) (Summary, error) {
 	rep := report.BuildBench(res, in)
-	if err := results.WriteJSON(filepath.Join(res.Dir, "bench.json"), rep); err != nil {
-		return Summary{}, err
-	}
 	text := report.BenchText(rep)
-	_ = os.WriteFile(filepath.Join(res.Dir, "bench.txt"), []byte(text), 0o644)
-	return Summary{Text: text, File: "bench.json"}, nil
+	return Summary{Text: text, File: "bench.json"}, saveText(res.Dir, "bench", rep, text)
 }
 
 // benchRuns is the bench's runs. Repetitions are outermost, so a burst of

@@ -1,10 +1,7 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +17,8 @@ type c100k struct{ noCheck }
 
 func (c100k) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "c100k", Usage: "-c100k [-tune] [-quick]",
-		Help: "25,000 to 200,000 connections with several server and client processes (make c100k)"}
+		Help:  "25,000 to 200,000 connections with several server and client processes (make c100k)",
+		Flags: []string{"quick", "tune", "counts", "hold"}}
 }
 
 // c100kSizes is what the run holds: the counts, the larger counts it
@@ -150,40 +148,21 @@ func c100kReport(r Ran, in report.C100KInput) (Summary, error) {
 	rep := report.BuildC100K(r.Res, in)
 	rep.WallS = time.Since(r.Started).Seconds()
 	rep.Targets = append(rep.Targets, report.WallTarget(rep.WallS))
-	if err := results.WriteJSON(filepath.Join(r.Res.Dir, "c100k.json"), rep); err != nil {
-		return Summary{}, err
-	}
-	return c100kSummary(r.Res.Dir, rep), nil
+	return saveC100K(r.Res.Dir, rep)
 }
 
-// c100kSummary writes c100k.txt and is the summary of rep.
-func c100kSummary(dir string, rep report.C100KReport) Summary {
+// saveC100K writes c100k.json and c100k.txt; the summary has the table
+// and the targets on top of report.md.
+func saveC100K(dir string, rep report.C100KReport) (Summary, error) {
 	text := report.C100KText(rep)
-	_ = os.WriteFile(filepath.Join(dir, "c100k.txt"), []byte(text), 0o644)
-	return Summary{Text: text, Markdown: true, Head: "# make c100k\n\n```\n" + text + "```\n\n"}
+	return Summary{Text: text, Markdown: true, Head: "# make c100k\n\n```\n" + text + "```\n\n"}, saveText(dir, "c100k", rep, text)
 }
 
 // SummaryFile marks a c100k directory for -report.
 func (c100k) SummaryFile() string { return "c100k.json" }
 
-// Rebuild writes c100k.txt and the report of a c100k directory again,
-// from c100k.json and the raw data.
+// Rebuild writes c100k.json, c100k.txt and the report of a c100k
+// directory again, from c100k.json and the raw data.
 func (c100k) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
-	var rep report.C100KReport
-	if err := readJSON(filepath.Join(res.Dir, "c100k.json"), &rep); err != nil {
-		return Summary{}, err
-	}
-	return c100kSummary(res.Dir, rep), nil
-}
-
-// readJSON reads a summary file into v.
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
+	return rebuildFrom(res, "c100k", saveC100K)
 }

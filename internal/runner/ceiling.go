@@ -2,8 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"tenkthreads/internal/runner/plan"
@@ -19,7 +17,8 @@ type ceiling struct{}
 
 func (ceiling) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "ceiling", Usage: "-ceiling [-tune] [-quick] [-budget D] [-counts A,B]",
-		Help: "the most connections each server can hold on this machine and the limit that stops it: predicted, then held in steps (make ceiling)"}
+		Help:  "the most connections each server can hold on this machine and the limit that stops it: predicted, then held in steps (make ceiling)",
+		Flags: []string{"quick", "tune", "budget", "counts"}}
 }
 
 func (ceiling) Check(o plan.Options, _ Env) error {
@@ -147,11 +146,10 @@ func (cr *ceilRun) report(r Ran) (Summary, error) {
 // summary has the tables, the figure and each server's limits on top of
 // report.md.
 func saveCeiling(dir string, rep report.CeilingReport) (Summary, error) {
-	if err := results.WriteJSON(filepath.Join(dir, "ceiling.json"), rep); err != nil {
+	text := report.CeilingText(rep)
+	if err := saveText(dir, "ceiling", rep, text); err != nil {
 		return Summary{}, err
 	}
-	text := report.CeilingText(rep)
-	_ = os.WriteFile(filepath.Join(dir, "ceiling.txt"), []byte(text), 0o644)
 	f, err := plotCeiling(dir, rep)
 	if err != nil {
 		return Summary{}, err
@@ -166,9 +164,5 @@ func (ceiling) SummaryFile() string { return "ceiling.json" }
 // Rebuild writes the report, the tables and the figure of a ceiling
 // directory again from ceiling.json and the raw data.
 func (ceiling) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
-	var rep report.CeilingReport
-	if err := readJSON(filepath.Join(res.Dir, "ceiling.json"), &rep); err != nil {
-		return Summary{}, err
-	}
-	return saveCeiling(res.Dir, rep)
+	return rebuildFrom(res, "ceiling", saveCeiling)
 }

@@ -75,6 +75,15 @@ func reproWithDelay(o plan.Options, env Env) string {
 	return o.Command
 }
 
+// saveText writes a mode's summary as NAME.json (v) and NAME.txt (text,
+// what the terminal shows).
+func saveText(dir, name string, v any, text string) error {
+	if err := results.WriteJSON(filepath.Join(dir, name+".json"), v); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".txt"), []byte(text), 0o644)
+}
+
 // writeSummary writes a delayed mode's summary: NAME.json (v), the
 // figures, and NAME.md, which md makes from the figures' files and which
 // the summary prints.

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,8 @@ type keepalive struct{ delayed }
 
 func (keepalive) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "keepalive", Usage: "-keepalive [-quick]",
-		Help: "the keep-alive question: pool -w 4 and dispatch -w 4, with thread, epoll and Go for scale, serving 100 active connections beside 100 and 1,000 idle keep-alive ones, with and without a 10 ms request delay (DELAY=): requests/s, p99, starved connections (make keepalive)"}
+		Help:  "the keep-alive question: pool -w 4 and dispatch -w 4, with thread, epoll and Go for scale, serving 100 active connections beside 100 and 1,000 idle keep-alive ones, with and without a 10 ms request delay (DELAY=): requests/s, p99, starved connections (make keepalive)",
+		Flags: []string{"quick", "reps", "counts", "duration"}}
 }
 
 // keepaliveWorkers is the pools' -w: the question's four worker threads.
@@ -149,9 +149,7 @@ func (keepalive) SummaryFile() string { return "keepalive.json" }
 // Rebuild rewrites keepalive.json, its plots and keepalive.md from the
 // raw data of a keepalive directory (bin/experiment -report DIR).
 func (keepalive) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
-	var old report.KeepAliveReport
-	if err := readJSON(filepath.Join(res.Dir, "keepalive.json"), &old); err != nil {
-		return Summary{}, err
-	}
-	return writeKeepAlive(res.Dir, report.BuildKeepAlive(res, old))
+	return rebuildFrom(res, "keepalive", func(dir string, old report.KeepAliveReport) (Summary, error) {
+		return writeKeepAlive(dir, report.BuildKeepAlive(res, old))
+	})
 }

@@ -14,7 +14,8 @@ import (
 type matrix struct{ noCheck }
 
 func (matrix) Info() plan.ModeFlag {
-	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin | -server-cpus LIST -client-cpus LIST]"}
+	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin | -server-cpus LIST -client-cpus LIST]",
+		Flags: []string{"quick", "full", "reps", "counts", "servers", "workloads", "hold", "duration"}}
 }
 
 // Plan runs every (server, workload, connections) cell -reps times, cell

@@ -23,7 +23,8 @@ type models struct{ delayed }
 
 func (models) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "models", Usage: "-models [-quick]",
-		Help: "every server model: connection-per-request requests/s at concurrency 20 to 15,000, each request waiting 10 ms on a backend (DELAY=), and long-lived costs (make models)"}
+		Help:  "every server model: connection-per-request requests/s at concurrency 20 to 15,000, each request waiting 10 ms on a backend (DELAY=), and long-lived costs (make models)",
+		Flags: []string{"quick", "counts", "hold", "duration"}}
 }
 
 // modelsPlan is the run's sizes.

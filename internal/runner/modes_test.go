@@ -411,7 +411,8 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 
 func TestModeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"-tune"}, {"-bench", "-models"}, {"-c100k", "-report", "x"}, {"-bench", "-full"},
-		{"-budget", "1m"}, {"-ceiling", "-budget", "-1s"}, {"-ceiling", "-counts", "100"}, {"-ceiling", "-counts", "100,100"}, {"-bench", "-tune"}} {
+		{"-budget", "1m"}, {"-ceiling", "-budget", "-1s"}, {"-ceiling", "-counts", "100"}, {"-ceiling", "-counts", "100,100"}, {"-bench", "-tune"},
+		{"-c100k", "-reps", "2"}, {"-keepalive", "-hold", "1s"}, {"-models", "-reps", "2"}, {"-soak", "-counts", "10"}, {"-ceiling", "-duration", "1s"}, {"-bench", "-servers", "x"}} {
 		var stdout, stderr bytes.Buffer
 		if code := Main(args, noEnv, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: experiment") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())

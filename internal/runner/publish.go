@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,28 @@ type Rebuilder interface {
 	SummaryFile() string
 	// Rebuild makes the summary again from res, the directory read back.
 	Rebuild(res *results.Results, o plan.Options) (Summary, error)
+}
+
+// rebuildFrom reads a mode's summary NAME.json of res.Dir into a T and
+// saves the summary again with save.
+func rebuildFrom[T any](res *results.Results, name string, save func(dir string, old T) (Summary, error)) (Summary, error) {
+	var old T
+	if err := readJSON(filepath.Join(res.Dir, name+".json"), &old); err != nil {
+		return Summary{}, err
+	}
+	return save(res.Dir, old)
+}
+
+// readJSON reads a summary file into v.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
 }
 
 // rebuild writes the report of the results directory o.Report again, as

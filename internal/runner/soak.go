@@ -2,8 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,11 +94,10 @@ func (soak) Plan(s Setup) (*Plan, error) {
 // report.md, and growth beyond the tolerance is a negative verdict.
 func soakReport(res *results.Results, z report.SoakSettings) (Summary, error) {
 	rep := report.BuildSoak(res, z)
-	if err := results.WriteJSON(filepath.Join(res.Dir, "soak.json"), rep); err != nil {
+	text := report.SoakText(rep)
+	if err := saveText(res.Dir, "soak", rep, text); err != nil {
 		return Summary{}, err
 	}
-	text := report.SoakText(rep)
-	_ = os.WriteFile(filepath.Join(res.Dir, "soak.txt"), []byte(text), 0o644)
 	sum := Summary{Text: text, Markdown: true, Head: "# make soak\n\n```\n" + text + "```\n\n"}
 	switch {
 	case rep.Verdict == report.SoakGrowth:
@@ -117,11 +114,9 @@ func (soak) SummaryFile() string { return "soak.json" }
 // Rebuild writes soak.json, soak.txt and the report of a soak directory
 // again, from the settings in soak.json and the run's record.
 func (soak) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
-	var old report.SoakReport
-	if err := readJSON(filepath.Join(res.Dir, "soak.json"), &old); err != nil {
-		return Summary{}, err
-	}
-	sum, err := soakReport(res, old.Settings)
-	sum.Verdict = nil
-	return sum, err
+	return rebuildFrom(res, "soak", func(_ string, old report.SoakReport) (Summary, error) {
+		sum, err := soakReport(res, old.Settings)
+		sum.Verdict = nil
+		return sum, err
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +71,18 @@ func (o Opt[T]) Or(def T) T {
 	return def
 }
 
-// ModeFlag is one mode's flag: -Name selects it.
-type ModeFlag struct{ Name, Usage, Help string }
+// ModeFlag is one mode's flag: -Name selects it. Flags are the flags of
+// its own the mode reads (quick, reps, counts and the like, as named in
+// modeOnly); one of those given with a mode that does not read it is a
+// usage error. The flags every mode reads (-out, -bin, -no-pin,
+// -server-cpus, -client-cpus, -stop-timeout) are not listed.
+type ModeFlag struct {
+	Name, Usage, Help string
+	Flags             []string
+}
+
+// modeOnly are the flags only some modes read.
+var modeOnly = []string{"quick", "full", "reps", "counts", "servers", "workloads", "hold", "duration", "tune", "budget"}
 
 // UsageError is bad input on the command line: exit 2 with the usage line.
 type UsageError struct{ Msg string }
@@ -109,6 +120,9 @@ func Parse(args []string, getenv func(string) string, modes []ModeFlag, help io.
 	o.Echo = Opt[time.Duration]{*v.echo, given["duration"]}
 	o.Args = fs.Args()
 	if err := o.check(getenv, modes, selected); err != nil {
+		return o, err
+	}
+	if err := o.flagsApply(modes, given); err != nil {
 		return o, err
 	}
 	if err := o.lists(v); err != nil {
@@ -180,10 +194,6 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 		return UsageError{"-hold and -duration must not be negative"}
 	case chosen > 1:
 		return UsageError{strings.Join(names, ", ") + " and -report exclude each other"}
-	case o.Tune && o.Mode != "c100k" && o.Mode != "ceiling":
-		return UsageError{"-tune goes with -c100k or -ceiling"}
-	case o.Budget != 0 && o.Mode != "ceiling":
-		return UsageError{"-budget goes with -ceiling"}
 	case o.Budget < 0:
 		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
@@ -197,6 +207,42 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 		return err
 	}
 	return nil
+}
+
+// flagsApply says which flag given on the command line the selected mode
+// (or -report) does not read, and which modes do.
+func (o *Options) flagsApply(modes []ModeFlag, given map[string]bool) error {
+	sel := modes[0]
+	for _, m := range modes[1:] {
+		if m.Name == o.Mode {
+			sel = m
+		}
+	}
+	name := modeName(sel)
+	if o.Report != "" {
+		sel, name = ModeFlag{}, "-report"
+	}
+	for _, f := range modeOnly {
+		if !given[f] || slices.Contains(sel.Flags, f) {
+			continue
+		}
+		var takers []string
+		for _, m := range modes {
+			if slices.Contains(m.Flags, f) {
+				takers = append(takers, modeName(m))
+			}
+		}
+		return UsageError{fmt.Sprintf("-%s does not apply to %s; it goes with %s", f, name, strings.Join(takers, ", "))}
+	}
+	return nil
+}
+
+// modeName is how a usage error names a mode.
+func modeName(m ModeFlag) string {
+	if m.Name == "" {
+		return "the experiment matrix"
+	}
+	return "-" + m.Name
 }
 
 // Pinning is the CPU sets of the run: from -server-cpus and -client-cpus,
