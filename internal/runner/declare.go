@@ -68,11 +68,12 @@ type Summary struct {
 	// Text is printed on stdout.
 	Text string
 	// Markdown keeps the standard report (report.md and its plots) in
-	// the directory, with Head on top of report.md; else File is the
-	// summary the closing line names.
-	Markdown bool
-	Head     string
-	File     string
+	// the directory, with Head on top of report.md; Brief keeps report.md
+	// as Head and the run's setting only (report.WriteBrief). Without
+	// either, File is the summary the closing line names.
+	Markdown, Brief bool
+	Head            string
+	File            string
 	// Verdict is a negative verdict: the campaign exits 1 with it, once
 	// everything is written.
 	Verdict error

@@ -14,15 +14,17 @@ import (
 
 // publish writes a mode's summary of res: results.csv, and with Markdown
 // the standard report (its plots, and report.md with the summary's head
-// on top); it prints the summary's text and returns the file that holds
-// the report.
+// on top), with Brief report.md with the head and the setting; it prints
+// the summary's text and returns the file that holds the report.
 func publish(res *results.Results, sum Summary, stdout io.Writer) (string, error) {
 	path := filepath.Join(res.Dir, sum.File)
 	var err error
-	if sum.Markdown {
-		path = filepath.Join(res.Dir, "report.md")
-		err = report.Write(res, sum.Head)
-	} else {
+	switch {
+	case sum.Markdown:
+		path, err = filepath.Join(res.Dir, "report.md"), report.Write(res, sum.Head)
+	case sum.Brief:
+		path, err = filepath.Join(res.Dir, "report.md"), report.WriteBrief(res, sum.Head)
+	default:
 		err = report.WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells)
 	}
 	if err != nil {

@@ -98,7 +98,7 @@ func soakReport(res *results.Results, z report.SoakSettings) (Summary, error) {
 	if err := saveText(res.Dir, "soak", rep, text); err != nil {
 		return Summary{}, err
 	}
-	sum := Summary{Text: text, Markdown: true, Head: "# make soak\n\n```\n" + text + "```\n\n"}
+	sum := Summary{Text: text, Brief: true, Head: "# make soak\n\n```\n" + text + "```\n\n"}
 	switch {
 	case rep.Verdict == report.SoakGrowth:
 		sum.Verdict = negative("soak: the server grew: %s", report.SoakGrowthText(rep))

@@ -60,15 +60,40 @@ func Markdown(res *results.Results, figs []plots.File) string {
 	}
 	writeMethod(&b, m.KStackPerThreadKiB)
 	writeSetting(&b, m)
+	writeReproduce(&b, m, "(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\n")
+	return b.String()
+}
+
+// WriteBrief writes results.csv and report.md for a mode whose own
+// summary, head, says what its runs found (the soak): the matrix's
+// answer, tables and plots are about its workloads, so report.md has
+// only the runs that did not end cleanly, the setting and how to
+// reproduce, after head.
+func WriteBrief(res *results.Results, head string) error {
+	if err := WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString("## Runs that did not end cleanly\n\n")
+	b.WriteString(FailedRuns(res.Runs))
+	b.WriteString("\n")
+	writeSetting(&b, res.Meta)
+	writeReproduce(&b, res.Meta, "")
+	return os.WriteFile(filepath.Join(res.Dir, "report.md"), []byte(b.String()), 0o644)
+}
+
+// writeReproduce is the command that reproduces the run, with more to
+// say about it, and where the raw data is.
+func writeReproduce(b *strings.Builder, m results.Meta, more string) {
 	b.WriteString("## Reproduce\n\nFrom the repository root, after `make`:\n\n```\n")
 	if m.Command != "" {
 		b.WriteString(m.Command + "\n")
 	} else {
 		b.WriteString("make experiment\n")
 	}
-	b.WriteString("```\n\n(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\nRaw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
+	b.WriteString("```\n\n" + more + "Raw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
 		"A report can be rebuilt from a results directory with `bin/experiment -report DIR`.\n")
-	return b.String()
 }
 
 // writeWorkloads is one table per workload that ran.
