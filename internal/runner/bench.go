@@ -2,9 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"tenkthreads/internal/runner/plan"
@@ -13,11 +10,12 @@ import (
 )
 
 // bench is the fixed benchmark of the performance targets (make bench).
-type bench struct{}
+type bench struct{ noCheck }
 
 func (bench) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "bench", Usage: "-bench [-quick]",
-		Help: "the performance targets: memory, CPU per round trip, accept rate, large transfers, scale (make bench)"}
+		Help:  "the performance targets: memory, CPU per round trip, accept rate, large transfers, scale (make bench)",
+		Flags: []string{"quick", "reps", "counts", "hold", "duration"}}
 }
 
 // benchPlan is the bench's sizes, from the options and the fd limit.
@@ -41,22 +39,20 @@ func planBench(o plan.Options, sys plan.System) benchPlan {
 		p = benchPlan{counts: []int{100, 1000}, reps: 1, hold: time.Second, echo: 500 * time.Millisecond,
 			bulk: time.Second, bulkReps: 1, forkN: 1000, forkReps: 1}
 	}
-	if o.CountsSet {
-		p.counts = o.Counts
-		p.forkN = o.Counts[len(o.Counts)-1]
+	if o.Counts.Given {
+		p.counts = o.Counts.V
+		p.forkN = o.Counts.V[len(o.Counts.V)-1]
 	}
-	if o.RepsSet {
-		p.reps, p.bulkReps, p.forkReps = o.Reps, o.Reps, min(o.Reps, p.forkReps)
+	if o.Reps.Given {
+		p.reps, p.bulkReps, p.forkReps = o.Reps.V, o.Reps.V, min(o.Reps.V, p.forkReps)
 	}
-	if o.HoldSet {
-		p.hold = o.Hold
-	}
-	if o.EchoSet {
-		p.echo, p.bulk = o.Echo, o.Echo
+	p.hold = o.Hold.Or(p.hold)
+	if o.Echo.Given {
+		p.echo, p.bulk = o.Echo.V, o.Echo.V
 	}
 	p.scaleN = sys.MaxConnsForFD() / 100 * 100
 	p.scaleFit = p.scaleN
-	if o.Quick || o.CountsSet {
+	if o.Quick || o.Counts.Given {
 		p.scaleN = min(p.scaleN, 2*p.counts[len(p.counts)-1])
 	}
 	p.scaleClientPs = 1
@@ -66,54 +62,40 @@ func planBench(o plan.Options, sys plan.System) benchPlan {
 	return p
 }
 
-func (bench) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	sys := plan.ReadSystem()
-	bp := planBench(o, sys)
-	ps, pnotes := plan.CheckSystem(sys, max(bp.counts[len(bp.counts)-1], bp.scaleN, bp.forkN), true)
-	if problems(stderr, ps) {
-		return 1
-	}
-	compared := kit.Compared()
+// Plan runs the bench: the targets' figures at each count, fork, large
+// transfers and the largest count the fd limit allows.
+func (bench) Plan(s Setup) (*Plan, error) {
+	bp := planBench(s.O, s.Sys)
+	top := max(bp.counts[len(bp.counts)-1], bp.scaleN, bp.forkN)
+	rows, notes := plan.CheckSystem(s.Sys, top, true)
+	compared := s.Kit.Compared()
 	var fork *results.ServerSpec
-	if o.ServerOverride != nil {
-		compared = o.ServerOverride
-	} else if _, ok := kit.Models.Get("fork"); ok {
-		f := kit.Spec("fork")
+	if s.Env.Servers != nil {
+		compared = s.Env.Servers
+	} else if _, ok := s.Kit.Models.Get("fork"); ok {
+		f := s.Kit.Spec("fork")
 		fork = &f
 	}
-	c, err := newCampaign(o, "bench", kit, sys, nil, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	defer c.close()
-	c.meta.Notes = append(c.meta.Notes, pnotes...)
-	c.meta.Reps, c.meta.Counts = bp.reps, bp.counts
-	runBench(c, kit, bp, compared, fork)
-	res, err := c.finish()
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	rep := report.BuildBench(res, report.BenchInput{Counts: bp.counts, Reps: bp.reps, ForkN: bp.forkN, ScaleN: bp.scaleN,
-		ScaleFit: bp.scaleFit, Compared: compared, Fork: fork, NotApplicable: notApplicable(kit)})
-	if err := results.WriteJSON(filepath.Join(c.dir, "bench.json"), rep); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	_ = report.WriteCSV(filepath.Join(c.dir, "results.csv"), res.Cells)
-	text := report.BenchText(rep)
-	_ = os.WriteFile(filepath.Join(c.dir, "bench.txt"), []byte(text), 0o644)
-	fmt.Fprint(stdout, text)
-	fmt.Fprintf(stdout, "\nfinished in %s; %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "bench.json"))
-	return c.status()
+	runs := benchRuns(s.Kit, bp, compared, fork)
+	in := report.BenchInput{Counts: bp.counts, Reps: bp.reps, ForkN: bp.forkN, ScaleN: bp.scaleN,
+		ScaleFit: bp.scaleFit, Compared: compared, Fork: fork, NotApplicable: notApplicable(s.Kit)}
+	return &Plan{Kind: "bench", Checks: Checks{Conns: top, Rows: rows}, Notes: notes,
+		Intro: fmt.Sprintf("bench: %d runs (counts %v × %d reps, large transfers, fork at %d, scale at %d)", len(runs), bp.counts, bp.reps, bp.forkN, bp.scaleN),
+		Runs:  runs, Reps: bp.reps, Counts: bp.counts,
+		Report: func(r Ran) (Summary, error) { return benchReport(r.Res, in) }}, nil
 }
 
-// runBench runs the bench's runs. Repetitions are outermost, so a burst of
+// benchReport writes bench.json and bench.txt.
+func benchReport(res *results.Results, in report.BenchInput) (Summary, error) {
+	rep := report.BuildBench(res, in)
+	text := report.BenchText(rep)
+	return Summary{Text: text, File: "bench.json"}, saveText(res.Dir, "bench", rep, text)
+}
+
+// benchRuns is the bench's runs. Repetitions are outermost, so a burst of
 // interference from other processes hits one repetition of every server,
 // not every repetition of one.
-func runBench(c *campaign, kit plan.Kit, bp benchPlan, compared []results.ServerSpec, fork *results.ServerSpec) {
+func benchRuns(kit plan.Kit, bp benchPlan, compared []results.ServerSpec, fork *results.ServerSpec) []runSpec {
 	echoArgs := []string{"-hold", bp.hold.String(), "-duration", bp.echo.String(), "-size", "64", "-quiet"}
 	holdArgs := []string{"-hold", bp.hold.String(), "-quiet"}
 	// A SIGUSR1 report of the fork model sums the smaps of every child,
@@ -121,41 +103,26 @@ func runBench(c *campaign, kit plan.Kit, bp benchPlan, compared []results.Server
 	forkHold := max(bp.hold, time.Duration(bp.forkN/2500)*time.Second)
 	forkArgs := []string{"-hold", forkHold.String(), "-quiet"}
 	bulkArgs := []string{"-size", "1048576", "-duration", bp.bulk.String(), "-quiet"}
-	tmo := func(n int, secs float64) time.Duration {
-		return time.Duration((20 + secs*2 + float64(n)/1000) * float64(time.Second))
-	}
-	total := bp.reps*len(compared)*len(bp.counts) + bp.bulkReps*len(compared) + 1
-	if fork != nil {
-		total += bp.forkReps
-	}
-	k := 0
-	run := func(rs runSpec) {
-		k++
-		f := kit.Facts(rs.spec)
-		rs.byThreads = f.PerConnection != ""
-		c.run(rs, c.progress(fmt.Sprintf("bench %d/%d", k, total), rs))
-	}
-	fmt.Fprintf(c.stderr, "experiment: bench: %d runs (counts %v × %d reps, large transfers, fork at %d, scale at %d); writing %s\n",
-		total, bp.counts, bp.reps, bp.forkN, bp.scaleN, c.dir)
+	var runs []runSpec
 	for rep := 1; rep <= bp.reps; rep++ {
 		for _, s := range compared {
 			for _, n := range bp.counts {
-				run(runSpec{spec: s, workload: "echo", n: n, rep: rep, clientArgs: echoArgs, probe: true,
-					accept: kit.Facts(s).PerConnection == "thread", timeout: tmo(n, bp.hold.Seconds()+bp.echo.Seconds())})
+				runs = append(runs, runSpec{spec: s, workload: "echo", n: n, rep: rep, clientArgs: echoArgs, probe: true,
+					accept: kit.Facts(s).PerConnection == "thread", time: runTime{hold: bp.hold, duration: bp.echo}})
 			}
 		}
 		if fork != nil && rep <= bp.forkReps {
-			run(runSpec{spec: *fork, workload: "hold", n: bp.forkN, rep: rep, clientArgs: forkArgs, probe: true,
-				timeout: tmo(bp.forkN*3, forkHold.Seconds())})
+			runs = append(runs, runSpec{spec: *fork, workload: "hold", n: bp.forkN, rep: rep, clientArgs: forkArgs, probe: true,
+				time: runTime{hold: forkHold}})
 		}
 		if rep <= bp.bulkReps {
 			for _, s := range compared {
-				run(runSpec{spec: s, workload: "bulk", n: 1, rep: rep, clientArgs: bulkArgs, timeout: tmo(1, bp.bulk.Seconds())})
+				runs = append(runs, runSpec{spec: s, workload: "bulk", n: 1, rep: rep, clientArgs: bulkArgs, time: runTime{duration: bp.bulk}})
 			}
 		}
 	}
-	run(runSpec{spec: compared[0], workload: "scale", n: bp.scaleN, rep: 1, clientArgs: holdArgs, cliProcs: bp.scaleClientPs, probe: true,
-		timeout: tmo(bp.scaleN, bp.hold.Seconds())})
+	return append(runs, runSpec{spec: compared[0], workload: "scale", n: bp.scaleN, rep: 1, clientArgs: holdArgs, cliProcs: bp.scaleClientPs, probe: true,
+		time: runTime{hold: bp.hold}})
 }
 
 // notApplicable is a figure row for each model that serves a bounded

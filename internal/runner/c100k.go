@@ -2,14 +2,10 @@ package runner
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
@@ -17,11 +13,12 @@ import (
 
 // c100k holds 25,000 to 100,000 connections with several server and
 // client processes (make c100k).
-type c100k struct{}
+type c100k struct{ noCheck }
 
 func (c100k) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "c100k", Usage: "-c100k [-tune] [-quick]",
-		Help: "25,000 to 200,000 connections with several server and client processes (make c100k)"}
+		Help:  "25,000 to 200,000 connections with several server and client processes (make c100k)",
+		Flags: []string{"quick", "tune", "counts", "hold"}}
 }
 
 // c100kSizes is what the run holds: the counts, the larger counts it
@@ -39,132 +36,68 @@ func sizesC100K(o plan.Options) c100kSizes {
 	if o.Quick {
 		z = c100kSizes{counts: []int{10000, 25000}, refCount: 5000, hold: time.Second}
 	}
-	if o.CountsSet {
-		z.counts, z.stretch, z.refCount = o.Counts, nil, 0
+	if o.Counts.Given {
+		z.counts, z.stretch, z.refCount = o.Counts.V, nil, 0
 	}
-	if o.HoldSet {
-		z.hold = o.Hold
-	}
+	z.hold = o.Hold.Or(z.hold)
 	return z
 }
 
-func (c100k) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return fail(stderr, "%v", err)
+// Plan holds each server at each count, spread over as many server and
+// client processes as the fd limit needs; the checks are every limit of
+// the largest count.
+func (c100k) Plan(s Setup) (*Plan, error) {
+	z := sizesC100K(s.O)
+	servers := s.Kit.Compared()
+	if s.Env.Servers != nil {
+		servers = s.Env.Servers
 	}
-	sys := plan.ReadSystem()
-	z := sizesC100K(o)
-	servers := kit.Compared()
-	if o.ServerOverride != nil {
-		servers = o.ServerOverride
-	}
-	chk, code := c100kPreconditions(o, sys, z, servers, stderr)
-	if code >= 0 {
-		return code
-	}
-	c, err := newCampaign(o, "c100k", kit, sys, nil, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	defer c.close()
-	root := o.SysctlRoot
-	if root == "" {
-		root = "/proc/sys"
-	}
-	tu := &exec.Tuning{Root: root}
-	// Restores on every way out of this function: normal end, error
-	// returns, an interrupt (the loop stops, then returns) and a panic.
-	defer restore(c, tu)
-	if err := tune(c, tu, chk.short); err != nil {
-		return fail(stderr, "-tune: %v (nothing was run)", err)
-	}
-	for _, n := range chk.notes {
-		c.note("%s", n)
-	}
-	tuned := append([]exec.SysctlChange{}, tu.Saved...)
-	run := z
-	run.counts = chk.counts
-	c.meta.Reps, c.meta.Counts = 1, run.counts
-	procs := runC100K(c, kit, sys, run, servers)
-	res, err := c.finish()
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	if err := report.Write(res); err != nil {
-		return fail(stderr, "%v", err)
+	counts, pre, skipped := c100kCounts(s.O, s.Sys, z, servers)
+	var notes []string
+	for _, k := range skipped {
+		if n := fmt.Sprintf("c100k: %s connections are not run: %s", results.Thousands(k.Conns), k.Why); !slices.Contains(notes, n) {
+			notes = append(notes, n)
+		}
 	}
 	// The targets judge the largest count every run holds and each
 	// larger one, run or skipped.
-	judged := append([]int{z.counts[len(z.counts)-1]}, z.stretch...)
-	rep := report.BuildC100K(res, chk.pre, tuned, chk.skipped, procs, z.refCount, judged)
-	rep.WallS = time.Since(c.started).Seconds()
-	rep.Targets = append(rep.Targets, report.WallTarget(rep.WallS))
-	if err := results.WriteJSON(filepath.Join(c.dir, "c100k.json"), rep); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	text := report.C100KText(rep)
-	_ = os.WriteFile(filepath.Join(c.dir, "c100k.txt"), []byte(text), 0o644)
-	// The c100k table goes on top of the standard report.
-	if b, err := os.ReadFile(filepath.Join(c.dir, "report.md")); err == nil {
-		md := "# make c100k\n\n```\n" + text + "```\n\n" + string(b)
-		_ = os.WriteFile(filepath.Join(c.dir, "report.md"), []byte(md), 0o644)
-	}
-	fmt.Fprint(stdout, text)
-	restore(c, tu)
-	fmt.Fprintf(stdout, "\nfinished in %s; report: %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "report.md"))
-	return c.status()
+	in := report.C100KInput{Skipped: skipped, RefCount: z.refCount, Judged: append([]int{z.counts[len(z.counts)-1]}, z.stretch...)}
+	run := z
+	run.counts = counts
+	runs := c100kRuns(s.Sys, run, servers)
+	return &Plan{Kind: "c100k", Checks: Checks{Conns: counts[len(counts)-1], Rows: pre}, Notes: notes,
+		Intro: fmt.Sprintf("c100k: %d runs, counts %v, hold %s", len(runs), z.counts, z.hold),
+		Runs:  runs, Reps: 1, Counts: counts,
+		Report: func(r Ran) (Summary, error) { return c100kReport(r, in) }}, nil
 }
 
-// c100kChecks is what the preconditions decided: the counts to run, the
-// checks for the largest of them (and the ones -tune must fix), the
-// larger counts skipped and why, and notes for the report.
-type c100kChecks struct {
-	counts     []int
-	pre, short []plan.Precond
-	skipped    []report.C100KSkipped
-	notes      []string
-}
-
-// c100kPreconditions checks every limit for the counts; code is the exit
-// status when the run cannot go ahead, else -1. The counts every run
-// holds must fit (or -tune must make them fit); a larger count that does
-// not is skipped with the reason.
-func c100kPreconditions(o plan.Options, sys plan.System, z c100kSizes, servers []results.ServerSpec, stderr io.Writer) (chk c100kChecks, code int) {
-	checks := func(n int) []plan.Precond {
+// c100kCounts is the counts to run and the checks for the largest of
+// them: the counts every run holds must fit (or -tune must make them
+// fit); a larger count that does not is skipped, with why, for each
+// server.
+func c100kCounts(o plan.Options, sys plan.System, z c100kSizes, servers []results.ServerSpec) (counts []int, pre []results.Precond, skipped []report.C100KSkipped) {
+	checks := func(n int) []results.Precond {
 		srvP, cliP := plan.ProcsFor(n, sys)
 		return plan.C100KPreconds(sys, n, srvP, cliP)
 	}
-	chk.counts = z.counts
-	maxN := z.counts[len(z.counts)-1]
-	chk.pre = checks(maxN)
+	counts = z.counts
+	pre = checks(counts[len(counts)-1])
 	for _, n := range z.stretch {
-		pre := checks(n)
-		if why := stretchShort(o, pre); why != "" {
-			fmt.Fprintf(stderr, "experiment: c100k: %s connections are not run: %s\n", results.Thousands(n), why)
+		p := checks(n)
+		if why := stretchShort(o, p); why != "" {
 			for _, s := range servers {
-				chk.skipped = append(chk.skipped, report.C100KSkipped{Server: s.Label, Conns: n, Why: why})
+				skipped = append(skipped, report.C100KSkipped{Server: s.Label, Conns: n, Why: why})
 			}
 			continue
 		}
-		chk.counts, chk.pre, maxN = append(slices.Clone(chk.counts), n), pre, n
+		counts, pre = append(slices.Clone(counts), n), p
 	}
-	fmt.Fprint(stderr, "experiment: c100k preconditions for ", results.Thousands(maxN), " connections:\n", report.PrecondTable(chk.pre))
-	for _, p := range chk.pre {
-		switch {
-		case p.OK:
-		case p.Optional && !o.Tune:
-			chk.notes = append(chk.notes, fmt.Sprintf("%s is %s (%s); TUNE=1 raises it for the run", p.Item, p.Have, p.Need))
-		default:
-			chk.short = append(chk.short, p)
-		}
-	}
-	return chk, c100kShortfalls(o, chk.short, stderr)
+	return counts, pre, skipped
 }
 
 // stretchShort is why a larger count cannot run here ("" if it can): a
 // limit no sysctl raises, or ones that need -tune (or root) to.
-func stretchShort(o plan.Options, pre []plan.Precond) string {
+func stretchShort(o plan.Options, pre []results.Precond) string {
 	var tunable []string
 	for _, p := range pre {
 		switch {
@@ -180,77 +113,17 @@ func stretchShort(o plan.Options, pre []plan.Precond) string {
 		return ""
 	case !o.Tune:
 		return strings.Join(tunable, "; ") + ": rerun with TUNE=1 (as root) to raise it for the run"
-	case !exec.IsRoot():
+	case !isRoot():
 		return strings.Join(tunable, "; ") + ": -tune needs root"
 	}
 	return ""
 }
 
-// c100kShortfalls prints why the run cannot go ahead and returns its exit
-// status, or -1 when -tune can fix every shortfall (or there is none).
-func c100kShortfalls(o plan.Options, short []plan.Precond, stderr io.Writer) int {
-	for _, p := range short {
-		if p.Sysctl == "" {
-			return fail(stderr, "precondition failed, nothing was run: %s: have %s, need %s: %s", p.Item, p.Have, p.Need, p.Fix)
-		}
-	}
-	if len(short) > 0 && !o.Tune {
-		fmt.Fprintf(stderr, "experiment: precondition failed, nothing was run. Run as root:\n")
-		for _, p := range short {
-			fmt.Fprintf(stderr, "  %s\n", p.Fix)
-		}
-		fmt.Fprintf(stderr, "or rerun with -tune as root (the runner sets them and restores the old values afterwards)\n")
-		return 1
-	}
-	if len(short) > 0 && !exec.IsRoot() {
-		var f []string
-		for _, p := range short {
-			f = append(f, "`"+p.Fix+"`")
-		}
-		return fail(stderr, "-tune needs root to write /proc/sys; run as root, or run by hand: %s", strings.Join(f, "; "))
-	}
-	return -1
-}
-
-// tune raises the sysctls that fall short and keeps a script that puts
-// them back, in case the runner is killed before it can.
-func tune(c *campaign, tu *exec.Tuning, short []plan.Precond) error {
-	for _, p := range short {
-		if err := tu.Set(p.Sysctl, p.Want); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stderr, "experiment: -tune: %s %s -> %s (restored at the end)\n", p.Sysctl, tu.Saved[len(tu.Saved)-1].Old, p.Want)
-	}
-	if len(tu.Saved) > 0 {
-		_ = os.WriteFile(filepath.Join(c.dir, "sysctl-restore.sh"), []byte(tu.RestoreScript()), 0o755)
-		c.note("-tune changed %s for the run and restored them afterwards (sysctl-restore.sh has the commands, in case the runner was killed)", report.ChangesText(tu.Saved))
-	}
-	return nil
-}
-
-// restore puts back what tune changed; a second call does nothing.
-func restore(c *campaign, tu *exec.Tuning) {
-	if len(tu.Saved) == 0 {
-		return
-	}
-	lines, bad := tu.Restore()
-	for _, l := range lines {
-		fmt.Fprintln(c.stderr, "experiment: "+l)
-	}
-	if bad {
-		c.note("some sysctls could not be restored; see sysctl-restore.sh")
-	}
-}
-
-// runC100K runs each server at each count, spread over as many server
-// and client processes as the fd limit needs; it returns them by
-// "server|count".
-func runC100K(c *campaign, kit plan.Kit, sys plan.System, z c100kSizes, servers []results.ServerSpec) map[string][2]int {
-	type cellPlan struct {
-		spec results.ServerSpec
-		n    int
-	}
-	var cells []cellPlan
+// c100kRuns is each server at each count (the thread model also at the
+// reference count; the io_uring model at one count), with the server and
+// client processes the fd limit needs.
+func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec) []runSpec {
+	var runs []runSpec
 	for _, s := range servers {
 		ns := z.counts
 		if s.Model == plan.DefaultModel && z.refCount > 0 && !slices.Contains(ns, z.refCount) {
@@ -261,21 +134,35 @@ func runC100K(c *campaign, kit plan.Kit, sys plan.System, z c100kSizes, servers 
 			ns = []int{report.UringC100KCount(ns)}
 		}
 		for _, n := range ns {
-			cells = append(cells, cellPlan{s, n})
+			sp, cp := plan.ProcsFor(n, sys)
+			runs = append(runs, runSpec{spec: s, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
+				srvProcs: sp, cliProcs: cp, probe: true, time: runTime{hold: z.hold}})
 		}
 	}
-	fmt.Fprintf(c.stderr, "experiment: c100k: %d runs, counts %v, hold %s; writing %s\n", len(cells), z.counts, z.hold, c.dir)
-	procs := map[string][2]int{}
-	for i, p := range cells {
-		sp, cp := plan.ProcsFor(p.n, sys)
-		rs := runSpec{spec: p.spec, workload: "hold", n: p.n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
-			srvProcs: sp, cliProcs: cp, probe: true, byThreads: kit.Facts(p.spec).PerConnection != "",
-			timeout: time.Duration((60 + float64(p.n)/1000 + z.hold.Seconds()) * float64(time.Second))}
-		sized := c.sized(rs)
-		procs[fmt.Sprintf("%s|%d", p.spec.Key, p.n)] = [2]int{sized.srvProcs, sized.cliProcs}
-		if c.run(rs, c.progress(fmt.Sprintf("c100k %d/%d", i+1, len(cells)), rs)) == nil {
-			break
-		}
-	}
-	return procs
+	return runs
+}
+
+// c100kReport writes c100k.json and c100k.txt; the table and the targets
+// go on top of report.md.
+func c100kReport(r Ran, in report.C100KInput) (Summary, error) {
+	rep := report.BuildC100K(r.Res, in)
+	rep.WallS = time.Since(r.Started).Seconds()
+	rep.Targets = append(rep.Targets, report.WallTarget(rep.WallS))
+	return saveC100K(r.Res.Dir, rep)
+}
+
+// saveC100K writes c100k.json and c100k.txt; the summary has the table
+// and the targets on top of report.md.
+func saveC100K(dir string, rep report.C100KReport) (Summary, error) {
+	text := report.C100KText(rep)
+	return Summary{Text: text, Markdown: true, Head: "# make c100k\n\n```\n" + text + "```\n\n"}, saveText(dir, "c100k", rep, text)
+}
+
+// SummaryFile marks a c100k directory for -report.
+func (c100k) SummaryFile() string { return "c100k.json" }
+
+// Rebuild writes c100k.json, c100k.txt and the report of a c100k
+// directory again, from c100k.json and the raw data.
+func (c100k) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
+	return rebuildFrom(res, "c100k", saveC100K)
 }

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,23 +38,24 @@ func TestC100KStretchCount(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			withRoot(t, true)
 			o := plan.Options{Tune: c.tune}
-			chk, _ := c100kPreconditions(o, c.sys, z, servers, io.Discard)
-			if c.counts != nil && !slices.Equal(chk.counts, c.counts) {
-				t.Errorf("counts %v, want %v", chk.counts, c.counts)
+			counts, pre, skipped := c100kCounts(o, c.sys, z, servers)
+			if c.counts != nil && !slices.Equal(counts, c.counts) {
+				t.Errorf("counts %v, want %v", counts, c.counts)
 			}
-			if c.why == "" && len(chk.skipped) != 0 {
-				t.Errorf("skipped %+v, want none", chk.skipped)
+			if c.why == "" && len(skipped) != 0 {
+				t.Errorf("skipped %+v, want none", skipped)
 			}
 			if c.why != "" {
-				if len(chk.skipped) != len(servers) || chk.skipped[0].Conns != 200000 || !strings.Contains(chk.skipped[0].Why, c.why) {
-					t.Errorf("skipped %+v, want 200,000 for each server because %q", chk.skipped, c.why)
+				if len(skipped) != len(servers) || skipped[0].Conns != 200000 || !strings.Contains(skipped[0].Why, c.why) {
+					t.Errorf("skipped %+v, want 200,000 for each server because %q", skipped, c.why)
 				}
-				if slices.Contains(chk.counts, 200000) {
-					t.Errorf("200,000 both skipped and run: %v", chk.counts)
+				if slices.Contains(counts, 200000) {
+					t.Errorf("200,000 both skipped and run: %v", counts)
 				}
 			}
+			short, _ := sortChecks(pre, o.Tune)
 			var tuned []string
-			for _, p := range chk.short {
+			for _, p := range short {
 				tuned = append(tuned, p.Sysctl)
 			}
 			for _, want := range c.tuned {
@@ -79,10 +79,10 @@ func TestC100KListenBacklog(t *testing.T) {
 	withRoot(t, true)
 	for _, tune := range []bool{false, true} {
 		root := fakeSysctls(t, map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "2048"})
-		o := c100kOptions(t, []int{40})
-		o.Tune, o.SysctlRoot = tune, root
+		o, env := c100kOptions(t, []int{40})
+		o.Tune, env.SysctlRoot = tune, root
 		var stdout, stderr bytes.Buffer
-		if code := Execute(o, &stdout, &stderr); code != 0 {
+		if code := execute(o, env, &stdout, &stderr); code != 0 {
 			t.Fatalf("-tune %v: exit %d\n%s", tune, code, stderr.String())
 		}
 		var rep report.C100KReport

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -16,112 +16,234 @@ import (
 	"syscall"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/proc"
+	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
 )
 
-// notifySignals is replaced in tests to deliver a fake interrupt.
-var notifySignals = func(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) }
+// serverStartTimeout is how long a server may take to print its start line.
+const serverStartTimeout = 10 * time.Second
 
-var stopSignals = func(c chan<- os.Signal) { signal.Stop(c) }
-
-// campaign is what every mode that runs the servers shares: a results
-// directory, pinning, the kernel-stack calibration, interrupt handling
-// and the record of every run (runs.json, meta.json), written so that
-// results.Load and report.Write work on it.
-type campaign struct {
-	o          plan.Options
-	dir        string
-	rawDir     string
-	clientPath string
-	meta       results.Meta
-	runs       []*results.Run
-	stop       atomic.Bool
-	stderr     io.Writer
-	started    time.Time
-	sigc       chan os.Signal
-	// interrupted is the note meta.json gets when the run was interrupted.
-	interrupted string
-
-	kit plan.Kit
-	// cpus are the sides' CPU sets; empty when the run is not pinned.
-	cpus plan.CPUSets
-}
-
-// campaignText is what a mode's campaign says when interrupted: on
-// stderr at once, and in the notes of what it writes.
-type campaignText struct{ line, note string }
-
-var defaultText = campaignText{
-	line: "finishing the current run, then writing what ran",
-	note: "the run was interrupted; only the runs that finished are reported",
-}
-
-// newCampaign creates results/KIND-<date-time>/ (results/<date-time>/ for
-// the matrix, whose kind is ""); notes go first in meta.json's notes.
-func newCampaign(o plan.Options, kind string, kit plan.Kit, sys plan.System, notes []string, text campaignText, stderr io.Writer) (*campaign, error) {
-	c := &campaign{o: o, kit: kit, stderr: stderr, started: time.Now(), clientPath: filepath.Join(o.Bin, "client"), interrupted: text.note}
-	pinning := "not pinned (-no-pin)"
-	if !o.NoPin {
-		var why string
-		c.cpus, why = pinCPUs(o)
-		pinning = c.cpus.Describe()
-		if why != "" {
-			pinning = "not pinned: " + why
-			fmt.Fprintln(stderr, "experiment: "+pinning)
-			notes = append(notes, pinning+"; server and client share CPUs, so CPU and latency figures include their interference")
-		}
+// runCampaign is the one routine every mode runs through: load the kit,
+// let the mode plan, check the machine, open the results directory,
+// raise what -tune must, run the plan (stopping after the current run
+// at SIGINT or SIGTERM), restore, write what ran and the mode's report,
+// and say where it is. An interrupt exits 130 once all that is done.
+func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) error {
+	kit, err := plan.LoadKit(o.Bin)
+	if err != nil {
+		return err
 	}
-	stamp := strings.TrimPrefix(kind+"-"+c.started.Format("20060102-150405"), "-")
-	c.dir = filepath.Join(o.Out, stamp)
+	sys := plan.ReadSystem()
+	p, err := m.Plan(Setup{O: o, Env: env, Kit: kit, Sys: sys})
+	if err != nil {
+		return err
+	}
+	short, err := check(p, o, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := open(p, o, env, kit, sys, stderr)
+	if err != nil {
+		return err
+	}
+	// Restores on every way out: the normal end, an error, a panic.
+	defer c.close()
+	if err := c.tune(short); err != nil {
+		return fmt.Errorf("-tune: %v (nothing was run)", err)
+	}
+	if err := c.runPlan(); err != nil {
+		return err
+	}
+	c.restore()
+	res, err := c.finish()
+	if err != nil {
+		return err
+	}
+	sum, err := p.Report(Ran{Res: res, Started: c.started})
+	if err != nil {
+		return err
+	}
+	path, err := publish(res, sum, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nfinished in %s; report: %s\n", fmtDuration(time.Since(c.started)), path)
+	if c.interrupted() {
+		return interrupted(len(c.runs), c.dir)
+	}
+	return sum.Verdict
+}
+
+// check prints the plan's checks and notes and says what -tune must
+// raise, or why the campaign cannot run; -tune needs root either way.
+func check(p *Plan, o plan.Options, stderr io.Writer) ([]results.Precond, error) {
+	if rows := p.Checks.Rows; len(rows) > 0 {
+		fmt.Fprintf(stderr, "experiment: preconditions for %s connections:\n%s", results.Thousands(p.Checks.Conns), report.PrecondTable(rows))
+	}
+	short, notes := sortChecks(p.Checks.Rows, o.Tune)
+	p.Notes = append(p.Notes, notes...)
+	if err := shortfalls(short, o.Tune); err != nil {
+		return nil, err
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintln(stderr, "experiment: note: "+n)
+	}
+	return short, nil
+}
+
+// campaign is a campaign under way: its results directory, pinning, the
+// kernel-stack calibration, interrupts, tuning and the record of every
+// run (runs.json, meta.json), written so that results.Load and
+// report.Write work on it.
+type campaign struct {
+	o       plan.Options
+	env     Env
+	plan    *Plan
+	kit     plan.Kit
+	dir     string
+	rawDir  string
+	meta    results.Meta
+	runs    []*results.Run
+	stderr  io.Writer
+	started time.Time
+	// cpus are the sides' CPU sets; empty when the run is not pinned.
+	cpus   plan.CPUSets
+	tuning Tuning
+	// stop is set at an interrupt; stopped ends the goroutine that waits
+	// for one.
+	stop    atomic.Bool
+	stopped chan struct{}
+	sigc    chan os.Signal
+	// progress is the run count and the ETA's account.
+	progress progress
+}
+
+// open creates results/KIND-<date-time>/ (results/<date-time>/ for the
+// matrix), measures the kernel's costs, writes meta.json as it stands
+// and starts listening for interrupts.
+func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, stderr io.Writer) (*campaign, error) {
+	c := &campaign{o: o, env: env, plan: p, kit: kit, stderr: stderr, started: time.Now(),
+		tuning: Tuning{Root: env.sysctlRoot()}, stopped: make(chan struct{}), progress: newProgress(p)}
+	pinning, notes := c.pin()
+	if err := c.mkdir(); err != nil {
+		return nil, err
+	}
+	c.meta = c.newMeta(sys, pinning, notes)
+	if e := c.meta.Calibration.SlabInfoError; e != "" && slices.ContainsFunc(p.Runs, func(rs runSpec) bool { return rs.machine }) {
+		fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)
+	}
+	c.writeMeta()
+	fmt.Fprintf(stderr, "experiment: %s; %s; writing %s\n", p.Intro, c.meta.Pinning, c.dir)
+	c.listen()
+	return c, nil
+}
+
+// pin decides the CPU sets, and says how the run is pinned, with a note
+// when it cannot be.
+func (c *campaign) pin() (pinning string, notes []string) {
+	if c.o.NoPin {
+		return "not pinned (-no-pin)", nil
+	}
+	var why string
+	c.cpus, why = pinCPUs(c.o)
+	if why == "" {
+		return c.cpus.Describe(), nil
+	}
+	pinning = "not pinned: " + why
+	fmt.Fprintln(c.stderr, "experiment: "+pinning)
+	return pinning, []string{pinning + "; server and client share CPUs, so CPU and latency figures include their interference"}
+}
+
+// mkdir creates the results directory and its raw/.
+func (c *campaign) mkdir() error {
+	stamp := strings.TrimPrefix(c.plan.Kind+"-"+c.started.Format("20060102-150405"), "-")
+	c.dir = filepath.Join(c.o.Out, stamp)
 	// Two runs started in the same second must not mix their files.
 	for i := 2; ; i++ {
 		if _, err := os.Stat(c.dir); err != nil {
 			break
 		}
-		c.dir = filepath.Join(o.Out, fmt.Sprintf("%s-%d", stamp, i))
+		c.dir = filepath.Join(c.o.Out, fmt.Sprintf("%s-%d", stamp, i))
 	}
 	c.rawDir = filepath.Join(c.dir, "raw")
-	if err := os.MkdirAll(c.rawDir, 0o755); err != nil {
-		return nil, err
+	return os.MkdirAll(c.rawDir, 0o755)
+}
+
+// newMeta is meta.json before the first run.
+func (c *campaign) newMeta(sys plan.System, pinning string, notes []string) results.Meta {
+	p := c.plan
+	kpt, cal := proc.Calibrate(proc.Params{ProcRoot: c.env.ProcRoot}.ProcFS())
+	cmd := p.Command
+	if cmd == "" {
+		cmd = c.o.Command
 	}
-	kpt, cal := exec.Calibrate(exec.Params{ProcRoot: o.ProcRoot}.ProcFS())
-	c.meta = results.Meta{Calibration: cal,
-		KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: o.Command,
-		Reps: o.Reps, Workloads: map[string]string{}, Pinning: pinning, Env: plan.Environment(sys, pinning, kpt),
-		CPUs: runtime.NumCPU(), Notes: notes, ServerCPUs: append([]int{}, c.cpus.Server...), ClientCPUs: append([]int{}, c.cpus.Client...),
+	wl := map[string]string{}
+	for k, v := range p.Workloads {
+		wl[k] = v
 	}
+	return results.Meta{Calibration: cal, KStackPerThreadKiB: kpt, Started: c.started.Format("2006-01-02 15:04:05 MST"), Command: cmd,
+		Reps: p.Reps, Counts: p.Counts, Servers: slices.Clone(p.Servers), Workloads: wl, Pinning: pinning,
+		Env: plan.Environment(sys, pinning, kpt), CPUs: runtime.NumCPU(), Notes: append(slices.Clone(p.Notes), notes...),
+		ServerCPUs: append([]int{}, c.cpus.Server...), ClientCPUs: append([]int{}, c.cpus.Client...),
+		Preconditions: p.Checks.Rows}
+}
+
+// listen stops the campaign after the current run at SIGINT or SIGTERM
+// (or when env.Interrupt is closed).
+func (c *campaign) listen() {
+	intr := c.env.Interrupt
 	c.sigc = make(chan os.Signal, 1)
-	notifySignals(c.sigc)
+	if intr == nil {
+		signal.Notify(c.sigc, os.Interrupt, syscall.SIGTERM)
+	}
 	go func() {
-		if _, ok := <-c.sigc; ok {
-			c.stop.Store(true)
-			fmt.Fprintln(stderr, "\nexperiment: interrupted; "+text.line)
+		select {
+		case <-c.sigc:
+		case <-intr:
+		case <-c.stopped:
+			return
 		}
+		c.stop.Store(true)
+		fmt.Fprintln(c.stderr, "\nexperiment: interrupted; finishing the current run, then writing what ran")
 	}()
-	return c, nil
+}
+
+// interrupted says the campaign was interrupted. env.Interrupt is read
+// here too, not only by listen's goroutine, so that a test that closes it
+// during a run knows the campaign stops after that run.
+func (c *campaign) interrupted() bool {
+	select {
+	case <-c.env.Interrupt:
+		c.stop.Store(true)
+	default:
+	}
+	return c.stop.Load()
+}
+
+// close stops listening for interrupts and restores what -tune changed.
+func (c *campaign) close() {
+	signal.Stop(c.sigc)
+	close(c.stopped)
+	c.restore()
 }
 
 // pinCPUs is the CPU sets of the run, or why it cannot be pinned.
 func pinCPUs(o plan.Options) (plan.CPUSets, string) {
 	sets, err := o.Pinning()
 	if err == nil {
-		err = exec.CheckTaskset(plan.FormatCPUList(sets.Client))
+		err = proc.CheckTaskset(plan.FormatCPUList(sets.Client))
 	}
 	switch {
 	case errors.Is(err, plan.ErrOneCPU):
 		return plan.CPUSets{}, fmt.Sprintf("only %d CPU available", runtime.NumCPU())
-	case errors.Is(err, osexec.ErrNotFound):
+	case errors.Is(err, exec.ErrNotFound):
 		return plan.CPUSets{}, "taskset not found (install util-linux)"
 	case err != nil:
 		return plan.CPUSets{}, "`taskset -c` failed: " + err.Error()
 	}
 	return sets, ""
-}
-
-func (c *campaign) close() {
-	stopSignals(c.sigc)
 }
 
 func (c *campaign) note(format string, a ...any) {
@@ -134,53 +256,36 @@ func (c *campaign) writeMeta() {
 	_ = results.WriteJSON(filepath.Join(c.dir, "meta.json"), c.meta)
 }
 
-// runSpec is one run's whole description.
-type runSpec struct {
-	spec          results.ServerSpec
-	workload      string
-	n, rep        int
-	clientArgs    []string
-	probe, accept bool
-	byThreads     bool
-	// machine keeps the run's machine record (hold workloads only).
-	machine bool
-	timeout time.Duration
-
-	// srvProcs and cliProcs are the server's -P and the client's -procs
-	// the fd limit needs (0: one process); run sizes both to the CPUs.
-	srvProcs, cliProcs int
-	// memFloorKiB stops the run when MemAvailable falls below it (0: never).
-	memFloorKiB int64
+// runPlan runs the plan's runs in order until an interrupt, or lets its
+// Steps make them.
+func (c *campaign) runPlan() error {
+	if c.plan.Steps != nil {
+		return c.plan.Steps(c)
+	}
+	for _, rs := range c.plan.Runs {
+		if c.run(rs) == nil {
+			break
+		}
+	}
+	return nil
 }
 
-// progress is the usual progress line of a mode's run: "[TAG] server ...".
-func (c *campaign) progress(tag string, rs runSpec) string {
-	return fmt.Sprintf("[%s] %-30s %-9s %6d conns  rep %d  elapsed %s",
-		tag, rs.spec.Label, rs.workload, rs.n, rs.rep, fmtDuration(time.Since(c.started)))
-}
-
-// run prints line and executes one run, unless the campaign was
+// run executes one run and records it, unless the campaign was
 // interrupted; nil then.
-func (c *campaign) run(rs runSpec, line string) *results.Run {
-	if c.stop.Load() {
+func (c *campaign) run(rs runSpec) *results.Run {
+	if c.interrupted() {
 		return nil
 	}
-	fmt.Fprintln(c.stderr, line)
+	fmt.Fprintln(c.stderr, c.progress.line(c.plan.Kind, rs, time.Since(c.started)))
 	if _, ok := c.meta.Workloads[rs.workload]; !ok {
 		c.meta.Workloads[rs.workload] = "`" + strings.Join(rs.clientArgs, " ") + "`"
 	}
-	if !containsSpec(c.meta.Servers, rs.spec.Key) {
+	if !slices.ContainsFunc(c.meta.Servers, func(s results.ServerSpec) bool { return s.Key == rs.spec.Key }) {
 		c.meta.Servers = append(c.meta.Servers, rs.spec)
 	}
 	rs = c.sized(rs)
-	p := exec.Params{
-		RawDir: c.rawDir, ClientPath: c.clientPath, ClientArgs: rs.clientArgs,
-		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
-		StartTimeout: c.o.StartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.timeout,
-		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.byThreads, MemFloorKiB: rs.memFloorKiB,
-		Machine: rs.machine, ProcRoot: c.o.ProcRoot,
-	}
-	r := exec.Run(rs.spec, rs.workload, rs.n, rs.rep, p)
+	r := c.execute(rs)
+	r.ServerProcs, r.ClientProcs = rs.srvProcs, rs.cliProcs
 	if r.Status != results.StatusOK {
 		fmt.Fprintf(c.stderr, "  -> %s: %s\n", r.Status, r.Detail)
 	}
@@ -188,8 +293,29 @@ func (c *campaign) run(rs runSpec, line string) *results.Run {
 		fmt.Fprintf(c.stderr, "  -> probe: %s\n", r.Probe.Detail)
 	}
 	c.runs = append(c.runs, &r)
+	c.progress.done(rs)
 	_ = results.WriteJSON(filepath.Join(c.dir, "runs.json"), c.runs)
 	return &r
+}
+
+// execute runs rs's processes: its own exec, env.Exec in tests, else a
+// server and a client.
+func (c *campaign) execute(rs runSpec) results.Run {
+	p := proc.Params{
+		RawDir: c.rawDir, ClientPath: c.kit.Client, ClientArgs: rs.clientArgs,
+		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
+		StartTimeout: serverStartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.time.timeout(rs.n),
+		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
+		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot,
+	}
+	run := proc.Run
+	if rs.exec != nil {
+		run = rs.exec
+	}
+	if c.env.Exec != nil {
+		run = c.env.Exec
+	}
+	return run(rs.spec, rs.workload, rs.n, rs.rep, p)
 }
 
 // sized fits a run to the CPU sets: the server's -P and its size
@@ -219,8 +345,8 @@ func (c *campaign) finish() (*results.Results, error) {
 		c.runs = []*results.Run{}
 	}
 	c.meta.Finished = time.Now().Format("2006-01-02 15:04:05 MST")
-	if c.stop.Load() {
-		c.note("%s", c.interrupted)
+	if c.interrupted() {
+		c.note("the run was interrupted; only the runs that finished are reported")
 	}
 	if err := results.WriteJSON(filepath.Join(c.dir, "runs.json"), c.runs); err != nil {
 		return nil, err
@@ -229,26 +355,4 @@ func (c *campaign) finish() (*results.Results, error) {
 		return nil, err
 	}
 	return results.Load(c.dir)
-}
-
-// status is the exit status of a finished campaign: 130 when interrupted.
-func (c *campaign) status() int {
-	if c.stop.Load() {
-		return 130
-	}
-	return 0
-}
-
-func containsSpec(specs []results.ServerSpec, key string) bool {
-	for _, s := range specs {
-		if s.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
-func fmtDuration(d time.Duration) string {
-	s := int(d.Round(time.Second).Seconds())
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }

@@ -1,14 +1,9 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
@@ -22,11 +17,12 @@ type ceiling struct{}
 
 func (ceiling) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "ceiling", Usage: "-ceiling [-tune] [-quick] [-budget D] [-counts A,B]",
-		Help: "the most connections each server can hold on this machine and the limit that stops it: predicted, then held in steps (make ceiling)"}
+		Help:  "the most connections each server can hold on this machine and the limit that stops it: predicted, then held in steps (make ceiling)",
+		Flags: []string{"quick", "tune", "budget", "counts"}}
 }
 
-func (ceiling) Check(o *plan.Options) error {
-	if o.CountsSet && (len(o.Counts) != 2 || o.Counts[0] == o.Counts[1]) {
+func (ceiling) Check(o plan.Options, _ Env) error {
+	if o.Counts.Given && (len(o.Counts.V) != 2 || o.Counts.V[0] == o.Counts.V[1]) {
 		return plan.UsageError{Msg: "-ceiling takes two different -counts, the calibration's (default 2000,10000); the steps follow from them"}
 	}
 	return nil
@@ -63,6 +59,9 @@ type ceilRun struct {
 	// conntrack: whether the first calibration found loopback connections
 	// tracked (nil before it).
 	conntrack *bool
+	// oom0 is the OOM killer's count at the start (oomErr: unread).
+	oom0   int64
+	oomErr error
 }
 
 // ceilingServers is every unbounded model of bin/10kthreads (one name
@@ -77,166 +76,93 @@ func ceilingServers(kit plan.Kit) []results.ServerSpec {
 	return append(out, kit.GoRef())
 }
 
-func (ceiling) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	cr := &ceilRun{o: o, kit: kit, sys: plan.ReadSystem(), budget: 5 * time.Minute, calib: [2]int{2000, 10000}, specs: ceilingServers(kit)}
+// Plan calibrates every server, predicts its ceiling and holds steps of
+// doubling size within the budget: runs made as it goes, since each step
+// follows from the last.
+func (ceiling) Plan(s Setup) (*Plan, error) {
+	o := s.O
+	cr := &ceilRun{o: o, kit: s.Kit, sys: s.Sys, budget: 5 * time.Minute, calib: [2]int{2000, 10000}, specs: ceilingServers(s.Kit)}
 	if o.Quick {
 		cr.budget, cr.calib = 90*time.Second, [2]int{500, 2000}
 	}
 	if o.Budget > 0 {
 		cr.budget = o.Budget
 	}
-	if o.CountsSet {
-		cr.calib = [2]int{o.Counts[0], o.Counts[1]}
+	if o.Counts.Given {
+		cr.calib = [2]int{o.Counts.V[0], o.Counts.V[1]}
 	}
-	if o.ServerOverride != nil {
-		cr.specs = o.ServerOverride
+	if s.Env.Servers != nil {
+		cr.specs = s.Env.Servers
 	}
-	if code := cr.preconditions(stderr); code >= 0 {
-		return code
-	}
-	oom0, oomErr := sysinfo.Host.OOMKills()
-	c, err := newCampaign(o, "ceiling", kit, cr.sys, nil, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	defer c.close()
-	cr.c = c
-	root := o.SysctlRoot
-	if root == "" {
-		root = "/proc/sys"
-	}
-	tu := &exec.Tuning{Root: root}
-	defer restore(c, tu)
-	c.meta.Reps = 1
-	if err := cr.verify(tu); err != nil {
-		return fail(stderr, "-tune: %v", err)
-	}
-	rep, code := cr.write(tu)
-	if code >= 0 {
-		return code
-	}
-	if oom1, err := sysinfo.Host.OOMKills(); err == nil && oomErr == nil {
-		rep.OOMKills = results.N(float64(oom1 - oom0))
-	}
-	rep.WallS = time.Since(c.started).Seconds()
-	text := report.CeilingText(rep)
-	if err := saveCeiling(c.dir, rep, text); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, text)
-	restore(c, tu)
-	fmt.Fprintf(stdout, "\nfinished in %s; report: %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "report.md"))
-	return c.status()
-}
-
-// preconditions checks that the calibration can run at all; code is the
-// exit status when it cannot, else -1.
-func (cr *ceilRun) preconditions(stderr io.Writer) int {
-	if cr.o.Tune && !exec.IsRoot() {
-		return fail(stderr, "-tune needs root to write /proc/sys; run as root, or without -tune for the ceilings as the machine is configured")
-	}
-	ps, _ := plan.CheckSystem(cr.sys, cr.calib[1], true)
-	if problems(stderr, ps) {
-		return 1
-	}
-	return -1
+	cr.floorKiB = int64((1 - ceilMemShare) * cr.sys.MemAvailableKiB)
+	cr.oom0, cr.oomErr = sysinfo.Host.OOMKills()
+	rows, notes := plan.CheckSystem(cr.sys, cr.calib[1], true)
+	return &Plan{Kind: "ceiling", Checks: Checks{Conns: cr.calib[1], Rows: rows}, Notes: notes,
+		Intro: fmt.Sprintf("ceiling: %d servers, calibration at %v connections, then steps within %s; no run may take MemAvailable below %d MiB",
+			len(cr.specs), cr.calib, cr.budget, cr.floorKiB/1024),
+		Steps: cr.verify, Budget: cr.budget, Reps: 1, Report: cr.report}, nil
 }
 
 // verify calibrates every server, predicts its ceiling, raises what
 // -tune must for the steps, and holds the steps within the budget.
-func (cr *ceilRun) verify(tu *exec.Tuning) error {
-	cr.floorKiB = int64((1 - ceilMemShare) * cr.sys.MemAvailableKiB)
-	fmt.Fprintf(cr.c.stderr, "experiment: ceiling: %d servers, calibration at %v connections, then steps within %s; no run may take MemAvailable below %d MiB; writing %s\n",
-		len(cr.specs), cr.calib, cr.budget, cr.floorKiB/1024, cr.c.dir)
+func (cr *ceilRun) verify(c *campaign) error {
+	cr.c = c
 	for _, spec := range cr.specs {
 		cr.servers = append(cr.servers, cr.calibrate(spec))
 	}
-	if err := cr.tune(tu); err != nil {
-		return err
+	if err := cr.tune(); err != nil {
+		return fmt.Errorf("-tune: %v", err)
 	}
 	for i, s := range cr.servers {
-		left := cr.budget - time.Since(cr.c.started)
+		left := cr.budget - time.Since(c.started)
 		cr.steps(s, cr.specs[i], time.Now().Add(left/time.Duration(len(cr.servers)-i)))
 		cr.extrapolate(s)
+	}
+	for _, s := range cr.servers {
+		for _, st := range s.Steps {
+			c.meta.Counts = append(c.meta.Counts, st.Conns)
+		}
 	}
 	return nil
 }
 
-// saveCeiling writes ceiling.json, ceiling.txt, the figure, and the
-// ceiling tables on top of report.md.
-func saveCeiling(dir string, rep report.CeilingReport, text string) error {
-	if err := results.WriteJSON(filepath.Join(dir, "ceiling.json"), rep); err != nil {
-		return err
-	}
-	_ = os.WriteFile(filepath.Join(dir, "ceiling.txt"), []byte(text), 0o644)
-	f, err := plotCeiling(dir, rep)
-	if err != nil {
-		return err
-	}
-	md := "# make ceiling\n\n```\n" + text + "```\n\n![" + f.Caption + "](" + f.Name + ".svg)\n\n" + f.Caption + "\n\n## Limits of each server\n\n" + report.CeilingLimits(rep)
-	if b, err := os.ReadFile(filepath.Join(dir, "report.md")); err == nil {
-		md += "\n" + string(b)
-	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(md), 0o644)
-}
-
-// Summary marks a ceiling directory for -report.
-func (ceiling) Summary() string { return "ceiling.json" }
-
-// Rebuild writes the report, the tables and the figure of a ceiling
-// directory again from ceiling.json and the raw data.
-func (ceiling) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
-	var rep report.CeilingReport
-	b, err := os.ReadFile(filepath.Join(o.Report, "ceiling.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &rep)
-	}
-	if err != nil {
-		return fail(stderr, "%s: %v", filepath.Join(o.Report, "ceiling.json"), err)
-	}
-	res, err := results.Load(o.Report)
-	if err == nil {
-		err = report.Write(res)
-	}
-	text := report.CeilingText(rep)
-	if err == nil {
-		err = saveCeiling(o.Report, rep, text)
-	}
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, text)
-	return 0
-}
-
-// write finishes the campaign and builds the report; code is the exit
-// status when that fails, else -1.
-func (cr *ceilRun) write(tu *exec.Tuning) (report.CeilingReport, int) {
-	var counts []int
-	for _, s := range cr.servers {
-		for _, st := range s.Steps {
-			counts = append(counts, st.Conns)
-		}
-	}
-	cr.c.meta.Counts = counts
-	res, err := cr.c.finish()
-	if err != nil {
-		return report.CeilingReport{}, fail(cr.c.stderr, "%v", err)
-	}
-	if err := report.Write(res); err != nil {
-		return report.CeilingReport{}, fail(cr.c.stderr, "%v", err)
-	}
-	rep := report.NewCeilingReport(res.Meta)
+// report builds ceiling.json from the steps and what ran, and writes it
+// with ceiling.txt and the figure; the tables go on top of report.md.
+func (cr *ceilRun) report(r Ran) (Summary, error) {
+	rep := report.NewCeilingReport(r.Res.Meta)
 	rep.BudgetS, rep.MemAvailableKiB, rep.MemCapShare, rep.SafeFraction = cr.budget.Seconds(), cr.sys.MemAvailableKiB, ceilMemShare, ceilSafeFraction
-	if tu.Saved != nil {
-		rep.Tuned = append(rep.Tuned, tu.Saved...)
-	}
+	rep.Tuned = append(rep.Tuned, r.Res.Meta.Tuned...)
 	for _, s := range cr.servers {
 		rep.Servers = append(rep.Servers, *s)
 	}
-	return rep, -1
+	if oom1, err := sysinfo.Host.OOMKills(); err == nil && cr.oomErr == nil {
+		rep.OOMKills = results.N(float64(oom1 - cr.oom0))
+	}
+	rep.WallS = time.Since(r.Started).Seconds()
+	return saveCeiling(r.Res.Dir, rep)
+}
+
+// saveCeiling writes ceiling.json, ceiling.txt and the figure; the
+// summary has the tables, the figure and each server's limits on top of
+// report.md.
+func saveCeiling(dir string, rep report.CeilingReport) (Summary, error) {
+	text := report.CeilingText(rep)
+	if err := saveText(dir, "ceiling", rep, text); err != nil {
+		return Summary{}, err
+	}
+	f, err := plotCeiling(dir, rep)
+	if err != nil {
+		return Summary{}, err
+	}
+	head := "# make ceiling\n\n```\n" + text + "```\n\n![" + f.Caption + "](" + f.Name + ".svg)\n\n" + f.Caption + "\n\n## Limits of each server\n\n" + report.CeilingLimits(rep) + "\n"
+	return Summary{Text: text, Markdown: true, Head: head}, nil
+}
+
+// SummaryFile marks a ceiling directory for -report.
+func (ceiling) SummaryFile() string { return "ceiling.json" }
+
+// Rebuild writes the report, the tables and the figure of a ceiling
+// directory again from ceiling.json and the raw data.
+func (ceiling) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
+	return rebuildFrom(res, "ceiling", saveCeiling)
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/plots"
 	"tenkthreads/internal/runner/report"
@@ -75,11 +74,10 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 			hold = max(hold, time.Duration(n/400)*time.Second)
 		}
 	}
-	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"},
-		srvProcs: sp, cliProcs: cp, probe: true, byThreads: cr.kit.Facts(spec).PerConnection != "", memFloorKiB: cr.floorKiB, machine: kind == "calibration",
-		timeout: time.Duration((60+float64(n)/1000)*float64(time.Second)) + hold}
+	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"}, phase: kind,
+		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", time: runTime{hold: hold}}
 	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted"}
-	r := cr.c.run(rs, cr.c.progress("ceiling "+kind, rs))
+	r := cr.c.run(rs)
 	if r == nil {
 		return st, nil
 	}
@@ -133,9 +131,8 @@ func (cr *ceilRun) capOf(s *report.CeilingServer) (int64, string) {
 
 // tune raises, with -tune, the sysctls the largest steps need (kept from
 // the thread limits for servers without a thread per connection);
-// without it the caps already fit the machine, and a short listen backlog
-// is noted.
-func (cr *ceilRun) tune(tu *exec.Tuning) error {
+// without it the caps already fit the machine, and each is noted.
+func (cr *ceilRun) tune() error {
 	var all, threaded int64
 	for i, s := range cr.servers {
 		if s.Stopped != "" {
@@ -146,7 +143,7 @@ func (cr *ceilRun) tune(tu *exec.Tuning) error {
 			threaded = max(threaded, s.Cap)
 		}
 	}
-	byName := map[string]plan.Precond{}
+	byName := map[string]results.Precond{}
 	for _, n := range []int64{all, threaded} {
 		if n == 0 {
 			continue
@@ -162,16 +159,14 @@ func (cr *ceilRun) tune(tu *exec.Tuning) error {
 			}
 		}
 	}
-	var short []plan.Precond
+	var rows []results.Precond
 	for _, p := range byName {
-		if cr.o.Tune {
-			short = append(short, p)
-		} else {
-			cr.c.note("%s is %s (%s); TUNE=1 raises it for the run", p.Item, p.Have, p.Need)
-		}
+		// The caps fit the machine as it is: these only take it further.
+		p.Optional = true
+		rows = append(rows, p)
 	}
-	slices.SortFunc(short, func(a, b plan.Precond) int { return strings.Compare(a.Sysctl, b.Sysctl) })
-	return tune(cr.c, tu, short)
+	slices.SortFunc(rows, func(a, b results.Precond) int { return strings.Compare(a.Sysctl, b.Sysctl) })
+	return cr.c.tuneFor(rows)
 }
 
 func atoi(s string) int {

@@ -14,19 +14,19 @@ import (
 	"tenkthreads/internal/sysinfo"
 )
 
-func ceilingOptions(t *testing.T, budget time.Duration) plan.Options {
+func ceilingOptions(t *testing.T, budget time.Duration) (plan.Options, Env) {
 	bin := realBin(t)
-	return plan.Options{Mode: "ceiling", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: []int{50, 200}, CountsSet: true,
-		Budget: budget, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
+	o := plan.Options{Mode: "ceiling", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: plan.Given(1), Counts: plan.Given([]int{50, 200}),
+		Budget: budget, StopTimeout: 5 * time.Second, Command: "test"}
+	return o, Env{Servers: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 // A tiny ceiling run: calibration, a prediction bound by a named limit,
 // steps that double up to the cap or the budget, and the report.
 func TestCeilingTiny(t *testing.T) {
-	o := ceilingOptions(t, 12*time.Second)
+	o, env := ceilingOptions(t, 12*time.Second)
 	var rep report.CeilingReport
-	dir := runMode(t, o, &rep).dir
+	dir := runMode(t, o, env, &rep).dir
 	if rep.Schema != report.CeilingSchema || len(rep.Servers) != 1 || !rep.OOMKills.Set {
 		t.Fatalf("ceiling.json: schema %q, %d servers, OOM kills %v", rep.Schema, len(rep.Servers), rep.OOMKills)
 	}
@@ -92,9 +92,9 @@ func TestCeilingMemoryFloor(t *testing.T) {
 	s := goodSystem()
 	s.MemAvailableKiB = 10 * float64(avail)
 	withSystem(t, s)
-	o := ceilingOptions(t, 10*time.Second)
+	o, env := ceilingOptions(t, 10*time.Second)
 	var rep report.CeilingReport
-	stderr := runMode(t, o, &rep).stderr
+	stderr := runMode(t, o, env, &rep).stderr
 	sv := rep.Servers[0]
 	if len(sv.Steps) != 1 || sv.Steps[0].Held || sv.Steps[0].Status != results.StatusMemCap || !strings.Contains(sv.Stopped, "memory-cap") {
 		t.Errorf("steps %+v, stopped %q; want the first calibration stopped at the memory floor", sv.Steps, sv.Stopped)

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,18 +28,15 @@ const maxDelay = 60 * time.Second
 // before anything runs.
 type delayed struct{}
 
-func (delayed) Check(o *plan.Options) error {
-	_, err := delayOf(o)
+func (delayed) Check(_ plan.Options, env Env) error {
+	_, err := delayOf(env)
 	return err
 }
 
 // delayOf is the request delay of the run: DELAY from the environment
 // (a Go duration: 10ms, 500us, 0), or backendDelay.
-func delayOf(o *plan.Options) (time.Duration, error) {
-	s := ""
-	if o.Getenv != nil {
-		s = o.Getenv("DELAY")
-	}
+func delayOf(env Env) (time.Duration, error) {
+	s := env.getenv("DELAY")
 	if s == "" {
 		return backendDelay, nil
 	}
@@ -72,75 +68,37 @@ func withDelay(s results.ServerSpec, d time.Duration) results.ServerSpec {
 }
 
 // reproWithDelay is the command that reproduces a run, with its DELAY.
-func reproWithDelay(o plan.Options) string {
-	if o.Getenv != nil && o.Getenv("DELAY") != "" {
-		return "DELAY=" + o.Getenv("DELAY") + " " + o.Command
+func reproWithDelay(o plan.Options, env Env) string {
+	if d := env.getenv("DELAY"); d != "" {
+		return "DELAY=" + d + " " + o.Command
 	}
 	return o.Command
 }
 
-// delayedRun is what the modes with a request delay (models, keepalive)
-// do around their runs: the campaign, results.csv, the summary, and the
-// closing line.
-type delayedRun struct {
-	kind   string // the directory's prefix, and KIND.md
-	notes  []string
-	reps   int
-	counts []int
-	run    func(c *campaign)
-	// summary writes the mode's summary files and returns its Markdown.
-	summary func(dir string, res *results.Results) (string, error)
-}
-
-func (d delayedRun) exec(o plan.Options, kit plan.Kit, sys plan.System, stdout, stderr io.Writer) int {
-	o.Command = reproWithDelay(o)
-	c, err := newCampaign(o, d.kind, kit, sys, d.notes, defaultText, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
+// saveText writes a mode's summary as NAME.json (v) and NAME.txt (text,
+// what the terminal shows).
+func saveText(dir, name string, v any, text string) error {
+	if err := results.WriteJSON(filepath.Join(dir, name+".json"), v); err != nil {
+		return err
 	}
-	defer c.close()
-	c.meta.Reps, c.meta.Counts = d.reps, d.counts
-	d.run(c)
-	res, err := c.finish()
-	if err == nil {
-		err = report.WriteCSV(filepath.Join(c.dir, "results.csv"), res.Cells)
-	}
-	var md string
-	if err == nil {
-		md, err = d.summary(c.dir, res)
-	}
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	fmt.Fprintf(stdout, "\nfinished in %s; %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, d.kind+".md"))
-	return c.status()
+	return os.WriteFile(filepath.Join(dir, name+".txt"), []byte(text), 0o644)
 }
 
 // writeSummary writes a delayed mode's summary: NAME.json (v), the
-// figures, and NAME.md, which md makes from the figures' files; it
-// returns the Markdown.
-func writeSummary(dir, name string, v any, figs []plots.LineFigure, md func([]plots.File) string) (string, error) {
+// figures, and NAME.md, which md makes from the figures' files and which
+// the summary prints.
+func writeSummary(dir, name string, v any, figs []plots.LineFigure, md func([]plots.File) string) (Summary, error) {
 	if err := results.WriteJSON(filepath.Join(dir, name+".json"), v); err != nil {
-		return "", err
+		return Summary{}, err
 	}
 	var files []plots.File
 	for _, lf := range figs {
 		f, err := plots.WriteLines(dir, lf)
 		if err != nil {
-			return "", err
+			return Summary{}, err
 		}
 		files = append(files, f)
 	}
 	text := md(files)
-	return text, os.WriteFile(filepath.Join(dir, name+".md"), []byte(text), 0o644)
-}
-
-// printed is a rebuild's end: md on stdout, or err.
-func printed(stdout, stderr io.Writer, md string, err error) int {
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprint(stdout, md)
-	return 0
+	return Summary{Text: text, File: name + ".md"}, os.WriteFile(filepath.Join(dir, name+".md"), []byte(text), 0o644)
 }

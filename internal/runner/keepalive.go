@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,8 @@ type keepalive struct{ delayed }
 
 func (keepalive) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "keepalive", Usage: "-keepalive [-quick]",
-		Help: "the keep-alive question: pool -w 4 and dispatch -w 4, with thread, epoll and Go for scale, serving 100 active connections beside 100 and 1,000 idle keep-alive ones, with and without a 10 ms request delay (DELAY=): requests/s, p99, starved connections (make keepalive)"}
+		Help:  "the keep-alive question: pool -w 4 and dispatch -w 4, with thread, epoll and Go for scale, serving 100 active connections beside 100 and 1,000 idle keep-alive ones, with and without a 10 ms request delay (DELAY=): requests/s, p99, starved connections (make keepalive)",
+		Flags: []string{"quick", "reps", "counts", "duration"}}
 }
 
 // keepaliveWorkers is the pools' -w: the question's four worker threads.
@@ -47,22 +47,14 @@ func (p keepalivePlan) deadline(idle int, d time.Duration) time.Duration {
 	return p.timeout + time.Duration(idle)*d/keepaliveWorkers
 }
 
-func planKeepAlive(o plan.Options) keepalivePlan {
+func planKeepAlive(o plan.Options, env Env) keepalivePlan {
 	p := keepalivePlan{active: 100, idle: []int{100, 1000}, dur: 2 * time.Second, timeout: 2 * time.Second, reps: 1}
 	if o.Quick {
 		p.dur, p.timeout = 500*time.Millisecond, time.Second
 	}
-	if o.CountsSet {
-		p.idle = o.Counts
-	}
-	if o.EchoSet {
-		p.dur = o.Echo
-	}
-	if o.RepsSet {
-		p.reps = o.Reps
-	}
+	p.idle, p.dur, p.reps = o.Counts.Or(p.idle), o.Echo.Or(p.dur), o.Reps.Or(p.reps)
 	p.delays = []time.Duration{0}
-	if d, _ := delayOf(&o); d > 0 {
+	if d, _ := delayOf(env); d > 0 {
 		p.delays = append(p.delays, d)
 	}
 	return p
@@ -91,43 +83,38 @@ func keepaliveServers(kit plan.Kit) []results.ServerSpec {
 	return append(out, kit.GoRef())
 }
 
-func (keepalive) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	kp := planKeepAlive(o)
-	sys := plan.ReadSystem()
+// Plan runs every server with each number of idle connections, without
+// and with the delay.
+func (keepalive) Plan(s Setup) (*Plan, error) {
+	kp := planKeepAlive(s.O, s.Env)
 	top := 0
 	for _, n := range kp.idle {
 		top = max(top, kp.active+n)
 	}
-	ps, pnotes := plan.CheckSystem(sys, top, true)
-	if problems(stderr, ps) {
-		return 1
+	rows, notes := plan.CheckSystem(s.Sys, top, true)
+	specs := keepaliveServers(s.Kit)
+	if s.Env.Servers != nil {
+		specs = s.Env.Servers
 	}
-	specs := keepaliveServers(kit)
-	if o.ServerOverride != nil {
-		specs = o.ServerOverride
-	}
-	return delayedRun{kind: "keepalive", notes: pnotes, reps: kp.reps, counts: kp.idle,
-		run: func(c *campaign) { runKeepAlive(c, kp, specs) },
-		summary: func(dir string, res *results.Results) (string, error) {
+	runs, descs := keepaliveRuns(kp, specs)
+	return &Plan{Kind: "keepalive", Checks: Checks{Conns: top, Rows: rows}, Notes: notes,
+		Intro: fmt.Sprintf("keepalive: %d runs: %d servers × idle %v × -d %v, %d active connections for %s each",
+			len(runs), len(specs), kp.idle, kp.delays, kp.active, kp.dur),
+		Runs: runs, Reps: kp.reps, Counts: kp.idle, Workloads: descs, Command: reproWithDelay(s.O, s.Env),
+		Report: func(r Ran) (Summary, error) {
 			rep := report.KeepAliveReport{Active: kp.active, Workers: keepaliveWorkers, Idle: kp.idle, DurationS: kp.dur.Seconds(), TimeoutS: kp.timeout.Seconds(), Servers: specs}
 			for _, d := range kp.delays {
 				rep.DelaysUS = append(rep.DelaysUS, d.Microseconds())
 			}
-			return writeKeepAlive(dir, report.BuildKeepAlive(res, rep))
-		}}.exec(o, kit, sys, stdout, stderr)
+			return writeKeepAlive(r.Res.Dir, report.BuildKeepAlive(r.Res, rep))
+		}}, nil
 }
 
-// runKeepAlive runs every server with each number of idle connections,
-// without and with the delay.
-func runKeepAlive(c *campaign, kp keepalivePlan, specs []results.ServerSpec) {
-	total := kp.reps * len(kp.delays) * len(kp.idle) * len(specs)
-	fmt.Fprintf(c.stderr, "experiment: keepalive: %d runs: %d servers × idle %v × -d %v, %d active connections for %s each; writing %s\n",
-		total, len(specs), kp.idle, kp.delays, kp.active, kp.dur, c.dir)
-	k := 0
+// keepaliveRuns is every server with each number of idle connections,
+// without and with the delay, and what each workload is.
+func keepaliveRuns(kp keepalivePlan, specs []results.ServerSpec) ([]runSpec, map[string]string) {
+	var runs []runSpec
+	descs := map[string]string{}
 	for rep := 1; rep <= kp.reps; rep++ {
 		for _, d := range kp.delays {
 			for _, idle := range kp.idle {
@@ -135,42 +122,34 @@ func runKeepAlive(c *campaign, kp keepalivePlan, specs []results.ServerSpec) {
 				tmo := kp.deadline(idle, d)
 				args := []string{"-idle", strconv.Itoa(idle), "-duration", kp.dur.String(), "-size", "64",
 					"-connect-timeout", kp.timeout.String(), "-timeout", tmo.String(), "-quiet"}
-				c.meta.Workloads[wl] = fmt.Sprintf("`%s`: %d idle keep-alive connections opened first, beside %d active ones; servers with -d %s",
+				descs[wl] = fmt.Sprintf("`%s`: %d idle keep-alive connections opened first, beside %d active ones; servers with -d %s",
 					strings.Join(args, " "), idle, kp.active, delayArg(d))
 				for _, s := range specs {
-					k++
 					// Starved connections wait out their round trip's
 					// deadline, and the idle ones that were never served
 					// theirs again at the end.
-					limit := kp.dur + kp.timeout + 2*tmo + 20*time.Second
-					rs := runSpec{spec: withDelay(s, d), workload: wl, n: kp.active, rep: rep, clientArgs: args, timeout: limit}
-					if c.run(rs, c.progress(fmt.Sprintf("keepalive %d/%d", k, total), rs)) == nil {
-						return
-					}
+					runs = append(runs, runSpec{spec: withDelay(s, d), workload: wl, n: kp.active, rep: rep, clientArgs: args,
+						time: runTime{conns: kp.active + idle, duration: kp.dur, wait: kp.timeout + 2*tmo}})
 				}
 			}
 		}
 	}
+	return runs, descs
 }
 
-// writeKeepAlive writes keepalive.json, the plot and keepalive.md, and
-// returns the latter.
-func writeKeepAlive(dir string, rep report.KeepAliveReport) (string, error) {
+// writeKeepAlive writes keepalive.json, the plots and keepalive.md, the
+// summary.
+func writeKeepAlive(dir string, rep report.KeepAliveReport) (Summary, error) {
 	return writeSummary(dir, "keepalive", rep, report.KeepAliveFigures(rep), func(f []plots.File) string { return report.KeepAliveMarkdown(rep, f) })
 }
 
-// Summary marks a keepalive directory for -report.
-func (keepalive) Summary() string { return "keepalive.json" }
+// SummaryFile marks a keepalive directory for -report.
+func (keepalive) SummaryFile() string { return "keepalive.json" }
 
-// Rebuild rewrites keepalive.json, its plot and keepalive.md from the raw
-// data of a keepalive directory (bin/experiment -report DIR).
-func (keepalive) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
-	dir := o.Report
-	var old report.KeepAliveReport
-	res, err := loadSummary(dir, "keepalive.json", &old)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	md, err := writeKeepAlive(dir, report.BuildKeepAlive(res, old))
-	return printed(stdout, stderr, md, err)
+// Rebuild rewrites keepalive.json, its plots and keepalive.md from the
+// raw data of a keepalive directory (bin/experiment -report DIR).
+func (keepalive) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
+	return rebuildFrom(res, "keepalive", func(dir string, old report.KeepAliveReport) (Summary, error) {
+		return writeKeepAlive(dir, report.BuildKeepAlive(res, old))
+	})
 }

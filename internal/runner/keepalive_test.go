@@ -24,12 +24,11 @@ func TestKeepAliveTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs := keepaliveServers(kit)[:2]
-	env := func(k string) string { return map[string]string{"DELAY": "2ms"}[k] }
-	o := plan.Options{Mode: "keepalive", Bin: bin, Out: t.TempDir(), NoPin: true, Quick: true, Reps: 1, Counts: []int{8}, CountsSet: true,
-		Echo: 300 * time.Millisecond, EchoSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		Getenv: env, ServerOverride: specs}
+	getenv := func(k string) string { return map[string]string{"DELAY": "2ms"}[k] }
+	o := plan.Options{Mode: "keepalive", Bin: bin, Out: t.TempDir(), NoPin: true, Quick: true, Reps: plan.Given(1), Counts: plan.Given([]int{8}),
+		Echo: plan.Given(300 * time.Millisecond), StopTimeout: 5 * time.Second, Command: "test"}
 	var rep report.KeepAliveReport
-	mr := runMode(t, o, &rep)
+	mr := runMode(t, o, Env{Getenv: getenv, Servers: specs}, &rep)
 	dir := mr.dir
 	if rep.Schema != report.KeepAliveSchema || len(rep.Rows) != 4 || strings.Join(rep.Servers[0].Args, " ") != "-M pool -w 4" {
 		t.Fatalf("keepalive.json: schema %q, %d rows, servers %+v", rep.Schema, len(rep.Rows), rep.Servers)
@@ -80,8 +79,7 @@ func TestDelayEnv(t *testing.T) {
 		{"-1ms", "DELAY=-1ms: want 0 to 1m0s", 0}, {"61s", "DELAY=61s: want 0 to 1m0s", 0},
 		{"1500ns", "DELAY=1500ns: the servers' -d counts whole microseconds", 0},
 	} {
-		o := plan.Options{Getenv: func(string) string { return c.val }}
-		d, err := delayOf(&o)
+		d, err := delayOf(Env{Getenv: func(string) string { return c.val }})
 		switch {
 		case c.want == "" && (err != nil || d != c.d):
 			t.Errorf("DELAY=%q: %v, %v; want %v", c.val, d, err, c.d)

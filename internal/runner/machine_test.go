@@ -22,12 +22,12 @@ func holdThousand(t *testing.T, procRoot string) (dir, stdout, stderr string) {
 	t.Helper()
 	root := testkit.RepoRoot(t)
 	o := plan.Options{
-		Reps: 1, Counts: []int{1000}, CountsSet: true, Servers: []string{"10kthreads"}, Workloads: []string{"hold"},
-		Out: t.TempDir(), Bin: filepath.Join(root, "bin"), Hold: time.Second,
-		StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second, ProcRoot: procRoot, Command: "test",
+		Reps: plan.Given(1), Counts: plan.Given([]int{1000}), Servers: []string{"10kthreads"}, Workloads: []string{"hold"},
+		Out: t.TempDir(), Bin: filepath.Join(root, "bin"), Hold: plan.Given(time.Second),
+		StopTimeout: 10 * time.Second, Command: "test",
 	}
 	var out, errb bytes.Buffer
-	if code := Execute(o, &out, &errb); code != 0 {
+	if code := execute(o, Env{ProcRoot: procRoot}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	return onlyResultDir(t, o.Out), out.String(), errb.String()
@@ -71,7 +71,7 @@ func checkParts(t *testing.T, dir string) {
 	}
 	sum := 0.0
 	for _, p := range results.MachineParts {
-		sum += num(p.Key)
+		sum += num(p.Figure.Key())
 	}
 	if m := num("machine_kib_per_conn"); math.Abs(m-sum) > 1e-9*m {
 		t.Errorf("machine_kib_per_conn %v, the parts add up to %v", m, sum)

@@ -2,9 +2,7 @@ package runner
 
 import (
 	"fmt"
-	"io"
-	"path/filepath"
-	"time"
+	"strings"
 
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
@@ -13,69 +11,75 @@ import (
 
 // matrix is the default mode (make experiment): every server against
 // the client at several connection counts and workloads.
-type matrix struct{}
+type matrix struct{ noCheck }
 
 func (matrix) Info() plan.ModeFlag {
-	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin | -server-cpus LIST -client-cpus LIST]"}
+	return plan.ModeFlag{Usage: "[-quick | -full] [-reps N] [-counts 100,1000,10000] [-servers 10kthreads,10kthreads:epoll,ref_async_server] [-workloads hold,echo,reconnect] [-out DIR] [-bin DIR] [-no-pin | -server-cpus LIST -client-cpus LIST]",
+		Flags: []string{"quick", "full", "reps", "counts", "servers", "workloads", "hold", "duration"}}
 }
 
-// cell is one (server, workload, connections) point of the matrix.
-type cell struct {
-	spec results.ServerSpec
-	wl   plan.Workload
-	n    int
-}
-
-// cost is a rough model of a run's seconds, only for the ETA: start and
-// stop, ramp, workload.
-func (c cell) cost() float64 { return 0.6 + float64(c.n)/4000 + c.wl.Seconds }
-
-func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, specs, wls, counts, notes, code := matrixPlan(o, stderr)
-	if code >= 0 {
-		return code
+// Plan runs every (server, workload, connections) cell -reps times, cell
+// after cell.
+func (matrix) Plan(s Setup) (*Plan, error) {
+	o := s.O
+	specs, notes, err := matrixServers(s)
+	if err != nil {
+		return nil, err
 	}
-	var cells []cell
-	for _, s := range specs {
+	wls := plan.Workloads(o)
+	counts, dropped := plan.MatrixCounts(o, s.Sys)
+	notes = append(notes, dropped...)
+	if len(counts) == 0 {
+		return nil, preconditionFailed([]string{fmt.Sprintf("the open-file hard limit %d is too small for any connection count; raise it as root with `ulimit -Hn 20000`", s.Sys.FDHard)}, "")
+	}
+	threaded := false
+	for _, sp := range specs {
+		threaded = threaded || plan.Threaded(s.Kit.Facts(sp))
+	}
+	rows, cnotes := plan.CheckSystem(s.Sys, counts[len(counts)-1], threaded)
+	reps, cells := o.MatrixReps(), 0
+	p := &Plan{Checks: Checks{Conns: counts[len(counts)-1], Rows: rows}, Notes: append(notes, cnotes...), Reps: reps,
+		Counts: counts, Servers: specs, Workloads: map[string]string{}, Report: matrixReport}
+	for _, sp := range specs {
 		for _, w := range wls {
+			p.Workloads[w.Name] = w.Desc
 			for _, n := range counts {
-				if w.MaxConns == 0 || n <= w.MaxConns {
-					cells = append(cells, cell{s, w, n})
+				if w.MaxConns > 0 && n > w.MaxConns {
+					continue
+				}
+				cells++
+				for rep := 1; rep <= reps; rep++ {
+					p.Runs = append(p.Runs, runSpec{spec: sp, workload: w.Name, n: n, rep: rep, clientArgs: w.Args,
+						time: runTime{hold: w.Hold, duration: w.Duration}, machine: w.Name == "hold"})
 				}
 			}
 		}
 	}
-	text := campaignText{line: "finishing the current run, then writing the report of what ran", note: "the run was interrupted; the report covers only the runs that finished"}
-	c, err := newCampaign(o, "", kit, plan.ReadSystem(), notes, text, stderr)
-	if err != nil {
-		return fail(stderr, "%v", err)
+	p.Intro = fmt.Sprintf("%d cells × %d reps, %d servers, counts %v, workloads %s", cells, reps, len(specs), counts, plan.PlanNames(wls))
+	return p, nil
+}
+
+// matrixServers is the servers of -servers, or the default matrix's,
+// with a note on the models it leaves out.
+func matrixServers(s Setup) ([]results.ServerSpec, []string, error) {
+	if s.Env.Servers != nil {
+		return s.Env.Servers, nil, nil
 	}
-	defer c.close()
-	c.meta.Counts, c.meta.Servers = counts, specs
-	for _, w := range wls {
-		c.meta.Workloads[w.Name] = w.Desc
-		if e := c.meta.Calibration.SlabInfoError; w.Name == "hold" && e != "" {
-			fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)
-		}
-	}
-	c.writeMeta()
-	fmt.Fprintf(stderr, "experiment: %d cells × %d reps, %d servers, counts %v, workloads %s; %s; writing %s\n",
-		len(cells), o.Reps, len(specs), counts, plan.PlanNames(wls), c.meta.Pinning, c.dir)
-	runCells(c, cells)
-	res, err := c.finish()
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	if err := report.Write(res); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	fmt.Fprintf(stdout, "\n%s\n", report.Answer(res.Cells))
-	fmt.Fprintf(stdout, "\n%s", report.SummaryTable(res.Cells))
+	return s.Kit.MatrixServers(s.O.Servers)
+}
+
+// matrixReport is the answer, the summary table and the machine checks
+// on the terminal, over the standard report.
+func matrixReport(r Ran) (Summary, error) {
+	res := r.Res
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n", report.Answer(res.Cells))
+	fmt.Fprintf(&b, "\n%s", report.SummaryTable(res.Cells))
 	if cl := report.CheckLines(res.Runs); cl != "" {
-		fmt.Fprintf(stdout, "\n%s", cl)
+		fmt.Fprintf(&b, "\n%s", cl)
 	}
 	if it := report.Interference(res.Runs); it != "" {
-		fmt.Fprintf(stdout, "\n%s\n", it)
+		fmt.Fprintf(&b, "\n%s\n", it)
 	}
 	bad := 0
 	for _, r := range res.Runs {
@@ -84,73 +88,7 @@ func (matrix) Run(o plan.Options, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stdout, "\n%d of %d runs did not end cleanly (see \"Runs that did not end cleanly\" in the report)\n", bad, len(res.Runs))
+		fmt.Fprintf(&b, "\n%d of %d runs did not end cleanly (see \"Runs that did not end cleanly\" in the report)\n", bad, len(res.Runs))
 	}
-	fmt.Fprintf(stdout, "\nfinished in %s; report: %s\n", fmtDuration(time.Since(c.started)), filepath.Join(c.dir, "report.md"))
-	return c.status()
-}
-
-// matrixPlan is the servers, workloads and counts to run, with the notes
-// for the report; code is the exit status when nothing can run, else -1.
-func matrixPlan(o plan.Options, stderr io.Writer) (kit plan.Kit, specs []results.ServerSpec, wls []plan.Workload, counts []int, notes []string, code int) {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return kit, nil, nil, nil, nil, fail(stderr, "%v", err)
-	}
-	specs = o.ServerOverride
-	if specs == nil {
-		specs, notes, err = kit.MatrixServers(o.Servers)
-		if ue, ok := err.(plan.UsageError); ok {
-			fmt.Fprintf(stderr, "experiment: %s\n%s\n", ue.Msg, plan.UsageLine(modeFlags()))
-			return kit, nil, nil, nil, nil, 2
-		}
-	}
-	wls = plan.Workloads(o)
-	sys := plan.ReadSystem()
-	counts, dropped := plan.MatrixCounts(o, sys)
-	for _, msg := range dropped {
-		fmt.Fprintln(stderr, "experiment: "+msg)
-		notes = append(notes, msg)
-	}
-	if len(counts) == 0 {
-		return kit, nil, nil, nil, nil, fail(stderr, "precondition failed: the open-file hard limit %d is too small for any connection count; raise it as root with `ulimit -Hn 20000`", sys.FDHard)
-	}
-	threaded := false
-	for _, s := range specs {
-		threaded = threaded || plan.Threaded(kit.Facts(s))
-	}
-	ps, pnotes := plan.CheckSystem(sys, counts[len(counts)-1], threaded)
-	notes = append(notes, pnotes...)
-	if problems(stderr, ps) {
-		return kit, nil, nil, nil, nil, 1
-	}
-	for _, n := range pnotes {
-		fmt.Fprintln(stderr, "experiment: note: "+n)
-	}
-	return kit, specs, wls, counts, notes, -1
-}
-
-// runCells runs every cell o.Reps times, with a progress line and an ETA.
-func runCells(c *campaign, cells []cell) {
-	var total, done float64
-	for _, cl := range cells {
-		total += cl.cost() * float64(c.o.Reps)
-	}
-	for ci, cl := range cells {
-		for rep := 1; rep <= c.o.Reps; rep++ {
-			el := time.Since(c.started)
-			eta := "~" + fmtDuration(time.Duration(total*float64(time.Second)))
-			if done > 0 {
-				eta = fmtDuration(time.Duration(float64(el) / done * (total - done)))
-			}
-			line := fmt.Sprintf("[cell %d/%d] %-28s %-9s %6d conns  rep %d/%d  elapsed %s  ETA %s",
-				ci+1, len(cells), cl.spec.Label, cl.wl.Name, cl.n, rep, c.o.Reps, fmtDuration(el), eta)
-			timeout := time.Duration((30 + cl.wl.Seconds*3 + float64(cl.n)/200) * float64(time.Second))
-			rs := runSpec{spec: cl.spec, workload: cl.wl.Name, n: cl.n, rep: rep, clientArgs: cl.wl.Args, timeout: timeout, machine: cl.wl.Name == "hold"}
-			if c.run(rs, line) == nil {
-				return
-			}
-			done += cl.cost()
-		}
-	}
+	return Summary{Text: b.String(), Markdown: true}, nil
 }

@@ -1,16 +1,32 @@
 // Package runner is bin/experiment: it parses the command line, picks a
-// mode and runs it. A mode is one kind of experiment (the default matrix,
-// -bench, -c100k, -models, -keepalive, -soak, -ceiling); the jobs they share live in the
-// subpackages: plan (options, the kit, servers and workloads, the
-// machine's limits), exec (one run's processes and probes), results (the
-// record and the figures), report (tables, Markdown, CSV, summaries) and
-// plots.
+// mode and runs it as a campaign. A mode is one kind of experiment (the
+// default matrix, -bench, -c100k, -models, -keepalive, -soak, -ceiling);
+// it declares what to run and what to report (a Plan), and the campaign
+// (campaign.go) does the rest the same way for every mode: the system
+// checks, the results directory (results/KIND-<date-time>/ with raw/,
+// runs.json and meta.json), -tune and its restore, the progress line
+// with counts and an ETA, the timeouts (runtime.go), interrupts (SIGINT
+// or SIGTERM: finish the current run, write what ran, exit 130) and the
+// closing line. Modes return errors; Main maps them to exit statuses
+// (exit.go). The jobs they share live in the subpackages: plan (options,
+// the kit, servers and workloads, the machine's limits), proc (one run's
+// processes and probes), results (the record and the figures), report
+// (tables, Markdown, CSV, summaries) and plots.
+//
+// A new mode is three lines of work:
+//
+//  1. a file with a type that has Info (its flag, usage and help), Check
+//     (embed noCheck if it reads no input of its own) and Plan (its runs,
+//     from a list or generated step by step, and its Report);
+//  2. its entry in modes below;
+//  3. its make target in the Makefile and its summary in
+//     cmd/experiment/SCHEMAS.md.
+//
+// A new flag is a field of plan.Options and its line in plan's flagSet;
+// a mode reads it from Setup.O.
 package runner
 
 import (
-	"fmt"
-	"io"
-
 	"tenkthreads/internal/runner/plan"
 )
 
@@ -19,19 +35,21 @@ type Mode interface {
 	// Info is the flag that selects the mode (Name "bench" for -bench; ""
 	// for the default matrix), its part of the usage line and its help.
 	Info() plan.ModeFlag
-	// Run runs the experiment and returns the exit status: 0, 1 when it
-	// could not run or its verdict is negative, 130 when interrupted.
-	Run(o plan.Options, stdout, stderr io.Writer) int
+	// Check rejects bad input before anything runs or is read: a
+	// plan.UsageError exits 2 with the usage line.
+	Check(o plan.Options, env Env) error
+	// Plan declares the campaign: its runs and its report. A
+	// plan.UsageError is bad input (exit 2); any other error stops the
+	// campaign before anything runs (exit 1).
+	Plan(s Setup) (*Plan, error)
 }
 
-// A Checker is a mode with rules of its own for the options: a
-// plan.UsageError exits 2 with the usage line.
-type Checker interface {
-	Check(o *plan.Options) error
-}
+// noCheck is a mode without input of its own to check.
+type noCheck struct{}
 
-// modes are the kinds of experiment, the default matrix first. A new mode
-// is a file with a type that implements Mode, and one entry here.
+func (noCheck) Check(plan.Options, Env) error { return nil }
+
+// modes are the kinds of experiment, the default matrix first.
 var modes = []Mode{
 	matrix{},
 	bench{},
@@ -57,24 +75,4 @@ func modeOf(o plan.Options) Mode {
 		}
 	}
 	return modes[0]
-}
-
-// fail prints one "experiment: ..." line and gives the exit status of a
-// failed run or precondition.
-func fail(stderr io.Writer, format string, a ...any) int {
-	fmt.Fprintf(stderr, "experiment: "+format+"\n", a...)
-	return 1
-}
-
-// problems prints the shortfalls that stop a run before it starts; it
-// says whether there were any.
-func problems(stderr io.Writer, ps []string) bool {
-	if len(ps) == 0 {
-		return false
-	}
-	fmt.Fprintf(stderr, "experiment: precondition failed, nothing was run:\n")
-	for _, p := range ps {
-		fmt.Fprintf(stderr, "  - %s\n", p)
-	}
-	return true
 }

@@ -1,10 +1,7 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,7 +23,8 @@ type models struct{ delayed }
 
 func (models) Info() plan.ModeFlag {
 	return plan.ModeFlag{Name: "models", Usage: "-models [-quick]",
-		Help: "every server model: connection-per-request requests/s at concurrency 20 to 15,000, each request waiting 10 ms on a backend (DELAY=), and long-lived costs (make models)"}
+		Help:  "every server model: connection-per-request requests/s at concurrency 20 to 15,000, each request waiting 10 ms on a backend (DELAY=), and long-lived costs (make models)",
+		Flags: []string{"quick", "counts", "hold", "duration"}}
 }
 
 // modelsPlan is the run's sizes.
@@ -39,7 +37,7 @@ type modelsPlan struct {
 	dropped        []string // default concurrencies the fd limit leaves out
 }
 
-func planModels(o plan.Options, sys plan.System) modelsPlan {
+func planModels(o plan.Options, env Env, sys plan.System) modelsPlan {
 	// The long-lived hold is 3 s: the machine record's peak snapshot
 	// reads the footprint of every server process while the client holds
 	// its connections, about 2 s for the 1,001 processes of a
@@ -49,9 +47,9 @@ func planModels(o plan.Options, sys plan.System) modelsPlan {
 	if o.Quick {
 		p.conc, p.dur, p.longN = []int{20, 200, 2000}, 500*time.Millisecond, 100
 	}
-	p.delay, _ = delayOf(&o)
-	if o.Concurrency != nil {
-		p.conc = o.Concurrency
+	p.delay, _ = delayOf(env)
+	if env.Concurrency != nil {
+		p.conc = env.Concurrency
 	} else {
 		var keep []int
 		for _, n := range p.conc {
@@ -63,15 +61,10 @@ func planModels(o plan.Options, sys plan.System) modelsPlan {
 		}
 		p.conc = keep
 	}
-	if o.CountsSet {
-		p.longN = o.Counts[len(o.Counts)-1]
+	if o.Counts.Given {
+		p.longN = o.Counts.V[len(o.Counts.V)-1]
 	}
-	if o.EchoSet {
-		p.dur, p.long = o.Echo, o.Echo
-	}
-	if o.HoldSet {
-		p.longHold = o.Hold
-	}
+	p.dur, p.long, p.longHold = o.Echo.Or(p.dur), o.Echo.Or(p.long), o.Hold.Or(p.longHold)
 	return p
 }
 
@@ -118,55 +111,43 @@ func btoi(b bool) int {
 	return 0
 }
 
-func (models) Run(o plan.Options, stdout, stderr io.Writer) int {
-	kit, err := plan.LoadKit(o.Bin)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	sys := plan.ReadSystem()
-	mp := planModels(o, sys)
+// Plan runs connection per request at every concurrency, then
+// long-lived connections, with every server the kit has.
+func (models) Plan(s Setup) (*Plan, error) {
+	mp := planModels(s.O, s.Env, s.Sys)
 	if len(mp.conc) == 0 {
-		return fail(stderr, "precondition failed: %s", strings.Join(mp.dropped, "; "))
+		return nil, preconditionFailed(mp.dropped, "")
 	}
-	ps, pnotes := plan.CheckSystem(sys, slices.Max(append([]int{mp.longN}, mp.conc...)), true)
-	if problems(stderr, ps) {
-		return 1
-	}
+	top := slices.Max(append([]int{mp.longN}, mp.conc...))
+	rows, notes := plan.CheckSystem(s.Sys, top, true)
 	var specs []results.ServerSpec
-	for _, m := range order(kit.Models) {
-		specs = append(specs, kit.Spec(m))
+	for _, m := range order(s.Kit.Models) {
+		specs = append(specs, s.Kit.Spec(m))
 	}
-	specs = append(specs, kit.GoRef())
-	if o.ServerOverride != nil {
-		specs = o.ServerOverride
+	specs = append(specs, s.Kit.GoRef())
+	if s.Env.Servers != nil {
+		specs = s.Env.Servers
 	}
-	var longSpecs map[string]results.ServerSpec
-	return delayedRun{kind: "models", notes: append(pnotes, mp.dropped...), reps: 1, counts: mp.conc,
-		run: func(c *campaign) { longSpecs = runModels(c, kit, mp, specs) },
-		summary: func(dir string, res *results.Results) (string, error) {
+	long, longSpecs, desc := longRuns(s.Kit, mp, specs)
+	return &Plan{Kind: "models", Checks: Checks{Conns: top, Rows: rows}, Notes: append(notes, mp.dropped...),
+		Intro: fmt.Sprintf("models: %d servers × concurrency %v, connection per request for %s each with -d %s, then long-lived at %d",
+			len(specs), mp.conc, mp.dur, delayArg(mp.delay), mp.longN),
+		Runs: append(reconnectRuns(mp, specs), long...), Reps: 1, Counts: mp.conc,
+		Workloads: map[string]string{"echo": desc}, Command: reproWithDelay(s.O, s.Env),
+		Report: func(r Ran) (Summary, error) {
 			run := report.ModelsRun{Concurrency: mp.conc, Duration: mp.dur, Delay: mp.delay}
-			return writeModels(dir, report.BuildModels(res, specs, longSpecs, run, kit.Models))
-		}}.exec(o, kit, sys, stdout, stderr)
+			return writeModels(r.Res.Dir, report.BuildModels(r.Res, specs, longSpecs, run, s.Kit.Models))
+		}}, nil
 }
 
-// runModels runs connection per request at every concurrency, then
-// long-lived connections; it returns the flags each server ran with then.
-func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerSpec) map[string]results.ServerSpec {
+// reconnectRuns is a connection per request at every concurrency, each
+// server in turn.
+func reconnectRuns(mp modelsPlan, specs []results.ServerSpec) []runSpec {
 	// A collapsing model must not stall the run: every connect and round
-	// trip has a 2 s deadline, all connects of the ramp are in flight at
-	// once (so the ramp takes at most about one connect timeout), and the
-	// cell is interrupted at its cap.
+	// trip has a 2 s deadline, and all connects of the ramp are in flight
+	// at once.
 	const opTimeout = 2 * time.Second
-	limit := 2*opTimeout + mp.dur + opTimeout + 6*time.Second
-	total := len(specs)*len(mp.conc) + len(specs)
-	k := 0
-	run := func(rs runSpec) {
-		k++
-		rs.byThreads = kit.Facts(rs.spec).PerConnection != ""
-		c.run(rs, c.progress(fmt.Sprintf("models %d/%d", k, total), rs))
-	}
-	fmt.Fprintf(c.stderr, "experiment: models: %d servers × concurrency %v, connection per request for %s each with -d %s, then long-lived at %d; writing %s\n",
-		len(specs), mp.conc, mp.dur, delayArg(mp.delay), mp.longN, c.dir)
+	var runs []runSpec
 	for _, n := range mp.conc {
 		for _, s := range specs {
 			// The first half of each cell is left out of requests/s: a
@@ -174,11 +155,19 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 			// server's thread or process for it, made in the ramp.
 			args := []string{"-reconnect", "-duration", mp.dur.String(), "-warmup", (mp.dur / 2).String(), "-size", "64",
 				"-connect-timeout", opTimeout.String(), "-timeout", opTimeout.String(), "-dialers", strconv.Itoa(n), "-quiet"}
-			run(runSpec{spec: withDelay(s, mp.delay), workload: "reconnect", n: n, rep: 1, clientArgs: args, timeout: limit})
+			runs = append(runs, runSpec{spec: withDelay(s, mp.delay), workload: "reconnect", n: n, rep: 1, clientArgs: args,
+				time: runTime{duration: mp.dur, wait: opTimeout}})
 		}
 	}
+	return runs
+}
+
+// longRuns is each server holding long-lived connections; it returns
+// the flags each server runs with then, and what the workload is.
+func longRuns(kit plan.Kit, mp modelsPlan, specs []results.ServerSpec) ([]runSpec, map[string]results.ServerSpec, string) {
 	longArgs := []string{"-hold", mp.longHold.String(), "-duration", mp.long.String(), "-size", "64", "-quiet"}
 	longSpecs := map[string]results.ServerSpec{}
+	var runs []runSpec
 	var fewer []string // the models held at fewer connections, and why
 	for _, s := range specs {
 		n := mp.longN
@@ -202,50 +191,35 @@ func runModels(c *campaign, kit plan.Kit, mp modelsPlan, specs []results.ServerS
 		longSpecs[s.Key] = ls
 		// The machine record's snapshots fall in the hold, which the run
 		// has anyway: the parts cost no more time than reading /proc.
-		run(runSpec{spec: ls, workload: "echo", n: n, rep: 1, clientArgs: longArgs, probe: true, machine: true,
-			timeout: time.Duration((30 + float64(n)/500) * float64(time.Second))})
+		runs = append(runs, runSpec{spec: ls, workload: "echo", n: n, rep: 1, clientArgs: longArgs, probe: true, machine: true,
+			time: runTime{hold: mp.longHold, duration: mp.long}})
 	}
-	c.meta.Workloads["echo"] = fmt.Sprintf("long-lived: `%s` (%s connections; pre-creating models with -w %d; %s)",
+	desc := fmt.Sprintf("long-lived: `%s` (%s connections; pre-creating models with -w %d; %s)",
 		strings.Join(longArgs, " "), results.Thousands(mp.longN), mp.longN, strings.Join(fewer, ", "))
-	return longSpecs
+	return runs, longSpecs, desc
 }
 
-// loadSummary reads a mode's summary file of dir into v, and the results
-// of dir, for -report.
-func loadSummary(dir, name string, v any) (*results.Results, error) {
-	path := filepath.Join(dir, name)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return results.Load(dir)
-}
-
-// writeModels writes models.json, the plot and models.md, and returns
-// the latter.
-func writeModels(dir string, rep report.ModelsReport) (string, error) {
+// writeModels writes models.json, the plot and models.md, the summary.
+func writeModels(dir string, rep report.ModelsReport) (Summary, error) {
 	return writeSummary(dir, "models", rep, []plots.LineFigure{report.ModelsFigure(rep)}, func(f []plots.File) string { return report.ModelsMarkdown(rep, f[0]) })
 }
 
-// Summary marks a models directory for -report.
-func (models) Summary() string { return "models.json" }
+// SummaryFile marks a models directory for -report.
+func (models) SummaryFile() string { return "models.json" }
 
 // Rebuild rewrites models.json and models.md of a models directory from
 // its raw data (bin/experiment -report DIR). A models.json written before
 // it kept the model list takes the list from the server under -bin.
-func (models) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
-	dir := o.Report
+func (models) Rebuild(res *results.Results, o plan.Options) (Summary, error) {
 	var old report.ModelsReport
-	res, err := loadSummary(dir, "models.json", &old)
-	if err != nil {
-		return fail(stderr, "%v", err)
+	path := filepath.Join(res.Dir, "models.json")
+	if err := readJSON(path, &old); err != nil {
+		return Summary{}, err
 	}
 	if len(old.ModelList.Models) == 0 {
+		var err error
 		if old.ModelList, err = srvreport.ListModels(filepath.Join(o.Bin, "10kthreads")); err != nil {
-			return fail(stderr, "%s has no model list and none could be had: %v", filepath.Join(dir, "models.json"), err)
+			return Summary{}, fmt.Errorf("%s has no model list and none could be had: %v", path, err)
 		}
 	}
 	long := map[string]results.ServerSpec{}
@@ -254,6 +228,5 @@ func (models) Rebuild(o plan.Options, stdout, stderr io.Writer) int {
 	}
 	run := report.ModelsRun{Concurrency: old.Concurrency, Duration: time.Duration(old.DurationS * float64(time.Second)),
 		Delay: time.Duration(old.RequestDelayUS) * time.Microsecond}
-	md, err := writeModels(dir, report.BuildModels(res, old.Servers, long, run, old.ModelList))
-	return printed(stdout, stderr, md, err)
+	return writeModels(res.Dir, report.BuildModels(res, old.Servers, long, run, old.ModelList))
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
@@ -52,10 +51,10 @@ type modeRun struct{ dir, stdout, stderr string }
 
 // runMode runs o's mode, which must exit 0, and reads its summary
 // (MODE.json in the one MODE-* directory under o.Out) into rep.
-func runMode(t *testing.T, o plan.Options, rep any) modeRun {
+func runMode(t *testing.T, o plan.Options, env Env, rep any) modeRun {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	dir := onlyDir(t, o.Out, o.Mode+"-")
@@ -148,15 +147,15 @@ func TestBenchTiny(t *testing.T) {
 func TestModelsTiny(t *testing.T) {
 	bin := realBin(t)
 	thr := filepath.Join(bin, "10kthreads")
-	o := plan.Options{Mode: "models", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Concurrency: []int{4},
-		Counts: []int{4}, CountsSet: true, Hold: 700 * time.Millisecond, HoldSet: true, Echo: 200 * time.Millisecond, EchoSet: true,
-		StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []results.ServerSpec{
-			{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
-			{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
-		}}
+	o := plan.Options{Mode: "models", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: plan.Given(1),
+		Counts: plan.Given([]int{4}), Hold: plan.Given(700 * time.Millisecond), Echo: plan.Given(200 * time.Millisecond),
+		StopTimeout: 5 * time.Second, Command: "test"}
+	env := Env{Concurrency: []int{4}, Servers: []results.ServerSpec{
+		{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: thr},
+		{Key: "10kthreads:prethread", Label: "10kthreads (prethread)", Model: "prethread", Path: thr, Args: []string{"-M", "prethread"}},
+	}}
 	var rep report.ModelsReport
-	dir := runMode(t, o, &rep).dir
+	dir := runMode(t, o, env, &rep).dir
 	if rep.Schema != report.ModelsSchema || len(rep.Reconnect) != 2 || len(rep.LongLived) != 2 || rep.RequestDelayUS != 10000 {
 		t.Fatalf("models.json: schema %q, %d reconnect cells, %d long-lived rows, delay %d µs", rep.Schema, len(rep.Reconnect), len(rep.LongLived), rep.RequestDelayUS)
 	}
@@ -214,7 +213,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for name, v := range files {
-		p := exec.SysctlPath(root, name)
+		p := sysctlPath(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +226,7 @@ func fakeSysctls(t *testing.T, files map[string]string) string {
 
 func sysctlValue(t *testing.T, root, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(exec.SysctlPath(root, name))
+	b, err := os.ReadFile(sysctlPath(root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,25 +235,25 @@ func sysctlValue(t *testing.T, root, name string) string {
 
 func withRoot(t *testing.T, root bool) {
 	t.Helper()
-	old := exec.IsRoot
-	exec.IsRoot = func() bool { return root }
-	t.Cleanup(func() { exec.IsRoot = old })
+	old := isRoot
+	isRoot = func() bool { return root }
+	t.Cleanup(func() { isRoot = old })
 }
 
-func c100kOptions(t *testing.T, counts []int) plan.Options {
+func c100kOptions(t *testing.T, counts []int) (plan.Options, Env) {
 	bin := realBin(t)
-	return plan.Options{Mode: "c100k", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: 1, Counts: counts, CountsSet: true,
-		Hold: 800 * time.Millisecond, HoldSet: true, StartTimeout: 5 * time.Second, StopTimeout: 5 * time.Second, Command: "test",
-		ServerOverride: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
+	o := plan.Options{Mode: "c100k", Bin: bin, Out: t.TempDir(), NoPin: true, Reps: plan.Given(1), Counts: plan.Given(counts),
+		Hold: plan.Given(800 * time.Millisecond), StopTimeout: 5 * time.Second, Command: "test"}
+	return o, Env{Servers: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 func TestC100KPreconditionStopsWithCommands(t *testing.T) {
 	s := goodSystem()
 	s.PidMax, s.MaxMapCount = 32768, 65530
 	withSystem(t, s)
-	o := c100kOptions(t, []int{100000})
+	o, env := c100kOptions(t, []int{100000})
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, &stdout, &stderr)
+	code := execute(o, env, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
 	}
@@ -278,10 +277,10 @@ func TestC100KTuneNeedsRoot(t *testing.T) {
 	s.PidMax = 32768
 	withSystem(t, s)
 	withRoot(t, false)
-	o := c100kOptions(t, []int{100000})
+	o, env := c100kOptions(t, []int{100000})
 	o.Tune = true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
+	if code := execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "-tune needs root") {
 		t.Errorf("exit %d\n%s", code, stderr.String())
 	}
 }
@@ -295,10 +294,10 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	withSystem(t, s)
 	withRoot(t, true)
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{400})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{400})
+	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	code := Execute(o, &stdout, &stderr)
+	code := execute(o, env, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -341,12 +340,12 @@ func TestC100KUring(t *testing.T) {
 	s := goodSystem()
 	s.FDHard = 300
 	withSystem(t, s)
-	o := c100kOptions(t, []int{100, 400})
-	thr := o.ServerOverride[0]
-	o.ServerOverride = append(o.ServerOverride, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
+	o, env := c100kOptions(t, []int{100, 400})
+	thr := env.Servers[0]
+	env.Servers = append(env.Servers, results.ServerSpec{Key: "10kthreads:uring", Label: "10kthreads (uring)",
 		Model: "uring", Path: thr.Path, Args: []string{"-M", "uring"}})
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	var rep report.C100KReport
@@ -375,16 +374,16 @@ func TestC100KTuneRestoresOnInterrupt(t *testing.T) {
 	s.PidMax = 1000
 	withSystem(t, s)
 	withRoot(t, true)
-	old := notifySignals
-	notifySignals = func(c chan<- os.Signal) { c <- os.Interrupt }
-	t.Cleanup(func() { notifySignals = old })
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{50})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{50})
+	// Interrupted from the start.
+	intr := make(chan struct{})
+	close(intr)
+	o.Tune, env.SysctlRoot, env.Interrupt = true, root, intr
 	// The campaign's signal goroutine writes to stderr too.
 	var stdout bytes.Buffer
 	var stderr testkit.SyncBuffer
-	if code := Execute(o, &stdout, &stderr); code != 130 {
+	if code := execute(o, env, &stdout, &stderr); code != 130 {
 		t.Errorf("exit %d, want 130\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
@@ -399,10 +398,10 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 	withRoot(t, true)
 	// threads-max is missing from the fake root: the second write fails.
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "1000"})
-	o := c100kOptions(t, []int{50})
-	o.Tune, o.SysctlRoot = true, root
+	o, env := c100kOptions(t, []int{50})
+	o.Tune, env.SysctlRoot = true, root
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
+	if code := execute(o, env, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "kernel.threads-max") {
 		t.Errorf("exit %d, want 1 naming threads-max\n%s", code, stderr.String())
 	}
 	if v := sysctlValue(t, root, "kernel.pid_max"); v != "1000" {
@@ -412,7 +411,8 @@ func TestC100KTuneRestoresOnFailure(t *testing.T) {
 
 func TestModeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"-tune"}, {"-bench", "-models"}, {"-c100k", "-report", "x"}, {"-bench", "-full"},
-		{"-budget", "1m"}, {"-ceiling", "-budget", "-1s"}, {"-ceiling", "-counts", "100"}, {"-ceiling", "-counts", "100,100"}, {"-bench", "-tune"}} {
+		{"-budget", "1m"}, {"-ceiling", "-budget", "-1s"}, {"-ceiling", "-counts", "100"}, {"-ceiling", "-counts", "100,100"}, {"-bench", "-tune"},
+		{"-c100k", "-reps", "2"}, {"-keepalive", "-hold", "1s"}, {"-models", "-reps", "2"}, {"-soak", "-counts", "10"}, {"-ceiling", "-duration", "1s"}, {"-bench", "-servers", "x"}} {
 		var stdout, stderr bytes.Buffer
 		if code := Main(args, noEnv, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: experiment") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
@@ -422,7 +422,7 @@ func TestModeUsageErrors(t *testing.T) {
 
 func TestTuningSetRestore(t *testing.T) {
 	root := fakeSysctls(t, map[string]string{"kernel.pid_max": "32768", "vm.max_map_count": "65530"})
-	tu := &exec.Tuning{Root: root}
+	tu := &Tuning{Root: root}
 	if err := tu.Set("kernel.pid_max", "203776"); err != nil {
 		t.Fatal(err)
 	}

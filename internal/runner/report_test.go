@@ -67,7 +67,7 @@ func TestFixtureSemantics(t *testing.T) {
 		return nil
 	}
 	thr := find("10kthreads:thread", "hold", 1000)
-	if s := thr.Stat("kib_per_conn"); s.Med.V != 8.2 || s.Min.V != 8.0 || s.Max.V != 8.4 || s.N != 2 {
+	if s := thr.Stat(results.KiBPerConn); s.Med.V != 8.2 || s.Min.V != 8.0 || s.Max.V != 8.4 || s.N != 2 {
 		t.Errorf("median/spread of KiB per connection: %+v", s)
 	}
 	if !thr.ThreadPerConn() {
@@ -75,10 +75,10 @@ func TestFixtureSemantics(t *testing.T) {
 	}
 	// 1000 extra threads at the peak × 16 KiB measured per thread; the
 	// noisier system-wide figure is kept beside it.
-	if k := thr.Stat("kstack_kib").Med.V; k != 16000 {
+	if k := thr.Stat(results.KStackKiB).Med.V; k != 16000 {
 		t.Errorf("kernel stack %v KiB, want 1000 threads × 16 KiB", k)
 	}
-	if k := thr.Stat("kstack_system_kib").Med.V; k != 16100 {
+	if k := thr.Stat(results.KStackSystemKiB).Med.V; k != 16100 {
 		t.Errorf("system-wide kernel stack %v, want the sampled 16100", k)
 	}
 	gor := find("ref_async_server", "hold", 1000)
@@ -89,15 +89,15 @@ func TestFixtureSemantics(t *testing.T) {
 		t.Error("goroutine server charged with kernel stacks")
 	}
 	// The crashed run has no server JSON: one measured value, not a zero.
-	if s := gor.Stat("peak_rss_kib"); s.N != 1 || s.Med.V != 9000 {
+	if s := gor.Stat(results.PeakRSSKiB); s.N != 1 || s.Med.V != 9000 {
 		t.Errorf("peak RSS over the crashed cell: %+v", s)
 	}
 	echo := find("ref_async_server", "echo", 1000)
-	if echo.Stat("rtt_p99_us").Med.Set || echo.Stat("server_cpu_us_per_rt").Med.Set {
+	if echo.Stat(results.RTTP99).Med.Set || echo.Stat(results.ServerCPUPerRT).Med.Set {
 		t.Error("latency or CPU per round trip invented for a client that did not report them")
 	}
 	e := find("10kthreads:thread", "echo", 1000)
-	if v := e.Stat("server_cpu_us_per_rt").Med.V; v != 20 {
+	if v := e.Stat(results.ServerCPUPerRT).Med.V; v != 20 {
 		t.Errorf("CPU per round trip %v µs, want 2 s / 100000 = 20", v)
 	}
 	if !strings.Contains(report.Answer(res.Cells), "held 1,000 of 1,000 with 0 client errors") {
@@ -122,12 +122,12 @@ func checkMachineFixture(t *testing.T, res *results.Results, thr, gor *results.C
 		}
 	}
 	// 1,000 threads × 6 KiB and 2,000 mappings × 0.5 KiB, over 1,000.
-	if v := thr.Stat("thread_objects_kib_per_conn").Med; v.V != 7 {
+	if v := thr.Stat(results.ThreadObjectsKiBPerConn).Med; v.V != 7 {
 		t.Errorf("thread model: thread objects %v KiB/conn, want 7", v)
 	}
 	// A socket end (3 KiB) and its epoll registration (0.25 KiB).
-	if v := gor.Stat("socket_kib_per_conn").Med; v.V != 3.25 || thr.Stat("socket_kib_per_conn").Med.V != 3 {
-		t.Errorf("socket KiB/conn: Go %v, thread %v; want 3.25 and 3", v, thr.Stat("socket_kib_per_conn").Med)
+	if v := gor.Stat(results.SocketKiBPerConn).Med; v.V != 3.25 || thr.Stat(results.SocketKiBPerConn).Med.V != 3 {
+		t.Errorf("socket KiB/conn: Go %v, thread %v; want 3.25 and 3", v, thr.Stat(results.SocketKiBPerConn).Med)
 	}
 	var late *results.Run
 	for _, r := range res.Runs {
@@ -142,7 +142,7 @@ func checkMachineFixture(t *testing.T, res *results.Results, thr, gor *results.C
 
 func TestFixtureFiles(t *testing.T) {
 	res := loadFixture(t)
-	if err := report.Write(res); err != nil {
+	if err := report.Write(res, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range plotNames {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,17 +49,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func fakeOptions(t *testing.T, mode string) plan.Options {
+// execute runs o's mode as Main does once it has parsed the command
+// line: it returns the exit status, with Main's last line on stderr.
+func execute(o plan.Options, env Env, stdout, stderr io.Writer) int {
+	return Exit(Execute(o, env, stdout, stderr), stderr)
+}
+
+func fakeOptions(t *testing.T, mode string) (plan.Options, Env) {
 	t.Helper()
 	bin := fakeBin(t)
 	t.Setenv("FAKE_MODE", mode)
-	return plan.Options{
-		Reps: 1, Counts: []int{5}, CountsSet: true, Out: t.TempDir(), Bin: bin, NoPin: true,
-		Hold: 100 * time.Millisecond, Echo: 200 * time.Millisecond, Workloads: []string{"hold"},
-		StartTimeout: 5 * time.Second, StopTimeout: 2 * time.Second,
-		ServerOverride: []results.ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}},
-		Command:        "test",
+	o := plan.Options{
+		Reps: plan.Given(1), Counts: plan.Given([]int{5}), Out: t.TempDir(), Bin: bin, NoPin: true,
+		Hold: plan.Given(100 * time.Millisecond), Echo: plan.Given(200 * time.Millisecond), Workloads: []string{"hold"},
+		StopTimeout: 2 * time.Second, Command: "test",
 	}
+	return o, Env{Servers: []results.ServerSpec{{Key: "fake", Label: "fake (" + mode + ")", Model: "fake", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
 // onlyResultDir returns the single results/<date-time> directory.
@@ -173,15 +179,15 @@ func TestTinyMatrix(t *testing.T) {
 			t.Errorf("terminal output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "[cell 1/") {
+	if !strings.Contains(stderr.String(), "[run 1/24] 10kthreads (thread)") || !strings.Contains(stderr.String(), "[run 24/24] ref_async_server (goroutine)") {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 }
 
 func TestCrashedServerIsReported(t *testing.T) {
-	o := fakeOptions(t, "crash")
+	o, env := fakeOptions(t, "crash")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -202,10 +208,10 @@ func TestCrashedServerIsReported(t *testing.T) {
 }
 
 func TestHungServerIsKilled(t *testing.T) {
-	o := fakeOptions(t, "hang")
+	o, env := fakeOptions(t, "hang")
 	o.StopTimeout = 500 * time.Millisecond
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -218,9 +224,9 @@ func TestHungServerIsKilled(t *testing.T) {
 }
 
 func TestServerThatDoesNotStart(t *testing.T) {
-	o := fakeOptions(t, "nostart")
+	o, env := fakeOptions(t, "nostart")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	runs := readRuns(t, onlyResultDir(t, o.Out))
@@ -230,9 +236,9 @@ func TestServerThatDoesNotStart(t *testing.T) {
 }
 
 func TestFakeOKRunHasFigures(t *testing.T) {
-	o := fakeOptions(t, "ok")
+	o, env := fakeOptions(t, "ok")
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	dir := onlyResultDir(t, o.Out)
@@ -244,11 +250,11 @@ func TestFakeOKRunHasFigures(t *testing.T) {
 		t.Fatalf("%d cells, want 1", len(res.Cells))
 	}
 	c := res.Cells[0]
-	if c.Status() != results.StatusOK || c.Stat("server_max_conc").Med.V != 5 || c.Stat("errors").Med.V != 0 {
-		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.Stat("server_max_conc").Med, c.Stat("errors").Med)
+	if c.Status() != results.StatusOK || c.Stat(results.ServerMaxConc).Med.V != 5 || c.Stat(results.Errors).Med.V != 0 {
+		t.Errorf("cell status %s, max_conc %v, errors %v", c.Status(), c.Stat(results.ServerMaxConc).Med, c.Stat(results.Errors).Med)
 	}
 	// The fake client records no round trip: latency must read as not measured.
-	if c.Stat("rtt_p99_us").Med.Set || !strings.Contains(report.SummaryTable(res.Cells), "–") {
+	if c.Stat(results.RTTP99).Med.Set || !strings.Contains(report.SummaryTable(res.Cells), "–") {
 		t.Errorf("unmeasured latency shown as a number")
 	}
 }
@@ -283,10 +289,10 @@ func TestPreconditionStopsRun(t *testing.T) {
 			s := goodSystem()
 			tc.mod(&s)
 			withSystem(t, s)
-			o := fakeOptions(t, "ok")
-			o.Counts = []int{10000}
+			o, env := fakeOptions(t, "ok")
+			o.Counts = plan.Given([]int{10000})
 			var stdout, stderr bytes.Buffer
-			code := Execute(o, &stdout, &stderr)
+			code := execute(o, env, &stdout, &stderr)
 			if code == 0 {
 				t.Fatalf("exit 0 despite %s shortfall", tc.name)
 			}
@@ -311,7 +317,7 @@ func TestPreconditionRealLimit(t *testing.T) {
 	if res.Code == 0 {
 		t.Fatalf("exit 0 under a 300-descriptor limit:\n%s", out)
 	}
-	if !strings.Contains(string(out), "ulimit -Hn") || !strings.Contains(string(out), "open-file hard limit is 300") {
+	if !strings.Contains(string(out), "ulimit -Hn") || !strings.Contains(string(out), "open-file hard limit: have 300") {
 		t.Errorf("message does not say what to change:\n%s", out)
 	}
 }
@@ -320,10 +326,10 @@ func TestDefaultMatrixDropsCountsThatDoNotFit(t *testing.T) {
 	s := goodSystem()
 	s.FDHard = 150 // room for 86 connections per process
 	withSystem(t, s)
-	o := fakeOptions(t, "ok")
-	o.Counts, o.CountsSet, o.Quick = nil, false, true
+	o, env := fakeOptions(t, "ok")
+	o.Counts, o.Quick = plan.Opt[[]int]{}, true
 	var stdout, stderr bytes.Buffer
-	if code := Execute(o, &stdout, &stderr); code != 0 {
+	if code := execute(o, env, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "100 connections dropped from the matrix") {

@@ -1,22 +1,16 @@
 package runner
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
-	"tenkthreads/internal/srvreport"
-	"tenkthreads/internal/sysinfo"
+	"tenkthreads/internal/runner/proc"
+	"tenkthreads/internal/runner/report"
+	"tenkthreads/internal/runner/results"
 )
 
 // soak opens and closes about a million connections, a few thousand at a
@@ -30,40 +24,33 @@ func (soak) Info() plan.ModeFlag {
 		Help: "churn about a million connections through one model (default thread); its memory, descriptors and threads must not grow (make soak; SOAK_CONNS, SOAK_TOTAL, SOAK_LIMIT, SOAK_RSS_KIB, SOAK_RSS_PCT)"}
 }
 
-func (soak) Check(o *plan.Options) error {
+// Check rejects -quick and bad SOAK_* values before anything runs; the
+// model is checked against the server's list when the kit is loaded.
+func (soak) Check(o plan.Options, env Env) error {
 	if o.Quick {
 		return plan.UsageError{Msg: "-quick (QUICK=1) does not apply to -soak; size it with SOAK_CONNS and SOAK_TOTAL"}
 	}
-	_, err := soakSettings(o)
+	_, err := soakSettings(o, env)
 	return err
 }
 
-// soakConfig is the soak's sizes, from its environment variables.
-type soakConfig struct {
-	model                string
-	conns, total, limit  int // limit: of the churn, in seconds
-	rssKiB, rssPct       int // VmRSS growth tolerated: the larger of the two
-	server, client, json string
-}
-
-func soakSettings(o *plan.Options) (soakConfig, error) {
-	z := soakConfig{model: plan.DefaultModel}
+// soakSettings is the soak's sizes: the model from the command line, the
+// rest from its environment variables.
+func soakSettings(o plan.Options, env Env) (report.SoakSettings, error) {
+	z := report.SoakSettings{Model: plan.DefaultModel}
 	if len(o.Args) > 0 {
-		z.model = o.Args[0]
+		z.Model = o.Args[0]
 	}
 	for _, v := range []struct {
 		name     string
 		dst      *int
 		def, min int
 	}{
-		{"SOAK_CONNS", &z.conns, 2000, 1}, {"SOAK_TOTAL", &z.total, 1000000, 1}, {"SOAK_LIMIT", &z.limit, 300, 1},
-		{"SOAK_RSS_KIB", &z.rssKiB, 1024, 0}, {"SOAK_RSS_PCT", &z.rssPct, 5, 0},
+		{"SOAK_CONNS", &z.Conns, 2000, 1}, {"SOAK_TOTAL", &z.Total, 1000000, 1}, {"SOAK_LIMIT", &z.LimitS, 300, 1},
+		{"SOAK_RSS_KIB", &z.RSSKiB, 1024, 0}, {"SOAK_RSS_PCT", &z.RSSPct, 5, 0},
 	} {
 		*v.dst = v.def
-		s := ""
-		if o.Getenv != nil {
-			s = o.Getenv(v.name)
-		}
+		s := env.getenv(v.name)
 		if s == "" {
 			continue
 		}
@@ -73,148 +60,63 @@ func soakSettings(o *plan.Options) (soakConfig, error) {
 		}
 		*v.dst = n
 	}
-	z.server, z.client = filepath.Join(o.Bin, "10kthreads"), filepath.Join(o.Bin, "client")
 	return z, nil
 }
 
-// idle is what the soak reads of an idle server.
-type idle struct {
-	rss, fds, threads int64
-	total             int64 // connections accepted so far
-}
-
-func (soak) Run(o plan.Options, stdout, stderr io.Writer) int {
-	z, _ := soakSettings(&o)
-	for _, b := range []string{z.server, z.client} {
-		if _, err := os.Stat(b); err != nil {
-			fmt.Fprintf(stderr, "soak: %s missing: run make first\n", b)
-			return 1
-		}
-	}
-	l, err := srvreport.ListModels(z.server)
+// Plan is one run: the model's server, a warm-up, the churn of
+// SOAK_TOTAL connections SOAK_CONNS at a time within SOAK_LIMIT seconds,
+// and the server read idle before and after it.
+func (soak) Plan(s Setup) (*Plan, error) {
+	z, err := soakSettings(s.O, s.Env)
 	if err != nil {
-		fmt.Fprintf(stderr, "soak: %v\n", err)
-		return 1
+		return nil, err
 	}
-	if !slices.Contains(l.Names(), z.model) {
-		fmt.Fprintf(stderr, "soak: bin/10kthreads has no model %q (it has %s)\n", z.model, strings.Join(l.Names(), ", "))
-		return 2
+	if names := s.Kit.Models.Names(); !slices.Contains(names, z.Model) {
+		return nil, plan.UsageError{Msg: fmt.Sprintf("bin/10kthreads has no model %q (it has %s)", z.Model, strings.Join(names, ", "))}
 	}
-	dir, err := os.MkdirTemp("", "soak-")
-	if err != nil {
-		fmt.Fprintf(stderr, "soak: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	z.json = filepath.Join(dir, "server.json")
-	srv, _, why := exec.StartServer([]string{z.server, "-p", "0", "-M", z.model, "-j", z.json},
-		filepath.Join(dir, "server.log"), 10*time.Second, 10*time.Second)
-	if srv == nil {
-		fmt.Fprintf(stderr, "soak: bin/10kthreads did not start: %s\n", why)
-		return 1
-	}
-	defer srv.Close()
-	defer srv.Stop(20 * time.Second)
-	return churn(z, srv, stdout, stderr)
+	spec := s.Kit.Spec(z.Model)
+	limit := time.Duration(z.LimitS) * time.Second
+	rounds := (z.Total + z.Conns - 1) / z.Conns
+	warmup := []string{"-reconnect", "-quiet", "-rounds", "5"}
+	rows, notes := plan.CheckSystem(s.Sys, z.Conns, plan.Threaded(s.Kit.Facts(spec)))
+	rs := runSpec{spec: spec, workload: "soak", n: z.Conns, rep: 1, time: runTime{duration: limit},
+		clientArgs: []string{"-reconnect", "-quiet", "-rounds", strconv.Itoa(rounds), "-duration", limit.String()},
+		exec: func(spec results.ServerSpec, workload string, n, rep int, p proc.Params) results.Run {
+			return proc.Soak(spec, workload, n, rep, p, warmup)
+		}}
+	return &Plan{Kind: "soak", Checks: Checks{Conns: z.Conns, Rows: rows}, Notes: notes,
+		Intro: fmt.Sprintf("soak: model %s, %d connections at a time, %d in all within %s", z.Model, z.Conns, z.Total, limit),
+		Runs:  []runSpec{rs}, Reps: 1, Counts: []int{z.Conns},
+		Report: func(r Ran) (Summary, error) { return soakReport(r.Res, z) }}, nil
 }
 
-// churn warms the server up, measures it idle, churns the connections
-// through it, measures it idle again and judges the growth.
-func churn(z soakConfig, srv *exec.Server, stdout, stderr io.Writer) int {
-	// A short churn first: the first connections grow the thread stack
-	// cache and malloc arenas once, which is not a leak.
-	if !soakClient(z, srv.Addr, stderr, "-rounds", "5") {
-		return 1
+// soakReport writes soak.json and soak.txt; the table goes on top of
+// report.md, and growth beyond the tolerance is a negative verdict.
+func soakReport(res *results.Results, z report.SoakSettings) (Summary, error) {
+	rep := report.BuildSoak(res, z)
+	text := report.SoakText(rep)
+	if err := saveText(res.Dir, "soak", rep, text); err != nil {
+		return Summary{}, err
 	}
-	after := 0.0 // the uptime of the last report
-	start, ok := settle(z, srv, &after, stderr)
-	if !ok {
-		return 1
+	sum := Summary{Text: text, Brief: true, Head: "# make soak\n\n```\n" + text + "```\n\n"}
+	switch {
+	case rep.Verdict == report.SoakGrowth:
+		sum.Verdict = negative("soak: the server grew: %s", report.SoakGrowthText(rep))
+	case rep.Verdict != report.SoakOK:
+		sum.Verdict = negative("soak: %s", rep.Detail)
 	}
-	rounds := (z.total + z.conns - 1) / z.conns
-	t0 := time.Now()
-	if !soakClient(z, srv.Addr, stderr, "-rounds", strconv.Itoa(rounds), "-duration", fmt.Sprintf("%ds", z.limit)) {
-		return 1
-	}
-	secs := time.Since(t0).Seconds()
-	end, ok := settle(z, srv, &after, stderr)
-	if !ok {
-		return 1
-	}
-	made := end.total - start.total
-	tol := max(start.rss*int64(z.rssPct)/100, int64(z.rssKiB))
-	verdict := "ok"
-	if end.rss-start.rss > tol || end.fds > start.fds || end.threads > start.threads {
-		verdict = "GROWTH"
-	}
-	fmt.Fprintf(stdout, "soak: 10kthreads model %s, %d connections at a time, %d connections in %.1f s (%.0f/s)\n",
-		z.model, z.conns, made, secs, float64(made)/secs)
-	fmt.Fprintf(stdout, "%-16s %10s %10s %10s\n", "", "start", "end", "growth")
-	for _, row := range []struct {
-		label string
-		a, b  int64
-	}{{"VmRSS (KiB)", start.rss, end.rss}, {"open fds", start.fds, end.fds}, {"threads", start.threads, end.threads}} {
-		fmt.Fprintf(stdout, "%-16s %10d %10d %+10d\n", row.label, row.a, row.b, row.b-row.a)
-	}
-	fmt.Fprintf(stdout, "verdict: %s (tolerated: VmRSS +%d KiB, fds +0, threads +0)\n", verdict, tol)
-	if made < int64(z.total) {
-		fmt.Fprintf(stdout, "soak: note: the %d s limit ended the churn at %d of %d connections\n", z.limit, made, z.total)
-	}
-	if verdict != "ok" {
-		return 1
-	}
-	return 0
+	return sum, nil
 }
 
-// soakClient runs bin/client against addr with the soak's connections;
-// on failure it prints what the client said.
-func soakClient(z soakConfig, addr string, stderr io.Writer, args ...string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(z.limit+120)*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := osexec.CommandContext(ctx, z.client, append([]string{"-host", addr, "-n", strconv.Itoa(z.conns), "-reconnect", "-quiet"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(stderr, "soak: bin/client failed:\n%s%s", out.String(), errb.String())
-		return false
-	}
-	return true
-}
+// SummaryFile marks a soak directory for -report.
+func (soak) SummaryFile() string { return "soak.json" }
 
-// settle asks for a report until the server is idle and its threads and
-// descriptors have settled (threads exit just after counting out); after
-// is the uptime of the last report taken.
-func settle(z soakConfig, srv *exec.Server, after *float64, stderr io.Writer) (idle, bool) {
-	last, now := "", ""
-	for range 150 {
-		r, _, err := exec.TakeReport(srv.Pid, z.json, *after, 15*time.Second)
-		if err != nil {
-			fmt.Fprintf(stderr, "soak: %v\n", err)
-			return idle{}, false
-		}
-		*after = r.UptimeS
-		time.Sleep(200 * time.Millisecond)
-		m, err1 := sysinfo.Host.Mem(srv.Pid)
-		fds, err2 := sysinfo.Host.FDs(srv.Pid)
-		if err1 != nil || err2 != nil {
-			fmt.Fprintf(stderr, "soak: reading the server's /proc: %v\n", firstErr(err1, err2))
-			return idle{}, false
-		}
-		now = fmt.Sprintf("%d %d %d", r.Now, fds, m.Threads)
-		if strings.HasPrefix(now, "0 ") && now == last {
-			return idle{rss: m.VmRSSKiB, fds: int64(fds), threads: int64(m.Threads), total: r.Total}, true
-		}
-		last = now
-	}
-	fmt.Fprintf(stderr, "soak: the server did not settle idle within 30 s (%s)\n", now)
-	return idle{}, false
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
+// Rebuild writes soak.json, soak.txt and the report of a soak directory
+// again, from the settings in soak.json and the run's record.
+func (soak) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
+	return rebuildFrom(res, "soak", func(_ string, old report.SoakReport) (Summary, error) {
+		sum, err := soakReport(res, old.Settings)
+		sum.Verdict = nil
+		return sum, err
+	})
 }

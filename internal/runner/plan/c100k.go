@@ -3,20 +3,9 @@ package plan
 import (
 	"fmt"
 	"strconv"
-)
 
-// Precond is one limit checked before a large run.
-type Precond struct {
-	Item   string `json:"item"`
-	Have   string `json:"have"`
-	Need   string `json:"need"`
-	OK     bool   `json:"ok"`
-	Sysctl string `json:"sysctl,omitempty"` // set: -tune can fix it by writing this sysctl
-	Want   string `json:"want,omitempty"`   // the value -tune writes
-	Fix    string `json:"fix,omitempty"`    // what to do by hand
-	// Optional: short, but the run can go ahead; -tune raises it.
-	Optional bool `json:"optional,omitempty"`
-}
+	"tenkthreads/internal/runner/results"
+)
 
 // ListenBacklog is the listen backlog -tune sets net.core.somaxconn and
 // net.ipv4.tcp_max_syn_backlog to: both servers listen with somaxconn,
@@ -46,20 +35,20 @@ func ProcsFor(n int, sys System) (srvP, cliP int) {
 
 // C100KPreconds checks every limit a run of maxN connections, one thread
 // each in srvP server processes and cliP client processes, runs into.
-func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
-	var out []Precond
+func C100KPreconds(sys System, maxN, srvP, cliP int) []results.Precond {
+	var out []results.Precond
 	fit := sys.MaxConnsForFD()
-	out = append(out, Precond{Item: "open files per process (hard limit)", Have: strconv.FormatUint(sys.FDHard, 10),
+	out = append(out, results.Precond{Item: "open files per process (hard limit)", Have: strconv.FormatUint(sys.FDHard, 10),
 		Need: fmt.Sprintf("%d connections → %d server processes (-P) and %d client processes (-procs), ≤ %d each", maxN, srvP, cliP, fit),
 		OK:   fit >= 100, Fix: "raise the hard limit (`ulimit -Hn`, limits.conf); below 100 descriptors per process the run is pointless"})
 	threads := sys.Tasks + maxN + cliP*64 + srvP*8 + 1024
-	pc := Precond{Item: "kernel.pid_max (one id per thread)", Have: strconv.Itoa(sys.PidMax),
+	pc := results.Precond{Item: "kernel.pid_max (one id per thread)", Have: strconv.Itoa(sys.PidMax),
 		Need: fmt.Sprintf("> %d (%d threads already running + %d connection threads + runtime threads)", threads, sys.Tasks, maxN), OK: sys.PidMax == 0 || sys.PidMax > threads}
 	if !pc.OK {
 		pc.Sysctl, pc.Want = "kernel.pid_max", strconv.Itoa(min(4194304, RoundUp(threads*2, 1024)))
 	}
 	out = append(out, pc)
-	tm := Precond{Item: "kernel.threads-max", Have: strconv.Itoa(sys.ThreadsMax), Need: fmt.Sprintf("> %d", threads), OK: sys.ThreadsMax == 0 || sys.ThreadsMax > threads}
+	tm := results.Precond{Item: "kernel.threads-max", Have: strconv.Itoa(sys.ThreadsMax), Need: fmt.Sprintf("> %d", threads), OK: sys.ThreadsMax == 0 || sys.ThreadsMax > threads}
 	if !tm.OK {
 		tm.Sysctl, tm.Want = "kernel.threads-max", strconv.Itoa(RoundUp(threads*2, 1024))
 	}
@@ -68,7 +57,7 @@ func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
 	// server process holds a 10% share above the average.
 	per := (maxN + srvP - 1) / max(1, srvP)
 	maps := 2*(per+per/10) + 4096
-	mm := Precond{Item: "vm.max_map_count (per process, ≈ 2 per thread)", Have: strconv.Itoa(sys.MaxMapCount),
+	mm := results.Precond{Item: "vm.max_map_count (per process, ≈ 2 per thread)", Have: strconv.Itoa(sys.MaxMapCount),
 		Need: fmt.Sprintf("> %d (%d threads in the busiest server process)", maps, per+per/10), OK: sys.MaxMapCount == 0 || sys.MaxMapCount > maps}
 	if !mm.OK {
 		mm.Sysctl, mm.Want = "vm.max_map_count", strconv.Itoa(RoundUp(maps*2, 1024))
@@ -76,26 +65,26 @@ func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
 	out = append(out, mm)
 	out = append(out, listenPreconds(sys)...)
 	files := sys.FilesOpen + 2*maxN + 10000
-	fm := Precond{Item: "fs.file-max (system-wide open files)", Have: strconv.Itoa(sys.FileMax), Need: fmt.Sprintf("> %d (both ends of every connection)", files), OK: sys.FileMax == 0 || sys.FileMax > files}
+	fm := results.Precond{Item: "fs.file-max (system-wide open files)", Have: strconv.Itoa(sys.FileMax), Need: fmt.Sprintf("> %d (both ends of every connection)", files), OK: sys.FileMax == 0 || sys.FileMax > files}
 	if !fm.OK {
 		fm.Sysctl, fm.Want = "fs.file-max", strconv.Itoa(RoundUp(files*2, 1024))
 	}
 	out = append(out, fm)
 	if sys.ConntrackMax > 0 {
 		ct := sys.ConntrackCount + maxN + 10000
-		c := Precond{Item: "net.netfilter.nf_conntrack_max", Have: strconv.Itoa(sys.ConntrackMax), Need: fmt.Sprintf("> %d (if loopback is tracked)", ct), OK: sys.ConntrackMax > ct}
+		c := results.Precond{Item: "net.netfilter.nf_conntrack_max", Have: strconv.Itoa(sys.ConntrackMax), Need: fmt.Sprintf("> %d (if loopback is tracked)", ct), OK: sys.ConntrackMax > ct}
 		if !c.OK {
 			c.Sysctl, c.Want = "net.netfilter.nf_conntrack_max", strconv.Itoa(RoundUp(ct*2, 1024))
 		}
 		out = append(out, c)
 	}
 	ports := sys.PortHi - sys.PortLo + 1
-	pp := Precond{Item: "ephemeral ports × source addresses", Have: fmt.Sprintf("%d ports (%d-%d) × %d addresses (127.0.0.2-127.0.0.33) = %d", ports, sys.PortLo, sys.PortHi, AutoSources, ports*AutoSources),
+	pp := results.Precond{Item: "ephemeral ports × source addresses", Have: fmt.Sprintf("%d ports (%d-%d) × %d addresses (127.0.0.2-127.0.0.33) = %d", ports, sys.PortLo, sys.PortHi, AutoSources, ports*AutoSources),
 		Need: fmt.Sprintf("≥ %d 4-tuples towards one server port", maxN), OK: sys.PortLo == 0 || ports*AutoSources >= maxN,
 		Fix: "widen net.ipv4.ip_local_port_range or give the client more addresses with -source"}
 	out = append(out, pp)
 	needKiB := float64(maxN)*64 + 1024*1024
-	out = append(out, Precond{Item: "MemAvailable", Have: fmt.Sprintf("%.1f GiB", sys.MemAvailableKiB/1024/1024),
+	out = append(out, results.Precond{Item: "MemAvailable", Have: fmt.Sprintf("%.1f GiB", sys.MemAvailableKiB/1024/1024),
 		Need: fmt.Sprintf("≥ %.1f GiB (≈ 64 KiB per connection: kernel stack, user stack, socket buffers both ends, the client's share)", needKiB/1024/1024),
 		OK:   sys.MemAvailableKiB == 0 || sys.MemAvailableKiB >= needKiB, Fix: "free memory or use fewer connections (-counts)"})
 	for i := range out {
@@ -113,8 +102,8 @@ func C100KPreconds(sys System, maxN, srvP, cliP int) []Precond {
 // retransmission each) and completed handshakes too, which can end in a
 // reset. Below 1,024 the run cannot go ahead; below ListenBacklog it may,
 // and -tune raises it.
-func listenPreconds(sys System) []Precond {
-	out := []Precond{{Item: "net.core.somaxconn (listen backlog)", Have: strconv.Itoa(sys.Somaxconn),
+func listenPreconds(sys System) []results.Precond {
+	out := []results.Precond{{Item: "net.core.somaxconn (listen backlog)", Have: strconv.Itoa(sys.Somaxconn),
 		Need: fmt.Sprintf("≥ 1024; %d lets the accept queue absorb a server %d connections behind the client", ListenBacklog, ListenBacklog),
 		OK:   sys.Somaxconn == 0 || sys.Somaxconn >= ListenBacklog, Optional: sys.Somaxconn >= 1024, Sysctl: "net.core.somaxconn"},
 		{Item: "net.ipv4.tcp_max_syn_backlog (half-open connections)", Have: strconv.Itoa(sys.SynBacklog),

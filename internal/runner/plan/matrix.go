@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
@@ -66,18 +67,40 @@ type Workload struct {
 	Args     []string
 	Desc     string
 	MaxConns int // 0 = any
-	Seconds  float64
+	// Hold and Duration are the client's -hold and -duration.
+	Hold, Duration time.Duration
+}
+
+// MatrixReps is the matrix's repetitions per cell: -reps, else 3 (1 with
+// -quick).
+func (o Options) MatrixReps() int {
+	if o.Quick {
+		return o.Reps.Or(1)
+	}
+	return o.Reps.Or(3)
+}
+
+// matrixTimes is the matrix's -hold and -duration: the flags', else 1 s
+// each (200 ms and 500 ms with -quick). A second: the matrix compares four
+// servers (thread, epoll, uring, Go) in about 3 minutes, and a second of
+// closed-loop echo is tens of thousands of round trips per cell.
+func (o Options) matrixTimes() (hold, echo time.Duration) {
+	if o.Quick {
+		return o.Hold.Or(200 * time.Millisecond), o.Echo.Or(500 * time.Millisecond)
+	}
+	return o.Hold.Or(time.Second), o.Echo.Or(time.Second)
 }
 
 // Workloads is the matrix's workloads, or those of -workloads.
 func Workloads(o Options) []Workload {
+	hold, echo := o.matrixTimes()
 	all := []Workload{
-		{Name: "hold", Args: []string{"-hold", o.Hold.String(), "-quiet"}, Seconds: o.Hold.Seconds(),
-			Desc: fmt.Sprintf("`-hold %s` (all connections open, idle for %s, then verified)", o.Hold, o.Hold)},
-		{Name: "echo", Args: []string{"-duration", o.Echo.String(), "-size", "64", "-quiet"}, Seconds: o.Echo.Seconds(),
-			Desc: fmt.Sprintf("`-duration %s -size 64` (closed-loop round trips on every connection)", o.Echo)},
-		{Name: "reconnect", Args: []string{"-reconnect", "-duration", o.Echo.String(), "-quiet"}, Seconds: o.Echo.Seconds(), MaxConns: 1000,
-			Desc: fmt.Sprintf("`-reconnect -duration %s` (a new connection per round trip; run up to 1,000 concurrent clients, since more would churn tens of thousands of ports per second)", o.Echo)},
+		{Name: "hold", Args: []string{"-hold", hold.String(), "-quiet"}, Hold: hold,
+			Desc: fmt.Sprintf("`-hold %s` (all connections open, idle for %s, then verified)", hold, hold)},
+		{Name: "echo", Args: []string{"-duration", echo.String(), "-size", "64", "-quiet"}, Duration: echo,
+			Desc: fmt.Sprintf("`-duration %s -size 64` (closed-loop round trips on every connection)", echo)},
+		{Name: "reconnect", Args: []string{"-reconnect", "-duration", echo.String(), "-quiet"}, Duration: echo, MaxConns: 1000,
+			Desc: fmt.Sprintf("`-reconnect -duration %s` (a new connection per round trip; run up to 1,000 concurrent clients, since more would churn tens of thousands of ports per second)", echo)},
 	}
 	if len(o.Workloads) == 0 {
 		return all
@@ -95,8 +118,8 @@ func Workloads(o Options) []Workload {
 // are kept as asked (the precondition check stops the run if one does not
 // fit); default counts that do not fit the fd limit are dropped, with why.
 func MatrixCounts(o Options, sys System) (counts []int, dropped []string) {
-	if o.CountsSet {
-		return o.Counts, nil
+	if o.Counts.Given {
+		return o.Counts.V, nil
 	}
 	counts = []int{100, 1000, 10000}
 	if o.Quick {

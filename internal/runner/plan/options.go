@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +18,9 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
-// Options is the parsed command line; tests build it directly too.
+// Options is what the command line says; tests build it directly too.
+// What a run takes from elsewhere (the environment, test seams) is the
+// runner's Env.
 type Options struct {
 	// Mode is the flag of the selected mode ("bench" for -bench), "" for
 	// the experiment matrix; Args are the arguments after the flags, which
@@ -25,46 +28,61 @@ type Options struct {
 	Mode string
 	Args []string
 
-	Quick, Full  bool
-	Reps         int
-	Counts       []int
-	Servers      []string
-	Workloads    []string
-	Out          string
-	Bin          string
-	NoPin        bool
-	Report       string
-	Hold, Echo   time.Duration
-	StopTimeout  time.Duration
-	StartTimeout time.Duration
+	Quick, Full bool
+	// Reps, Counts, Hold and Echo (-duration) say whether they were
+	// given, so that a mode keeps its own default otherwise.
+	Reps       Opt[int]
+	Counts     Opt[[]int]
+	Hold, Echo Opt[time.Duration]
+	Servers    []string
+	Workloads  []string
+	Out        string
+	Bin        string
+	NoPin      bool
+	Report     string
+	// StopTimeout is how long a server may take to exit after SIGINT.
+	StopTimeout time.Duration
 	// ServerCPUs and ClientCPUs are -server-cpus and -client-cpus, CPU
 	// lists in taskset's syntax; "" splits the CPUs this process may use.
 	ServerCPUs, ClientCPUs string
 	// Budget bounds the time -ceiling spends (0: its default).
 	Budget time.Duration
-	// Tune lets -c100k raise sysctls as root and restore them afterwards.
+	// Tune lets -c100k and -ceiling raise sysctls as root and restore
+	// them afterwards.
 	Tune bool
 	// Command is the command line that reproduces the run.
 	Command string
-	// RepsSet, CountsSet, HoldSet and EchoSet say the flag was given, so a
-	// mode keeps its own default otherwise.
-	RepsSet, CountsSet, HoldSet, EchoSet bool
-
-	// Getenv reads the environment (the soak's SOAK_* variables).
-	Getenv func(string) string
-	// ServerOverride replaces the server list (tests use fake servers).
-	ServerOverride []results.ServerSpec
-	// SysctlRoot is /proc/sys; tests point it at a directory of fakes.
-	SysctlRoot string
-	// ProcRoot is the /proc of the machine-wide memory counters (meminfo,
-	// slabinfo); "" for /proc. Tests point it at a tree without slabinfo.
-	ProcRoot string
-	// Concurrency overrides the -models concurrency list (tests).
-	Concurrency []int
 }
 
-// ModeFlag is one mode's flag: -Name selects it.
-type ModeFlag struct{ Name, Usage, Help string }
+// Opt is a flag's value and whether the command line gave it.
+type Opt[T any] struct {
+	V     T
+	Given bool
+}
+
+// Given is the value v, as if the command line gave it.
+func Given[T any](v T) Opt[T] { return Opt[T]{V: v, Given: true} }
+
+// Or is the value given, else def.
+func (o Opt[T]) Or(def T) T {
+	if o.Given {
+		return o.V
+	}
+	return def
+}
+
+// ModeFlag is one mode's flag: -Name selects it. Flags are the flags of
+// its own the mode reads (quick, reps, counts and the like, as named in
+// modeOnly); one of those given with a mode that does not read it is a
+// usage error. The flags every mode reads (-out, -bin, -no-pin,
+// -server-cpus, -client-cpus, -stop-timeout) are not listed.
+type ModeFlag struct {
+	Name, Usage, Help string
+	Flags             []string
+}
+
+// modeOnly are the flags only some modes read.
+var modeOnly = []string{"quick", "full", "reps", "counts", "servers", "workloads", "hold", "duration", "tune", "budget"}
 
 // UsageError is bad input on the command line: exit 2 with the usage line.
 type UsageError struct{ Msg string }
@@ -83,8 +101,8 @@ func UsageLine(modes []ModeFlag) string {
 // Parse reads the command line. -h gives flag.ErrHelp with the flags'
 // help written to help; bad input gives a UsageError.
 func Parse(args []string, getenv func(string) string, modes []ModeFlag, help io.Writer) (Options, error) {
-	o := Options{Getenv: getenv}
-	fs, selected, lists := flagSet(&o, modes)
+	var o Options
+	fs, selected, v := flagSet(&o, modes)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(help, UsageLine(modes))
@@ -95,47 +113,52 @@ func Parse(args []string, getenv func(string) string, modes []ModeFlag, help io.
 	if err != nil {
 		return o, UsageError{err.Error()}
 	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "reps":
-			o.RepsSet = true
-		case "hold":
-			o.HoldSet = true
-		case "duration":
-			o.EchoSet = true
-		}
-	})
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	o.Reps = Opt[int]{*v.reps, given["reps"]}
+	o.Hold = Opt[time.Duration]{*v.hold, given["hold"]}
+	o.Echo = Opt[time.Duration]{*v.echo, given["duration"]}
 	o.Args = fs.Args()
 	if err := o.check(getenv, modes, selected); err != nil {
 		return o, err
 	}
-	if err := o.lists(lists); err != nil {
+	if err := o.flagsApply(modes, given); err != nil {
 		return o, err
 	}
-	o.defaults()
+	if err := o.lists(v); err != nil {
+		return o, err
+	}
 	o.Command = reproCommand(args, getenv)
 	return o, nil
 }
 
+// flagValues are the flags Parse turns into Opt values or parses itself.
+type flagValues struct {
+	reps                      *int
+	hold, echo                *time.Duration
+	counts, servers, workload *string
+}
+
 // flagSet defines every flag into o; selected holds the modes' flags and
-// lists the comma-separated ones.
-func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, [3]*string) {
+// v the flags Parse reads itself.
+func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, flagValues) {
 	fs := flag.NewFlagSet("experiment", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: 1 repetition, tiny counts, short workloads (also QUICK=1)")
 	fs.BoolVar(&o.Full, "full", false, "add counts up to what the fd limit allows (also FULL=1)")
-	fs.IntVar(&o.Reps, "reps", 0, "repetitions per cell (default 3, quick 1)")
-	counts := fs.String("counts", "", "comma-separated connection counts (default 100,1000,10000)")
-	servers := fs.String("servers", "", "comma-separated servers: 10kthreads[:MODEL], ref_async_server (default: all available)")
-	workloads := fs.String("workloads", "", "comma-separated workloads: hold, echo, reconnect (default: all)")
+	var v flagValues
+	v.reps = fs.Int("reps", 0, "repetitions per cell (default 3, quick 1)")
+	v.counts = fs.String("counts", "", "comma-separated connection counts (default 100,1000,10000)")
+	v.servers = fs.String("servers", "", "comma-separated servers: 10kthreads[:MODEL], ref_async_server (default: all available)")
+	v.workload = fs.String("workloads", "", "comma-separated workloads: hold, echo, reconnect (default: all)")
 	fs.StringVar(&o.Out, "out", "results", "directory under which results/<date-time>/ is created")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory holding 10kthreads, ref_async_server and client")
 	fs.BoolVar(&o.NoPin, "no-pin", false, "do not pin the server and the client to separate CPUs")
 	fs.StringVar(&o.ServerCPUs, "server-cpus", "", "CPUs to pin the server to, as taskset lists them (0-7,16); default: the first half of the CPUs the runner may use")
 	fs.StringVar(&o.ClientCPUs, "client-cpus", "", "CPUs to pin the client to (default: the CPUs the server does not get)")
 	fs.StringVar(&o.Report, "report", "", "rebuild the report of an existing results directory and exit")
-	fs.DurationVar(&o.Hold, "hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
-	fs.DurationVar(&o.Echo, "duration", 0, "how long the echo and reconnect workloads run (default 1s, quick 500ms)")
+	v.hold = fs.Duration("hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
+	v.echo = fs.Duration("duration", 0, "how long the echo and reconnect workloads run (default 1s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
 	fs.BoolVar(&o.Tune, "tune", false, "with -c100k or -ceiling, as root: raise the sysctls the run needs and restore them afterwards")
 	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long it may take (default 5m, quick 90s)")
@@ -143,7 +166,7 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, [3]
 	for _, m := range modes[1:] {
 		selected[m.Name] = fs.Bool(m.Name, false, m.Help)
 	}
-	return fs, selected, [3]*string{counts, servers, workloads}
+	return fs, selected, v
 }
 
 // check applies the rules that span flags and modes.
@@ -165,14 +188,12 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 	switch {
 	case o.Quick && o.Full:
 		return UsageError{"-quick (QUICK=1) and -full (FULL=1) exclude each other"}
-	case o.Reps < 0:
+	case o.Reps.Given && o.Reps.V < 1:
 		return UsageError{"-reps must be at least 1"}
+	case o.Hold.V < 0 || o.Echo.V < 0:
+		return UsageError{"-hold and -duration must not be negative"}
 	case chosen > 1:
 		return UsageError{strings.Join(names, ", ") + " and -report exclude each other"}
-	case o.Tune && o.Mode != "c100k" && o.Mode != "ceiling":
-		return UsageError{"-tune goes with -c100k or -ceiling"}
-	case o.Budget != 0 && o.Mode != "ceiling":
-		return UsageError{"-budget goes with -ceiling"}
 	case o.Budget < 0:
 		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
@@ -188,6 +209,42 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 	return nil
 }
 
+// flagsApply says which flag given on the command line the selected mode
+// (or -report) does not read, and which modes do.
+func (o *Options) flagsApply(modes []ModeFlag, given map[string]bool) error {
+	sel := modes[0]
+	for _, m := range modes[1:] {
+		if m.Name == o.Mode {
+			sel = m
+		}
+	}
+	name := modeName(sel)
+	if o.Report != "" {
+		sel, name = ModeFlag{}, "-report"
+	}
+	for _, f := range modeOnly {
+		if !given[f] || slices.Contains(sel.Flags, f) {
+			continue
+		}
+		var takers []string
+		for _, m := range modes {
+			if slices.Contains(m.Flags, f) {
+				takers = append(takers, modeName(m))
+			}
+		}
+		return UsageError{fmt.Sprintf("-%s does not apply to %s; it goes with %s", f, name, strings.Join(takers, ", "))}
+	}
+	return nil
+}
+
+// modeName is how a usage error names a mode.
+func modeName(m ModeFlag) string {
+	if m.Name == "" {
+		return "the experiment matrix"
+	}
+	return "-" + m.Name
+}
+
 // Pinning is the CPU sets of the run: from -server-cpus and -client-cpus,
 // or half each of the CPUs this process may use. A bad list is a
 // UsageError; ErrOneCPU or a failure to read the affinity means the run
@@ -201,18 +258,18 @@ func (o Options) Pinning() (CPUSets, error) {
 }
 
 // lists parses -counts, -servers and -workloads.
-func (o *Options) lists(l [3]*string) error {
-	counts, servers, workloads := *l[0], *l[1], *l[2]
+func (o *Options) lists(v flagValues) error {
+	counts, servers, workloads := *v.counts, *v.servers, *v.workload
 	if counts != "" {
-		o.CountsSet = true
+		o.Counts.Given = true
 		for _, f := range strings.Split(counts, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil || n < 1 {
 				return UsageError{"bad connection count " + strconv.Quote(f)}
 			}
-			o.Counts = append(o.Counts, n)
+			o.Counts.V = append(o.Counts.V, n)
 		}
-		sort.Ints(o.Counts)
+		sort.Ints(o.Counts.V)
 	}
 	if servers != "" {
 		o.Servers = strings.Split(servers, ",")
@@ -226,31 +283,6 @@ func (o *Options) lists(l [3]*string) error {
 		}
 	}
 	return nil
-}
-
-func (o *Options) defaults() {
-	if o.Reps == 0 {
-		o.Reps = 3
-		if o.Quick {
-			o.Reps = 1
-		}
-	}
-	if o.Hold == 0 {
-		o.Hold = time.Second
-		if o.Quick {
-			o.Hold = 200 * time.Millisecond
-		}
-	}
-	// 1 s: the matrix compares four servers (thread, epoll, uring, Go) in
-	// about 3 minutes; a second of closed-loop echo is tens of thousands
-	// of round trips per cell.
-	if o.Echo == 0 {
-		o.Echo = time.Second
-		if o.Quick {
-			o.Echo = 500 * time.Millisecond
-		}
-	}
-	o.StartTimeout = 10 * time.Second
 }
 
 func reproCommand(args []string, getenv func(string) string) string {

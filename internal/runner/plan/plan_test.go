@@ -38,7 +38,7 @@ func TestMatrixCounts(t *testing.T) {
 	if !equalInts(got, []int{100, 1000}) || len(dropped) != 1 || !strings.Contains(dropped[0], "ulimit -Hn 11000") {
 		t.Errorf("fd limit 4096: %v, dropped %v", got, dropped)
 	}
-	got, dropped = MatrixCounts(Options{Counts: []int{50000}, CountsSet: true}, s)
+	got, dropped = MatrixCounts(Options{Counts: Given([]int{50000})}, s)
 	if !equalInts(got, []int{50000}) || dropped != nil {
 		t.Errorf("explicit counts changed: %v %v", got, dropped)
 	}
@@ -130,22 +130,29 @@ func TestFacts(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	modes := []ModeFlag{{Usage: "[-quick]"}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak [MODEL]"}}
+	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick", "full", "reps", "counts", "servers", "workloads", "hold", "duration"}},
+		{Name: "bench", Usage: "-bench", Flags: []string{"quick", "reps"}}, {Name: "soak", Usage: "-soak [MODEL]"}}
 	env := func(k string) string { return map[string]string{"QUICK": "1"}[k] }
 	o, err := Parse([]string{"-counts", "1000,10", "-hold", "3s", "-servers", "a,b"}, env, modes, nil)
-	if err != nil || !o.Quick || !o.CountsSet || o.Counts[0] != 10 || !o.HoldSet || o.Hold.String() != "3s" ||
-		o.EchoSet || o.Reps != 1 || o.Command != "QUICK=1 bin/experiment -counts 1000,10 -hold 3s -servers a,b" {
+	if err != nil || !o.Quick || !o.Counts.Given || o.Counts.V[0] != 10 || !o.Hold.Given || o.Hold.V.String() != "3s" ||
+		o.Echo.Given || o.Reps.Given || o.MatrixReps() != 1 || o.Command != "QUICK=1 bin/experiment -counts 1000,10 -hold 3s -servers a,b" {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 	if o, err := Parse([]string{"-soak", "epoll"}, func(string) string { return "" }, modes, nil); err != nil || o.Mode != "soak" || o.Args[0] != "epoll" {
 		t.Errorf("-soak epoll: %+v, %v", o, err)
 	}
-	for _, bad := range [][]string{{"-bench", "epoll"}, {"-bench", "-soak"}, {"-soak", "-report", "x"}, {"-tune"}, {"-bench", "-full"}, {"-reps", "-1"}} {
+	for _, bad := range [][]string{{"-bench", "epoll"}, {"-bench", "-soak"}, {"-soak", "-report", "x"}, {"-tune"}, {"-bench", "-full"}, {"-reps", "-1"}, {"-reps", "0"}, {"-hold", "-1s"},
+		{"-bench", "-hold", "1s"}, {"-soak", "-reps", "2"}, {"-report", "x", "-quick"}, {"-bench", "-budget", "1m"}} {
 		if _, err := Parse(bad, func(string) string { return "" }, modes, nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		} else if _, ok := err.(UsageError); !ok {
 			t.Errorf("%v: %v is not a usage error", bad, err)
 		}
+	}
+	// A flag the mode does not read names the modes that do.
+	if _, err := Parse([]string{"-soak", "-reps", "2"}, func(string) string { return "" }, modes, nil); err == nil ||
+		err.Error() != "-reps does not apply to -soak; it goes with the experiment matrix, -bench" {
+		t.Errorf("-soak -reps 2: %v", err)
 	}
 	if l := UsageLine(modes); l != "usage: experiment [-quick] | -report DIR | -bench | -soak [MODEL]" {
 		t.Errorf("usage line %q", l)

@@ -2,7 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 
+	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/sysinfo"
 )
 
@@ -82,62 +84,69 @@ func (s System) MaxConnsForFD() int {
 	return int(s.FDHard) - FDSlack
 }
 
-// CheckSystem returns one line per shortfall, each saying exactly what to
-// change, for a run whose largest cell has maxN connections and, if
-// threaded, one thread per connection.
-func CheckSystem(s System, maxN int, threaded bool) (problems, notes []string) {
-	if maxN > s.MaxConnsForFD() {
-		need := maxN + FDSlack
-		problems = append(problems, fmt.Sprintf(
-			"open-file hard limit is %d, %d connections need %d descriptors per process: raise it as root with `ulimit -Hn %d` in the shell that runs the experiment (or nofile in /etc/security/limits.conf), or use fewer connections",
-			s.FDHard, maxN, need, RoundUp(need, 1000)))
-	}
-	if ports := s.PortHi - s.PortLo + 1; s.PortLo > 0 && maxN > ports {
-		notes = append(notes, fmt.Sprintf(
-			"the ephemeral port range %d-%d has %d ports, fewer than %d connections: the run relies on the client spreading connections over several 127.0.0.x source addresses",
-			s.PortLo, s.PortHi, ports, maxN))
-	}
-	if s.PortLo > 0 && s.PortHi-s.PortLo+1 < 1000 {
-		problems = append(problems, fmt.Sprintf(
-			"the ephemeral port range %d-%d is very small: widen it with `sysctl -w net.ipv4.ip_local_port_range=\"32768 60999\"`", s.PortLo, s.PortHi))
+// CheckSystem is every limit a run whose largest cell has maxN
+// connections runs into, one row each (threaded: a thread or process per
+// connection, so the thread limits count too), and notes on what the run
+// relies on. A row that is not OK stops the run; its Fix says exactly
+// what to change.
+func CheckSystem(s System, maxN int, threaded bool) (rows []results.Precond, notes []string) {
+	need := maxN + FDSlack
+	rows = append(rows, results.Precond{Item: "open-file hard limit", Have: strconv.FormatUint(s.FDHard, 10),
+		Need: fmt.Sprintf("%d descriptors per process for %d connections", need, maxN), OK: maxN <= s.MaxConnsForFD(),
+		Fix: fmt.Sprintf("raise it as root with `ulimit -Hn %d` in the shell that runs the experiment (or nofile in /etc/security/limits.conf), or use fewer connections", RoundUp(need, 1000))})
+	if ports := s.PortHi - s.PortLo + 1; s.PortLo > 0 {
+		rows = append(rows, results.Precond{Item: "ephemeral ports (net.ipv4.ip_local_port_range)", Have: fmt.Sprintf("%d-%d, %d ports", s.PortLo, s.PortHi, ports),
+			Need: "at least 1000 ports", OK: ports >= 1000, Fix: "widen it with `sysctl -w net.ipv4.ip_local_port_range=\"32768 60999\"`"})
+		if maxN > ports {
+			notes = append(notes, fmt.Sprintf(
+				"the ephemeral port range %d-%d has %d ports, fewer than %d connections: the run relies on the client spreading connections over several 127.0.0.x source addresses",
+				s.PortLo, s.PortHi, ports, maxN))
+		}
 	}
 	// A small accept queue drops SYNs during the ramp; each drop is a 1 s
 	// retransmission that the time-to-connect figure would then measure.
-	if s.Somaxconn > 0 && s.Somaxconn < 1024 && maxN >= 1000 {
-		problems = append(problems, fmt.Sprintf(
-			"net.core.somaxconn is %d, the servers' listen backlog would drop SYNs while %d connections ramp up: run `sysctl -w net.core.somaxconn=4096`",
-			s.Somaxconn, maxN))
+	if s.Somaxconn > 0 {
+		rows = append(rows, results.Precond{Item: "net.core.somaxconn (listen backlog)", Have: strconv.Itoa(s.Somaxconn),
+			Need: fmt.Sprintf("at least 1024 for %d connections, or the servers' listen backlog drops SYNs while they ramp up", maxN),
+			OK:   s.Somaxconn >= 1024 || maxN < 1000, Fix: "run `sysctl -w net.core.somaxconn=4096`"})
 	}
 	if threaded {
-		// The client's and servers' own threads, plus what already runs.
-		need := s.Tasks + maxN + 512
-		if s.PidMax > 0 && need > s.PidMax {
-			problems = append(problems, fmt.Sprintf(
-				"kernel.pid_max is %d but %d threads (one per connection) plus %d already running need %d ids: run `sysctl -w kernel.pid_max=%d`",
-				s.PidMax, maxN, s.Tasks, need, RoundUp(need*2, 1024)))
-		}
-		if s.ThreadsMax > 0 && need > s.ThreadsMax {
-			problems = append(problems, fmt.Sprintf(
-				"kernel.threads-max is %d but %d threads are needed: run `sysctl -w kernel.threads-max=%d`",
-				s.ThreadsMax, need, RoundUp(need*2, 1024)))
-		}
-		// A thread stack with its guard page is two mappings.
-		maps := 2*maxN + 4096
-		if s.MaxMapCount > 0 && maps > s.MaxMapCount {
-			problems = append(problems, fmt.Sprintf(
-				"vm.max_map_count is %d but %d threads with guard pages need about %d mappings: run `sysctl -w vm.max_map_count=%d`",
-				s.MaxMapCount, maxN, maps, RoundUp(maps*2, 1024)))
-		}
+		rows = append(rows, threadLimits(s, maxN)...)
 	}
 	// Generous per-connection budget: a kernel stack, a touched user stack
 	// page or two, socket buffers on both ends, the client's goroutine.
 	needKiB := float64(maxN)*96 + 512*1024
-	if s.MemAvailableKiB > 0 && s.MemAvailableKiB < needKiB {
-		problems = append(problems, fmt.Sprintf(
-			"only %.0f MiB of memory is available (MemAvailable) and %d connections need about %.0f MiB: free memory or use fewer connections",
-			s.MemAvailableKiB/1024, maxN, needKiB/1024))
+	if s.MemAvailableKiB > 0 {
+		rows = append(rows, results.Precond{Item: "MemAvailable", Have: fmt.Sprintf("%.0f MiB", s.MemAvailableKiB/1024),
+			Need: fmt.Sprintf("about %.0f MiB for %d connections", needKiB/1024, maxN), OK: s.MemAvailableKiB >= needKiB,
+			Fix: "free memory or use fewer connections"})
 	}
-	return problems, notes
+	return rows, notes
+}
+
+// threadLimits are the limits a thread per connection runs into: ids,
+// threads and mappings, for the connections' threads, the client's and
+// servers' own, and what already runs.
+func threadLimits(s System, maxN int) []results.Precond {
+	var rows []results.Precond
+	need := s.Tasks + maxN + 512
+	why := fmt.Sprintf("%d: %d threads (one per connection) and %d already running", need, maxN, s.Tasks)
+	if s.PidMax > 0 {
+		rows = append(rows, results.Precond{Item: "kernel.pid_max", Have: strconv.Itoa(s.PidMax), Need: why, OK: need <= s.PidMax,
+			Fix: fmt.Sprintf("run `sysctl -w kernel.pid_max=%d`", RoundUp(need*2, 1024))})
+	}
+	if s.ThreadsMax > 0 {
+		rows = append(rows, results.Precond{Item: "kernel.threads-max", Have: strconv.Itoa(s.ThreadsMax), Need: why, OK: need <= s.ThreadsMax,
+			Fix: fmt.Sprintf("run `sysctl -w kernel.threads-max=%d`", RoundUp(need*2, 1024))})
+	}
+	// A thread stack with its guard page is two mappings.
+	maps := 2*maxN + 4096
+	if s.MaxMapCount > 0 {
+		rows = append(rows, results.Precond{Item: "vm.max_map_count", Have: strconv.Itoa(s.MaxMapCount),
+			Need: fmt.Sprintf("about %d mappings for %d threads with guard pages", maps, maxN), OK: maps <= s.MaxMapCount,
+			Fix: fmt.Sprintf("run `sysctl -w vm.max_map_count=%d`", RoundUp(maps*2, 1024))})
+	}
+	return rows
 }
 
 // RoundUp rounds n up to a multiple of m.

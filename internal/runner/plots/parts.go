@@ -27,7 +27,7 @@ func partsPlot(cells []*results.Cell) *plot.Plot {
 	p.Y.Label.Text = "KiB per connection"
 	var bars []*results.Cell
 	for _, c := range cells {
-		if c.Stat("machine_kib_per_conn").Med.Set {
+		if c.Stat(results.MachineKiBPerConn).Med.Set {
 			bars = append(bars, c)
 		}
 	}
@@ -50,7 +50,7 @@ func partsPlot(cells []*results.Cell) *plot.Plot {
 	for i, part := range results.MachineParts {
 		vals := make(plotter.Values, len(ordered))
 		for j, c := range ordered {
-			vals[j] = math.Max(0, c.Stat(part.Key).Med.V)
+			vals[j] = math.Max(0, c.Stat(part.Figure).Med.V)
 		}
 		b, err := plotter.NewBarChart(vals, width)
 		if err != nil {
@@ -68,7 +68,7 @@ func partsPlot(cells []*results.Cell) *plot.Plot {
 	top := 0.0
 	for j, c := range ordered {
 		names[j] = shortLabel(c.Label) + "\n" + results.Thousands(c.Conns)
-		top = math.Max(top, c.Stat("machine_kib_per_conn").Med.V)
+		top = math.Max(top, c.Stat(results.MachineKiBPerConn).Med.V)
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(ordered))-0.4
@@ -84,7 +84,7 @@ func totals(p *plot.Plot, cells []*results.Cell) {
 	xy := make(plotter.XYs, len(cells))
 	lbls := make([]string, len(cells))
 	for j, c := range cells {
-		xy[j].X, xy[j].Y = float64(j), c.Stat("machine_kib_per_conn").Med.V
+		xy[j].X, xy[j].Y = float64(j), c.Stat(results.MachineKiBPerConn).Med.V
 		lbls[j] = plotNum(xy[j].Y)
 	}
 	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: lbls})

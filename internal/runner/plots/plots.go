@@ -37,11 +37,11 @@ type plotSpec struct {
 	noValues                     bool // no value beside each point (many lines)
 }
 
-// seriesOf makes one line per server from one statistic; scale converts
+// seriesOf makes one line per server from one figure; scale converts
 // units (e.g. µs to ms).
-func seriesOf(key string, scale float64) func([]*results.Cell) []series {
+func seriesOf(f results.Figure, scale float64) func([]*results.Cell) []series {
 	return func(cells []*results.Cell) []series {
-		return byServer(cells, func(c *results.Cell) (results.Stat, bool) { s := c.Stat(key); return s, s.Med.Set }, scale, "", false)
+		return byServer(cells, func(c *results.Cell) (results.Stat, bool) { s := c.Stat(f); return s, s.Med.Set }, scale, "", false)
 	}
 }
 
@@ -85,12 +85,12 @@ func serverColors(cells []*results.Cell) map[string]int {
 // on top, since RSS does not show them.
 func memSeries(cells []*results.Cell) []series {
 	out := byServer(cells, func(c *results.Cell) (results.Stat, bool) {
-		s := c.Stat("kib_per_conn")
+		s := c.Stat(results.KiBPerConn)
 		return s, s.Med.Set
 	}, 1, " — user space", false)
 	threaded := threadedServers(cells)
 	stacked := byServer(cells, func(c *results.Cell) (results.Stat, bool) {
-		u, k := c.Stat("kib_per_conn"), c.Stat("kstack_kib_per_conn")
+		u, k := c.Stat(results.KiBPerConn), c.Stat(results.KStackKiBPerConn)
 		if !threaded[c.Server] || !u.Med.Set || !k.Med.Set {
 			return results.Stat{}, false
 		}
@@ -115,7 +115,7 @@ func memSeries(cells []*results.Cell) []series {
 func threadedServers(cells []*results.Cell) map[string]bool {
 	largest := map[string]*results.Cell{}
 	for _, c := range cells {
-		if !c.Stat("server_threads_peak").Med.Set || !c.Stat("server_max_conc").Med.Set {
+		if !c.Stat(results.ServerThreadsPeak).Med.Set || !c.Stat(results.ServerMaxConc).Med.Set {
 			continue
 		}
 		if l := largest[c.Server]; l == nil || c.Conns > l.Conns {
@@ -159,7 +159,7 @@ func plotSpecs(cells []*results.Cell) []plotSpec {
 			title:    "Server CPU time per round trip (echo workload; " + echo + ")",
 			ylabel:   "server CPU per round trip (µs, user + system)",
 			workload: "echo",
-			series:   seriesOf("server_cpu_us_per_rt", 1),
+			series:   seriesOf(results.ServerCPUPerRT, 1),
 			caption:  "The server's user + system CPU time over the whole run divided by the round trips the client completed; lower is cheaper.",
 		},
 		{
@@ -167,7 +167,7 @@ func plotSpecs(cells []*results.Cell) []plotSpec {
 			title:    "99th percentile round-trip latency (echo workload; " + echo + ")",
 			ylabel:   "p99 round-trip time (ms)",
 			workload: "echo",
-			series:   seriesOf("rtt_p99_us", 1e-3),
+			series:   seriesOf(results.RTTP99, 1e-3),
 			logY:     true,
 			caption:  "Measured by the client from sending a message to receiving the last byte of its echo, closed loop on every connection; the y axis turns logarithmic when the values span more than 5×.",
 		},
@@ -176,7 +176,7 @@ func plotSpecs(cells []*results.Cell) []plotSpec {
 			title:    "Round trips per second, all connections together (echo workload; " + echo + ")",
 			ylabel:   "round trips per second",
 			workload: "echo",
-			series:   seriesOf("round_trips_per_s", 1),
+			series:   seriesOf(results.RoundTripsPerS, 1),
 			caption:  "Completed echo round trips per second over the whole client run; higher is better.",
 		},
 	}
@@ -193,7 +193,7 @@ func Write(dir string, cells []*results.Cell) ([]File, error) {
 			title:    "Connection per request: requests per second (" + medianNote(rc) + ")",
 			ylabel:   "requests (connect, echo, close) per second",
 			workload: "reconnect",
-			series:   seriesOf("round_trips_per_s", 1),
+			series:   seriesOf(results.RoundTripsPerS, 1),
 			caption:  "Each request opens a new connection, does one echo and closes; x is the number of concurrent clients.",
 		})
 	}

@@ -20,22 +20,22 @@ func Answer(cells []*results.Cell) string {
 			if c.Conns != n {
 				continue
 			}
-			held := c.Stat("server_max_conc").Med
+			held := c.Stat(results.ServerMaxConc).Med
 			p := c.Label + " held "
 			if held.Set {
 				p += fmt.Sprintf("%s of %s", results.Thousands(int(held.V)), results.Thousands(n))
 			} else {
 				p += "an unknown number (no server report)"
 			}
-			if e := c.Stat("errors").Med; e.Set {
+			if e := c.Stat(results.Errors).Med; e.Set {
 				p += fmt.Sprintf(" with %s client errors", results.Thousands(int(e.V)))
 			}
 			if st := c.Status(); st != results.StatusOK {
 				p += " (" + st + ")"
 			}
-			u, k := c.Stat("kib_per_conn").Med, c.Stat("kstack_kib_per_conn").Med
+			u, k := c.Stat(results.KiBPerConn).Med, c.Stat(results.KStackKiBPerConn).Med
 			switch {
-			case c.Stat("machine_kib_per_conn").Med.Set:
+			case c.Stat(results.MachineKiBPerConn).Med.Set:
 				p += ", at " + machineText(c)
 			case u.Set && c.ThreadPerConn() && k.Set:
 				p += fmt.Sprintf(", at %s KiB of user-space memory plus %s KiB of kernel stack per connection", u, k)
@@ -56,13 +56,13 @@ func Answer(cells []*results.Cell) string {
 				continue
 			}
 			var fig []string
-			if v := c.Stat("server_cpu_us_per_rt").Med; v.Set {
+			if v := c.Stat(results.ServerCPUPerRT).Med; v.Set {
 				fig = append(fig, fmt.Sprintf("%s µs of server CPU per round trip", v))
 			}
-			if v := c.Stat("rtt_p99_us").Med; v.Set {
+			if v := c.Stat(results.RTTP99).Med; v.Set {
 				fig = append(fig, "p99 latency "+FmtUs(v))
 			}
-			if v := c.Stat("round_trips_per_s").Med; v.Set {
+			if v := c.Stat(results.RoundTripsPerS).Med; v.Set {
 				fig = append(fig, results.Thousands(int(v.V))+" round trips/s")
 			}
 			p := c.Label
@@ -87,16 +87,16 @@ func Answer(cells []*results.Cell) string {
 func machineText(c *results.Cell) string {
 	var parts []string
 	for _, p := range results.MachineParts {
-		parts = append(parts, c.Stat(p.Key).Med.String()+" "+p.Name)
+		parts = append(parts, c.Stat(p.Figure).Med.String()+" "+p.Name)
 	}
-	return fmt.Sprintf("%s KiB of machine memory per connection (%s)", c.Stat("machine_kib_per_conn").Med, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s KiB of machine memory per connection (%s)", c.Stat(results.MachineKiBPerConn).Med, strings.Join(parts, ", "))
 }
 
 // saturation warns when the client, not the server, may have set the pace.
 func saturation(cells []*results.Cell) string {
 	n := 0
 	for _, c := range cells {
-		if b := c.Stat("client_cores_busy").Med; b.Set && b.V >= 0.9 {
+		if b := c.Stat(results.ClientCoresBusy).Med; b.Set && b.V >= 0.9 {
 			n++
 		}
 	}

@@ -96,8 +96,23 @@ func BuildBench(res *results.Results, in BenchInput) BenchReport {
 	return rep
 }
 
+// The keys of bench.json's figures, stable for scripts.
+const (
+	figMemUser    = "mem_user_kib_per_conn"
+	figKStack     = "kstack_kib_per_conn"
+	figCPUPerRT   = "cpu_us_per_rt"
+	figConnectAll = "connect_all_s"
+	figAccept     = "accept_server_s"
+	figGiBPerS    = "gib_per_s"
+	figHeld       = "held_conns"
+)
+
 // figureDef is a bench figure: which statistic of which workload's cells.
-type figureDef struct{ key, title, unit, stat, workload string }
+type figureDef struct {
+	key, title, unit string
+	stat             results.Figure
+	workload         string
+}
 
 // figures is one figure per server at n connections, with each median's
 // ratio to epoll's and to the Go reference's among them.
@@ -125,7 +140,7 @@ func figures(res *results.Results, d figureDef, n int, servers []results.ServerS
 
 // figureNote flags what weakens a figure: a status other than ok, hold
 // reports taken late, client errors.
-func figureNote(cell *results.Cell, stat string) string {
+func figureNote(cell *results.Cell, stat results.Figure) string {
 	var notes []string
 	if stt := cell.Status(); stt != results.StatusOK {
 		notes = append(notes, "status "+stt)
@@ -136,10 +151,10 @@ func figureNote(cell *results.Cell, stat string) string {
 			late++
 		}
 	}
-	if late > 0 && strings.HasPrefix(stat, "hold_") {
+	if late > 0 && stat.FromHoldReport() {
 		notes = append(notes, fmt.Sprintf("hold report late in %d run(s)", late))
 	}
-	if e := cell.Stat("errors").Med; e.Set && e.V > 0 {
+	if e := cell.Stat(results.Errors).Med; e.Set && e.V > 0 {
 		notes = append(notes, fmt.Sprintf("%s client errors (median)", FmtInt(e)))
 	}
 	return strings.Join(notes, "; ")
@@ -150,8 +165,8 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 	var out []BenchFigure
 	// The memory figures: fork ran its own hold workload.
 	for _, d := range []figureDef{
-		{"mem_user_kib_per_conn", "user-space resident memory per idle connection", "KiB", "hold_kib_per_conn", "echo"},
-		{"kstack_kib_per_conn", "kernel stack per idle connection (not in RSS)", "KiB", "hold_kstack_kib_per_conn", "echo"},
+		{figMemUser, "user-space resident memory per idle connection", "KiB", results.HoldKiBPerConn, "echo"},
+		{figKStack, "kernel stack per idle connection (not in RSS)", "KiB", results.HoldKStackKiBPerConn, "echo"},
 	} {
 		grp := figures(res, d, top, in.Compared)
 		if in.Fork != nil {
@@ -169,7 +184,7 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 			grp[i].VsRef = results.Ratio(grp[i].Median, med[goRefKey])
 		}
 		out = append(out, grp...)
-		if d.key == "mem_user_kib_per_conn" {
+		if d.key == figMemUser {
 			for _, na := range in.NotApplicable {
 				na.Key, na.Title, na.Unit, na.Conns = d.key, d.title, d.unit, top
 				out = append(out, na)
@@ -177,13 +192,13 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 		}
 	}
 	for _, n := range in.Counts {
-		out = append(out, figures(res, figureDef{"cpu_us_per_rt", "server CPU per round trip (64 B, closed loop)", "µs", "hold_cpu_us_per_rt", "echo"}, n, in.Compared)...)
+		out = append(out, figures(res, figureDef{figCPUPerRT, "server CPU per round trip (64 B, closed loop)", "µs", results.HoldCPUPerRT, "echo"}, n, in.Compared)...)
 	}
 	thr := in.Compared[:1]
-	out = append(out, figures(res, figureDef{"connect_all_s", "client: time to connect all", "s", "connect_all_s", "echo"}, top, in.Compared)...)
-	out = append(out, figures(res, figureDef{"accept_server_s", "server: first to last connection thread", "s", "accept_server_s", "echo"}, top, thr)...)
-	out = append(out, figures(res, figureDef{"gib_per_s", "one connection, 1 MiB messages, echoed each way", "GiB/s", "gib_per_s", "bulk"}, 1, in.Compared)...)
-	out = append(out, figures(res, figureDef{"held_conns", "scale: connections held, every echo verified", "conns", "verified", "scale"}, in.ScaleN, thr)...)
+	out = append(out, figures(res, figureDef{figConnectAll, "client: time to connect all", "s", results.ConnectAllS, "echo"}, top, in.Compared)...)
+	out = append(out, figures(res, figureDef{figAccept, "server: first to last connection thread", "s", results.AcceptServerS, "echo"}, top, thr)...)
+	out = append(out, figures(res, figureDef{figGiBPerS, "one connection, 1 MiB messages, echoed each way", "GiB/s", results.GiBPerS, "bulk"}, 1, in.Compared)...)
+	out = append(out, figures(res, figureDef{figHeld, "scale: connections held, every echo verified", "conns", results.Verified, "scale"}, in.ScaleN, thr)...)
 	return out
 }
 
@@ -199,15 +214,15 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 	}
 	thr := in.Compared[0].Key
 	top := in.Counts[len(in.Counts)-1]
-	mem := fig("mem_user_kib_per_conn", thr, top)
+	mem := fig(figMemUser, thr, top)
 	t := BenchTarget{Key: "memory", Target: fmt.Sprintf("thread model: user-space memory per idle connection at %s ≤ 8 KiB (stretch 6 KiB)", results.Thousands(top)), Unit: "KiB", Value: mem.Median}
 	if mem.Median.Set {
 		t.Met, t.StretchOK = verdict(mem.Median.V <= 8), verdict(mem.Median.V <= 6)
-		t.Measured = fmt.Sprintf("%s KiB (%s); kernel stack %s KiB beside it", mem.Median, spreadOf(mem), fig("kstack_kib_per_conn", thr, top).Median)
+		t.Measured = fmt.Sprintf("%s KiB (%s); kernel stack %s KiB beside it", mem.Median, spreadOf(mem), fig(figKStack, thr, top).Median)
 	}
 	targets := []BenchTarget{t}
 	for _, n := range in.Counts {
-		a, e, g := fig("cpu_us_per_rt", thr, n), fig("cpu_us_per_rt", epollKey, n), fig("cpu_us_per_rt", goRefKey, n)
+		a, e, g := fig(figCPUPerRT, thr, n), fig(figCPUPerRT, epollKey, n), fig(figCPUPerRT, goRefKey, n)
 		t := BenchTarget{Key: fmt.Sprintf("cpu_per_rt_%d", n), Target: fmt.Sprintf("thread model CPU per round trip at %s ≤ 2× epoll", results.Thousands(n)), Unit: "ratio", Value: a.VsEpoll}
 		if a.VsEpoll.Set {
 			t.Met = verdict(a.VsEpoll.V <= 2)
@@ -216,8 +231,8 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 		targets = append(targets, t)
 	}
 	targets = append(targets, uringTargets(in, fig)...)
-	targets = append(targets, acceptTarget(fig("accept_server_s", thr, top), fig("connect_all_s", thr, top), top))
-	bw := fig("gib_per_s", thr, 1)
+	targets = append(targets, acceptTarget(fig(figAccept, thr, top), fig(figConnectAll, thr, top), top))
+	bw := fig(figGiBPerS, thr, 1)
 	t = BenchTarget{Key: "large_transfer", Target: "thread model: one connection echoes ≥ 1 GiB/s", Unit: "GiB/s", Value: bw.Median}
 	if bw.Median.Set {
 		t.Met = verdict(bw.Median.V >= 1)
@@ -239,7 +254,7 @@ func uringTargets(in BenchInput, fig func(key, server string, n int) BenchFigure
 		return nil
 	}
 	top := in.Counts[len(in.Counts)-1]
-	u, e := fig("mem_user_kib_per_conn", uringKey, top), fig("mem_user_kib_per_conn", epollKey, top)
+	u, e := fig(figMemUser, uringKey, top), fig(figMemUser, epollKey, top)
 	t := BenchTarget{Key: "uring_memory", Unit: "KiB",
 		Target: fmt.Sprintf("uring model: user-space memory per idle connection at %s within 0.5 KiB of epoll's", results.Thousands(top))}
 	if u.Median.Set && e.Median.Set {
@@ -252,7 +267,7 @@ func uringTargets(in BenchInput, fig func(key, server string, n int) BenchFigure
 		if n < 1000 {
 			continue
 		}
-		u, e := fig("cpu_us_per_rt", uringKey, n), fig("cpu_us_per_rt", epollKey, n)
+		u, e := fig(figCPUPerRT, uringKey, n), fig(figCPUPerRT, epollKey, n)
 		t := BenchTarget{Key: fmt.Sprintf("uring_cpu_per_rt_%d", n), Unit: "ratio", Value: u.VsEpoll,
 			Target: fmt.Sprintf("uring model CPU per round trip at %s ≤ epoll's", results.Thousands(n))}
 		if u.VsEpoll.Set {
@@ -286,7 +301,7 @@ func scaleTarget(res *results.Results, in BenchInput, thr string) BenchTarget {
 	if cell == nil {
 		return t
 	}
-	v, e := cell.Stat("verified").Med, cell.Stat("errors").Med
+	v, e := cell.Stat(results.Verified).Med, cell.Stat(results.Errors).Med
 	t.Value = v
 	t.Met = verdict(v.Set && int(v.V) == in.ScaleN && e.Set && e.V == 0 && cell.Status() == results.StatusOK)
 	t.Measured = fmt.Sprintf("%s of %s verified, %s errors, status %s", FmtInt(v), results.Thousands(in.ScaleN), FmtInt(e), cell.Status())

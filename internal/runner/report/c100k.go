@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"tenkthreads/internal/runner/exec"
-	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -15,16 +13,20 @@ import (
 const C100KSchema = "10kthreads-c100k/1"
 
 // PrecondTable renders the checks for the terminal.
-func PrecondTable(ps []plan.Precond) string {
+func PrecondTable(ps []results.Precond) string {
 	var rows [][]string
 	for _, p := range ps {
-		st := "ok"
-		if !p.OK {
-			st = "SHORT: " + p.Fix
-		}
-		rows = append(rows, []string{p.Item, p.Have, p.Need, st})
+		rows = append(rows, []string{p.Item, p.Have, p.Need, precondStatus(p)})
 	}
 	return Table([]string{"precondition", "this machine", "needed", "status"}, rows, []bool{false, false, false, false})
+}
+
+// precondStatus is a check's verdict: ok, or short and how to fix it.
+func precondStatus(p results.Precond) string {
+	if p.OK {
+		return "ok"
+	}
+	return "SHORT: " + p.Fix
 }
 
 // C100KRow is one (server, connections) row of the c100k table.
@@ -55,8 +57,8 @@ type C100KRow struct {
 type C100KReport struct {
 	Header
 	WallS         float64                `json:"wall_s"`
-	Preconditions []plan.Precond         `json:"preconditions"`
-	Tuned         []exec.SysctlChange    `json:"tuned"`
+	Preconditions []results.Precond      `json:"preconditions"`
+	Tuned         []results.SysctlChange `json:"tuned"`
 	Rows          []C100KRow             `json:"rows"`
 	Targets       []BenchTarget          `json:"targets"`
 	Notes         []string               `json:"notes"`
@@ -74,7 +76,7 @@ type C100KSkipped struct {
 }
 
 // ChangesText lists sysctl changes for people.
-func ChangesText(cs []exec.SysctlChange) string {
+func ChangesText(cs []results.SysctlChange) string {
 	var f []string
 	for _, c := range cs {
 		f = append(f, fmt.Sprintf("%s (%s → %s)", c.Name, c.Old, c.New))
@@ -89,15 +91,26 @@ func WallTarget(wall float64) BenchTarget {
 		Measured: fmt.Sprintf("%.0f s (including the kernel-stack calibration)", wall)}
 }
 
-// BuildC100K summarises a c100k run; the targets judge the thread model
-// at each count of judged (the first also against refCount for memory).
-func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlChange, skipped []C100KSkipped, procs map[string][2]int, refCount int, judged []int) C100KReport {
+// C100KInput is what a c100k run planned, for its summary: the larger
+// counts it skipped, the thread model's reference count for memory per
+// connection (0: none) and the counts the targets judge.
+type C100KInput struct {
+	Skipped  []C100KSkipped
+	RefCount int
+	Judged   []int
+}
+
+// BuildC100K summarises a c100k run: its rows, with the processes each
+// run had, the preconditions and tuning from meta.json, and the targets,
+// which judge the thread model at each count of in.Judged (the first
+// also against in.RefCount for memory).
+func BuildC100K(res *results.Results, in C100KInput) C100KReport {
 	m := res.Meta
 	rep := C100KReport{Header: header(C100KSchema, m),
-		Preconditions: pre, Tuned: tuned, Notes: m.Notes, Environment: m.Env, KStackPerThr: m.KStackPerThreadKiB,
-		Rows: []C100KRow{}, Targets: []BenchTarget{}, Skipped: skipped, Interference: map[string]results.Num{}}
+		Preconditions: m.Preconditions, Tuned: m.Tuned, Notes: m.Notes, Environment: m.Env, KStackPerThr: m.KStackPerThreadKiB,
+		Rows: []C100KRow{}, Targets: []BenchTarget{}, Skipped: in.Skipped, Interference: map[string]results.Num{}}
 	if rep.Tuned == nil {
-		rep.Tuned = []exec.SysctlChange{}
+		rep.Tuned = []results.SysctlChange{}
 	}
 	if rep.Skipped == nil {
 		rep.Skipped = []C100KSkipped{}
@@ -105,13 +118,13 @@ func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlCha
 	med, worst := results.InterferenceSummary(res.Runs)
 	rep.Interference["median"], rep.Interference["worst_run"] = med, worst
 	for _, c := range res.Cells {
-		rep.Rows = append(rep.Rows, c100kRow(c, procs[fmt.Sprintf("%s|%d", c.Server, c.Conns)]))
+		rep.Rows = append(rep.Rows, c100kRow(c))
 	}
-	for i, n := range judged {
+	for i, n := range in.Judged {
 		rep.Targets = append(rep.Targets, c100kTargets(rep, n, i > 0)...)
 	}
-	if refCount > 0 && len(judged) > 0 {
-		rep.Targets = append(rep.Targets, linearTarget(rep, refCount, judged[0]))
+	if in.RefCount > 0 && len(in.Judged) > 0 {
+		rep.Targets = append(rep.Targets, linearTarget(rep, in.RefCount, in.Judged[0]))
 	}
 	if t, ok := uringHeld(rep.Rows); ok {
 		rep.Targets = append(rep.Targets, t)
@@ -119,13 +132,19 @@ func BuildC100K(res *results.Results, pre []plan.Precond, tuned []exec.SysctlCha
 	return rep
 }
 
-func c100kRow(c *results.Cell, pc [2]int) C100KRow {
-	row := C100KRow{Server: c.Server, Label: c.Label, Conns: c.Conns, ServerProcs: pc[0], ClientProcs: pc[1],
-		Status: c.Status(), Errors: c.Stat("errors").Med, Established: c.Stat("established").Med, Verified: c.Stat("verified").Med,
-		ServerHeld: c.Stat("held_conns").Med, ConnectAllS: c.Stat("connect_all_s").Med, RampPerS: c.Stat("ramp_conns_per_s").Med,
-		ListenDrops:    c.Stat("listen_drops").Med,
-		UserKiBPerConn: c.Stat("hold_kib_per_conn").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
-		ServerCPUS: c.Stat("server_cpu_s").Med, ClientCPUS: c.Stat("client_cpu_s").Med, OtherCPUPct: c.Stat("other_cpu_pct").Med}
+// c100kRow is a cell's row, with the processes its runs had (the most,
+// should they differ).
+func c100kRow(c *results.Cell) C100KRow {
+	srvP, cliP := 0, 0
+	for _, r := range c.Runs {
+		srvP, cliP = max(srvP, r.ServerProcs), max(cliP, r.ClientProcs)
+	}
+	row := C100KRow{Server: c.Server, Label: c.Label, Conns: c.Conns, ServerProcs: srvP, ClientProcs: cliP,
+		Status: c.Status(), Errors: c.Stat(results.Errors).Med, Established: c.Stat(results.Established).Med, Verified: c.Stat(results.Verified).Med,
+		ServerHeld: c.Stat(results.HeldConns).Med, ConnectAllS: c.Stat(results.ConnectAllS).Med, RampPerS: c.Stat(results.RampConnsPerS).Med,
+		ListenDrops:    c.Stat(results.ListenDrops).Med,
+		UserKiBPerConn: c.Stat(results.HoldKiBPerConn).Med, KStackPerConn: c.Stat(results.HoldKStackKiBPerConn).Med,
+		ServerCPUS: c.Stat(results.ServerCPUS).Med, ClientCPUS: c.Stat(results.ClientCPUS).Med, OtherCPUPct: c.Stat(results.OtherCPUPct).Med}
 	if row.UserKiBPerConn.Set && row.KStackPerConn.Set {
 		row.TotalPerConn = results.N(row.UserKiBPerConn.V + row.KStackPerConn.V)
 	}

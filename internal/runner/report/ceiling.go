@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"tenkthreads/internal/runner/exec"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/results"
 )
@@ -68,10 +67,10 @@ type CeilingReport struct {
 	BudgetS float64 `json:"budget_s"`
 	// MemAvailableKiB is the machine's at the start; no run was let use
 	// more than MemCapShare of it.
-	MemAvailableKiB float64             `json:"mem_available_kib"`
-	MemCapShare     float64             `json:"mem_cap_share"`
-	SafeFraction    float64             `json:"safe_fraction"`
-	Tuned           []exec.SysctlChange `json:"tuned"`
+	MemAvailableKiB float64                `json:"mem_available_kib"`
+	MemCapShare     float64                `json:"mem_cap_share"`
+	SafeFraction    float64                `json:"safe_fraction"`
+	Tuned           []results.SysctlChange `json:"tuned"`
 	// OOMKills is how many processes the kernel's OOM killer killed
 	// during the run (machine-wide).
 	OOMKills     results.Num     `json:"oom_kills"`
@@ -83,7 +82,7 @@ type CeilingReport struct {
 
 // NewCeilingReport opens the report of a ceiling run.
 func NewCeilingReport(m results.Meta) CeilingReport {
-	return CeilingReport{Header: header(CeilingSchema, m), Tuned: []exec.SysctlChange{}, Servers: []CeilingServer{},
+	return CeilingReport{Header: header(CeilingSchema, m), Tuned: []results.SysctlChange{}, Servers: []CeilingServer{},
 		KStackPerThr: m.KStackPerThreadKiB, Notes: m.Notes, Environment: m.Env}
 }
 

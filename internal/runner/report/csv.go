@@ -17,14 +17,14 @@ func WriteCSV(path string, cells []*results.Cell) error {
 	}
 	w := csv.NewWriter(f)
 	head := []string{"server", "label", "model", "workload", "conns", "reps", "status"}
-	for _, d := range results.Defs {
-		head = append(head, d.Key+"_median", d.Key+"_min", d.Key+"_max")
+	for _, f := range results.Figures() {
+		head = append(head, f.Key()+"_median", f.Key()+"_min", f.Key()+"_max")
 	}
 	_ = w.Write(head)
 	for _, c := range cells {
 		row := []string{c.Server, c.Label, c.Model, c.Workload, strconv.Itoa(c.Conns), strconv.Itoa(len(c.Runs)), c.Status()}
-		for _, d := range results.Defs {
-			s := c.Stat(d.Key)
+		for _, f := range results.Figures() {
+			s := c.Stat(f)
 			for _, n := range []results.Num{s.Med, s.Min, s.Max} {
 				if n.Set {
 					row = append(row, strconv.FormatFloat(n.V, 'g', -1, 64))

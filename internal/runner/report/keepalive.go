@@ -70,11 +70,11 @@ func BuildKeepAlive(res *results.Results, rep KeepAliveReport) KeepAliveReport {
 				if c == nil {
 					continue
 				}
-				st := func(k string) results.Num { return c.Stat(k).Med }
+				st := func(f results.Figure) results.Num { return c.Stat(f).Med }
 				rep.Rows = append(rep.Rows, KeepAliveRow{Server: s.Key, Label: s.Label, Idle: idle, DelayUS: d, Workload: wl,
-					Status: c.Status(), RequestsPerS: st("window_round_trips_per_s"), P99us: st("rtt_p99_us"), Starved: st("starved"),
-					PerConnMin: st("rt_per_conn_min"), PerConnMed: st("rt_per_conn_median"), PerConnMax: st("rt_per_conn_max"),
-					IdleVerified: st("idle_verified"), Errors: st("errors"), ServerCPUS: st("server_cpu_s"), PeakWaiting: st("server_max_waiting")})
+					Status: c.Status(), RequestsPerS: st(results.WindowRoundTripsPerS), P99us: st(results.RTTP99), Starved: st(results.Starved),
+					PerConnMin: st(results.RTPerConnMin), PerConnMed: st(results.RTPerConnMedian), PerConnMax: st(results.RTPerConnMax),
+					IdleVerified: st(results.IdleVerified), Errors: st(results.Errors), ServerCPUS: st(results.ServerCPUS), PeakWaiting: st(results.ServerMaxWaiting)})
 			}
 		}
 	}

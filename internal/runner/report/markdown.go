@@ -10,8 +10,9 @@ import (
 	"tenkthreads/internal/runner/results"
 )
 
-// Write writes results.csv, the plots and report.md into res.Dir.
-func Write(res *results.Results) error {
+// Write writes results.csv, the plots and report.md into res.Dir; head,
+// a mode's own summary, goes on top of report.md.
+func Write(res *results.Results, head string) error {
 	if err := WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells); err != nil {
 		return err
 	}
@@ -19,7 +20,7 @@ func Write(res *results.Results) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(res.Dir, "report.md"), []byte(Markdown(res, plots)), 0o644)
+	return os.WriteFile(filepath.Join(res.Dir, "report.md"), []byte(head+Markdown(res, plots)), 0o644)
 }
 
 // Markdown is the whole report: answer first, then tables, plots, method,
@@ -59,15 +60,40 @@ func Markdown(res *results.Results, figs []plots.File) string {
 	}
 	writeMethod(&b, m.KStackPerThreadKiB)
 	writeSetting(&b, m)
+	writeReproduce(&b, m, "(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\n")
+	return b.String()
+}
+
+// WriteBrief writes results.csv and report.md for a mode whose own
+// summary, head, says what its runs found (the soak): the matrix's
+// answer, tables and plots are about its workloads, so report.md has
+// only the runs that did not end cleanly, the setting and how to
+// reproduce, after head.
+func WriteBrief(res *results.Results, head string) error {
+	if err := WriteCSV(filepath.Join(res.Dir, "results.csv"), res.Cells); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString("## Runs that did not end cleanly\n\n")
+	b.WriteString(FailedRuns(res.Runs))
+	b.WriteString("\n")
+	writeSetting(&b, res.Meta)
+	writeReproduce(&b, res.Meta, "")
+	return os.WriteFile(filepath.Join(res.Dir, "report.md"), []byte(b.String()), 0o644)
+}
+
+// writeReproduce is the command that reproduces the run, with more to
+// say about it, and where the raw data is.
+func writeReproduce(b *strings.Builder, m results.Meta, more string) {
 	b.WriteString("## Reproduce\n\nFrom the repository root, after `make`:\n\n```\n")
 	if m.Command != "" {
 		b.WriteString(m.Command + "\n")
 	} else {
 		b.WriteString("make experiment\n")
 	}
-	b.WriteString("```\n\n(`make experiment` builds the binaries and runs `bin/experiment`; it honours the same `QUICK=1` and `FULL=1`.)\n\nRaw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
+	b.WriteString("```\n\n" + more + "Raw data: `runs.json` (every run: commands, exit status, what the runner sampled), `raw/` (each run's server and client JSON and logs), `results.csv` (one row per cell: median, min and max of every figure; empty = not measured). " +
 		"A report can be rebuilt from a results directory with `bin/experiment -report DIR`.\n")
-	return b.String()
 }
 
 // writeWorkloads is one table per workload that ran.
@@ -122,8 +148,10 @@ func writeMethod(b *strings.Builder, kpt results.Num) {
 	b.WriteString("\n")
 }
 
-// writeSetting is the run's notes, its environment and the servers' command lines.
+// writeSetting is the run's preconditions and tuning, its notes, its
+// environment and the servers' command lines.
 func writeSetting(b *strings.Builder, m results.Meta) {
+	writePreconds(b, m)
 	if len(m.Notes) > 0 {
 		b.WriteString("## Notes from this run\n\n")
 		for _, n := range m.Notes {
@@ -152,4 +180,25 @@ func kstackLine(kpt results.Num) string {
 		return fmt.Sprintf("**kernel stack KiB/conn**: the server's OS threads at the peak minus those it had when it started listening (`Threads` in /proc/PID/status, sampled every 100 ms), times the kernel stack one thread costs on this kernel, %s KiB (measured at the start: `KernelStack` growth in /proc/meminfo while the runner held 1,000 extra threads, median of 5 trials), divided by peak connections. RSS does not include it. For a model with several processes the runner cannot see the children's threads, so there the figure is the system-wide `KernelStack` growth at the peak (the server's own sample), which other processes also move. The system-wide `KernelStack` growth is in results.csv as `kstack_system_kib`; it also moves with every other process on the machine.", kpt)
 	}
 	return "**kernel stack KiB/conn**: growth of the system-wide `KernelStack` in /proc/meminfo from before the server started to the peak while the client ran (sampled every 100 ms), divided by peak connections (the per-thread calibration failed on this machine). It also moves with other processes; RSS does not include it."
+}
+
+// writePreconds is the limits checked before the first run and the
+// sysctls -tune raised for the run.
+func writePreconds(b *strings.Builder, m results.Meta) {
+	if len(m.Preconditions) == 0 && len(m.Tuned) == 0 {
+		return
+	}
+	b.WriteString("## Preconditions\n\n")
+	if len(m.Preconditions) > 0 {
+		var rows [][]string
+		for _, p := range m.Preconditions {
+			rows = append(rows, []string{p.Item, p.Have, p.Need, precondStatus(p)})
+		}
+		b.WriteString("Checked before the first run, for its largest run:\n\n")
+		b.WriteString(MDTable([]string{"precondition", "this machine", "needed", "status"}, rows, []bool{false, false, false, false}))
+		b.WriteString("\n")
+	}
+	if len(m.Tuned) > 0 {
+		fmt.Fprintf(b, "Tuned for the run (-tune) and restored afterwards: %s.\n\n", ChangesText(m.Tuned))
+	}
 }

@@ -117,11 +117,11 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 			// a count of every request divided by -duration; and in the
 			// first half the clients' first requests find their
 			// connections made in the ramp.
-			rps := c.Stat("window_round_trips_per_s").Med
+			rps := c.Stat(results.WindowRoundTripsPerS).Med
 			rep.Reconnect = append(rep.Reconnect, ModelsCell{Server: s.Key, Label: s.Label, Concurrency: n, Status: c.Status(),
-				RequestsPerS: rps, Requests: c.Stat("round_trips").Med, Errors: c.Stat("errors").Med,
-				ConnectAllS: c.Stat("connect_all_s").Med, P99us: c.Stat("rtt_p99_us").Med, ServerCPUS: c.Stat("server_cpu_s").Med,
-				OtherCPUPct: c.Stat("other_cpu_pct").Med, PeakWaiting: c.Stat("server_max_waiting").Med})
+				RequestsPerS: rps, Requests: c.Stat(results.RoundTrips).Med, Errors: c.Stat(results.Errors).Med,
+				ConnectAllS: c.Stat(results.ConnectAllS).Med, P99us: c.Stat(results.RTTP99).Med, ServerCPUS: c.Stat(results.ServerCPUS).Med,
+				OtherCPUPct: c.Stat(results.OtherCPUPct).Med, PeakWaiting: c.Stat(results.ServerMaxWaiting).Med})
 		}
 	}
 	for _, s := range specs {
@@ -137,11 +137,11 @@ func BuildModels(res *results.Results, specs []results.ServerSpec, longSpecs map
 // longRow is the long-lived row of cell c, whose server ran with args.
 func longRow(c *results.Cell, s results.ServerSpec, args []string) ModelsLong {
 	l := ModelsLong{Server: s.Key, Label: s.Label, Conns: c.Conns, Args: args, Status: c.Status(),
-		Errors: c.Stat("errors").Med, KiBPerConnIdle: c.Stat("hold_kib_per_conn").Med,
-		KiBPerConnStart: c.Stat("hold_kib_per_conn_from_start").Med, KStackPerConn: c.Stat("hold_kstack_kib_per_conn").Med,
-		KStackAllPerC: c.Stat("hold_kstack_all_kib_per_conn").Med, CPUPerRTus: c.Stat("hold_cpu_us_per_rt").Med, RoundTripsPerS: c.Stat("round_trips_per_s").Med,
-		MachineParts: c.MachinePerConn(), MachinePerC: c.Stat("machine_kib_per_conn").Med, OtherKernel: c.Stat("other_kernel_kib_per_conn").Med,
-		ClientMachine: c.Stat("client_machine_kib_per_conn").Med}
+		Errors: c.Stat(results.Errors).Med, KiBPerConnIdle: c.Stat(results.HoldKiBPerConn).Med,
+		KiBPerConnStart: c.Stat(results.HoldKiBPerConnFromStart).Med, KStackPerConn: c.Stat(results.HoldKStackKiBPerConn).Med,
+		KStackAllPerC: c.Stat(results.HoldKStackAllKiBPerConn).Med, CPUPerRTus: c.Stat(results.HoldCPUPerRT).Med, RoundTripsPerS: c.Stat(results.RoundTripsPerS).Med,
+		MachineParts: c.MachinePerConn(), MachinePerC: c.Stat(results.MachineKiBPerConn).Med, OtherKernel: c.Stat(results.OtherKernelKiBPerConn).Med,
+		ClientMachine: c.Stat(results.ClientMachineKiBPerConn).Med}
 	if l.Args == nil {
 		l.Args = []string{}
 	}

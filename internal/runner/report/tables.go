@@ -17,20 +17,20 @@ func SummaryTable(cells []*results.Cell) string {
 	for _, c := range cells {
 		// A hold run's only round trip is the one verification echo per
 		// connection: not a throughput.
-		rtps := FmtInt(c.Stat("round_trips_per_s").Med)
+		rtps := FmtInt(c.Stat(results.RoundTripsPerS).Med)
 		if c.Workload == "hold" {
 			rtps = "n/a"
 		}
 		rows = append(rows, []string{
 			c.Label, c.Workload, strconv.Itoa(c.Conns), c.Status(),
-			FmtInt(c.Stat("errors").Med),
-			FmtInt(c.Stat("peak_rss_kib").Med),
-			c.Stat("kib_per_conn").Med.String(),
-			FmtInt(c.Stat("kstack_kib").Med),
-			c.Stat("machine_kib_per_conn").Med.String(),
-			c.Stat("server_cpu_s").Med.String(),
-			c.Stat("connect_all_s").Med.String(),
-			FmtUs(c.Stat("rtt_p99_us").Med),
+			FmtInt(c.Stat(results.Errors).Med),
+			FmtInt(c.Stat(results.PeakRSSKiB).Med),
+			c.Stat(results.KiBPerConn).Med.String(),
+			FmtInt(c.Stat(results.KStackKiB).Med),
+			c.Stat(results.MachineKiBPerConn).Med.String(),
+			c.Stat(results.ServerCPUS).Med.String(),
+			c.Stat(results.ConnectAllS).Med.String(),
+			FmtUs(c.Stat(results.RTTP99).Med),
 			rtps,
 		})
 	}
@@ -47,21 +47,21 @@ func HoldTable(cells []*results.Cell) string {
 	for _, c := range cells {
 		rows = append(rows, []string{
 			c.Label, strconv.Itoa(c.Conns), c.Status(),
-			Spread(c.Stat("errors"), FmtInt),
-			FmtInt(c.Stat("established").Med) + " / " + FmtInt(c.Stat("verified").Med),
-			Spread(c.Stat("server_max_conc"), FmtInt),
-			Spread(c.Stat("peak_rss_kib"), FmtInt),
-			Spread(c.Stat("kib_per_conn"), results.Num.String),
-			Spread(c.Stat("kstack_kib_per_conn"), results.Num.String),
-			Spread(c.Stat("thread_objects_kib_per_conn"), results.Num.String),
-			Spread(c.Stat("socket_kib_per_conn"), results.Num.String),
-			Spread(c.Stat("page_tables_kib_per_conn"), results.Num.String),
-			bold(Spread(c.Stat("machine_kib_per_conn"), results.Num.String)),
-			Spread(c.Stat("other_kernel_kib_per_conn"), results.Num.String),
-			Spread(c.Stat("server_cpu_s"), results.Num.String),
-			Spread(c.Stat("connect_all_s"), results.Num.String),
-			Spread(c.Stat("server_threads_peak"), FmtInt),
-			Spread(c.Stat("other_cpu_pct"), FmtInt),
+			Spread(c.Stat(results.Errors), FmtInt),
+			FmtInt(c.Stat(results.Established).Med) + " / " + FmtInt(c.Stat(results.Verified).Med),
+			Spread(c.Stat(results.ServerMaxConc), FmtInt),
+			Spread(c.Stat(results.PeakRSSKiB), FmtInt),
+			Spread(c.Stat(results.KiBPerConn), results.Num.String),
+			Spread(c.Stat(results.KStackKiBPerConn), results.Num.String),
+			Spread(c.Stat(results.ThreadObjectsKiBPerConn), results.Num.String),
+			Spread(c.Stat(results.SocketKiBPerConn), results.Num.String),
+			Spread(c.Stat(results.PageTablesKiBPerConn), results.Num.String),
+			bold(Spread(c.Stat(results.MachineKiBPerConn), results.Num.String)),
+			Spread(c.Stat(results.OtherKernelKiBPerConn), results.Num.String),
+			Spread(c.Stat(results.ServerCPUS), results.Num.String),
+			Spread(c.Stat(results.ConnectAllS), results.Num.String),
+			Spread(c.Stat(results.ServerThreadsPeak), FmtInt),
+			Spread(c.Stat(results.OtherCPUPct), FmtInt),
 		})
 	}
 	return MDTable(head, rows, right)
@@ -83,16 +83,16 @@ func RoundTripTable(cells []*results.Cell) string {
 	for _, c := range cells {
 		rows = append(rows, []string{
 			c.Label, strconv.Itoa(c.Conns), c.Status(),
-			Spread(c.Stat("errors"), FmtInt),
-			Spread(c.Stat("round_trips"), FmtInt),
-			Spread(c.Stat("round_trips_per_s"), FmtInt),
-			Spread(c.Stat("server_cpu_us_per_rt"), results.Num.String),
-			Spread(c.Stat("rtt_p50_us"), FmtUs),
-			Spread(c.Stat("rtt_p99_us"), FmtUs),
-			Spread(c.Stat("server_cpu_s"), results.Num.String),
-			Spread(c.Stat("client_cpu_s"), results.Num.String),
-			Spread(c.Stat("client_cores_busy"), results.Num.String),
-			Spread(c.Stat("other_cpu_pct"), FmtInt),
+			Spread(c.Stat(results.Errors), FmtInt),
+			Spread(c.Stat(results.RoundTrips), FmtInt),
+			Spread(c.Stat(results.RoundTripsPerS), FmtInt),
+			Spread(c.Stat(results.ServerCPUPerRT), results.Num.String),
+			Spread(c.Stat(results.RTTP50), FmtUs),
+			Spread(c.Stat(results.RTTP99), FmtUs),
+			Spread(c.Stat(results.ServerCPUS), results.Num.String),
+			Spread(c.Stat(results.ClientCPUS), results.Num.String),
+			Spread(c.Stat(results.ClientCoresBusy), results.Num.String),
+			Spread(c.Stat(results.OtherCPUPct), FmtInt),
 		})
 	}
 	return MDTable(head, rows, right)

@@ -39,7 +39,7 @@ type UnitCost struct {
 }
 
 // Calibration is the kernel's cost per unit on this machine, measured
-// once at the start of a campaign (exec.Calibrate). The kernel
+// once at the start of a campaign (proc.Calibrate). The kernel
 // stack per thread is Meta.KStackPerThreadKiB.
 type Calibration struct {
 	Basis string `json:"basis"`
@@ -102,13 +102,16 @@ func ReadMachine(path string) (*Machine, error) {
 }
 
 // MachineParts are the parts of machine_kib_per_conn, bottom to top: the
-// key of each in a cell's figures (Defs) and its name.
-var MachineParts = []struct{ Key, Name string }{
-	{"kib_per_conn", "user space"},
-	{"kstack_kib_per_conn", "kernel stack"},
-	{"thread_objects_kib_per_conn", "thread objects"},
-	{"socket_kib_per_conn", "socket"},
-	{"page_tables_kib_per_conn", "page tables"},
+// figure of each and its name.
+var MachineParts = []struct {
+	Figure Figure
+	Name   string
+}{
+	{KiBPerConn, "user space"},
+	{KStackKiBPerConn, "kernel stack"},
+	{ThreadObjectsKiBPerConn, "thread objects"},
+	{SocketKiBPerConn, "socket"},
+	{PageTablesKiBPerConn, "page tables"},
 }
 
 // Costs is what a server's or a client's connections cost the machine,
@@ -223,7 +226,7 @@ func unitsOf(peak, idle *sysinfo.Footprint) Units {
 func (c *Cell) MachinePerConn() Costs {
 	med := make([]Num, len(MachineParts))
 	for i, p := range MachineParts {
-		med[i] = c.Stat(p.Key).Med
+		med[i] = c.Stat(p.Figure).Med
 	}
 	return Costs{User: med[0], KStack: med[1], ThreadObjects: med[2], Sockets: med[3], PageTables: med[4]}
 }

@@ -37,14 +37,19 @@ type Meta struct {
 	// empty when the run was not pinned.
 	ServerCPUs []int `json:"server_cpus"`
 	ClientCPUs []int `json:"client_cpus"`
-	// KStackPerThreadKiB is measured at the start (exec.Calibrate).
+	// KStackPerThreadKiB is measured at the start (proc.Calibrate).
 	KStackPerThreadKiB Num         `json:"kstack_per_thread_kib"`
 	Notes              []string    `json:"notes"`
 	Env                [][2]string `json:"environment"`
 	// Calibration is the kernel's cost per thread, mapping, socket end
-	// and epoll registration (exec.Calibrate); nil in results
+	// and epoll registration (proc.Calibrate); nil in results
 	// from before it existed.
 	Calibration *Calibration `json:"machine_calibration,omitempty"`
+	// Preconditions are the limits checked before the first run (the
+	// largest run's needs); Tuned the sysctls -tune raised for the run
+	// and restored. Both empty in results from before they were kept.
+	Preconditions []Precond      `json:"preconditions,omitempty"`
+	Tuned         []SysctlChange `json:"tuned,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON.

@@ -67,11 +67,38 @@ type Run struct {
 	// MemAvailableBefore is the machine's MemAvailable (KiB) before the
 	// server started.
 	MemAvailableBefore Num `json:"mem_available_before_kib"`
+	// ServerProcs and ClientProcs are the server's -P and the client's
+	// -procs the run was given (1: one process; 0 in records from before
+	// they were kept).
+	ServerProcs int `json:"server_procs,omitempty"`
+	ClientProcs int `json:"client_procs,omitempty"`
+	// Soak is what a soak run read of its idle server (soak runs only).
+	Soak *Soak `json:"soak,omitempty"`
 
 	M Metrics `json:"-"`
 	// Machine and Attribution are read and derived from MachineJSON.
 	Machine     *Machine     `json:"-"`
 	Attribution *Attribution `json:"-"`
+}
+
+// Soak is what a soak run read of its server while it was idle, before
+// and after churning connections through it.
+type Soak struct {
+	Start Idle `json:"start"`
+	End   Idle `json:"end"`
+	// Connections is how many connections the server accepted during
+	// the churn, which took ChurnS seconds.
+	Connections int64   `json:"connections"`
+	ChurnS      float64 `json:"churn_s"`
+}
+
+// Idle is an idle server's size: resident memory, open descriptors and
+// threads, and how many connections it had accepted by then.
+type Idle struct {
+	RSSKiB   int64 `json:"vmrss_kib"`
+	FDs      int64 `json:"fds"`
+	Threads  int64 `json:"threads"`
+	Accepted int64 `json:"accepted"`
 }
 
 // ListenDelta is the growth of TcpExt counters over a run: SYNs and

@@ -1,10 +1,10 @@
-package exec
+package proc
 
 import (
 	"context"
 	"fmt"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,22 +58,12 @@ func (p Params) ProcFS() sysinfo.FS {
 // Run runs spec against the client with n connections and returns the
 // record of the run; its files go to p.RawDir.
 func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r results.Run) {
-	base := fmt.Sprintf("%s_%s_%d_r%d", sanitize(spec.Key), workload, n, rep)
-	r = results.Run{
-		Server: spec.Key, Label: spec.Label, Model: spec.Model,
-		Workload: workload, Conns: n, Rep: rep,
-		ServerJSON: base + ".server.json", ClientJSON: base + ".client.json",
-		ServerLog: base + ".server.log", ClientLog: base + ".client.log",
-		ClientExit: -1,
-	}
+	r, base := record(spec, workload, n, rep)
 	m := startSpan(&r)
 	defer m.stop(&r)
-	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
-	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
 	kstack0 := kernelStackKiB()
-	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
+	srv := startServer(&r, spec, p)
 	if srv == nil {
-		r.ServerExit, r.Status, r.Detail = exit, results.StatusNoStart, why
 		return r
 	}
 	defer srv.Close()
@@ -116,6 +106,31 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 		r.Detail = fmt.Sprintf("MemAvailable fell below %d MiB: the server was killed to keep the machine clear of its OOM killer", p.MemFloorKiB/1024)
 	}
 	return r
+}
+
+// record is a run's record before it runs: what it is and the names of
+// its files in the raw directory, which start with base.
+func record(spec results.ServerSpec, workload string, n, rep int) (r results.Run, base string) {
+	base = fmt.Sprintf("%s_%s_%d_r%d", sanitize(spec.Key), workload, n, rep)
+	return results.Run{
+		Server: spec.Key, Label: spec.Label, Model: spec.Model,
+		Workload: workload, Conns: n, Rep: rep,
+		ServerJSON: base + ".server.json", ClientJSON: base + ".client.json",
+		ServerLog: base + ".server.log", ClientLog: base + ".client.log",
+		ClientExit: -1,
+	}, base
+}
+
+// startServer starts the run's server pinned to its CPUs, with its report
+// in the raw directory; nil, with why in r, when it did not start.
+func startServer(r *results.Run, spec results.ServerSpec, p Params) *Server {
+	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
+	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
+	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
+	if srv == nil {
+		r.ServerExit, r.Status, r.Detail = exit, results.StatusNoStart, why
+	}
+	return srv
 }
 
 // span is the machine's state when a run started: what the run's
@@ -268,7 +283,7 @@ func runClient(argv []string, logPath string, timeout time.Duration, srv *Server
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cli := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cli := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cli.Stdout, cli.Stderr = log, log
 	// At the time limit the client is interrupted first, so it still
 	// writes its report (marked interrupted); killed only if it lingers.

@@ -1,17 +1,17 @@
-package exec
+package proc
 
 import (
-	osexec "os/exec"
+	"os/exec"
 )
 
 // CheckTaskset says why the run cannot be pinned with taskset (nil: it
 // can): it must be installed and allowed to set this machine's affinity.
 func CheckTaskset(cpuList string) error {
-	path, err := osexec.LookPath("taskset")
+	path, err := exec.LookPath("taskset")
 	if err != nil {
 		return err
 	}
-	return osexec.Command(path, "-c", cpuList, "true").Run()
+	return exec.Command(path, "-c", cpuList, "true").Run()
 }
 
 // pinned is the command line that runs path with args on the CPUs of

@@ -1,14 +1,14 @@
-// Package exec starts and stops the server and client processes of one
+// Package proc starts and stops the server and client processes of one
 // run, watches them from outside while the run is live (threads, memory,
 // kernel stacks, SIGUSR1 reports), and records the run.
-package exec
+package proc
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -20,7 +20,7 @@ var listenRE = regexp.MustCompile(`listening on (\S+)`)
 // Server is a running server: its own process group, so a model that
 // forks can be stopped as a whole, with its output copied to a log.
 type Server struct {
-	cmd        *osexec.Cmd
+	cmd        *exec.Cmd
 	Pid        int
 	Addr       string // from its start line, "listening on ADDR"
 	waitCh     chan error
@@ -44,7 +44,7 @@ func StartServer(argv []string, logPath string, startTimeout, stopTimeout time.D
 		return nil, "", err.Error()
 	}
 	s = &Server{log: log, waitCh: make(chan error, 1), readerDone: make(chan struct{})}
-	s.cmd = osexec.Command(argv[0], argv[1:]...)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = pw, log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -181,7 +181,7 @@ func ExitString(err error) string {
 	if err == nil {
 		return "exit 0"
 	}
-	var ee *osexec.ExitError
+	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return "killed by " + ws.Signal().String()

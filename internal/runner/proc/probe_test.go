@@ -1,8 +1,8 @@
-package exec
+package proc
 
 import (
 	"os"
-	osexec "os/exec"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -50,7 +50,7 @@ func TestExitString(t *testing.T) {
 		args []string
 		want string
 	}{{[]string{"true"}, "exit 0"}, {[]string{"false"}, "exit 1"}, {[]string{"sh", "-c", "kill -9 $$"}, "killed by killed"}} {
-		cmd := osexec.Command(c.args[0], c.args[1:]...)
+		cmd := exec.Command(c.args[0], c.args[1:]...)
 		if got := ExitString(cmd.Run()); got != c.want {
 			t.Errorf("%v: %q, want %q", c.args, got, c.want)
 		}
