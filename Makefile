@@ -75,6 +75,12 @@ models: all
 keepalive: all
 	bin/experiment -keepalive
 
+# The docs' measured tables come from docs/results, never typed by hand:
+# RESULTS=results/X (one or more directories) writes their pages there,
+# and every quoted table of README.md and docs/ is rewritten from them.
+docs: bin/experiment
+	bin/experiment -docs $(RESULTS)
+
 # The C server built with a sanitizer, in its own directories, and the
 # integration suite run against it (tests/ reads TENKTHREADS_BIN).
 SAN_asan  = -fsanitize=address -fno-omit-frame-pointer
@@ -120,6 +126,6 @@ testhosts: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test lint experiment bench c100k ceiling models keepalive clean asan ubsan \
+.PHONY: all prereqs test lint docs experiment bench c100k ceiling models keepalive clean asan ubsan \
 	tsan memcheck soak testhosts \
 	$(GOBINS)

@@ -30,5 +30,8 @@ func Execute(o plan.Options, env Env, stdout, stderr io.Writer) error {
 	if o.Report != "" {
 		return rebuild(o, stdout)
 	}
+	if o.Docs {
+		return writeDocs(o, stdout)
+	}
 	return runCampaign(modeOf(o), o, env, stdout, stderr)
 }

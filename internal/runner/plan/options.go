@@ -40,6 +40,9 @@ type Options struct {
 	Bin        string
 	NoPin      bool
 	Report     string
+	// Docs writes the pages of the results directories in Args and
+	// rewrites the docs' quoted tables (-docs).
+	Docs bool
 	// StopTimeout is how long a server may take to exit after SIGINT.
 	StopTimeout time.Duration
 	// ServerCPUs and ClientCPUs are -server-cpus and -client-cpus, CPU
@@ -91,7 +94,7 @@ func (e UsageError) Error() string { return e.Msg }
 
 // UsageLine is the usage line for these modes; the first is the matrix.
 func UsageLine(modes []ModeFlag) string {
-	parts := []string{modes[0].Usage, "-report DIR"}
+	parts := []string{modes[0].Usage, "-report DIR", "-docs [DIR ...]"}
 	for _, m := range modes[1:] {
 		parts = append(parts, m.Usage)
 	}
@@ -157,6 +160,7 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, fla
 	fs.StringVar(&o.ServerCPUs, "server-cpus", "", "CPUs to pin the server to, as taskset lists them (0-7,16); default: the first half of the CPUs the runner may use")
 	fs.StringVar(&o.ClientCPUs, "client-cpus", "", "CPUs to pin the client to (default: the CPUs the server does not get)")
 	fs.StringVar(&o.Report, "report", "", "rebuild the report of an existing results directory and exit")
+	fs.BoolVar(&o.Docs, "docs", false, "write each results directory named after the flags as its page under docs/results, then rewrite the quoted tables of README.md and docs/ (make docs)")
 	v.hold = fs.Duration("hold", 0, "how long the hold workload keeps connections idle (default 1s, quick 200ms)")
 	v.echo = fs.Duration("duration", 0, "how long the echo and reconnect workloads run (default 1s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
@@ -185,6 +189,9 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 	if o.Report != "" {
 		chosen++
 	}
+	if o.Docs {
+		chosen++
+	}
 	switch {
 	case o.Quick && o.Full:
 		return UsageError{"-quick (QUICK=1) and -full (FULL=1) exclude each other"}
@@ -193,12 +200,12 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 	case o.Hold.V < 0 || o.Echo.V < 0:
 		return UsageError{"-hold and -duration must not be negative"}
 	case chosen > 1:
-		return UsageError{strings.Join(names, ", ") + " and -report exclude each other"}
+		return UsageError{strings.Join(names, ", ") + ", -report and -docs exclude each other"}
 	case o.Budget < 0:
 		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
 		return UsageError{"-full (FULL=1) applies to the experiment matrix only"}
-	case len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak":
+	case !o.Docs && (len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak"):
 		return UsageError{"unexpected argument " + strconv.Quote(o.Args[len(o.Args)-1])}
 	case o.NoPin && (o.ServerCPUs != "" || o.ClientCPUs != ""):
 		return UsageError{"-no-pin excludes -server-cpus and -client-cpus"}
@@ -221,6 +228,9 @@ func (o *Options) flagsApply(modes []ModeFlag, given map[string]bool) error {
 	name := modeName(sel)
 	if o.Report != "" {
 		sel, name = ModeFlag{}, "-report"
+	}
+	if o.Docs {
+		sel, name = ModeFlag{}, "-docs"
 	}
 	for _, f := range modeOnly {
 		if !given[f] || slices.Contains(sel.Flags, f) {

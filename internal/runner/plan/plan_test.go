@@ -138,11 +138,15 @@ func TestParse(t *testing.T) {
 		o.Echo.Given || o.Reps.Given || o.MatrixReps() != 1 || o.Command != "QUICK=1 bin/experiment -counts 1000,10 -hold 3s -servers a,b" {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
+	if o, err := Parse([]string{"-docs", "a", "b"}, func(string) string { return "" }, modes, nil); err != nil || !o.Docs || len(o.Args) != 2 {
+		t.Errorf("-docs a b: %+v, %v", o, err)
+	}
 	if o, err := Parse([]string{"-soak", "epoll"}, func(string) string { return "" }, modes, nil); err != nil || o.Mode != "soak" || o.Args[0] != "epoll" {
 		t.Errorf("-soak epoll: %+v, %v", o, err)
 	}
 	for _, bad := range [][]string{{"-bench", "epoll"}, {"-bench", "-soak"}, {"-soak", "-report", "x"}, {"-tune"}, {"-bench", "-full"}, {"-reps", "-1"}, {"-reps", "0"}, {"-hold", "-1s"},
-		{"-bench", "-hold", "1s"}, {"-soak", "-reps", "2"}, {"-report", "x", "-quick"}, {"-bench", "-budget", "1m"}} {
+		{"-bench", "-hold", "1s"}, {"-soak", "-reps", "2"}, {"-report", "x", "-quick"}, {"-bench", "-budget", "1m"},
+		{"-docs", "-bench"}, {"-docs", "-report", "x"}, {"-docs", "-quick", "x"}} {
 		if _, err := Parse(bad, func(string) string { return "" }, modes, nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		} else if _, ok := err.(UsageError); !ok {
@@ -154,7 +158,7 @@ func TestParse(t *testing.T) {
 		err.Error() != "-reps does not apply to -soak; it goes with the experiment matrix, -bench" {
 		t.Errorf("-soak -reps 2: %v", err)
 	}
-	if l := UsageLine(modes); l != "usage: experiment [-quick] | -report DIR | -bench | -soak [MODEL]" {
+	if l := UsageLine(modes); l != "usage: experiment [-quick] | -report DIR | -docs [DIR ...] | -bench | -soak [MODEL]" {
 		t.Errorf("usage line %q", l)
 	}
 }
