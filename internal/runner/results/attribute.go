@@ -161,6 +161,9 @@ func MachineMetrics(m *Metrics, mach *Machine, cal *Calibration, kpt Num) *Attri
 	if cs.Set {
 		m.ClientPerC = N(cs.V / n.V)
 	}
+	if a.Client.User.Set {
+		m.ClientUserPerC = N(a.Client.User.V / n.V)
+	}
 	m.AvailDropKiB = N(float64(-a.Growth.MemAvailable))
 	g := a.Growth
 	m.CountersKiB = N(float64(g.AnonPages + g.KernelStack + g.Slab + g.PageTables))

@@ -3,13 +3,20 @@ package results
 import (
 	"fmt"
 	"sort"
+
+	"tenkthreads/internal/confidence"
 )
 
 // Stat is the median and spread of one figure over a cell's repetitions,
-// counting only the repetitions where it was measured.
+// counting only the repetitions where it was measured. A compared figure
+// (Figure.Compared) also has the 95% confidence interval of its median,
+// or the Reason it has none, and the repetitions that stand out.
 type Stat struct {
 	Med, Min, Max Num
 	N             int
+	CI            *confidence.Interval
+	Reason        string
+	Outliers      []int
 }
 
 // StatOf is the Stat of the measured values among vals.
@@ -74,7 +81,7 @@ func (c *Cell) ThreadPerConn() bool {
 }
 
 // WorkloadOrder sorts the matrix's workloads.
-var WorkloadOrder = map[string]int{"hold": 0, "echo": 1, "reconnect": 2}
+var WorkloadOrder = map[string]int{"hold": 0, "echo": 1, "reconnect": 2, "counts": 3}
 
 // Aggregate groups runs into cells in a stable order: servers as first
 // seen, then workload, then connections.
@@ -83,6 +90,9 @@ func Aggregate(runs []*Run) []*Cell {
 	cells := map[string]*Cell{}
 	var list []*Cell
 	for _, r := range runs {
+		if r.Superseded != "" {
+			continue
+		}
 		if _, ok := serverOrder[r.Server]; !ok {
 			serverOrder[r.Server] = len(serverOrder)
 		}
@@ -103,6 +113,9 @@ func Aggregate(runs []*Run) []*Cell {
 				vals[i] = f.Of(r.M)
 			}
 			c.stats[f] = StatOf(vals)
+			if f.Compared() {
+				c.stats[f] = withCI(c.stats[f], vals, c.Runs)
+			}
 		}
 	}
 	sort.SliceStable(list, func(i, j int) bool {

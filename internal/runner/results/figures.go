@@ -67,6 +67,19 @@ const (
 	ListenDrops
 	ListenOverflows
 	SyncookiesFailed
+	// The client's own cost, so a reader sees which side was the
+	// bottleneck: CPU per message (echo workloads) and user memory per
+	// connection (runs with a machine record).
+	ClientCPUPerMsg
+	ClientUserKiBPerConn
+	// Counted runs only (the counts workload): what the kernel counted
+	// for the server's processes, per round trip (perf_event_open).
+	CtxSwitchesPerRT
+	SyscallsPerRT
+	MigrationsPerRT
+	PageFaultsPerRT
+	CyclesPerRT
+	InstructionsPerRT
 	numFigures
 )
 
@@ -130,10 +143,18 @@ var figureDefs = [numFigures]figureDef{
 	AvailableMinusPartsKiB:  {"available_minus_parts_kib", "MemAvailable drop minus the parts (KiB)", func(m Metrics) Num { return m.CheckDiffKiB }},
 	CountersGrowthKiB:       {"counters_growth_kib", "growth of AnonPages + KernelStack + Slab + PageTables from idle to the peak (KiB)", func(m Metrics) Num { return m.CountersKiB }},
 	// Every run: the ramp and the machine's listen queues.
-	RampConnsPerS:    {"ramp_conns_per_s", "connections established per second of the ramp", func(m Metrics) Num { return m.RampPerS }},
-	ListenDrops:      {"listen_drops", "listen-queue drops during the run (TcpExtListenDrops, machine-wide)", func(m Metrics) Num { return m.ListenDrops }},
-	ListenOverflows:  {"listen_overflows", "accept-queue overflows during the run (TcpExtListenOverflows, machine-wide)", func(m Metrics) Num { return m.ListenOverfl }},
-	SyncookiesFailed: {"syncookies_failed", "ACKs matching no handshake, answered with a reset (TcpExtSyncookiesFailed, machine-wide)", func(m Metrics) Num { return m.CookiesFail }},
+	RampConnsPerS:        {"ramp_conns_per_s", "connections established per second of the ramp", func(m Metrics) Num { return m.RampPerS }},
+	ListenDrops:          {"listen_drops", "listen-queue drops during the run (TcpExtListenDrops, machine-wide)", func(m Metrics) Num { return m.ListenDrops }},
+	ListenOverflows:      {"listen_overflows", "accept-queue overflows during the run (TcpExtListenOverflows, machine-wide)", func(m Metrics) Num { return m.ListenOverfl }},
+	SyncookiesFailed:     {"syncookies_failed", "ACKs matching no handshake, answered with a reset (TcpExtSyncookiesFailed, machine-wide)", func(m Metrics) Num { return m.CookiesFail }},
+	ClientCPUPerMsg:      {"client_cpu_us_per_msg", "client CPU per message sent and verified (µs)", func(m Metrics) Num { return m.ClientCPUPerMsg }},
+	ClientUserKiBPerConn: {"client_user_kib_per_conn", "the client's anonymous resident memory at the peak per connection (KiB)", func(m Metrics) Num { return m.ClientUserPerC }},
+	CtxSwitchesPerRT:     {"ctx_switches_per_rt", "server context switches per round trip (counted runs)", func(m Metrics) Num { return m.CtxSwitchesPerRT }},
+	SyscallsPerRT:        {"syscalls_per_rt", "server system calls per round trip (counted runs)", func(m Metrics) Num { return m.SyscallsPerRT }},
+	MigrationsPerRT:      {"migrations_per_rt", "server CPU migrations per round trip (counted runs)", func(m Metrics) Num { return m.MigrationsPerRT }},
+	PageFaultsPerRT:      {"page_faults_per_rt", "server page faults per round trip (counted runs)", func(m Metrics) Num { return m.PageFaultsPerRT }},
+	CyclesPerRT:          {"cycles_per_rt", "server CPU cycles per round trip (counted runs, hardware counters)", func(m Metrics) Num { return m.CyclesPerRT }},
+	InstructionsPerRT:    {"instructions_per_rt", "server instructions per round trip (counted runs, hardware counters)", func(m Metrics) Num { return m.InstructionsPerRT }},
 }
 
 // Figures is every figure, in results.csv's column order.

@@ -67,6 +67,12 @@ type Metrics struct {
 	PartsSumKiB     Num // every part of the server and of the client, KiB
 	CheckDiffKiB    Num // AvailDropKiB − PartsSumKiB
 	CountersKiB     Num // growth of AnonPages + KernelStack + Slab + PageTables, where the parts live
+	// The client's own cost.
+	ClientCPUPerMsg Num // client CPU per round trip, µs
+	ClientUserPerC  Num // the client's anonymous resident memory at the peak per connection
+	// From a counted run's Counts, per round trip.
+	CtxSwitchesPerRT, SyscallsPerRT, MigrationsPerRT Num
+	PageFaultsPerRT, CyclesPerRT, InstructionsPerRT  Num
 }
 
 // Derive computes the figures of one run. srv or cli is nil when the
@@ -79,6 +85,9 @@ func Derive(srv *srvreport.Report, cli *clientreport.Result, s Sample, kstackPer
 	m.kernelStack(srv, s, kstackPerThread)
 	if m.CPUS.Set && m.RoundTrips.Set && m.RoundTrips.V > 0 {
 		m.CPUPerRTus = N(m.CPUS.V / m.RoundTrips.V * 1e6)
+	}
+	if m.ClientCPUS.Set && m.RoundTrips.Set && m.RoundTrips.V > 0 {
+		m.ClientCPUPerMsg = N(m.ClientCPUS.V / m.RoundTrips.V * 1e6)
 	}
 	m.Threads = s.ThreadsPeak
 	if !m.Threads.Set && srv != nil {
@@ -170,4 +179,19 @@ func (m *Metrics) kernelStack(srv *srvreport.Report, s Sample, kpt Num) {
 	if m.KStackKiB.Set && m.MaxConc.Set && m.MaxConc.V > 0 {
 		m.KStackPerC = N(m.KStackKiB.V / m.MaxConc.V)
 	}
+}
+
+// countsPerRT divides a counted run's counts by its round trips.
+func (m *Metrics) countsPerRT(c *Counts) {
+	if c == nil || !m.RoundTrips.Set || m.RoundTrips.V <= 0 {
+		return
+	}
+	per := func(n Num) Num {
+		if !n.Set {
+			return Num{}
+		}
+		return N(n.V / m.RoundTrips.V)
+	}
+	m.CtxSwitchesPerRT, m.SyscallsPerRT, m.MigrationsPerRT = per(c.ContextSwitches), per(c.Syscalls), per(c.Migrations)
+	m.PageFaultsPerRT, m.CyclesPerRT, m.InstructionsPerRT = per(c.PageFaults), per(c.Cycles), per(c.Instructions)
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/srvreport"
@@ -48,8 +49,11 @@ type Meta struct {
 	// Preconditions are the limits checked before the first run (the
 	// largest run's needs); Tuned the sysctls -tune raised for the run
 	// and restored. Both empty in results from before they were kept.
-	Preconditions []Precond      `json:"preconditions,omitempty"`
-	Tuned         []SysctlChange `json:"tuned,omitempty"`
+	Preconditions []Precond `json:"preconditions,omitempty"`
+	// OrderSeed is the seed of the random order of an interleaved
+	// campaign's runs within each round; 0 when it ran in plan order.
+	OrderSeed uint64         `json:"order_seed,omitempty"`
+	Tuned     []SysctlChange `json:"tuned,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON.
@@ -86,6 +90,7 @@ func Load(dir string) (*Results, error) {
 		}
 	}
 	res.Cells = Aggregate(res.Runs)
+	orderServers(res.Cells, res.Meta.Servers)
 	return res, nil
 }
 
@@ -142,6 +147,7 @@ func (res *Results) derive(r *Run) error {
 			r.M.OtherShare = N(100 * r.M.OtherCPUS.V / (r.WallS * float64(res.Meta.CPUs)))
 		}
 	}
+	r.M.countsPerRT(r.Counts)
 	// Errors the client could not report (killed, or it died) must not
 	// read as "0 errors".
 	if r.Status == StatusErrors && !r.M.Errors.Set && r.M.Requested.Set && r.M.Verified.Set {
@@ -176,8 +182,27 @@ func (res *Results) machine(r *Run, cli *clientreport.Result) error {
 func InterferenceSummary(runs []*Run) (med, worst Num) {
 	var xs []Num
 	for _, r := range runs {
-		xs = append(xs, r.M.OtherShare)
+		if r.Superseded == "" {
+			xs = append(xs, r.M.OtherShare)
+		}
 	}
 	st := StatOf(xs)
 	return st.Med, st.Max
+}
+
+// orderServers puts cells in the order of the campaign's servers, which
+// an interleaved campaign's first runs do not follow; servers meta.json
+// does not list keep their place after those it does.
+func orderServers(cells []*Cell, servers []ServerSpec) {
+	rank := map[string]int{}
+	for i, s := range servers {
+		rank[s.Key] = i
+	}
+	at := func(c *Cell) int {
+		if r, ok := rank[c.Server]; ok {
+			return r
+		}
+		return len(servers)
+	}
+	sort.SliceStable(cells, func(i, j int) bool { return at(cells[i]) < at(cells[j]) })
 }

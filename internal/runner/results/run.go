@@ -74,11 +74,31 @@ type Run struct {
 	ClientProcs int `json:"client_procs,omitempty"`
 	// Soak is what a soak run read of its idle server (soak runs only).
 	Soak *Soak `json:"soak,omitempty"`
+	// Counts is what the kernel counted for the server's processes
+	// (counted runs only).
+	Counts *Counts `json:"counts,omitempty"`
+	// Superseded says why the run was made again and left out of its
+	// cell (other processes took more than their share of the CPU while
+	// it ran); "" for a run that counts.
+	Superseded string `json:"superseded,omitempty"`
 
 	M Metrics `json:"-"`
 	// Machine and Attribution are read and derived from MachineJSON.
 	Machine     *Machine     `json:"-"`
 	Attribution *Attribution `json:"-"`
+}
+
+// Counts is what perf_event_open counted for every process and thread of
+// the server over a run, from its idle start to its exit; a count the
+// machine could not give is not measured, and Missing says why.
+type Counts struct {
+	ContextSwitches Num      `json:"context_switches"`
+	Syscalls        Num      `json:"syscalls"`
+	Migrations      Num      `json:"cpu_migrations"`
+	PageFaults      Num      `json:"page_faults"`
+	Cycles          Num      `json:"cycles"`
+	Instructions    Num      `json:"instructions"`
+	Missing         []string `json:"missing,omitempty"`
 }
 
 // Soak is what a soak run read of its server while it was idle, before
