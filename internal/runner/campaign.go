@@ -118,6 +118,8 @@ type campaign struct {
 	sigc    chan os.Signal
 	// progress is the run count and the ETA's account.
 	progress progress
+	// retries counts the runs made again for interference (rounds.go).
+	retries int
 }
 
 // open creates results/KIND-<date-time>/ (results/<date-time>/ for the
@@ -187,7 +189,7 @@ func (c *campaign) newMeta(sys plan.System, pinning string, notes []string) resu
 		Reps: p.Reps, Counts: p.Counts, Servers: slices.Clone(p.Servers), Workloads: wl, Pinning: pinning,
 		Env: plan.Environment(sys, pinning, kpt), CPUs: runtime.NumCPU(), Notes: append(slices.Clone(p.Notes), notes...),
 		ServerCPUs: append([]int{}, c.cpus.Server...), ClientCPUs: append([]int{}, c.cpus.Client...),
-		Preconditions: p.Checks.Rows}
+		Preconditions: p.Checks.Rows, OrderSeed: orderSeed(p, c.env)}
 }
 
 // listen stops the campaign after the current run at SIGINT or SIGTERM
@@ -262,7 +264,11 @@ func (c *campaign) runPlan() error {
 	if c.plan.Steps != nil {
 		return c.plan.Steps(c)
 	}
-	for _, rs := range c.plan.Runs {
+	runs := c.plan.Runs
+	if c.plan.Interleave {
+		runs = interleave(runs, c.meta.OrderSeed)
+	}
+	for _, rs := range runs {
 		if c.run(rs) == nil {
 			break
 		}
@@ -286,6 +292,14 @@ func (c *campaign) run(rs runSpec) *results.Run {
 	rs = c.sized(rs)
 	r := c.execute(rs)
 	r.ServerProcs, r.ClientProcs = rs.srvProcs, rs.cliProcs
+	if why := c.interfered(&r); why != "" && !c.interrupted() {
+		fmt.Fprintf(c.stderr, "  -> %s\n", why)
+		old := r
+		old.Superseded = why
+		c.runs = append(c.runs, &old)
+		r = c.execute(rs)
+		r.ServerProcs, r.ClientProcs = rs.srvProcs, rs.cliProcs
+	}
 	if r.Status != results.StatusOK {
 		fmt.Fprintf(c.stderr, "  -> %s: %s\n", r.Status, r.Detail)
 	}
@@ -306,7 +320,7 @@ func (c *campaign) execute(rs runSpec) results.Run {
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
 		StartTimeout: serverStartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.time.timeout(rs.n),
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
-		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot,
+		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot, Count: rs.count,
 	}
 	run := proc.Run
 	if rs.exec != nil {
@@ -355,4 +369,16 @@ func (c *campaign) finish() (*results.Results, error) {
 		return nil, err
 	}
 	return results.Load(c.dir)
+}
+
+// orderSeed is the seed of an interleaved plan's run order, new for each
+// campaign and kept in meta.json; 0 for a plan run in its own order.
+func orderSeed(p *Plan, env Env) uint64 {
+	switch {
+	case !p.Interleave:
+		return 0
+	case env.OrderSeed != 0:
+		return env.OrderSeed
+	}
+	return uint64(time.Now().UnixNano())
 }

@@ -68,7 +68,7 @@ func fakeCampaign(t *testing.T, c campaignCase, interruptAt int) (code int, ran 
 	o := c.o
 	o.Mode, o.Bin, o.Out, o.NoPin, o.StopTimeout, o.Command = c.mode, realBin(t), t.TempDir(), true, time.Second, "test"
 	intr := make(chan struct{})
-	env := Env{Getenv: func(k string) string { return c.getenv[k] }, Interrupt: intr, SysctlRoot: c.sysctlRoot}
+	env := Env{Getenv: func(k string) string { return c.getenv[k] }, Interrupt: intr, SysctlRoot: c.sysctlRoot, OrderSeed: 1}
 	if interruptAt == 0 {
 		close(intr)
 	}

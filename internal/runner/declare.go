@@ -36,6 +36,11 @@ type Plan struct {
 	Runs   []runSpec
 	Steps  func(c *campaign) error
 	Budget time.Duration
+	// Interleave runs the Runs in rounds, one repetition of every cell
+	// each, in a random order within each round (rounds.go); Retry makes
+	// a run again, once, when other processes took more than their share
+	// of the CPU while it ran.
+	Interleave, Retry bool
 	// Reps, Counts, Servers and Workloads (name: what it is) describe
 	// the campaign in meta.json; a server or a workload that runs is
 	// added if missing. Command reproduces the run ("": the command
@@ -92,8 +97,9 @@ type runSpec struct {
 	// ("calibration").
 	phase string
 	// probe takes the SIGUSR1 reports (the client must run with -hold);
-	// accept times the server's threads during the ramp.
-	probe, accept bool
+	// accept times the server's threads during the ramp; count counts
+	// what the kernel does for the server (proc.Params.Count).
+	probe, accept, count bool
 	// machine keeps the run's machine record (hold workloads only).
 	machine bool
 	// srvProcs and cliProcs are the server's -P and the client's -procs

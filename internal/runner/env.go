@@ -27,6 +27,9 @@ type Env struct {
 	// Interrupt, when not nil, stands for SIGINT and SIGTERM, which the
 	// campaign then leaves alone: closing it interrupts the campaign.
 	Interrupt <-chan struct{}
+	// OrderSeed, when not 0, is the seed of an interleaved campaign's run
+	// order in place of a new one, so that a test can repeat an order.
+	OrderSeed uint64
 	// Exec, when not nil, runs every run in place of its server and
 	// client, so that a test can follow a whole campaign in moments.
 	Exec func(spec results.ServerSpec, workload string, n, rep int, p proc.Params) results.Run

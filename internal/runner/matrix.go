@@ -39,7 +39,7 @@ func (matrix) Plan(s Setup) (*Plan, error) {
 	rows, cnotes := plan.CheckSystem(s.Sys, counts[len(counts)-1], threaded)
 	reps, cells := o.MatrixReps(), 0
 	p := &Plan{Checks: Checks{Conns: counts[len(counts)-1], Rows: rows}, Notes: append(notes, cnotes...), Reps: reps,
-		Counts: counts, Servers: specs, Workloads: map[string]string{}, Report: matrixReport}
+		Counts: counts, Servers: specs, Workloads: map[string]string{}, Report: matrixReport, Interleave: true, Retry: true}
 	for _, sp := range specs {
 		for _, w := range wls {
 			p.Workloads[w.Name] = w.Desc
@@ -52,11 +52,30 @@ func (matrix) Plan(s Setup) (*Plan, error) {
 					p.Runs = append(p.Runs, runSpec{spec: sp, workload: w.Name, n: n, rep: rep, clientArgs: w.Args,
 						time: runTime{hold: w.Hold, duration: w.Duration}, machine: w.Name == "hold"})
 				}
+				if w.Name == "echo" {
+					p.Runs = append(p.Runs, countedRun(sp, w, n))
+				}
 			}
 		}
 	}
+	if len(p.Runs) > cells*reps {
+		p.Workloads[countsWorkload] = countsDesc
+	}
 	p.Intro = fmt.Sprintf("%d cells × %d reps, %d servers, counts %v, workloads %s", cells, reps, len(specs), counts, plan.PlanNames(wls))
 	return p, nil
+}
+
+// countsWorkload is the echo workload run once more per cell with the
+// kernel's counters on the server: the counts behind its CPU. A run of its
+// own, so that the counters' own cost stays out of the timed runs.
+const countsWorkload = "counts"
+
+const countsDesc = "the echo workload once more, with perf_event_open counting the server's context switches, system calls, migrations and page faults (and cycles and instructions where the machine has hardware counters)"
+
+// countedRun is echo workload w at n connections on sp, counted.
+func countedRun(sp results.ServerSpec, w plan.Workload, n int) runSpec {
+	return runSpec{spec: sp, workload: countsWorkload, n: n, rep: 1, clientArgs: w.Args, count: true,
+		time: runTime{hold: w.Hold, duration: w.Duration}}
 }
 
 // matrixServers is the servers of -servers, or the default matrix's,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"tenkthreads/internal/confidence"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
 )
@@ -71,13 +72,14 @@ type Workload struct {
 	Hold, Duration time.Duration
 }
 
-// MatrixReps is the matrix's repetitions per cell: -reps, else 3 (1 with
+// MatrixReps is the matrix's repetitions per cell: -reps, else the
+// fewest that give a 95% confidence interval of a median (6; 1 with
 // -quick).
 func (o Options) MatrixReps() int {
 	if o.Quick {
 		return o.Reps.Or(1)
 	}
-	return o.Reps.Or(3)
+	return o.Reps.Or(confidence.MinSamples(confidence.DefaultLevel))
 }
 
 // matrixTimes is the matrix's -hold and -duration: the flags', else 1 s
@@ -121,7 +123,9 @@ func MatrixCounts(o Options, sys System) (counts []int, dropped []string) {
 	if o.Counts.Given {
 		return o.Counts.V, nil
 	}
-	counts = []int{100, 1000, 10000}
+	// 100 is left to -counts and -full: six repetitions of every cell
+	// fit the matrix's three minutes with two counts, not three.
+	counts = []int{1000, 10000}
 	if o.Quick {
 		counts = []int{10, 100}
 	}

@@ -30,12 +30,12 @@ func TestMatrixCounts(t *testing.T) {
 		t.Errorf("FULL with fd limit 20000: %v (dropped %v), want %v", got, dropped, want)
 	}
 	got, _ = MatrixCounts(Options{}, s)
-	if !equalInts(got, []int{100, 1000, 10000}) {
+	if !equalInts(got, []int{1000, 10000}) {
 		t.Errorf("default: %v", got)
 	}
 	s.FDHard = 4096
 	got, dropped = MatrixCounts(Options{}, s)
-	if !equalInts(got, []int{100, 1000}) || len(dropped) != 1 || !strings.Contains(dropped[0], "ulimit -Hn 11000") {
+	if !equalInts(got, []int{1000}) || len(dropped) != 1 || !strings.Contains(dropped[0], "ulimit -Hn 11000") {
 		t.Errorf("fd limit 4096: %v, dropped %v", got, dropped)
 	}
 	got, dropped = MatrixCounts(Options{Counts: Given([]int{50000})}, s)

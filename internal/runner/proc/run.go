@@ -45,6 +45,10 @@ type Params struct {
 	// falls below it, so that no run drives the machine to its OOM
 	// killer; 0 for no floor.
 	MemFloorKiB int64
+	// Count counts what the kernel does for the server's processes, from
+	// the idle server to its exit (perf_event_open: context switches,
+	// system calls, migrations, page faults, cycles and instructions).
+	Count bool
 }
 
 // ProcFS is the /proc tree of the machine-wide counters.
@@ -68,8 +72,12 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	defer srv.Close()
 	pb := probe{pid: srv.Pid, jsonPath: filepath.Join(p.RawDir, r.ServerJSON), rawDir: p.RawDir, base: base}
-	if p.Machine {
+	if p.Machine || p.Count {
 		settleGroup(srv.Pid)
+	}
+	var cnt counter
+	if p.Count {
+		cnt = startCounts(srv.Pid)
 	}
 	w := startWatch(&r, &pb, p)
 	var mw *machineWatch
@@ -101,6 +109,9 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	r.ClientExit = c.exit
 	r.Sample = sampler.stop()
 	finish(&r, srv, c, p)
+	if p.Count {
+		r.Counts = cnt.stop()
+	}
 	if r.Sample.MemFloorHit {
 		r.Status = results.StatusMemCap
 		r.Detail = fmt.Sprintf("MemAvailable fell below %d MiB: the server was killed to keep the machine clear of its OOM killer", p.MemFloorKiB/1024)
