@@ -21,7 +21,7 @@ type page struct {
 // other modes' directories too.
 var pages = []page{
 	{"bench.json", docs.Spec{Name: "bench", Title: "make bench", Target: "make bench",
-		Sources: []docs.Source{{File: "bench.txt", Text: true, Heading: "Targets"}}}},
+		Sources: []docs.Source{{File: "bench.md"}}}},
 	{"c100k.json", docs.Spec{Name: "c100k", Title: "make c100k", Target: "make c100k TUNE=1",
 		Sources: []docs.Source{{File: "report.md"}}}},
 	{"models.json", docs.Spec{Name: "models", Title: "make models", Target: "make models",

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"tenkthreads/internal/confidence"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -51,13 +52,21 @@ func Answer(cells []*results.Cell) string {
 	echo := results.CellsOf(cells, "echo")
 	if n := largestCommon(echo); n > 0 {
 		var parts []string
+		epoll := results.FindCell(echo, epollKey, "echo", n)
 		for _, c := range echo {
 			if c.Conns != n {
 				continue
 			}
 			var fig []string
-			if v := c.Stat(results.ServerCPUPerRT).Med; v.Set {
-				fig = append(fig, fmt.Sprintf("%s µs of server CPU per round trip", v))
+			if st := c.Stat(results.ServerCPUPerRT); st.Med.Set {
+				f := FmtUs(st.Med) + " of server CPU per round trip"
+				if st.CI != nil {
+					f = confidence.FormatMicros(st.Estimate()) + " of server CPU per round trip"
+				}
+				if r := RatioText(c, epoll, results.ServerCPUPerRT); r != "" && c != epoll {
+					f += " (" + r + " epoll's)"
+				}
+				fig = append(fig, f)
 			}
 			if v := c.Stat(results.RTTP99).Med; v.Set {
 				fig = append(fig, "p99 latency "+FmtUs(v))

@@ -5,9 +5,11 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"tenkthreads/internal/clientreport"
+	"tenkthreads/internal/confidence"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/srvreport"
 )
@@ -28,23 +30,37 @@ type BenchFigure struct {
 	Max    results.Num `json:"max"`
 	N      int         `json:"n"`    // runs in which it was measured
 	Runs   int         `json:"runs"` // runs of the cell
+	// CI is the 95% confidence interval of the median; null with too few
+	// runs.
+	CI *confidence.Interval `json:"ci"`
 	// Ratios of the medians to the C epoll model's and the Go reference's
-	// figure (null when either is not measured).
-	VsEpoll results.Num `json:"vs_epoll"`
-	VsRef   results.Num `json:"vs_ref"`
-	Note    string      `json:"note,omitempty"`
+	// figure (null when either is not measured), with their intervals.
+	VsEpoll   results.Num          `json:"vs_epoll"`
+	VsEpollCI *confidence.Interval `json:"vs_epoll_ci"`
+	VsRef     results.Num          `json:"vs_ref"`
+	VsRefCI   *confidence.Interval `json:"vs_ref_ci"`
+	Note      string               `json:"note,omitempty"`
+	// est, epoll and ref are the figure and its ratios as estimates, for
+	// the targets.
+	est, epoll, ref confidence.Estimate
 }
 
 // BenchTarget is one target with its verdict.
 type BenchTarget struct {
-	Key       string      `json:"key"`
-	Target    string      `json:"target"`
-	Measured  string      `json:"measured"`
-	Value     results.Num `json:"value"`
-	Unit      string      `json:"unit"`
-	Met       *bool       `json:"met"` // null: not measured
-	StretchOK *bool       `json:"stretch_met,omitempty"`
-	Detail    string      `json:"detail,omitempty"`
+	Key      string      `json:"key"`
+	Target   string      `json:"target"`
+	Measured string      `json:"measured"`
+	Value    results.Num `json:"value"`
+	Unit     string      `json:"unit"`
+	// Verdict is met, not met or inconclusive, from the 95% interval of
+	// the measured figure (inconclusive when it straddles the target or
+	// there are too few runs for one), or not measured; Why says which.
+	// Met is true or false with a verdict either way, null otherwise.
+	Verdict   string `json:"verdict"`
+	Why       string `json:"why,omitempty"`
+	Met       *bool  `json:"met"`
+	StretchOK *bool  `json:"stretch_met,omitempty"`
+	Detail    string `json:"detail,omitempty"`
 }
 
 // BenchReport is bench.json.
@@ -115,27 +131,38 @@ type figureDef struct {
 }
 
 // figures is one figure per server at n connections, with each median's
-// ratio to epoll's and to the Go reference's among them.
+// ratio to epoll's and to the Go reference's among them, and intervals.
 func figures(res *results.Results, d figureDef, n int, servers []results.ServerSpec) []BenchFigure {
 	var figs []BenchFigure
-	med := map[string]results.Num{}
+	cells := map[string]*results.Cell{}
 	for _, s := range servers {
 		f := BenchFigure{Key: d.key, Title: d.title, Unit: d.unit, Conns: n, Server: s.Key, Label: s.Label}
 		if cell := results.FindCell(res.Cells, s.Key, d.workload, n); cell == nil {
 			f.Note = "not run"
 		} else {
 			st := cell.Stat(d.stat)
-			f.Median, f.Min, f.Max, f.N, f.Runs = st.Med, st.Min, st.Max, st.N, len(cell.Runs)
+			f.Median, f.Min, f.Max, f.N, f.Runs, f.CI, f.est = st.Med, st.Min, st.Max, st.N, len(cell.Runs), st.CI, st.Estimate()
 			f.Note = figureNote(cell, d.stat)
+			cells[s.Key] = cell
 		}
-		med[s.Key] = f.Median
 		figs = append(figs, f)
 	}
 	for i := range figs {
-		figs[i].VsEpoll = results.Ratio(figs[i].Median, med[epollKey])
-		figs[i].VsRef = results.Ratio(figs[i].Median, med[goRefKey])
+		ratios(&figs[i], cells, d.stat)
 	}
 	return figs
+}
+
+// ratios sets f's ratios to epoll's and the Go reference's figure, with
+// their intervals, from the cells each server ran.
+func ratios(f *BenchFigure, cells map[string]*results.Cell, stat results.Figure) {
+	c := cells[f.Server]
+	if e, ok := results.RatioCI(c, cells[epollKey], stat); ok {
+		f.VsEpoll, f.VsEpollCI, f.epoll = results.N(e.Value), e.CI, e
+	}
+	if e, ok := results.RatioCI(c, cells[goRefKey], stat); ok {
+		f.VsRef, f.VsRefCI, f.ref = results.N(e.Value), e.CI, e
+	}
 }
 
 // figureNote flags what weakens a figure: a status other than ok, hold
@@ -172,16 +199,18 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 		if in.Fork != nil {
 			fd := d
 			fd.workload = "hold"
-			grp = append(grp, figures(res, fd, in.ForkN, []results.ServerSpec{*in.Fork})...)
-		}
-		// Ratios across the group.
-		med := map[string]results.Num{}
-		for _, f := range grp {
-			med[f.Server] = f.Median
-		}
-		for i := range grp {
-			grp[i].VsEpoll = results.Ratio(grp[i].Median, med[epollKey])
-			grp[i].VsRef = results.Ratio(grp[i].Median, med[goRefKey])
+			fork := figures(res, fd, in.ForkN, []results.ServerSpec{*in.Fork})
+			// fork held its own count in its own runs: its ratios are of
+			// the medians, without an interval.
+			for _, g := range grp {
+				switch g.Server {
+				case epollKey:
+					fork[0].VsEpoll = results.Ratio(fork[0].Median, g.Median)
+				case goRefKey:
+					fork[0].VsRef = results.Ratio(fork[0].Median, g.Median)
+				}
+			}
+			grp = append(grp, fork...)
 		}
 		out = append(out, grp...)
 		if d.key == figMemUser {
@@ -202,7 +231,8 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 	return out
 }
 
-// benchTargets judges the targets from the figures.
+// benchTargets judges the targets from the figures, each by the 95%
+// interval of the figure it concerns.
 func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]BenchTarget, string) {
 	fig := func(key, server string, n int) BenchFigure {
 		for _, f := range figs {
@@ -217,16 +247,19 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 	mem := fig(figMemUser, thr, top)
 	t := BenchTarget{Key: "memory", Target: fmt.Sprintf("thread model: user-space memory per idle connection at %s ≤ 8 KiB (stretch 6 KiB)", results.Thousands(top)), Unit: "KiB", Value: mem.Median}
 	if mem.Median.Set {
-		t.Met, t.StretchOK = verdict(mem.Median.V <= 8), verdict(mem.Median.V <= 6)
-		t.Measured = fmt.Sprintf("%s KiB (%s); kernel stack %s KiB beside it", mem.Median, spreadOf(mem), fig(figKStack, thr, top).Median)
+		judge(&t, mem.est, confidence.Target{Bound: confidence.AtMost, Limit: 8})
+		if s, err := (confidence.Target{Bound: confidence.AtMost, Limit: 6}).Check(mem.est); err == nil && s.Verdict != confidence.Inconclusive {
+			t.StretchOK = verdict(s.Verdict == confidence.Met)
+		}
+		t.Measured = fmt.Sprintf("%s; kernel stack %s KiB beside it", confidence.Format(mem.est, "KiB"), fig(figKStack, thr, top).Median)
 	}
 	targets := []BenchTarget{t}
 	for _, n := range in.Counts {
 		a, e, g := fig(figCPUPerRT, thr, n), fig(figCPUPerRT, epollKey, n), fig(figCPUPerRT, goRefKey, n)
 		t := BenchTarget{Key: fmt.Sprintf("cpu_per_rt_%d", n), Target: fmt.Sprintf("thread model CPU per round trip at %s ≤ 2× epoll", results.Thousands(n)), Unit: "ratio", Value: a.VsEpoll}
 		if a.VsEpoll.Set {
-			t.Met = verdict(a.VsEpoll.V <= 2)
-			t.Measured = fmt.Sprintf("%s× epoll (thread %s µs, epoll %s µs, Go ref %s µs = %s× thread)", a.VsEpoll, a.Median, e.Median, g.Median, results.Ratio(g.Median, a.Median))
+			judge(&t, a.epoll, confidence.Target{Bound: confidence.AtMost, Limit: 2})
+			t.Measured = fmt.Sprintf("%s epoll's (thread %s, epoll %s, Go ref %s)", confidence.FormatRatio(a.epoll), confidence.FormatMicros(a.est), confidence.FormatMicros(e.est), confidence.FormatMicros(g.est))
 		}
 		targets = append(targets, t)
 	}
@@ -235,8 +268,8 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 	bw := fig(figGiBPerS, thr, 1)
 	t = BenchTarget{Key: "large_transfer", Target: "thread model: one connection echoes ≥ 1 GiB/s", Unit: "GiB/s", Value: bw.Median}
 	if bw.Median.Set {
-		t.Met = verdict(bw.Median.V >= 1)
-		t.Measured = fmt.Sprintf("%s GiB/s (%s)", bw.Median, spreadOf(bw))
+		judge(&t, bw.est, confidence.Target{Bound: confidence.AtLeast, Limit: 1})
+		t.Measured = confidence.Format(bw.est, "GiB/s")
 	}
 	targets = append(targets, t)
 	t = scaleTarget(res, in, thr)
@@ -244,6 +277,45 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 }
 
 func verdict(ok bool) *bool { return &ok }
+
+// Counted gives t the verdict of a target judged by a count, which has
+// no interval: every connection verified, or not.
+func (t *BenchTarget) Counted(ok bool) {
+	t.Met = verdict(ok)
+	t.Verdict = map[bool]string{true: string(confidence.Met), false: string(confidence.NotMet)}[ok]
+}
+
+// VerdictText is t's verdict as the tables print it.
+func (t BenchTarget) VerdictText() string {
+	var v string
+	switch {
+	case t.Verdict == string(confidence.Inconclusive):
+		return "inconclusive"
+	case t.Met == nil:
+		return "not measured"
+	case *t.Met:
+		v = "met"
+	default:
+		v = "NOT MET"
+	}
+	if t.StretchOK != nil {
+		v += map[bool]string{true: " (stretch met)", false: " (stretch not met)"}[*t.StretchOK]
+	}
+	return v
+}
+
+// judge gives t the verdict of target on e, by its interval.
+func judge(t *BenchTarget, e confidence.Estimate, target confidence.Target) {
+	chk, err := target.Check(e)
+	if err != nil {
+		t.Verdict, t.Why = "not measured", err.Error()
+		return
+	}
+	t.Verdict, t.Why = string(chk.Verdict), chk.Reason
+	if chk.Verdict != confidence.Inconclusive {
+		t.Met = verdict(chk.Verdict == confidence.Met)
+	}
+}
 
 // uringTargets judges the io_uring model against epoll, side by side in
 // the same run: memory per idle connection at the largest count, and CPU
@@ -259,8 +331,12 @@ func uringTargets(in BenchInput, fig func(key, server string, n int) BenchFigure
 		Target: fmt.Sprintf("uring model: user-space memory per idle connection at %s within 0.5 KiB of epoll's", results.Thousands(top))}
 	if u.Median.Set && e.Median.Set {
 		d := u.Median.V - e.Median.V
-		t.Value, t.Met = results.N(d), verdict(d <= 0.5)
-		t.Measured = fmt.Sprintf("%+.3f KiB (uring %s KiB, %s; epoll %s KiB)", d, u.Median, spreadOf(u), e.Median)
+		t.Value = results.N(d)
+		t.Verdict, t.Why = withinOf(u.est, e.est, 0.5)
+		if t.Verdict != string(confidence.Inconclusive) {
+			t.Met = verdict(t.Verdict == string(confidence.Met))
+		}
+		t.Measured = fmt.Sprintf("%+.3f KiB (uring %s, epoll %s)", d, confidence.Format(u.est, "KiB"), confidence.Format(e.est, "KiB"))
 	}
 	out := []BenchTarget{t}
 	for _, n := range in.Counts {
@@ -271,25 +347,42 @@ func uringTargets(in BenchInput, fig func(key, server string, n int) BenchFigure
 		t := BenchTarget{Key: fmt.Sprintf("uring_cpu_per_rt_%d", n), Unit: "ratio", Value: u.VsEpoll,
 			Target: fmt.Sprintf("uring model CPU per round trip at %s ≤ epoll's", results.Thousands(n))}
 		if u.VsEpoll.Set {
-			t.Met = verdict(u.VsEpoll.V <= 1)
-			t.Measured = fmt.Sprintf("%s× epoll (uring %s µs, %s; epoll %s µs, %s)", u.VsEpoll, u.Median, spreadOf(u), e.Median, spreadOf(e))
+			judge(&t, u.epoll, confidence.Target{Bound: confidence.AtMost, Limit: 1})
+			t.Measured = fmt.Sprintf("%s epoll's (uring %s, epoll %s)", confidence.FormatRatio(u.epoll), confidence.FormatMicros(u.est), confidence.FormatMicros(e.est))
 		}
 		out = append(out, t)
 	}
 	return out
 }
 
+// withinOf judges "a at most d above b" by both intervals: met when a's
+// upper end is within d of b's lower end, not met when a's lower end is
+// more than d above b's upper end, inconclusive otherwise.
+func withinOf(a, b confidence.Estimate, d float64) (string, string) {
+	if a.CI == nil || b.CI == nil {
+		return string(confidence.Inconclusive), "no interval for one side (too few runs)"
+	}
+	switch {
+	case a.CI.Hi-b.CI.Lo <= d:
+		return string(confidence.Met), fmt.Sprintf("the intervals are at most %g apart", d)
+	case a.CI.Lo-b.CI.Hi > d:
+		return string(confidence.NotMet), fmt.Sprintf("the intervals are more than %g apart", d)
+	}
+	return string(confidence.Inconclusive), fmt.Sprintf("the intervals overlap the %g margin", d)
+}
+
 // acceptTarget judges the server's accept time, or the client's connect
 // time when the server's was not measured.
 func acceptTarget(acc, cl BenchFigure, top int) BenchTarget {
 	t := BenchTarget{Key: "accept", Target: fmt.Sprintf("thread server takes %s connections in < 1 s", results.Thousands(top)), Unit: "s", Value: acc.Median}
+	under := confidence.Target{Bound: confidence.AtMost, Limit: 1}
 	if acc.Median.Set {
-		t.Met = verdict(acc.Median.V < 1)
-		t.Measured = fmt.Sprintf("server %s s (first to last thread; %s), client connect-all %s s", acc.Median, spreadOf(acc), cl.Median)
+		judge(&t, acc.est, under)
+		t.Measured = fmt.Sprintf("server %s (first to last thread), client connect-all %s", confidence.Format(acc.est, "s"), confidence.Format(cl.est, "s"))
 	} else if cl.Median.Set {
 		t.Value = cl.Median
-		t.Met = verdict(cl.Median.V < 1)
-		t.Measured = fmt.Sprintf("client connect-all %s s (server-side timing not available)", cl.Median)
+		judge(&t, cl.est, under)
+		t.Measured = fmt.Sprintf("client connect-all %s (server-side timing not available)", confidence.Format(cl.est, "s"))
 	}
 	return t
 }
@@ -303,23 +396,13 @@ func scaleTarget(res *results.Results, in BenchInput, thr string) BenchTarget {
 	}
 	v, e := cell.Stat(results.Verified).Med, cell.Stat(results.Errors).Med
 	t.Value = v
-	t.Met = verdict(v.Set && int(v.V) == in.ScaleN && e.Set && e.V == 0 && cell.Status() == results.StatusOK)
+	t.Counted(v.Set && int(v.V) == in.ScaleN && e.Set && e.V == 0 && cell.Status() == results.StatusOK)
 	t.Measured = fmt.Sprintf("%s of %s verified, %s errors, status %s", FmtInt(v), results.Thousands(in.ScaleN), FmtInt(e), cell.Status())
 	t.Detail = scaleLimit(res, cell)
 	if in.ScaleN < in.ScaleFit {
 		t.Detail = fmt.Sprintf("count capped at %s by -quick or -counts; the fd limit allows %s", results.Thousands(in.ScaleN), results.Thousands(in.ScaleFit))
 	}
 	return t
-}
-
-func spreadOf(f BenchFigure) string {
-	if !f.Median.Set {
-		return "not measured"
-	}
-	if f.N < 2 {
-		return "1 run"
-	}
-	return fmt.Sprintf("%s–%s over %d runs", f.Min, f.Max, f.N)
 }
 
 // scaleLimit says what bounded the scale run: the fd limit when it held
@@ -362,10 +445,11 @@ func fmtVal(n results.Num, unit string) string {
 	return n.String() + " " + unit
 }
 
-// BenchText is the terminal table: one row per figure and server.
+// BenchText is the terminal table: one row per figure and server, then
+// the targets with their verdicts.
 func BenchText(rep BenchReport) string {
 	var b strings.Builder
-	head := []string{"figure", "conns", "server", "median", "min–max (runs)", "× epoll", "× Go ref", "note"}
+	head := []string{"figure", "conns", "server", "median [95% interval]", "runs", "× epoll [95%]", "× Go ref [95%]", "note"}
 	right := []bool{false, true, false, true, true, true, true, false}
 	var rows [][]string
 	last := ""
@@ -375,33 +459,21 @@ func BenchText(rep BenchReport) string {
 			title = ""
 		}
 		last = f.Title
-		sp := "–"
-		if f.Median.Set {
-			sp = fmt.Sprintf("%s–%s (%d)", f.Min, f.Max, f.N)
+		med := fmtVal(f.Median, f.Unit)
+		if f.CI != nil {
+			med += fmt.Sprintf(" [%s–%s]", results.N(f.CI.Lo), results.N(f.CI.Hi))
 		}
-		rows = append(rows, []string{title, results.Thousands(f.Conns), f.Label, fmtVal(f.Median, f.Unit), sp,
-			ratioStr(f.VsEpoll), ratioStr(f.VsRef), f.Note})
+		runs := "–"
+		if f.Median.Set {
+			runs = strconv.Itoa(f.N)
+		}
+		rows = append(rows, []string{title, results.Thousands(f.Conns), f.Label, med, runs,
+			ratioCI(f.VsEpoll, f.VsEpollCI), ratioCI(f.VsRef, f.VsRefCI), f.Note})
 	}
 	b.WriteString(Table(head, rows, right))
 	b.WriteString("\n")
-	head = []string{"target (performance)", "verdict", "measured"}
-	rows = nil
-	for _, t := range rep.Targets {
-		v := "not measured"
-		if t.Met != nil {
-			v = map[bool]string{true: "met", false: "NOT MET"}[*t.Met]
-			if t.StretchOK != nil {
-				v += map[bool]string{true: " (stretch met)", false: " (stretch not met)"}[*t.StretchOK]
-			}
-		}
-		m := t.Measured
-		if t.Detail != "" {
-			m += "; " + t.Detail
-		}
-		rows = append(rows, []string{t.Target, v, m})
-	}
-	b.WriteString(Table(head, rows, []bool{false, false, false}))
-	fmt.Fprintf(&b, "\nMedian of %d runs per figure (large transfers %s); pinning: %s; kernel stack per thread %s KiB (measured).\n", rep.Reps, "likewise", rep.Pinning, rep.KStackPerThreadKiB)
+	b.WriteString(TargetsText("target (performance)", rep.Targets))
+	fmt.Fprintf(&b, "\nMedian of %d runs per figure, in rounds of every cell in a random order; [ ] is the 95%% confidence interval of the median or of the ratio, and a target is met or not only when its whole interval is on one side of it, else inconclusive; pinning: %s; kernel stack per thread %s KiB (measured).\n", rep.Reps, rep.Pinning, rep.KStackPerThreadKiB)
 	if rep.InterferenceMedPct.Set {
 		fmt.Fprintf(&b, "Interference: other processes used a median %.0f%% (worst run %.0f%%) of the machine's CPU during the runs; load average at start %s.\n",
 			rep.InterferenceMedPct.V, rep.InterferenceMaxPct.V, rep.LoadAvgStart)
@@ -412,9 +484,73 @@ func BenchText(rep BenchReport) string {
 	return b.String()
 }
 
+// TargetsText is the targets' table: each target, its verdict and what
+// was measured, with what limited it.
+func TargetsText(title string, targets []BenchTarget) string {
+	var rows [][]string
+	for _, t := range targets {
+		m := t.Measured
+		if t.Detail != "" {
+			m += "; " + t.Detail
+		}
+		rows = append(rows, []string{t.Target, t.VerdictText(), m})
+	}
+	return Table([]string{title, "verdict", "measured"}, rows, []bool{false, false, false})
+}
+
+// ratioCI shows a ratio with its interval: "2.1× [1.9–2.3]".
+func ratioCI(n results.Num, ci *confidence.Interval) string {
+	if !n.Set {
+		return "–"
+	}
+	if ci == nil {
+		return ratioStr(n)
+	}
+	return fmt.Sprintf("%s× [%s–%s]", n, results.N(ci.Lo), results.N(ci.Hi))
+}
+
 func ratioStr(n results.Num) string {
 	if !n.Set {
 		return "–"
 	}
 	return n.String() + "×"
+}
+
+// BenchMarkdown is bench.md: the targets with their verdicts, every
+// figure with its interval, and the counts behind the CPU.
+func BenchMarkdown(rep BenchReport, res *results.Results) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# make bench — %s\n\n", rep.Started)
+	b.WriteString("## Targets\n\n")
+	var rows [][]string
+	for _, t := range rep.Targets {
+		m := t.Measured
+		if t.Detail != "" {
+			m += "; " + t.Detail
+		}
+		rows = append(rows, []string{t.Target, t.VerdictText(), strings.ReplaceAll(m, "|", "/")})
+	}
+	b.WriteString(MDTable([]string{"target", "verdict", "measured"}, rows, []bool{false, false, false}))
+	fmt.Fprintf(&b, "\nA target is met, or not met, only when the whole 95%% interval of its figure is on one side of it; inconclusive otherwise. %s\n\n", Repetitions(res.Meta, res.Runs))
+	b.WriteString("## Figures\n\n")
+	rows = nil
+	for _, f := range rep.Figures {
+		med := fmtVal(f.Median, f.Unit)
+		if f.CI != nil {
+			med += fmt.Sprintf(" [%s–%s]", results.N(f.CI.Lo), results.N(f.CI.Hi))
+		}
+		rows = append(rows, []string{f.Title, results.Thousands(f.Conns), f.Label, med, ratioCI(f.VsEpoll, f.VsEpollCI), ratioCI(f.VsRef, f.VsRefCI), f.Note})
+	}
+	b.WriteString(MDTable([]string{"figure", "conns", "server", "median [95% interval]", "× epoll [95%]", "× Go ref [95%]", "note"}, rows,
+		[]bool{false, true, false, true, true, true, false}))
+	b.WriteString("\n")
+	writeCounts(&b, res.Cells)
+	if it := Interference(res.Runs); it != "" {
+		b.WriteString("**Interference.** " + it + "\n\n")
+	}
+	for _, n := range rep.Notes {
+		b.WriteString("- " + n + "\n")
+	}
+	fmt.Fprintf(&b, "\nReproduce with `%s`.\n", rep.Command)
+	return b.String()
 }

@@ -283,15 +283,7 @@ func C100KText(rep C100KReport) string {
 		b.WriteString("! " + n + "\n")
 	}
 	b.WriteString("\n")
-	rows = nil
-	for _, t := range rep.Targets {
-		v := "not measured"
-		if t.Met != nil {
-			v = map[bool]string{true: "met", false: "NOT MET"}[*t.Met]
-		}
-		rows = append(rows, []string{t.Target, v, t.Measured})
-	}
-	b.WriteString(Table([]string{"target (c100k)", "verdict", "measured"}, rows, []bool{false, false, false}))
+	b.WriteString(TargetsText("target (c100k)", rep.Targets))
 	fmt.Fprintf(&b, "\nMemory per connection: growth from the idle server to the hold, from SIGUSR1 reports (PSS summed over the processes with -P > 1, VmRSS otherwise), over the connections the server held; kernel stack: server threads added × %s KiB per thread (measured).\n", rep.KStackPerThr)
 	if v := rep.Interference["median"]; v.Set {
 		fmt.Fprintf(&b, "Interference: other processes used a median %.0f%% (worst run %.0f%%) of the machine's CPU during the runs.\n", v.V, rep.Interference["worst_run"].V)

@@ -35,16 +35,30 @@ func FmtInt(n results.Num) string {
 	return strconv.FormatFloat(n.V, 'f', 0, 64)
 }
 
-// Spread shows "median (min–max)" when repetitions differ.
+// Spread shows a figure over its repetitions: "median [lo–hi]" with
+// the 95% confidence interval of the median where the figure has one,
+// else "median (min–max)" when repetitions differ; "*" marks a
+// repetition flagged as an outlier (kept in the median).
 func Spread(s results.Stat, f func(results.Num) string) string {
 	if !s.Med.Set {
 		return "–"
 	}
-	if s.N < 2 || f(s.Min) == f(s.Max) {
-		return f(s.Med)
+	mark := ""
+	if len(s.Outliers) > 0 {
+		mark = "*"
 	}
-	return fmt.Sprintf("%s (%s–%s)", f(s.Med), f(s.Min), f(s.Max))
+	switch {
+	case s.CI != nil:
+		return fmt.Sprintf("%s [%s–%s]%s", f(s.Med), f(results.N(s.CI.Lo)), f(results.N(s.CI.Hi)), mark)
+	case s.N < 2 || f(s.Min) == f(s.Max):
+		return f(s.Med) + mark
+	}
+	return fmt.Sprintf("%s (%s–%s)%s", f(s.Med), f(s.Min), f(s.Max), mark)
 }
+
+// SpreadLegend says how Spread shows a figure, for the tables' readers.
+const SpreadLegend = "A figure shows the median of a cell's repetitions, with the 95% confidence interval of the median in brackets, [lo–hi], where the figure is compared between servers and there were enough repetitions (6 at least), else its range in parentheses, (min–max). " +
+	"\"*\" marks a cell with a repetition more than 3.5 MADs from the median: an outlier, flagged and kept. \"–\" means not measured (the program did not report it, or the run failed before it could), never zero."
 
 // Table renders aligned text columns; numeric-looking columns go right.
 func Table(head []string, rows [][]string, right []bool) string {

@@ -34,14 +34,12 @@ func Markdown(res *results.Results, figs []plots.File) string {
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
 	fmt.Fprintf(&b, "**Answer.** %s\n\n", Answer(res.Cells))
-	reps := m.Reps
-	if reps == 0 {
-		reps = 1
+	if h := Headline(res.Cells); h != "" {
+		b.WriteString("## Headline\n\n" + h + "\n")
 	}
-	fmt.Fprintf(&b, "Each cell ran %d time(s); tables show the median and, where runs differ, the range (min–max). "+
-		"\"–\" means not measured (the program did not report it, or the run failed before it could), never zero. "+
-		"Status is the worst outcome over a cell's runs.\n\n", reps)
+	b.WriteString(Repetitions(m, res.Runs) + " " + SpreadLegend + " Status is the worst outcome over a cell's runs.\n\n")
 	writeWorkloads(&b, res)
+	writeCounts(&b, res.Cells)
 	writeMachine(&b, res)
 	if it := Interference(res.Runs); it != "" {
 		b.WriteString("**Interference.** " + it + "\n\n")

@@ -15,6 +15,10 @@ func SummaryTable(cells []*results.Cell) string {
 	right := []bool{false, false, true, false, true, true, true, true, true, true, true, true, true}
 	var rows [][]string
 	for _, c := range cells {
+		// The counted runs have a table of their own.
+		if c.Workload == "counts" {
+			continue
+		}
 		// A hold run's only round trip is the one verification echo per
 		// connection: not a throughput.
 		rtps := FmtInt(c.Stat(results.RoundTripsPerS).Med)
@@ -153,12 +157,12 @@ func Interference(runs []*results.Run) string {
 	n, measured := 0, 0
 	worst, worstRun := 0.0, ""
 	for _, r := range runs {
-		if !r.M.OtherShare.Set {
+		if !r.M.OtherShare.Set || r.Superseded != "" {
 			continue
 		}
 		measured++
-		share := r.M.OtherShare.V / 100
-		if share > 0.05 {
+		share := r.M.OtherShare.V
+		if share > results.InterferenceLimit {
 			n++
 		}
 		if share > worst {
@@ -168,8 +172,13 @@ func Interference(runs []*results.Run) string {
 	if measured == 0 {
 		return ""
 	}
-	if n == 0 {
-		return fmt.Sprintf("Other processes used at most %.0f%% of the machine's CPU during any run.", worst*100)
+	s := fmt.Sprintf("Other processes used at most %.0f%% of the machine's CPU during any run that counts.", worst)
+	if n > 0 {
+		s = fmt.Sprintf("Other processes used more than %.0f%% of the machine's CPU during %d of %d runs that count (at most %.0f%%, in %s); figures of those runs may be inflated by the interference (`other_cpu_pct` in results.csv).",
+			results.InterferenceLimit, n, measured, worst, worstRun)
 	}
-	return fmt.Sprintf("Other processes used more than 5%% of the machine's CPU during %d of %d runs (at most %.0f%%, in %s); figures of those runs may be inflated by the interference (`other_cpu_s` in results.csv).", n, measured, worst*100, worstRun)
+	if k := superseded(runs); k > 0 {
+		s += fmt.Sprintf(" %d run(s) that passed %.0f%% were made again once, and left out of the figures.", k, results.InterferenceLimit)
+	}
+	return s
 }
