@@ -40,6 +40,9 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if p.Cleanup != nil {
+		defer p.Cleanup()
+	}
 	short, err := check(p, o, stderr)
 	if err != nil {
 		return err

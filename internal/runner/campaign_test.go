@@ -40,6 +40,8 @@ func campaignCases() []campaignCase {
 		{mode: "keepalive", summary: "keepalive.json", o: plan.Options{Quick: true}},
 		{mode: "soak", summary: "soak.json", getenv: map[string]string{"SOAK_CONNS": "50", "SOAK_TOTAL": "500", "SOAK_LIMIT": "20"}},
 		{mode: "ceiling", summary: "ceiling.json", o: plan.Options{Quick: true, Budget: 20 * time.Second}},
+		// A and B are both the kit's own bin directory (fakeCampaign).
+		{mode: "compare", summary: "compare.json", o: plan.Options{Quick: true}},
 	}
 }
 
@@ -67,6 +69,9 @@ func fakeCampaign(t *testing.T, c campaignCase, interruptAt int) (code int, ran 
 	withSystem(t, sys)
 	o := c.o
 	o.Mode, o.Bin, o.Out, o.NoPin, o.StopTimeout, o.Command = c.mode, realBin(t), t.TempDir(), true, time.Second, "test"
+	if c.mode == "compare" {
+		o.Args = []string{o.Bin, o.Bin}
+	}
 	intr := make(chan struct{})
 	env := Env{Getenv: func(k string) string { return c.getenv[k] }, Interrupt: intr, SysctlRoot: c.sysctlRoot, OrderSeed: 1}
 	if interruptAt == 0 {

@@ -52,6 +52,9 @@ type Plan struct {
 	Command   string
 	// Report makes the mode's summary of what ran, interrupted or not.
 	Report func(r Ran) (Summary, error)
+	// Cleanup, when not nil, removes what planning made (a build), once
+	// the campaign is over, whatever its end.
+	Cleanup func()
 }
 
 // Checks are the limits a campaign's largest run (Conns connections)

@@ -32,6 +32,8 @@ var pages = []page{
 		Sources: []docs.Source{{File: "report.md"}}}},
 	{"ceiling.json", docs.Spec{Name: "ceiling", Title: "make ceiling", Target: "make ceiling TUNE=1",
 		Sources: []docs.Source{{File: "report.md"}}}},
+	{"compare.json", docs.Spec{Name: "compare", Title: "bin/experiment -compare", Target: "bin/experiment -compare A B",
+		Sources: []docs.Source{{File: "compare.md"}}}},
 	{"report.md", docs.Spec{Name: "experiment", Title: "make experiment", Target: "make experiment",
 		Sources: []docs.Source{{File: "report.md"}}}},
 }

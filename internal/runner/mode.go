@@ -58,6 +58,7 @@ var modes = []Mode{
 	keepalive{},
 	soak{},
 	ceiling{},
+	compare{},
 }
 
 func modeFlags() []plan.ModeFlag {

@@ -71,7 +71,8 @@ func (k Kit) Compared() []results.ServerSpec {
 // (unbounded, no thread or process per connection, no -w) for the Go
 // reference and for servers the list does not know.
 func (k Kit) Facts(s results.ServerSpec) srvreport.Model {
-	if s.Path != k.Server {
+	// Another build's server (-compare) has the facts of this one's.
+	if filepath.Base(s.Path) != filepath.Base(k.Server) {
 		return srvreport.Model{}
 	}
 	m, _ := k.Models.Get(s.Model)
@@ -91,7 +92,7 @@ func PreCreates(m srvreport.Model) bool {
 
 // SizingFacts is what fitting spec to its CPUs needs to know of it.
 func (k Kit) SizingFacts(s results.ServerSpec) Facts {
-	if s.Path == k.Ref {
+	if filepath.Base(s.Path) == filepath.Base(k.Ref) {
 		return Facts{GoRuntime: true}
 	}
 	m := k.Facts(s)

@@ -205,7 +205,9 @@ func (o *Options) check(getenv func(string) string, modes []ModeFlag, selected m
 		return UsageError{"-budget must be positive"}
 	case o.Mode != "" && o.Full:
 		return UsageError{"-full (FULL=1) applies to the experiment matrix only"}
-	case !o.Docs && (len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak"):
+	case o.Mode == "compare" && len(o.Args) != 2:
+		return UsageError{fmt.Sprintf("-compare takes two things to compare, A and B; got %d", len(o.Args))}
+	case !o.Docs && o.Mode != "compare" && (len(o.Args) > 1 || len(o.Args) == 1 && o.Mode != "soak"):
 		return UsageError{"unexpected argument " + strconv.Quote(o.Args[len(o.Args)-1])}
 	case o.NoPin && (o.ServerCPUs != "" || o.ClientCPUs != ""):
 		return UsageError{"-no-pin excludes -server-cpus and -client-cpus"}
