@@ -134,6 +134,7 @@ func KeepAliveFigures(rep KeepAliveReport) []plots.LineFigure {
 func KeepAliveMarkdown(rep KeepAliveReport, figs []plots.File) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Keep-alive connections and worker pools — %s\n\n", rep.Started)
+	b.WriteString("## Keep-alive: requests beside idle connections\n\n")
 	fmt.Fprintf(&b, "Each run opens idle keep-alive connections first and keeps them open and idle for the whole run (`client -idle N`), then %d active connections that run 64-byte closed-loop round trips for %gs (`-n %d -duration %gs`); at the end every idle connection sends one message and must get its echo. Each connect has a %gs deadline, and each round trip %gs plus the time %d workers waiting `-d` per request take to serve every idle connection at once (idle × d / %d). Requests/s counts the round trips completed within the %gs window. A connection is **starved** when it completed no round trip. One run per cell. Pinning: %s.\n\n",
 		rep.Active, rep.DurationS, rep.Active, rep.DurationS, rep.TimeoutS, rep.TimeoutS, rep.Workers, rep.Workers, rep.DurationS, rep.Pinning)
 	b.WriteString(KeepAliveTable(rep))

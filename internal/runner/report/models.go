@@ -196,6 +196,7 @@ func ModelsMarkdown(rep ModelsReport, fig plots.File) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Server models side by side — %s\n\n", rep.Started)
 	modelsRequests(&b, rep, fig)
+	modelsArticle(&b, rep)
 	if len(rep.LongLived) > 0 {
 		modelsLong(&b, rep)
 		modelsMachine(&b, rep)

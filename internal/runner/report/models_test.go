@@ -68,3 +68,27 @@ func TestModelsMachineTable(t *testing.T) {
 		}
 	}
 }
+
+// Beside the seed article: its figure / the kit's, at the concurrencies
+// both ran, "–" where either has none.
+func TestModelsArticle(t *testing.T) {
+	rep := ModelsReport{Concurrency: []int{20, 300, 5000}, Interference: map[string]results.Num{}, Reconnect: []ModelsCell{
+		{Server: "10kthreads:iterative", Concurrency: 20, Status: results.StatusOK, RequestsPerS: results.N(96), Errors: results.N(0)},
+		{Server: "10kthreads:epoll", Concurrency: 5000, Status: results.StatusOK, RequestsPerS: results.N(15244), Errors: results.N(0)},
+	}}
+	md := ModelsMarkdown(rep, plots.File{})
+	for _, want := range []string{
+		"## Next to the seed article",
+		"| concurrency | iterative | forking | preforked | threaded | prethreaded | poll | epoll |",
+		"| 20 | 7 / 96 | 112 / – | 2,100 / – | 1,800 / – | 2,250 / – | 1,900 / – | 2,050 / – |",
+		"| 5,000 | – / – | wide / – | 1,600 / – | 1,100 / – | 2,519 / – | – / – | 2,235 / 15,244 |",
+		"prefork-nolock for preforked",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("models.md lacks %q:\n%s", want, md)
+		}
+	}
+	if _, art, _ := strings.Cut(md, "## Next to the seed article"); strings.Contains(art, "| 300 |") {
+		t.Errorf("a row at 300, where the article's row is not among the kit's concurrencies:\n%s", md)
+	}
+}
