@@ -17,28 +17,18 @@ import (
 // run drives one client process through its phases: ramp (every
 // connection opened), hold (all idle), round trips, close.
 func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
-	r, env, err := prepare(cfg)
+	p, env, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
+	r := newRunner(p)
 	r.init()
-	interrupted, stopSignals := r.watchSignals()
+	interrupted, stopSignals := watchSignals(func() { r.stop.Store(true) })
 	defer stopSignals()
-	if !cfg.startAt.IsZero() {
-		if d := time.Until(cfg.startAt); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-interrupted:
-			}
-		}
-	}
+	waitStart(cfg, interrupted)
 	phase := &atomic.Value{}
 	phase.Store("connecting")
-	var progDone chan struct{}
-	if cfg.showProgress {
-		progDone = make(chan struct{})
-		go r.progress(stderr, phase, progDone)
-	}
+	stopProgress := startProgress(cfg, stderr, phase, r.live)
 	var t phaseTimes
 	t.ru0 = getRusage()
 	r.rampStart = time.Now()
@@ -47,10 +37,7 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	t.rampEnd = time.Now()
 	if cfg.Hold > 0 && !r.stop.Load() {
 		phase.Store("holding")
-		select {
-		case <-time.After(cfg.Hold):
-		case <-interrupted:
-		}
+		hold(cfg.Hold, interrupted)
 	}
 	t.holdEnd, t.ru1 = time.Now(), getRusage()
 	phase.Store("running")
@@ -64,10 +51,46 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	r.wg.Wait()
 	r.closeIdle()
 	t.end, t.ru2 = time.Now(), getRusage()
-	if progDone != nil {
-		close(progDone)
+	stopProgress()
+	res := r.result(env)
+	t.fill(res, r.rampStart, r.stop.Load())
+	return res, nil
+}
+
+// waitStart waits for -start-at, if given, unless interrupted first.
+func waitStart(cfg *config, interrupted <-chan struct{}) {
+	if cfg.startAt.IsZero() {
+		return
 	}
-	return r.timedResult(env, t), nil
+	if d := time.Until(cfg.startAt); d > 0 {
+		hold(d, interrupted)
+	}
+}
+
+// hold waits d, or less if interrupted.
+func hold(d time.Duration, interrupted <-chan struct{}) {
+	select {
+	case <-time.After(d):
+	case <-interrupted:
+	}
+}
+
+// live is what the progress line shows, read while the run goes on.
+type live struct{ open, established, received, failed int64 }
+
+func (r *runner) live() live {
+	return live{r.open.Load(), r.established.Load(), r.received.Load(), r.failed.Load()}
+}
+
+// startProgress starts the progress line if asked for; the function it
+// returns stops it.
+func startProgress(cfg *config, stderr io.Writer, phase *atomic.Value, counts func() live) (stop func()) {
+	if !cfg.showProgress {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go progress(stderr, cfg.N, phase, counts, done)
+	return func() { close(done) }
 }
 
 // init makes what the connections share: channels and histograms.
@@ -81,14 +104,14 @@ func (r *runner) init() {
 	r.counts = make([]int64, r.cfg.N)
 }
 
-// watchSignals stops the run on SIGINT or SIGTERM; the channel closes then.
-func (r *runner) watchSignals() (interrupted chan struct{}, stop func()) {
+// watchSignals calls onStop on SIGINT or SIGTERM, and closes the channel.
+func watchSignals(onStop func()) (interrupted chan struct{}, stop func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	interrupted = make(chan struct{})
 	go func() {
 		if _, ok := <-sig; ok {
-			r.stop.Store(true)
+			onStop()
 			close(interrupted)
 		}
 	}()
@@ -141,21 +164,20 @@ type phaseTimes struct {
 	ru0, ru1, ruW, ru2             rusage
 }
 
-func (r *runner) timedResult(env *clientreport.Environment, t phaseTimes) *clientreport.Result {
-	res := r.result(r.cfg, env)
-	res.ElapsedS = t.end.Sub(r.rampStart).Seconds()
-	res.ConnectAllS = t.rampEnd.Sub(r.rampStart).Seconds()
+// fill puts the phases' times and CPU into res and derives the figures.
+func (t phaseTimes) fill(res *clientreport.Result, rampStart time.Time, interrupted bool) {
+	res.ElapsedS = t.end.Sub(rampStart).Seconds()
+	res.ConnectAllS = t.rampEnd.Sub(rampStart).Seconds()
 	res.HoldS = t.holdEnd.Sub(t.rampEnd).Seconds()
 	res.SteadyS = t.workEnd.Sub(t.holdEnd).Seconds()
 	res.UserCPUS = t.ru2.user - t.ru0.user
 	res.SysCPUS = t.ru2.sys - t.ru0.sys
 	res.SteadyCPUS = (t.ruW.user + t.ruW.sys) - (t.ru1.user + t.ru1.sys)
-	res.Interrupted = r.stop.Load()
+	res.Interrupted = interrupted
 	res.Derive()
-	return res
 }
 
-func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) {
+func progress(w io.Writer, n int, phase *atomic.Value, counts func() live, done chan struct{}) {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		tty = isTerminal(f)
@@ -172,11 +194,11 @@ func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) 
 			}
 			return
 		case now := <-t.C:
-			rt := r.received.Load()
-			rate := float64(rt-lastRT) / now.Sub(last).Seconds()
-			lastRT, last = rt, now
+			c := counts()
+			rate := float64(c.received-lastRT) / now.Sub(last).Seconds()
+			lastRT, last = c.received, now
 			line := fmt.Sprintf("client: %-10s open %d, connected %d/%d, %.0f round trips/s, errors %d",
-				phase.Load(), r.open.Load(), r.established.Load(), r.cfg.N, rate, r.failed.Load())
+				phase.Load(), c.open, c.established, n, rate, c.failed)
 			if tty {
 				fmt.Fprint(w, "\r\x1b[K"+line)
 			} else {
