@@ -14,9 +14,18 @@ import (
 	"tenkthreads/internal/stats"
 )
 
-// run drives one client process through its phases: ramp (every
-// connection opened), hold (all idle), round trips, close.
+// run drives one client process through its phases with the engine
+// -engine names.
 func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
+	if cfg.Engine == engineGoroutine {
+		return runGoroutines(cfg, stderr)
+	}
+	return runEventLoops(cfg, stderr)
+}
+
+// runGoroutines is the goroutine engine's run: ramp (every connection
+// opened), hold (all idle), round trips, close.
+func runGoroutines(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	p, env, err := prepare(cfg)
 	if err != nil {
 		return nil, err

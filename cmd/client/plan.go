@@ -38,6 +38,8 @@ type plan struct {
 	sources []net.IP
 	msgLen  int
 	base    []byte // payload source, shared read-only
+	// loops is the event loops of -engine eventloop (0 for goroutine).
+	loops int
 }
 
 // msg returns the payload of round k on connection id.
@@ -67,8 +69,14 @@ func prepare(cfg *config) (*plan, *clientreport.Environment, error) {
 	}
 	env.FdSoft, env.FdHard = soft, hard
 	p := &plan{cfg: cfg}
+	if cfg.Engine == engineEventLoop {
+		if p.loops, err = loopCount(cfg.Loops); err != nil {
+			return nil, nil, err
+		}
+	}
 	conns := uint64(cfg.N) + uint64(cfg.Idle)
-	slack := uint64(fdSlack)
+	// Each event loop holds an epoll instance and an eventfd.
+	slack := uint64(fdSlack + 2*p.loops)
 	if need := conns + slack; need > soft {
 		procs := (conns + soft - slack - 1) / (soft - slack)
 		return nil, nil, fmt.Errorf("%s needs ~%d open files but the hard limit is %d; spread it with -procs %d, run several clients and `client merge` their JSON, or raise `ulimit -Hn`", connsFlags(cfg), need, hard, procs)
@@ -130,5 +138,6 @@ func (p *plan) newResult(env *clientreport.Environment, rampStart time.Time) *cl
 	res.SourceDesc = describeSources(p.sources)
 	res.Environment = *env
 	res.Rate.RequestedPerS = cfg.Rate
+	res.Engine, res.Loops = cfg.Engine, p.loops
 	return res
 }
