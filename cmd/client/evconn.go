@@ -117,7 +117,7 @@ func (l *loop) send(c *conn) {
 		// Edge-triggered: what the socket said while c was idle (the
 		// peer closed, or sent unasked) will not be said again.
 		c.flags &^= fPending
-		l.readSome(c)
+		l.readSome(c, true)
 	}
 }
 
@@ -130,7 +130,7 @@ func (l *loop) onRound(c *conn, ev uint32) {
 		}
 	}
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		l.readSome(c)
+		l.readSome(c, ev&(unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0)
 	}
 }
 
@@ -153,8 +153,11 @@ func (l *loop) writeSome(c *conn) {
 	}
 }
 
-// readSome reads what the socket holds of c's echo and compares it.
-func (l *loop) readSome(c *conn) {
+// readSome reads what the socket holds of c's echo and compares it. A
+// short read means the socket is empty, and new data will be a new
+// edge-triggered event; unless the peer's end (FIN, RST) came before the
+// read: then only reading on finds it, so with ended it reads to EAGAIN.
+func (l *loop) readSome(c *conn, ended bool) {
 	m := l.msg(c)
 	for {
 		want := min(len(l.scratch), len(m)-int(c.got))
@@ -164,12 +167,13 @@ func (l *loop) readSome(c *conn) {
 				return
 			}
 			if int(c.got) == len(m) {
+				if ended {
+					c.flags |= fPending // for the next message to find
+				}
 				l.roundDone(c)
 				return
 			}
-			if n < want {
-				// A short read emptied the socket; with edge-triggered
-				// epoll, more data is a new event.
+			if n < want && !ended {
 				return
 			}
 			continue

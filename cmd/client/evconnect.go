@@ -146,6 +146,11 @@ func (l *loop) onConnect(c *conn, ev uint32) {
 		if err == nil && soerr != 0 {
 			err = unix.Errno(soerr)
 		}
+		if err == nil && ev&unix.EPOLLHUP != 0 {
+			// A hang-up without an error: a socket that never
+			// connected says so too; Go asks getpeername.
+			_, err = unix.Getpeername(int(c.fd))
+		}
 		if err != nil {
 			l.fail(c, "connect", l.dialErr(c, "connect", err))
 			return
