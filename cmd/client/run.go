@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -252,12 +253,17 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 			got += n
 		}
 		if err != nil && got < len(msg) {
-			if err == io.EOF {
+			eof := err == io.EOF
+			if eof {
 				err = &eofError{got, len(msg)}
 			}
 			if werr != nil {
 				c.Close() // unblocks the writer
-				<-werr
+				// A reset is reported once: to the writer, when it
+				// came first, and the reader then sees only EOF.
+				if wErr := <-werr; eof && wErr != nil && !errors.Is(wErr, net.ErrClosed) {
+					return "write", wErr
+				}
 			}
 			return "read", err
 		}
