@@ -43,7 +43,7 @@ const (
 	phClose
 )
 
-type engine struct {
+type evEngine struct {
 	*plan
 	openCount
 	nloops int
@@ -63,19 +63,19 @@ type engine struct {
 }
 
 // now is the engine's clock: monotonic ns since epoch.
-func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
+func (e *evEngine) now() int64 { return int64(time.Since(e.epoch)) }
 
-func (e *engine) since(t time.Time) int64 { return int64(t.Sub(e.epoch)) }
+func (e *evEngine) since(t time.Time) int64 { return int64(t.Sub(e.epoch)) }
 
 // intendedAt is the open loop's schedule, the goroutine engine's: message
 // k of connection id is global message k*N+id, every 1/rate s.
-func (e *engine) intendedAt(id int32, k int64) int64 {
+func (e *evEngine) intendedAt(id int32, k int64) int64 {
 	j := float64(k)*float64(e.cfg.N) + float64(id)
 	return e.steadyStart + int64(j*1e9/e.cfg.Rate)
 }
 
 // slot is when connection id may dial under -connect-rate.
-func (e *engine) slot(id int32) int64 {
+func (e *evEngine) slot(id int32) int64 {
 	return e.rampStart + int64(float64(id)/e.cfg.ConnectRate*1e9)
 }
 
@@ -92,8 +92,8 @@ func loopCount(flag int) (int, error) {
 }
 
 // newEngine makes the loops and starts their threads.
-func newEngine(p *plan) (*engine, error) {
-	e := &engine{plan: p, nloops: p.loops, done: make(chan struct{}), epoch: time.Now()}
+func newEngine(p *plan) (*evEngine, error) {
+	e := &evEngine{plan: p, nloops: p.loops, done: make(chan struct{}), epoch: time.Now()}
 	for i := range e.nloops {
 		l, err := newLoop(e, i)
 		if err != nil {
@@ -111,7 +111,7 @@ func newEngine(p *plan) (*engine, error) {
 }
 
 // run hands every loop phase ph and waits until all have done it.
-func (e *engine) run(ph phase) {
+func (e *evEngine) run(ph phase) {
 	for _, l := range e.loops {
 		l.cmds <- ph
 	}
@@ -121,7 +121,7 @@ func (e *engine) run(ph phase) {
 }
 
 // shutdown ends the loops' threads and closes their descriptors.
-func (e *engine) shutdown() {
+func (e *evEngine) shutdown() {
 	for _, l := range e.loops {
 		close(l.cmds)
 	}
@@ -132,7 +132,7 @@ func (e *engine) shutdown() {
 }
 
 // interrupt is SIGINT: every loop stops at its next wake, woken now.
-func (e *engine) interrupt() {
+func (e *evEngine) interrupt() {
 	e.stop.Store(true)
 	for _, l := range e.loops {
 		l.wake()
@@ -140,7 +140,7 @@ func (e *engine) interrupt() {
 }
 
 // schedule fixes the round trips' timeline from their start.
-func (e *engine) schedule(start time.Time) {
+func (e *evEngine) schedule(start time.Time) {
 	cfg := e.cfg
 	e.steadyStart = e.since(start)
 	if cfg.Duration > 0 {
@@ -153,9 +153,7 @@ func (e *engine) schedule(start time.Time) {
 	}
 }
 
-// runEventLoops is the event-loop engine's run, phase by phase as the
-// goroutine engine's: ramp, hold, round trips, the idle connections'
-// echo, close.
+// runEventLoops is the event-loop engine's run.
 func runEventLoops(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	p, env, err := prepare(cfg)
 	if err != nil {
@@ -168,42 +166,22 @@ func runEventLoops(cfg *config, stderr io.Writer) (*clientreport.Result, error) 
 	defer e.shutdown()
 	interrupted, stopSignals := watchSignals(e.interrupt)
 	defer stopSignals()
-	waitStart(cfg, interrupted)
-	phase := &atomic.Value{}
-	phase.Store("connecting")
-	stopProgress := startProgress(cfg, stderr, phase, e.live)
-	var t phaseTimes
-	t.ru0 = getRusage()
-	rampStart := time.Now()
-	e.rampStart = e.since(rampStart)
+	return drive(cfg, stderr, e, env, interrupted)
+}
+
+func (e *evEngine) ramp(start time.Time) {
+	e.rampStart = e.since(start)
 	e.run(phIdleRamp)
 	e.run(phRamp)
-	if cfg.childBarrier {
-		childBarrier(childReadyFd, childGoFd)
-	}
-	t.rampEnd = time.Now()
-	if cfg.Hold > 0 && !e.stop.Load() {
-		phase.Store("holding")
-		hold(cfg.Hold, interrupted)
-	}
-	t.holdEnd, t.ru1 = time.Now(), getRusage()
-	phase.Store("running")
-	e.schedule(t.holdEnd)
-	e.run(phRounds)
-	t.workEnd, t.ruW = time.Now(), getRusage()
-	if !e.stop.Load() {
-		e.run(phVerifyIdle)
-	}
-	if cfg.childBarrier {
-		childBarrier(childWorkDoneFd, childCloseFd)
-	}
-	e.run(phClose)
-	t.end, t.ru2 = time.Now(), getRusage()
-	stopProgress()
-	res, err := e.result(env, rampStart)
-	if err != nil {
-		return nil, err
-	}
-	t.fill(res, rampStart, e.stop.Load())
-	return res, nil
 }
+
+func (e *evEngine) steady(start time.Time) {
+	e.schedule(start)
+	e.run(phRounds)
+}
+
+func (e *evEngine) verifyIdle() { e.run(phVerifyIdle) }
+
+func (e *evEngine) closeAll() { e.run(phClose) }
+
+func (e *evEngine) stopped() bool { return e.stop.Load() }

@@ -13,7 +13,7 @@ import (
 // the coordinator hands it one phase at a time and reads its figures
 // once it is done.
 type loop struct {
-	e       *engine
+	e       *evEngine
 	epfd    int
 	wakefd  int // an eventfd: the coordinator's way to wake the loop (SIGINT)
 	ep      endpoints
@@ -74,7 +74,7 @@ func rawIO(call uintptr, fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-func newLoop(e *engine, i int) (*loop, error) {
+func newLoop(e *evEngine, i int) (*loop, error) {
 	cfg := e.cfg
 	l := &loop{
 		e: e, epfd: -1, wakefd: -1, ep: newEndpoints(e.plan), sys: loopSys(),

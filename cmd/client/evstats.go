@@ -26,7 +26,7 @@ func newLoopStats() loopStats {
 	return loopStats{connectH: stats.New(), rttH: stats.New(), svcH: stats.New(), errs: newTally(), idleErrs: newTally()}
 }
 
-func (e *engine) live() live {
+func (e *evEngine) live() live {
 	c := live{open: e.open.Load()}
 	for _, l := range e.loops {
 		c.established += l.st.established.Load()
@@ -68,7 +68,7 @@ func (l *loop) part() *clientreport.Result {
 // result merges the loops' parts into this process's report: counters
 // and histograms add up as -procs adds processes; connections open are
 // counted across the loops as they opened.
-func (e *engine) result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error) {
+func (e *evEngine) result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error) {
 	res := e.newResult(env, rampStart)
 	errs, idleErrs := newTally(), newTally()
 	for _, l := range e.loops {

@@ -23,8 +23,60 @@ func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	return runEventLoops(cfg, stderr)
 }
 
-// runGoroutines is the goroutine engine's run: ramp (every connection
-// opened), hold (all idle), round trips, close.
+// engine is what an engine does in each phase of a run.
+type engine interface {
+	// ramp opens the idle connections, then the active ones.
+	ramp(start time.Time)
+	// steady runs the round trips from start until all are done.
+	steady(start time.Time)
+	verifyIdle()
+	closeAll()
+	stopped() bool
+	live() live
+	result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error)
+}
+
+// drive runs one process's phases with e: ramp (every connection opened),
+// hold (all idle), round trips, the idle connections' echo, close.
+func drive(cfg *config, stderr io.Writer, e engine, env *clientreport.Environment, interrupted <-chan struct{}) (*clientreport.Result, error) {
+	waitStart(cfg, interrupted)
+	phase := &atomic.Value{}
+	phase.Store("connecting")
+	stopProgress := startProgress(cfg, stderr, phase, e.live)
+	var t phaseTimes
+	t.ru0 = getRusage()
+	rampStart := time.Now()
+	e.ramp(rampStart)
+	if cfg.childBarrier {
+		childBarrier(childReadyFd, childGoFd)
+	}
+	t.rampEnd = time.Now()
+	if cfg.Hold > 0 && !e.stopped() {
+		phase.Store("holding")
+		hold(cfg.Hold, interrupted)
+	}
+	t.holdEnd, t.ru1 = time.Now(), getRusage()
+	phase.Store("running")
+	e.steady(t.holdEnd)
+	t.workEnd, t.ruW = time.Now(), getRusage()
+	if !e.stopped() {
+		e.verifyIdle()
+	}
+	if cfg.childBarrier {
+		childBarrier(childWorkDoneFd, childCloseFd)
+	}
+	e.closeAll()
+	t.end, t.ru2 = time.Now(), getRusage()
+	stopProgress()
+	res, err := e.result(env, rampStart)
+	if err != nil {
+		return nil, err
+	}
+	t.fill(res, rampStart, e.stopped())
+	return res, nil
+}
+
+// runGoroutines is the goroutine engine's run.
 func runGoroutines(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
 	p, env, err := prepare(cfg)
 	if err != nil {
@@ -34,37 +86,26 @@ func runGoroutines(cfg *config, stderr io.Writer) (*clientreport.Result, error) 
 	r.init()
 	interrupted, stopSignals := watchSignals(func() { r.stop.Store(true) })
 	defer stopSignals()
-	waitStart(cfg, interrupted)
-	phase := &atomic.Value{}
-	phase.Store("connecting")
-	stopProgress := startProgress(cfg, stderr, phase, r.live)
-	var t phaseTimes
-	t.ru0 = getRusage()
-	r.rampStart = time.Now()
+	return drive(cfg, stderr, r, env, interrupted)
+}
+
+func (r *runner) ramp(start time.Time) {
+	r.rampStart = start
 	r.rampIdle()
 	r.rampUp()
-	t.rampEnd = time.Now()
-	if cfg.Hold > 0 && !r.stop.Load() {
-		phase.Store("holding")
-		hold(cfg.Hold, interrupted)
-	}
-	t.holdEnd, t.ru1 = time.Now(), getRusage()
-	phase.Store("running")
-	r.roundTrips(t.holdEnd)
-	t.workEnd, t.ruW = time.Now(), getRusage()
-	r.verifyIdle()
-	if cfg.childBarrier {
-		childBarrier(childWorkDoneFd, childCloseFd)
-	}
+}
+
+func (r *runner) steady(start time.Time) { r.roundTrips(start) }
+
+// closeAll closes the active connections, which waited for it, then the
+// idle ones.
+func (r *runner) closeAll() {
 	close(r.closeCh)
 	r.wg.Wait()
 	r.closeIdle()
-	t.end, t.ru2 = time.Now(), getRusage()
-	stopProgress()
-	res := r.result(env)
-	t.fill(res, r.rampStart, r.stop.Load())
-	return res, nil
 }
+
+func (r *runner) stopped() bool { return r.stop.Load() }
 
 // waitStart waits for -start-at, if given, unless interrupted first.
 func waitStart(cfg *config, interrupted <-chan struct{}) {
@@ -139,9 +180,6 @@ func (r *runner) rampUp() {
 		go r.dialer(&next)
 	}
 	r.rampWG.Wait()
-	if r.cfg.childBarrier {
-		childBarrier(childReadyFd, childGoFd)
-	}
 }
 
 // roundTrips runs the steady phase from start until every worker is done.

@@ -294,8 +294,8 @@ func newRunner(p *plan) *runner {
 	return r
 }
 
-func (r *runner) result(env *clientreport.Environment) *clientreport.Result {
-	res := r.newResult(env, r.rampStart)
+func (r *runner) result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error) {
+	res := r.newResult(env, rampStart)
 	res.Requested = int64(r.cfg.N)
 	res.Established = r.established.Load()
 	res.Verified = r.verified.Load()
@@ -323,5 +323,5 @@ func (r *runner) result(env *clientreport.Environment) *clientreport.Result {
 		"rtt":     r.rttH.Snapshot(),
 		"service": r.svcH.Snapshot(),
 	}
-	return res
+	return res, nil
 }
