@@ -257,13 +257,3 @@ func finish(res *clientreport.Result, jsonPath string, stdout, stderr io.Writer)
 	}
 	return 1
 }
-
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
-}
