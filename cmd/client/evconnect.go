@@ -64,6 +64,10 @@ func (l *loop) startRamp(from, to int, rated bool) {
 // dialMore dials while the ramp has room and the next slot is due.
 func (l *loop) dialMore(now int64) {
 	r := &l.ramp
+	if l.stopped {
+		l.interruptRamp()
+		return
+	}
 	for r.next < r.end && r.inflight < r.limit {
 		c := &l.conns[r.next]
 		if r.rated && l.e.slot(c.id) > now {
@@ -72,6 +76,13 @@ func (l *loop) dialMore(now int64) {
 		r.next++
 		r.inflight++
 		l.dial(c)
+	}
+}
+
+// interruptRamp fails the connections not yet dialled, as interrupted.
+func (l *loop) interruptRamp() {
+	for r := &l.ramp; r.active && r.next < r.end; r.next++ {
+		l.fail(&l.conns[r.next], "connect", errInterrupted)
 	}
 }
 

@@ -129,6 +129,7 @@ func (l *loop) main() {
 }
 
 func (l *loop) runPhase(ph phase) {
+	l.checkStop()
 	switch ph {
 	case phIdleRamp:
 		l.startRamp(0, l.nIdle, false)
@@ -178,11 +179,8 @@ func (l *loop) startVerify() {
 
 // poll waits for events or the next timer and handles what is due.
 func (l *loop) poll() {
-	if !l.stopped && l.e.stop.Load() {
-		l.onStop()
-		if l.busy == 0 {
-			return
-		}
+	if l.checkStop(); l.busy == 0 {
+		return
 	}
 	n, err := l.wait(l.timeout(l.e.now()))
 	if err != nil && err != unix.EINTR {
@@ -298,16 +296,15 @@ func (l *loop) wait(timeout int64) (int, error) {
 	return unix.EpollWait(l.epfd, l.events, ms)
 }
 
-// onStop is SIGINT in the loop: connections not yet dialled fail as
-// interrupted, those waiting for their next send stop there; what is
-// in flight finishes.
-func (l *loop) onStop() {
-	l.stopped = true
-	if l.ramp.active {
-		for ; l.ramp.next < l.ramp.end; l.ramp.next++ {
-			l.fail(&l.conns[l.ramp.next], "connect", errInterrupted)
-		}
+// checkStop notices SIGINT in the loop, once: connections not yet
+// dialled fail as interrupted, those waiting for their next send stop
+// there, none starts another; what is in flight finishes.
+func (l *loop) checkStop() {
+	if l.stopped || !l.e.stop.Load() {
+		return
 	}
+	l.stopped = true
+	l.interruptRamp()
 	for len(l.pace) > 0 {
 		l.finish(&l.conns[l.pace.pop()])
 	}

@@ -162,3 +162,26 @@ func checkInterrupt(t *testing.T, eng, bin, addr string) {
 		t.Errorf("no partial report on stdout:\n%s", so)
 	}
 }
+
+// SIGINT during -hold ends the run there: no message is sent, and the
+// report says it was interrupted.
+func TestInterruptDuringHold(t *testing.T) {
+	bin := buildClient(t)
+	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) {
+		f := filepath.Join(t.TempDir(), "r.json")
+		p := testkit.Start(t, "client", []string{bin, "-engine", eng, "-host", addr, "-n", "10", "-hold", "20s", "-progress", "-json", f})
+		testkit.Eventually(t, 10*time.Second, "a progress line while holding", func() (bool, string) {
+			return strings.Contains(p.Stderr.String(), "client: holding"), "stderr: " + p.Stderr.String()
+		})
+		p.Signal(t, syscall.SIGINT)
+		if code := p.Wait(t, 10*time.Second); code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		var m map[string]any
+		testkit.ReadJSON(t, f, &m)
+		if m["interrupted"] != true || num(t, m, "sent") != 0 || num(t, m, "established") != 10 || num(t, m, "now") != 0 {
+			t.Errorf("interrupted %v, sent %v, established %v, open at the end %v; want true, 0, 10, 0", m["interrupted"], m["sent"], m["established"], m["now"])
+		}
+	})
+}
