@@ -95,6 +95,11 @@ func prepare(cfg *config) (*plan, *clientreport.Environment, error) {
 	case ta.IP.To4() != nil && ta.IP.IsLoopback():
 		p.sources, _ = parseSources(fmt.Sprintf("%s-127.0.0.%d", autoSourceFirst, 1+autoSourceCount))
 	}
+	for _, ip := range p.sources {
+		if (ip.To4() == nil) != (ta.IP.To4() == nil) {
+			return nil, nil, fmt.Errorf("-source %s: cannot reach %s, an address of the other IP version", ip, p.raddr)
+		}
+	}
 	lo, hi := portRange()
 	env.PortLo, env.PortHi = lo, hi
 	ports := int64(hi - lo + 1)

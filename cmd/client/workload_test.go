@@ -177,6 +177,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-source", "1.2.3.x"}, 1, "not an IP"},
 		{[]string{"-n", "1000000"}, 1, "open files"},
 		{[]string{"-host", "nohostport"}, 1, "-host"},
+		{[]string{"-host", "[::1]:1", "-source", "127.0.0.2"}, 1, "-source 127.0.0.2: cannot reach [::1]:1"},
+		{[]string{"-host", "127.0.0.1:1", "-source", "127.0.0.2,::1"}, 1, "-source ::1: cannot reach 127.0.0.1:1"},
 		{[]string{"-engine", "threads"}, 2, "-engine \"threads\": want eventloop or goroutine"},
 		{[]string{"-engine", ""}, 2, "-engine"},
 		{[]string{"-loops", "-1"}, 2, "-loops -1"},
