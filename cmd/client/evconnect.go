@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -49,6 +50,8 @@ func sockaddr(ip net.IP, port int, zone string) unix.Sockaddr {
 	copy(sa.Addr[:], ip.To16())
 	if ifi, err := net.InterfaceByName(zone); zone != "" && err == nil {
 		sa.ZoneId = uint32(ifi.Index)
+	} else if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		sa.ZoneId = uint32(n)
 	}
 	return sa
 }
