@@ -55,9 +55,8 @@ type sysOps struct {
 
 var loopSys = func() sysOps { return sysOps{read: rawRead, write: rawWrite, connect: unix.Connect} }
 
-// rawRead and rawWrite skip the scheduler's bookkeeping around a system
-// call that may block (a few hundred ns each, twice a message): on a
-// non-blocking socket they return at once.
+// rawRead and rawWrite skip the scheduler's bookkeeping for a system
+// call that may block: on a non-blocking socket they return at once.
 func rawRead(fd int, p []byte) (int, error) { return rawIO(unix.SYS_READ, fd, p) }
 
 func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
