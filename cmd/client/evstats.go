@@ -36,32 +36,35 @@ func (e *evEngine) live() live {
 	return c
 }
 
-// part is the loop's share of the report, as a process's is of a merge.
+// part is the loop's share of the report, as a process's is of a merge:
+// its counts and its own histograms, with no times of its own.
 func (l *loop) part() *clientreport.Result {
-	st, p := &l.st, clientreport.New()
-	p.Processes = 0
-	p.Requested = int64(len(l.conns) - l.nIdle)
-	p.Established = st.established.Load()
-	p.Verified = st.verified
-	p.Failed = st.failed.Load()
-	p.Sent = st.sent
-	p.RoundTrips = st.received.Load()
-	p.WindowRoundTrips = st.inWindow
+	st := &l.st
+	p := &clientreport.Result{
+		Requested:        int64(len(l.conns) - l.nIdle),
+		Established:      st.established.Load(),
+		Verified:         st.verified,
+		Failed:           st.failed.Load(),
+		Sent:             st.sent,
+		RoundTrips:       st.received.Load(),
+		WindowRoundTrips: st.inWindow,
+		Errors:           st.errs.errs,
+		Errnos:           st.errs.errns,
+		Rate:             clientreport.Rate{LateSends: st.late, MissedSends: st.missed},
+		Idle: clientreport.Idle{
+			Requested: int64(l.nIdle), Established: st.idleEstablished, Verified: st.idleVerified,
+			Failed: st.idleFailed, Errors: st.idleErrs.errs, Errnos: st.idleErrs.errns,
+		},
+		Hists: map[string]*hdr.Histogram{"connect": st.connectH, "rtt": st.rttH, "service": st.svcH},
+	}
 	p.InFlightLost = p.Sent - p.RoundTrips
 	p.BytesSent = p.Sent * int64(l.e.msgLen)
 	p.BytesReceived = p.RoundTrips * int64(l.e.msgLen)
-	p.Rate.LateSends, p.Rate.MissedSends = st.late, st.missed
-	p.Errors, p.Errnos = st.errs.errs, st.errs.errns
 	counts := make([]int64, 0, p.Requested)
 	for _, c := range l.conns[l.nIdle:] {
 		counts = append(counts, c.k)
 	}
 	p.PerConn = clientreport.NewPerConn(counts)
-	p.Idle = clientreport.Idle{
-		Requested: int64(l.nIdle), Established: st.idleEstablished, Verified: st.idleVerified,
-		Failed: st.idleFailed, Errors: st.idleErrs.errs, Errnos: st.idleErrs.errns,
-	}
-	p.Hists = map[string]*hdr.Histogram{"connect": st.connectH, "rtt": st.rttH, "service": st.svcH}
 	return p
 }
 
