@@ -47,6 +47,8 @@ func TestNumericFlagRanges(t *testing.T) {
 		{[]string{"-seed", "-1"}, "-seed"},
 		{[]string{"-start-at", "tomorrow"}, "-start-at"}, {[]string{"-start-at", "Inf"}, "-start-at"},
 		{[]string{"-start-at", "1e300"}, "-start-at"},
+		{[]string{"-engine", "threads"}, "-engine"}, {[]string{"-loops", "-1"}, "-loops"},
+		{[]string{"-loops", "1025"}, "-loops"}, {[]string{"-engine", "goroutine", "-loops", "2"}, "-loops"},
 	}
 	for _, set := range []struct {
 		prog  string

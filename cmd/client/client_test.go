@@ -12,13 +12,9 @@ import (
 	"tenkthreads/internal/testkit"
 )
 
-// Every key documented in SCHEMA.md is present in a real report.
+// Every key documented in SCHEMA.md is present in a real report of
+// either engine, which names itself.
 func TestJSONSchemaKeys(t *testing.T) {
-	addr := testkit.Serve(t, testkit.Echo)
-	o := runClient(t, "-host", addr, "-n", "5")
-	if o.code != 0 {
-		t.Fatalf("exit %d: %s", o.code, o.stderr)
-	}
 	doc, err := os.ReadFile("SCHEMA.md")
 	if err != nil {
 		t.Fatal(err)
@@ -27,23 +23,34 @@ func TestJSONSchemaKeys(t *testing.T) {
 	if len(keys) < 40 {
 		t.Fatalf("found only %d documented keys in SCHEMA.md", len(keys))
 	}
-	for _, k := range keys {
-		var cur any = o.res
-		for _, part := range strings.Split(k, ".") {
-			mm, ok := cur.(map[string]any)
-			if !ok {
-				t.Errorf("%s: parent is not an object", k)
-				break
-			}
-			if cur, ok = mm[part]; !ok {
-				t.Errorf("documented key %s missing from the JSON", k)
-				break
+	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) {
+		args, loops := []string{"-host", addr, "-n", "5"}, 0.0
+		if eng == engineEventLoop {
+			args, loops = append(args, "-loops", "3"), 3
+		}
+		o := runClient(t, eng, args...)
+		if o.code != 0 {
+			t.Fatalf("exit %d: %s", o.code, o.stderr)
+		}
+		for _, k := range keys {
+			var cur any = o.res
+			for _, part := range strings.Split(k, ".") {
+				mm, ok := cur.(map[string]any)
+				if !ok {
+					t.Errorf("%s: parent is not an object", k)
+					break
+				}
+				if cur, ok = mm[part]; !ok {
+					t.Errorf("documented key %s missing from the JSON", k)
+					break
+				}
 			}
 		}
-	}
-	if o.res["schema"] != Schema {
-		t.Errorf("schema = %v", o.res["schema"])
-	}
+		if o.res["schema"] != Schema || o.res["engine"] != eng || num(t, o.res, "loops") != loops {
+			t.Errorf("schema %v, engine %v, loops %v; want %s, %s, %v", o.res["schema"], o.res["engine"], o.res["loops"], Schema, eng, loops)
+		}
+	})
 }
 
 // documentedKeys takes the key column of the SCHEMA.md tables: rows that

@@ -75,7 +75,7 @@ func FuzzParseSources(f *testing.F) {
 // numericFlags are the flags that take a number, a size or a duration.
 var numericFlags = []string{
 	"n", "size", "rounds", "duration", "hold", "rate", "connect-rate",
-	"connect-timeout", "timeout", "dialers", "procs", "seed",
+	"connect-timeout", "timeout", "dialers", "procs", "seed", "loops",
 }
 
 func FuzzFlags(f *testing.F) {
@@ -92,6 +92,7 @@ func FuzzFlags(f *testing.F) {
 		"dialers":         {"256", "0"},
 		"procs":           {"1", "2", "0"},
 		"seed":            {"1", "-1", "18446744073709551615"},
+		"loops":           {"0", "1", "2", "-1", "1024", "1025", "4294967297", "x"},
 	}
 	for i, name := range numericFlags {
 		for _, v := range seeds[name] {
@@ -118,7 +119,7 @@ func FuzzFlags(f *testing.F) {
 		}
 		switch {
 		case c.N < 1, c.Size < 0, c.Rounds < 0, c.Duration < 0, c.Hold < 0,
-			c.ConnectTimeout <= 0, c.Timeout <= 0, c.Dialers < 1, c.Procs < 1, c.Procs > c.N,
+			c.ConnectTimeout <= 0, c.Timeout <= 0, c.Dialers < 1, c.Procs < 1, c.Procs > c.N, c.Loops < 0, c.Loops > maxLoops,
 			c.Rounds == 0 && c.Duration <= 0:
 			t.Fatalf("%v: accepted an out-of-range config %+v", args, c)
 		case c.Size > math.MaxInt-payloadSlack || c.Size > maxSize:

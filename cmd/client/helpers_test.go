@@ -64,13 +64,25 @@ type outcome struct {
 	elapsed        time.Duration
 }
 
-// runClient runs the client in-process with a JSON report in a temp dir.
-func runClient(t *testing.T, args ...string) outcome {
+// engines are the client's engines: every test of the client's behaviour
+// runs against each.
+var engines = []string{engineEventLoop, engineGoroutine}
+
+// forEngines runs f as one subtest per engine.
+func forEngines(t *testing.T, f func(t *testing.T, eng string)) {
+	for _, eng := range engines {
+		t.Run(eng, func(t *testing.T) { f(t, eng) })
+	}
+}
+
+// runClient runs the client with engine eng in-process, with a JSON
+// report in a temp dir.
+func runClient(t *testing.T, eng string, args ...string) outcome {
 	t.Helper()
 	jp := filepath.Join(t.TempDir(), "r.json")
 	var so, se bytes.Buffer
 	t0 := time.Now()
-	code := mainArgs(append([]string{"-quiet", "-json", jp}, args...), &so, &se)
+	code := mainArgs(append([]string{"-engine", eng, "-quiet", "-json", jp}, args...), &so, &se)
 	o := outcome{code: code, stdout: so.String(), stderr: se.String(), elapsed: time.Since(t0)}
 	if _, err := os.Stat(jp); err == nil {
 		testkit.ReadJSON(t, jp, &o.res)

@@ -38,6 +38,30 @@ func (t *tally) add(phase string, err error) {
 	}
 }
 
+// merge adds o's counts into t, keeping t's examples where both have one.
+func (t *tally) merge(o *tally) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c, n := range o.errs {
+		t.errs[c] += n
+	}
+	for c, names := range o.errns {
+		if t.errns[c] == nil {
+			t.errns[c] = map[string]int64{}
+		}
+		for name, n := range names {
+			t.errns[c][name] += n
+		}
+	}
+	for c, ex := range o.example {
+		if _, ok := t.example[c]; !ok {
+			t.example[c] = ex
+		}
+	}
+}
+
 // examples is one "class: phase: message" line per class seen, sorted.
 func (t *tally) examples() []string {
 	classes := make([]string, 0, len(t.example))

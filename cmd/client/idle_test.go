@@ -89,7 +89,11 @@ func result(t *testing.T, o outcome) *clientreport.Result {
 // the active ones and verified at the end, and counted apart.
 func TestIdleVerified(t *testing.T) {
 	addr := testkit.Serve(t, testkit.Echo)
-	o := runClient(t, "-host", addr, "-n", "7", "-idle", "13", "-rounds", "4")
+	forEngines(t, func(t *testing.T, eng string) { checkIdleVerified(t, eng, addr) })
+}
+
+func checkIdleVerified(t *testing.T, eng, addr string) {
+	o := runClient(t, eng, "-host", addr, "-n", "7", "-idle", "13", "-rounds", "4")
 	if o.code != 0 {
 		t.Fatalf("exit %d: %s", o.code, o.stderr)
 	}
@@ -113,8 +117,12 @@ func TestIdleVerified(t *testing.T) {
 // A server that never answers every third connection starves exactly
 // those: the fairness figures count them, whatever the timing.
 func TestStarvedCountExact(t *testing.T) {
+	forEngines(t, checkStarvedCountExact)
+}
+
+func checkStarvedCountExact(t *testing.T, eng string) {
 	addr := testkit.Serve(t, everyThirdSilent())
-	o := runClient(t, "-host", addr, "-n", "30", "-rounds", "3", "-timeout", "300ms")
+	o := runClient(t, eng, "-host", addr, "-n", "30", "-rounds", "3", "-timeout", "300ms")
 	if o.code != 1 {
 		t.Fatalf("exit %d, want 1: %s", o.code, o.stderr)
 	}
@@ -135,8 +143,12 @@ func TestStarvedCountExact(t *testing.T) {
 // connection serves the first 4 idle connections and nothing else. The
 // active connections all starve, 4 idle ones verify at the end.
 func TestIdleHoldsThePool(t *testing.T) {
+	forEngines(t, checkIdleHoldsThePool)
+}
+
+func checkIdleHoldsThePool(t *testing.T, eng string) {
 	addr := servePool(t, 4)
-	o := runClient(t, "-host", addr, "-n", "5", "-idle", "10", "-timeout", "300ms")
+	o := runClient(t, eng, "-host", addr, "-n", "5", "-idle", "10", "-timeout", "300ms")
 	if o.code != 1 {
 		t.Fatalf("exit %d, want 1: %s", o.code, o.stderr)
 	}
@@ -156,6 +168,10 @@ func TestIdleHoldsThePool(t *testing.T) {
 // Two runs against servers that starve some connections, merged: the
 // distributions and idle connections add up exactly.
 func TestMergeFairnessExact(t *testing.T) {
+	forEngines(t, checkMergeFairnessExact)
+}
+
+func checkMergeFairnessExact(t *testing.T, eng string) {
 	dir := t.TempDir()
 	var files []string
 	var all []int64
@@ -169,7 +185,7 @@ func TestMergeFairnessExact(t *testing.T) {
 		f := filepath.Join(dir, string(rune('a'+i))+".json")
 		files = append(files, f)
 		var so, se bytes.Buffer
-		mainArgs(append([]string{"-quiet", "-host", run.addr, "-timeout", "300ms", "-json", f}, run.args...), &so, &se)
+		mainArgs(append([]string{"-engine", eng, "-quiet", "-host", run.addr, "-timeout", "300ms", "-json", f}, run.args...), &so, &se)
 		r, err := clientreport.Read(f)
 		if err != nil {
 			t.Fatal(err)
@@ -207,14 +223,21 @@ func TestMergeFairnessExact(t *testing.T) {
 func TestIdleProcs(t *testing.T) {
 	bin := buildClient(t)
 	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) { checkIdleProcs(t, eng, bin, addr) })
+}
+
+func checkIdleProcs(t *testing.T, eng, bin, addr string) {
 	f := filepath.Join(t.TempDir(), "r.json")
-	res := testkit.Run(t, runBound, bin, "-quiet", "-host", addr, "-n", "6", "-idle", "5", "-procs", "2", "-rounds", "2", "-json", f)
+	res := testkit.Run(t, runBound, bin, "-engine", eng, "-quiet", "-host", addr, "-n", "6", "-idle", "5", "-procs", "2", "-rounds", "2", "-json", f)
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
 	r, err := clientreport.Read(f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Engine != eng {
+		t.Errorf("merged engine %q, want %q", r.Engine, eng)
 	}
 	if r.Idle.Requested != 5 || r.Idle.Verified != 5 || r.Config.Idle != 5 || r.Processes != 2 || r.MaxConc != 11 || r.PerConn.Conns != 6 || r.PerConn.Median != 2 {
 		t.Errorf("idle %+v, config.idle %d, processes %d, max conc %d, fairness %+v", r.Idle, r.Config.Idle, r.Processes, r.MaxConc, r.PerConn)
@@ -225,6 +248,10 @@ func TestIdleProcs(t *testing.T) {
 // end of -duration, at most one per connection, and those of -warmup.
 func TestWindowRoundTrips(t *testing.T) {
 	addr := testkit.Serve(t, delayHandler(5*time.Millisecond))
+	forEngines(t, func(t *testing.T, eng string) { checkWindowRoundTrips(t, eng, addr) })
+}
+
+func checkWindowRoundTrips(t *testing.T, eng, addr string) {
 	for _, c := range []struct {
 		args           []string
 		window         float64 // seconds
@@ -236,7 +263,7 @@ func TestWindowRoundTrips(t *testing.T) {
 		{[]string{"-duration", "300ms", "-warmup", "150ms", "-reconnect"}, 0.15, 4, 1 << 40},
 		{[]string{"-rounds", "3"}, 0, 3 * 4, 3 * 4},
 	} {
-		o := runClient(t, append([]string{"-host", addr, "-n", "4"}, c.args...)...)
+		o := runClient(t, eng, append([]string{"-host", addr, "-n", "4"}, c.args...)...)
 		if o.code != 0 {
 			t.Fatalf("%v: exit %d: %s", c.args, o.code, o.stderr)
 		}

@@ -11,7 +11,11 @@ import (
 func TestDelayedEchoP50(t *testing.T) {
 	const delay = 20 * time.Millisecond
 	addr := testkit.Serve(t, delayHandler(delay))
-	o := runClient(t, "-host", addr, "-n", "10", "-rounds", "5")
+	forEngines(t, func(t *testing.T, eng string) { checkDelayedEchoP50(t, eng, addr, delay) })
+}
+
+func checkDelayedEchoP50(t *testing.T, eng, addr string, delay time.Duration) {
+	o := runClient(t, eng, "-host", addr, "-n", "10", "-rounds", "5")
 	if o.code != 0 {
 		t.Fatalf("exit %d: %s", o.code, o.stderr)
 	}
@@ -27,10 +31,14 @@ func TestDelayedEchoP50(t *testing.T) {
 }
 
 func TestOpenLoopShowsStall(t *testing.T) {
+	forEngines(t, checkOpenLoopShowsStall)
+}
+
+func checkOpenLoopShowsStall(t *testing.T, eng string) {
 	const stall = 400 * time.Millisecond
 	run := func(h func(net.Conn), extra ...string) outcome {
 		addr := testkit.Serve(t, h)
-		o := runClient(t, append([]string{"-host", addr, "-n", "10", "-duration", "1500ms"}, extra...)...)
+		o := runClient(t, eng, append([]string{"-host", addr, "-n", "10", "-duration", "1500ms"}, extra...)...)
 		if o.code != 0 {
 			t.Fatalf("exit %d: %s", o.code, o.stderr)
 		}

@@ -17,7 +17,7 @@ import (
 	"tenkthreads/internal/clientreport"
 )
 
-const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-warmup D] [-hold D] [-rate R] [-reconnect] [-idle N] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
+const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-warmup D] [-hold D] [-rate R] [-reconnect] [-idle N] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-engine eventloop|goroutine] [-loops N] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
 
 type config struct {
 	N              int
@@ -42,6 +42,8 @@ type config struct {
 	Quiet          bool
 	JSON           string
 	Procs          int
+	Engine         string
+	Loops          int
 	childBarrier   bool
 
 	startAt      time.Time
@@ -101,6 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to FILE")
 	fs.IntVar(&c.Procs, "procs", 1, "spread -n over this many client processes (each with its own fd limit) and merge their reports")
+	fs.StringVar(&c.Engine, "engine", engineEventLoop, "eventloop (epoll loops, each an OS thread with its own connections) or goroutine (a goroutine and net.Conn per connection)")
+	fs.IntVar(&c.Loops, "loops", 0, "event loops per process with -engine eventloop (0 = one per CPU the process may run on)")
 	// Internal: set on the child processes of -procs, which synchronise
 	// their ramp with the parent over inherited pipes.
 	fs.BoolVar(&c.childBarrier, "child-barrier", false, "")
@@ -117,6 +121,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.Duration > 0 && !set["rounds"] {
 		c.Rounds = 0
+	}
+	if set["loops"] && c.Engine == engineGoroutine {
+		return nil, &usageError{"-loops: only -engine eventloop has event loops"}
 	}
 	if err := c.check(); err != nil {
 		return nil, err
@@ -158,6 +165,10 @@ func (c *config) check() error {
 		return &usageError{fmt.Sprintf("-dialers %d: need at least 1", c.Dialers)}
 	case c.Procs < 1 || c.Procs > c.N:
 		return &usageError{fmt.Sprintf("-procs %d: need 1 to -n (%d) processes", c.Procs, c.N)}
+	case c.Engine != engineEventLoop && c.Engine != engineGoroutine:
+		return &usageError{fmt.Sprintf("-engine %q: want eventloop or goroutine", c.Engine)}
+	case c.Loops < 0 || c.Loops > maxLoops:
+		return &usageError{fmt.Sprintf("-loops %d: need 0 (one per CPU) to %d", c.Loops, maxLoops)}
 	case c.Progress && c.Quiet:
 		return &usageError{"-progress and -quiet contradict each other"}
 	}

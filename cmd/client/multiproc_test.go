@@ -20,13 +20,17 @@ const runBound = 2 * time.Minute
 
 func TestMergeEqualsSum(t *testing.T) {
 	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) { checkMergeEqualsSum(t, eng, addr) })
+}
+
+func checkMergeEqualsSum(t *testing.T, eng, addr string) {
 	dir := t.TempDir()
 	var files []string
 	var want struct{ req, rt, rtt float64 }
 	for i, n := range []string{"20", "30"} {
 		f := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
 		var so, se bytes.Buffer
-		if code := mainArgs([]string{"-quiet", "-host", addr, "-n", n, "-rounds", "3", "-json", f}, &so, &se); code != 0 {
+		if code := mainArgs([]string{"-engine", eng, "-quiet", "-host", addr, "-n", n, "-rounds", "3", "-json", f}, &so, &se); code != 0 {
 			t.Fatalf("run %d: exit %d: %s", i, code, se.String())
 		}
 		files = append(files, f)
@@ -67,15 +71,19 @@ func TestMergeEqualsSum(t *testing.T) {
 // Two real client processes started together against one server, merged.
 func TestTwoProcessesMerged(t *testing.T) {
 	bin := buildClient(t)
-	dir := t.TempDir()
 	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) { checkTwoProcessesMerged(t, eng, bin, addr) })
+}
+
+func checkTwoProcessesMerged(t *testing.T, eng, bin, addr string) {
+	dir := t.TempDir()
 	start := fmt.Sprint(time.Now().Add(time.Second).Format(time.RFC3339Nano))
 	var procs []*testkit.Process
 	var files []string
 	for i := 0; i < 2; i++ {
 		f := filepath.Join(dir, fmt.Sprintf("p%d.json", i))
 		files = append(files, f)
-		procs = append(procs, testkit.Start(t, "client", []string{bin, "-quiet", "-host", addr, "-n", "50", "-duration", "300ms", "-start-at", start, "-json", f}))
+		procs = append(procs, testkit.Start(t, "client", []string{bin, "-engine", eng, "-quiet", "-host", addr, "-n", "50", "-duration", "300ms", "-start-at", start, "-json", f}))
 	}
 	for _, p := range procs {
 		if code := p.Wait(t, runBound); code != 0 {
@@ -101,12 +109,16 @@ func TestTwoProcessesMerged(t *testing.T) {
 // so the server sees every one at once, and the merged totals add up.
 func TestProcsSpreadAndBarrier(t *testing.T) {
 	bin := buildClient(t)
+	forEngines(t, func(t *testing.T, eng string) { checkProcsSpreadAndBarrier(t, eng, bin) })
+}
+
+func checkProcsSpreadAndBarrier(t *testing.T, eng, bin string) {
 	srv := &countingEcho{}
 	addr := testkit.Serve(t, srv.handle)
 	jp := filepath.Join(t.TempDir(), "m.json")
 	// The slow ramp of process 0 would let the others finish early without
 	// the barrier.
-	res := testkit.Run(t, runBound, bin, "-quiet", "-host", addr, "-n", "300", "-procs", "3", "-rounds", "2", "-connect-rate", "1500", "-json", jp)
+	res := testkit.Run(t, runBound, bin, "-engine", eng, "-quiet", "-host", addr, "-n", "300", "-procs", "3", "-rounds", "2", "-connect-rate", "1500", "-json", jp)
 	if res.Code != 0 {
 		t.Fatalf("client -procs 3: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -132,7 +144,11 @@ func TestProcsSpreadAndBarrier(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	bin := buildClient(t)
 	addr := testkit.Serve(t, testkit.Echo)
-	p := testkit.Start(t, "client", []string{bin, "-host", addr, "-n", "10", "-duration", "20s", "-progress"})
+	forEngines(t, func(t *testing.T, eng string) { checkInterrupt(t, eng, bin, addr) })
+}
+
+func checkInterrupt(t *testing.T, eng, bin, addr string) {
+	p := testkit.Start(t, "client", []string{bin, "-engine", eng, "-host", addr, "-n", "10", "-duration", "20s", "-progress"})
 	// The first progress line comes after the run has begun, so after
 	// the SIGINT handler is in place.
 	testkit.Eventually(t, 10*time.Second, "a progress line", func() (bool, string) {
@@ -145,4 +161,27 @@ func TestInterrupt(t *testing.T) {
 	if so := p.Stdout.String(); !strings.Contains(so, "interrupted") || !strings.Contains(so, "Max conc: 10\n") {
 		t.Errorf("no partial report on stdout:\n%s", so)
 	}
+}
+
+// SIGINT during -hold ends the run there: no message is sent, and the
+// report says it was interrupted.
+func TestInterruptDuringHold(t *testing.T) {
+	bin := buildClient(t)
+	addr := testkit.Serve(t, testkit.Echo)
+	forEngines(t, func(t *testing.T, eng string) {
+		f := filepath.Join(t.TempDir(), "r.json")
+		p := testkit.Start(t, "client", []string{bin, "-engine", eng, "-host", addr, "-n", "10", "-hold", "20s", "-progress", "-json", f})
+		testkit.Eventually(t, 10*time.Second, "a progress line while holding", func() (bool, string) {
+			return strings.Contains(p.Stderr.String(), "client: holding"), "stderr: " + p.Stderr.String()
+		})
+		p.Signal(t, syscall.SIGINT)
+		if code := p.Wait(t, 10*time.Second); code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		var m map[string]any
+		testkit.ReadJSON(t, f, &m)
+		if m["interrupted"] != true || num(t, m, "sent") != 0 || num(t, m, "established") != 10 || num(t, m, "now") != 0 {
+			t.Errorf("interrupted %v, sent %v, established %v, open at the end %v; want true, 0, 10, 0", m["interrupted"], m["sent"], m["established"], m["now"])
+		}
+	})
 }

@@ -14,60 +14,133 @@ import (
 	"tenkthreads/internal/stats"
 )
 
-// run drives one client process through its phases: ramp (every
-// connection opened), hold (all idle), round trips, close.
+// run drives one client process through its phases with the engine
+// -engine names.
 func run(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
-	r, env, err := prepare(cfg)
-	if err != nil {
-		return nil, err
+	if cfg.Engine == engineGoroutine {
+		return runGoroutines(cfg, stderr)
 	}
-	r.init()
-	interrupted, stopSignals := r.watchSignals()
-	defer stopSignals()
-	if !cfg.startAt.IsZero() {
-		if d := time.Until(cfg.startAt); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-interrupted:
-			}
-		}
-	}
+	return runEventLoops(cfg, stderr)
+}
+
+// engine is what an engine does in each phase of a run.
+type engine interface {
+	// ramp opens the idle connections, then the active ones.
+	ramp(start time.Time)
+	// steady runs the round trips from start until all are done.
+	steady(start time.Time)
+	verifyIdle()
+	closeAll()
+	stopped() bool
+	live() live
+	result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error)
+}
+
+// drive runs one process's phases with e: ramp (every connection opened),
+// hold (all idle), round trips, the idle connections' echo, close.
+func drive(cfg *config, stderr io.Writer, e engine, env *clientreport.Environment, interrupted <-chan struct{}) (*clientreport.Result, error) {
+	waitStart(cfg, interrupted)
 	phase := &atomic.Value{}
 	phase.Store("connecting")
-	var progDone chan struct{}
-	if cfg.showProgress {
-		progDone = make(chan struct{})
-		go r.progress(stderr, phase, progDone)
-	}
+	stopProgress := startProgress(cfg, stderr, phase, e.live)
 	var t phaseTimes
 	t.ru0 = getRusage()
-	r.rampStart = time.Now()
-	r.rampIdle()
-	r.rampUp()
+	rampStart := time.Now()
+	e.ramp(rampStart)
+	if cfg.childBarrier {
+		childBarrier(childReadyFd, childGoFd)
+	}
 	t.rampEnd = time.Now()
-	if cfg.Hold > 0 && !r.stop.Load() {
+	if cfg.Hold > 0 && !e.stopped() {
 		phase.Store("holding")
-		select {
-		case <-time.After(cfg.Hold):
-		case <-interrupted:
-		}
+		hold(cfg.Hold, interrupted)
 	}
 	t.holdEnd, t.ru1 = time.Now(), getRusage()
 	phase.Store("running")
-	r.roundTrips(t.holdEnd)
+	e.steady(t.holdEnd)
 	t.workEnd, t.ruW = time.Now(), getRusage()
-	r.verifyIdle()
+	if !e.stopped() {
+		e.verifyIdle()
+	}
 	if cfg.childBarrier {
 		childBarrier(childWorkDoneFd, childCloseFd)
 	}
+	e.closeAll()
+	t.end, t.ru2 = time.Now(), getRusage()
+	stopProgress()
+	res, err := e.result(env, rampStart)
+	if err != nil {
+		return nil, err
+	}
+	t.fill(res, rampStart, e.stopped())
+	return res, nil
+}
+
+// runGoroutines is the goroutine engine's run.
+func runGoroutines(cfg *config, stderr io.Writer) (*clientreport.Result, error) {
+	p, env, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := newRunner(p)
+	r.init()
+	interrupted, stopSignals := watchSignals(func() { r.stop.Store(true) })
+	defer stopSignals()
+	return drive(cfg, stderr, r, env, interrupted)
+}
+
+func (r *runner) ramp(start time.Time) {
+	r.rampStart = start
+	r.rampIdle()
+	r.rampUp()
+}
+
+func (r *runner) steady(start time.Time) { r.roundTrips(start) }
+
+// closeAll closes the active connections, which waited for it, then the
+// idle ones.
+func (r *runner) closeAll() {
 	close(r.closeCh)
 	r.wg.Wait()
 	r.closeIdle()
-	t.end, t.ru2 = time.Now(), getRusage()
-	if progDone != nil {
-		close(progDone)
+}
+
+func (r *runner) stopped() bool { return r.stop.Load() }
+
+// waitStart waits for -start-at, if given, unless interrupted first.
+func waitStart(cfg *config, interrupted <-chan struct{}) {
+	if cfg.startAt.IsZero() {
+		return
 	}
-	return r.timedResult(env, t), nil
+	if d := time.Until(cfg.startAt); d > 0 {
+		hold(d, interrupted)
+	}
+}
+
+// hold waits d, or less if interrupted.
+func hold(d time.Duration, interrupted <-chan struct{}) {
+	select {
+	case <-time.After(d):
+	case <-interrupted:
+	}
+}
+
+// live is what the progress line shows, read while the run goes on.
+type live struct{ open, established, received, failed int64 }
+
+func (r *runner) live() live {
+	return live{r.open.Load(), r.established.Load(), r.received.Load(), r.failed.Load()}
+}
+
+// startProgress starts the progress line if asked for; the function it
+// returns stops it.
+func startProgress(cfg *config, stderr io.Writer, phase *atomic.Value, counts func() live) (stop func()) {
+	if !cfg.showProgress {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go progress(stderr, cfg.N, phase, counts, done)
+	return func() { close(done) }
 }
 
 // init makes what the connections share: channels and histograms.
@@ -81,14 +154,14 @@ func (r *runner) init() {
 	r.counts = make([]int64, r.cfg.N)
 }
 
-// watchSignals stops the run on SIGINT or SIGTERM; the channel closes then.
-func (r *runner) watchSignals() (interrupted chan struct{}, stop func()) {
+// watchSignals calls onStop on SIGINT or SIGTERM, and closes the channel.
+func watchSignals(onStop func()) (interrupted chan struct{}, stop func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	interrupted = make(chan struct{})
 	go func() {
 		if _, ok := <-sig; ok {
-			r.stop.Store(true)
+			onStop()
 			close(interrupted)
 		}
 	}()
@@ -107,9 +180,6 @@ func (r *runner) rampUp() {
 		go r.dialer(&next)
 	}
 	r.rampWG.Wait()
-	if r.cfg.childBarrier {
-		childBarrier(childReadyFd, childGoFd)
-	}
 }
 
 // roundTrips runs the steady phase from start until every worker is done.
@@ -141,21 +211,20 @@ type phaseTimes struct {
 	ru0, ru1, ruW, ru2             rusage
 }
 
-func (r *runner) timedResult(env *clientreport.Environment, t phaseTimes) *clientreport.Result {
-	res := r.result(r.cfg, env)
-	res.ElapsedS = t.end.Sub(r.rampStart).Seconds()
-	res.ConnectAllS = t.rampEnd.Sub(r.rampStart).Seconds()
+// fill puts the phases' times and CPU into res and derives the figures.
+func (t phaseTimes) fill(res *clientreport.Result, rampStart time.Time, interrupted bool) {
+	res.ElapsedS = t.end.Sub(rampStart).Seconds()
+	res.ConnectAllS = t.rampEnd.Sub(rampStart).Seconds()
 	res.HoldS = t.holdEnd.Sub(t.rampEnd).Seconds()
 	res.SteadyS = t.workEnd.Sub(t.holdEnd).Seconds()
 	res.UserCPUS = t.ru2.user - t.ru0.user
 	res.SysCPUS = t.ru2.sys - t.ru0.sys
 	res.SteadyCPUS = (t.ruW.user + t.ruW.sys) - (t.ru1.user + t.ru1.sys)
-	res.Interrupted = r.stop.Load()
+	res.Interrupted = interrupted
 	res.Derive()
-	return res
 }
 
-func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) {
+func progress(w io.Writer, n int, phase *atomic.Value, counts func() live, done chan struct{}) {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		tty = isTerminal(f)
@@ -172,11 +241,11 @@ func (r *runner) progress(w io.Writer, phase *atomic.Value, done chan struct{}) 
 			}
 			return
 		case now := <-t.C:
-			rt := r.received.Load()
-			rate := float64(rt-lastRT) / now.Sub(last).Seconds()
-			lastRT, last = rt, now
+			c := counts()
+			rate := float64(c.received-lastRT) / now.Sub(last).Seconds()
+			lastRT, last = c.received, now
 			line := fmt.Sprintf("client: %-10s open %d, connected %d/%d, %.0f round trips/s, errors %d",
-				phase.Load(), r.open.Load(), r.established.Load(), r.cfg.N, rate, r.failed.Load())
+				phase.Load(), c.open, c.established, n, rate, c.failed)
 			if tty {
 				fmt.Fprint(w, "\r\x1b[K"+line)
 			} else {

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -25,18 +25,11 @@ const bigMessage = 32 << 10
 // large messages do not need 10K message-sized buffers.
 const readChunk = 16 << 10
 
-// payloadSlack lets connections and rounds use different windows of one
-// shared random buffer, so cross-talk between connections is detected
-// without a buffer per connection.
-const payloadSlack = 4096
-
+// runner is the goroutine engine: a goroutine per connection, on Go's
+// net package and its netpoller.
 type runner struct {
-	cfg     *config
-	raddr   string
-	sources []net.IP
+	*plan
 	dialers []net.Dialer
-	msgLen  int
-	base    []byte // payload source, shared read-only
 
 	rampWG  sync.WaitGroup
 	workWG  sync.WaitGroup
@@ -53,11 +46,12 @@ type runner struct {
 
 	connectH, rttH, svcH *stats.Sharded
 
-	established, verified, open, peak, total atomic.Int64
-	sent, received, late, missed             atomic.Int64
-	inWindow                                 atomic.Int64 // received from windowStart to the deadline
-	dialsDone, failed                        atomic.Int64
-	stop, workersDone                        atomic.Bool
+	openCount
+	established, verified        atomic.Int64
+	sent, received, late, missed atomic.Int64
+	inWindow                     atomic.Int64 // received from windowStart to the deadline
+	dialsDone, failed            atomic.Int64
+	stop, workersDone            atomic.Bool
 
 	bells     []chan struct{}
 	pacerDone chan struct{}
@@ -69,29 +63,9 @@ type runner struct {
 	idle   idleSet
 }
 
-// msg returns the payload of round k on connection id.
-func (r *runner) msg(id, k int) []byte {
-	if r.cfg.Size == 0 {
-		return r.base
-	}
-	off := (id*7919 + k*131) % payloadSlack
-	return r.base[off : off+r.msgLen]
-}
-
 func (r *runner) fail(phase string, err error) {
 	r.failed.Add(1)
 	r.errs.add(phase, err)
-}
-
-func (r *runner) opened() {
-	n := r.open.Add(1)
-	r.total.Add(1)
-	for {
-		p := r.peak.Load()
-		if n <= p || r.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
 }
 
 func (r *runner) dial(id int) (net.Conn, error) {
@@ -279,12 +253,17 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 			got += n
 		}
 		if err != nil && got < len(msg) {
-			if err == io.EOF {
+			eof := err == io.EOF
+			if eof {
 				err = &eofError{got, len(msg)}
 			}
 			if werr != nil {
 				c.Close() // unblocks the writer
-				<-werr
+				// A reset is reported once: to the writer, when it
+				// came first, and the reader then sees only EOF.
+				if wErr := <-werr; eof && wErr != nil && !errors.Is(wErr, net.ErrClosed) {
+					return "write", wErr
+				}
 			}
 			return "read", err
 		}
@@ -297,95 +276,27 @@ func roundTrip(c net.Conn, msg, buf []byte) (phase string, err error) {
 	return "", nil
 }
 
-// connsFlags names the connections asked for: "-n N", with "-idle I".
-func connsFlags(cfg *config) string {
-	if cfg.Idle > 0 {
-		return fmt.Sprintf("-n %d with -idle %d", cfg.N, cfg.Idle)
+// newRunner makes the goroutine engine's dialers: one per source address.
+func newRunner(p *plan) *runner {
+	r := &runner{plan: p}
+	if len(p.sources) == 0 {
+		r.dialers = []net.Dialer{{Timeout: p.cfg.ConnectTimeout, KeepAlive: -1}}
+		return r
 	}
-	return fmt.Sprintf("-n %d", cfg.N)
+	for _, ip := range p.sources {
+		r.dialers = append(r.dialers, net.Dialer{
+			Timeout:   p.cfg.ConnectTimeout,
+			KeepAlive: -1,
+			LocalAddr: &net.TCPAddr{IP: ip},
+			Control:   noPortControl,
+		})
+	}
+	return r
 }
 
-// prepare checks limits and resolves everything before the first dial, so
-// that impossible runs fail with one clear line instead of half-way.
-func prepare(cfg *config) (*runner, *clientreport.Environment, error) {
-	env := &clientreport.Environment{}
-	soft, hard, err := raiseNofile()
-	if err != nil {
-		return nil, nil, fmt.Errorf("raise the open-file limit: %v", err)
-	}
-	env.FdSoft, env.FdHard = soft, hard
-	conns := uint64(cfg.N) + uint64(cfg.Idle)
-	need := conns + fdSlack
-	if need > soft {
-		procs := (conns + soft - fdSlack - 1) / (soft - fdSlack)
-		return nil, nil, fmt.Errorf("%s needs ~%d open files but the hard limit is %d; spread it with -procs %d, run several clients and `client merge` their JSON, or raise `ulimit -Hn`", connsFlags(cfg), need, hard, procs)
-	}
-	ta, err := net.ResolveTCPAddr("tcp", cfg.Host)
-	if err != nil {
-		return nil, nil, fmt.Errorf("-host %s: %v", cfg.Host, err)
-	}
-	r := &runner{cfg: cfg, raddr: ta.String()}
-	switch {
-	case cfg.Source == "off":
-	case cfg.Source != "":
-		if r.sources, err = parseSources(cfg.Source); err != nil {
-			return nil, nil, err
-		}
-	case ta.IP.To4() != nil && ta.IP.IsLoopback():
-		r.sources, _ = parseSources(fmt.Sprintf("%s-127.0.0.%d", autoSourceFirst, 1+autoSourceCount))
-	}
-	lo, hi := portRange()
-	env.PortLo, env.PortHi = lo, hi
-	ports := int64(hi - lo + 1)
-	nsrc := int64(max(1, len(r.sources)))
-	if int64(conns) > ports*nsrc {
-		return nil, nil, fmt.Errorf("%s needs %d source ports towards %s but %d source address(es) x %d ephemeral ports (%d-%d) allow only %d; add addresses with -source", connsFlags(cfg), conns, r.raddr, nsrc, ports, lo, hi, ports*nsrc)
-	}
-	if len(r.sources) == 0 {
-		r.dialers = []net.Dialer{{Timeout: cfg.ConnectTimeout, KeepAlive: -1}}
-	} else {
-		for _, ip := range r.sources {
-			r.dialers = append(r.dialers, net.Dialer{
-				Timeout:   cfg.ConnectTimeout,
-				KeepAlive: -1,
-				LocalAddr: &net.TCPAddr{IP: ip},
-				Control:   noPortControl,
-			})
-		}
-	}
-	if cfg.Size > 0 {
-		r.msgLen = cfg.Size
-		r.base = make([]byte, cfg.Size+payloadSlack)
-		rng := rand.New(rand.NewPCG(cfg.Seed, 0x10c))
-		for i := range r.base {
-			r.base[i] = byte(rng.Uint32())
-		}
-	} else {
-		r.msgLen = len(cfg.Data)
-		r.base = []byte(cfg.Data)
-	}
-	return r, env, nil
-}
-
-func (r *runner) result(cfg *config, env *clientreport.Environment) *clientreport.Result {
-	fillEnv(env)
-	res := clientreport.New()
-	res.Target = r.raddr
-	res.StartedAt = r.rampStart.UTC().Format(time.RFC3339Nano)
-	res.Config = clientreport.Config{
-		N: cfg.N, Host: cfg.Host, MessageBytes: r.msgLen, RandomPayload: cfg.Size > 0,
-		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
-		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
-		ConnectTimeoutS: cfg.ConnectTimeout.Seconds(), TimeoutS: cfg.Timeout.Seconds(),
-		Dialers: cfg.Dialers, StartAt: cfg.StartAt, Sources: []string{}, Procs: cfg.Procs, Idle: cfg.Idle,
-		WarmupS: cfg.Warmup.Seconds(),
-	}
-	for _, s := range r.sources {
-		res.Config.Sources = append(res.Config.Sources, s.String())
-	}
-	res.SourceDesc = describeSources(r.sources)
-	res.Environment = *env
-	res.Requested = int64(cfg.N)
+func (r *runner) result(env *clientreport.Environment, rampStart time.Time) (*clientreport.Result, error) {
+	res := r.newResult(env, rampStart)
+	res.Requested = int64(r.cfg.N)
 	res.Established = r.established.Load()
 	res.Verified = r.verified.Load()
 	res.MaxConc = r.peak.Load()
@@ -398,7 +309,6 @@ func (r *runner) result(cfg *config, env *clientreport.Environment) *clientrepor
 	res.InFlightLost = res.Sent - res.RoundTrips
 	res.BytesSent = res.Sent * int64(r.msgLen)
 	res.BytesReceived = res.RoundTrips * int64(r.msgLen)
-	res.Rate.RequestedPerS = cfg.Rate
 	res.Rate.LateSends = r.late.Load()
 	res.Rate.MissedSends = r.missed.Load()
 	for c, n := range r.errs.errs {
@@ -407,11 +317,11 @@ func (r *runner) result(cfg *config, env *clientreport.Environment) *clientrepor
 	res.Errnos = r.errs.errns
 	res.Examples = append(r.errs.examples(), r.idle.tally.examples()...)
 	res.PerConn = clientreport.NewPerConn(r.counts)
-	res.Idle = r.idle.report(cfg.Idle)
+	res.Idle = r.idle.report(r.cfg.Idle)
 	res.Hists = map[string]*hdr.Histogram{
 		"connect": r.connectH.Snapshot(),
 		"rtt":     r.rttH.Snapshot(),
 		"service": r.svcH.Snapshot(),
 	}
-	return res
+	return res, nil
 }

@@ -69,6 +69,12 @@ func echoWorkloads() []echoWorkload {
 				t.Errorf("sent+missed = %v, want 400 ±10%%", sent)
 			}
 		}},
+		{"rate reconnect", []string{"-n", "10", "-rate", "200", "-duration", "500ms", "-reconnect"}, 10, func(t *testing.T, o outcome) {
+			// A connection per message: the first from the ramp.
+			if tot, sent := num(t, o.res, "total"), num(t, o.res, "sent"); tot != sent || sent < 80 {
+				t.Errorf("total connects = %v for %v messages sent, want one each (about 100)", tot, sent)
+			}
+		}},
 		{"start-at", []string{"-n", "3", "-start-at", "NOW+1s"}, 3, func(t *testing.T, o outcome) {
 			if o.elapsed < 500*time.Millisecond {
 				t.Errorf("started after %v, want it to wait for -start-at", o.elapsed)
@@ -79,36 +85,40 @@ func echoWorkloads() []echoWorkload {
 
 func TestExactEchoWorkloads(t *testing.T) {
 	addr := testkit.Serve(t, testkit.Echo)
-	for _, tc := range echoWorkloads() {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"-host", addr, "-n", fmt.Sprint(tc.n)}, tc.args...)
-			for i, a := range args {
-				if a == "NOW+1s" {
-					args[i] = fmt.Sprint(float64(time.Now().Add(time.Second).UnixNano()) / 1e9)
-				}
-			}
-			o := runClient(t, args...)
-			if o.code != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", o.code, o.stderr)
-			}
-			for _, k := range []string{"requested", "established", "verified", "max_conc"} {
-				if v := num(t, o.res, k); v != tc.n {
-					t.Errorf("%s = %v, want %v", k, v, tc.n)
-				}
-			}
-			if v := num(t, o.res, "failed"); v != 0 {
-				t.Errorf("failed = %v", v)
-			}
-			if !strings.HasPrefix(o.stdout, fmt.Sprintf("Max conc: %d\ntotal: ", int(tc.n))) {
-				t.Errorf("stdout does not start with the original lines:\n%s", o.stdout)
-			}
-			if !strings.Contains(o.stdout, "\nconc: 0\n") {
-				t.Errorf("stdout lacks 'conc: 0'")
-			}
-			if tc.check != nil {
-				tc.check(t, o)
-			}
-		})
+	forEngines(t, func(t *testing.T, eng string) {
+		for _, tc := range echoWorkloads() {
+			t.Run(tc.name, func(t *testing.T) { checkEchoWorkload(t, eng, addr, tc) })
+		}
+	})
+}
+
+func checkEchoWorkload(t *testing.T, eng, addr string, tc echoWorkload) {
+	args := append([]string{"-host", addr, "-n", fmt.Sprint(tc.n)}, tc.args...)
+	for i, a := range args {
+		if a == "NOW+1s" {
+			args[i] = fmt.Sprint(float64(time.Now().Add(time.Second).UnixNano()) / 1e9)
+		}
+	}
+	o := runClient(t, eng, args...)
+	if o.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", o.code, o.stderr)
+	}
+	for _, k := range []string{"requested", "established", "verified", "max_conc"} {
+		if v := num(t, o.res, k); v != tc.n {
+			t.Errorf("%s = %v, want %v", k, v, tc.n)
+		}
+	}
+	if v := num(t, o.res, "failed"); v != 0 {
+		t.Errorf("failed = %v", v)
+	}
+	if !strings.HasPrefix(o.stdout, fmt.Sprintf("Max conc: %d\ntotal: ", int(tc.n))) {
+		t.Errorf("stdout does not start with the original lines:\n%s", o.stdout)
+	}
+	if !strings.Contains(o.stdout, "\nconc: 0\n") {
+		t.Errorf("stdout lacks 'conc: 0'")
+	}
+	if tc.check != nil {
+		tc.check(t, o)
 	}
 }
 
@@ -125,29 +135,31 @@ func TestFailuresAreClassified(t *testing.T) {
 		{"silent server", testkit.Serve(t, silentHandler), []string{"-timeout", "300ms"}, clsTimeout, []string{"timed out", "read deadline"}},
 		{"server hangs up", testkit.Serve(t, closingHandler), []string{"-size", "64"}, "", []string{"20 of 20 connections failed"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			o := runClient(t, append([]string{"-host", tc.addr, "-n", "20"}, tc.args...)...)
-			if o.code != 1 {
-				t.Fatalf("exit %d, want 1; stderr:\n%s", o.code, o.stderr)
-			}
-			if tc.class != "" {
-				if v := num(t, o.res, "errors."+tc.class); v != 20 {
-					t.Errorf("errors.%s = %v, want 20 (errors %v)", tc.class, v, o.res["errors"])
+	forEngines(t, func(t *testing.T, eng string) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				o := runClient(t, eng, append([]string{"-host", tc.addr, "-n", "20"}, tc.args...)...)
+				if o.code != 1 {
+					t.Fatalf("exit %d, want 1; stderr:\n%s", o.code, o.stderr)
 				}
-			} else if e, r := num(t, o.res, "errors.eof"), num(t, o.res, "errors.reset"); e+r != 20 {
-				t.Errorf("eof+reset = %v+%v, want 20", e, r)
-			}
-			if v := num(t, o.res, "verified"); v != 0 {
-				t.Errorf("verified = %v, want 0", v)
-			}
-			for _, s := range tc.stderrs {
-				if !strings.Contains(o.stderr, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, o.stderr)
+				if tc.class != "" {
+					if v := num(t, o.res, "errors."+tc.class); v != 20 {
+						t.Errorf("errors.%s = %v, want 20 (errors %v)", tc.class, v, o.res["errors"])
+					}
+				} else if e, r := num(t, o.res, "errors.eof"), num(t, o.res, "errors.reset"); e+r != 20 {
+					t.Errorf("eof+reset = %v+%v, want 20", e, r)
 				}
-			}
-		})
-	}
+				if v := num(t, o.res, "verified"); v != 0 {
+					t.Errorf("verified = %v, want 0", v)
+				}
+				for _, s := range tc.stderrs {
+					if !strings.Contains(o.stderr, s) {
+						t.Errorf("stderr lacks %q:\n%s", s, o.stderr)
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestBadInput(t *testing.T) {
@@ -165,6 +177,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-source", "1.2.3.x"}, 1, "not an IP"},
 		{[]string{"-n", "1000000"}, 1, "open files"},
 		{[]string{"-host", "nohostport"}, 1, "-host"},
+		{[]string{"-host", "[::1]:1", "-source", "127.0.0.2"}, 1, "-source 127.0.0.2: cannot reach [::1]:1"},
+		{[]string{"-host", "127.0.0.1:1", "-source", "127.0.0.2,::1"}, 1, "-source ::1: cannot reach 127.0.0.1:1"},
+		{[]string{"-engine", "threads"}, 2, "-engine \"threads\": want eventloop or goroutine"},
+		{[]string{"-engine", ""}, 2, "-engine"},
+		{[]string{"-loops", "-1"}, 2, "-loops -1"},
+		{[]string{"-loops", "1025"}, 2, "-loops 1025"},
+		{[]string{"-loops", "two"}, 2, "-loops"},
+		{[]string{"-engine", "goroutine", "-loops", "2"}, 2, "-loops: only -engine eventloop"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -175,6 +195,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if lines := strings.Count(strings.TrimSpace(se.String()), "\n"); tc.code == 1 && lines != 0 {
 				t.Errorf("want a one-line error, got:\n%s", se.String())
+			}
+			if tc.code == 2 && !strings.HasSuffix(se.String(), usageLine+"\n") {
+				t.Errorf("a usage error without the usage line:\n%s", se.String())
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 // seedReport is a real report as the client produces it, with latencies.
 func seedReport(t testing.TB) []byte {
 	r := New()
+	r.Engine, r.Loops = EngineEventLoop, 2
 	r.Target = "127.0.0.1:1234"
 	r.Requested, r.Established, r.Verified, r.MaxConc, r.Total = 3, 3, 3, 3, 3
 	r.Sent, r.RoundTrips = 6, 6

@@ -14,11 +14,17 @@ import (
 // histogram of HistNames decodable.
 func Decode(b []byte) (*Result, error) {
 	r := New()
-	if err := strictjson.Unmarshal(b, r); err != nil {
+	if err := strictjson.Unmarshal(olderReport(b), r); err != nil {
 		return nil, err
 	}
 	if r.Schema != Schema {
 		return nil, fmt.Errorf("schema %q, want %q", r.Schema, Schema)
+	}
+	switch {
+	case r.Engine != EngineEventLoop && r.Engine != EngineGoroutine && r.Engine != EngineMixed:
+		return nil, fmt.Errorf("engine %q, want %q, %q or %q", r.Engine, EngineEventLoop, EngineGoroutine, EngineMixed)
+	case r.Loops < 0:
+		return nil, fmt.Errorf("loops %d is negative", r.Loops)
 	}
 	for name := range r.Latency {
 		if !slices.Contains(HistNames, name) {
@@ -40,6 +46,28 @@ func Decode(b []byte) (*Result, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// olderReport gives a report written before the keys engine and loops
+// were added to the schema what it would have said: the goroutine
+// engine, the only one then, and no event loops. Any other document is
+// returned as it is, for the strict decoder to judge.
+func olderReport(b []byte) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) != nil {
+		return b
+	}
+	_, hasEngine := top["engine"]
+	_, hasLoops := top["loops"]
+	if hasEngine || hasLoops {
+		return b
+	}
+	top["engine"], top["loops"] = json.RawMessage(`"`+EngineGoroutine+`"`), json.RawMessage("0")
+	out, err := json.Marshal(top)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // Read decodes the report in the file path (a client's -json file).

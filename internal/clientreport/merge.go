@@ -16,6 +16,7 @@ func Merge(rs []*Result, names []string) (*Result, error) {
 		return nil, errors.New("nothing to merge")
 	}
 	m := New()
+	m.Engine = rs[0].Engine
 	m.Target = rs[0].Target
 	m.StartedAt = rs[0].StartedAt
 	m.Config = rs[0].Config
@@ -29,13 +30,19 @@ func Merge(rs []*Result, names []string) (*Result, error) {
 			hosts[r.Environment.Hostname] = true
 			m.Environment.Cores += r.Environment.Cores
 		}
+		if r.Engine != m.Engine && m.Engine != EngineMixed {
+			m.AddWarning(fmt.Sprintf("%s ran the %s engine, %s the %s engine: the merge mixes them", names[0], rs[0].Engine, names[i], r.Engine))
+			m.Engine = EngineMixed
+		}
 		if r.Target != m.Target {
 			m.AddWarning(fmt.Sprintf("%s targets %s, not %s", names[i], r.Target, m.Target))
 		}
 		if r.StartedAt < m.StartedAt {
 			m.StartedAt = r.StartedAt
 		}
-		m.add(r)
+		if err := m.add(r); err != nil {
+			return nil, fmt.Errorf("%s: %v", names[i], err)
+		}
 		for _, w := range r.Warnings {
 			m.AddWarning(names[i] + ": " + w)
 		}
@@ -43,11 +50,6 @@ func Merge(rs []*Result, names []string) (*Result, error) {
 			m.MergedFrom = append(m.MergedFrom, r.MergedFrom...)
 		} else {
 			m.MergedFrom = append(m.MergedFrom, names[i])
-		}
-		for name, h := range r.Hists {
-			if err := stats.Merge(m.Hists[name], h); err != nil {
-				return nil, fmt.Errorf("%s: latency.%s: %v", names[i], name, err)
-			}
 		}
 	}
 	m.Config.N = int(m.Requested)
@@ -65,9 +67,22 @@ func Merge(rs []*Result, names []string) (*Result, error) {
 	return m, nil
 }
 
-// add adds r's counters into m: sums, and the longest of the times.
-func (m *Result) add(r *Result) {
+// AddPart adds p, one part of this same process's run (an event loop's
+// connections), into r: its counters, error counts, fairness and
+// histograms add up exactly as Merge adds processes. A part carries no
+// times, CPU or examples of its own, and r stays one process.
+func (r *Result) AddPart(p *Result) error {
+	procs := r.Processes
+	err := r.add(p)
+	r.Processes = procs
+	return err
+}
+
+// add adds r's counters and histograms into m: sums, and the longest of
+// the times.
+func (m *Result) add(r *Result) error {
 	m.Processes += r.Processes
+	m.Loops += r.Loops
 	m.Requested += r.Requested
 	m.Established += r.Established
 	m.Verified += r.Verified
@@ -96,4 +111,10 @@ func (m *Result) add(r *Result) {
 	m.SysCPUS += r.SysCPUS
 	m.SteadyCPUS += r.SteadyCPUS
 	m.Interrupted = m.Interrupted || r.Interrupted
+	for name, h := range r.Hists {
+		if err := stats.Merge(m.Hists[name], h); err != nil {
+			return fmt.Errorf("latency.%s: %v", name, err)
+		}
+	}
+	return nil
 }

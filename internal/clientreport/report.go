@@ -49,6 +49,15 @@ var ClassText = map[string]string{
 	Other:     "other error",
 }
 
+// Engines: how the client drives its connections. A report that does not
+// name one was written before the event loop existed, by the goroutine
+// engine; a merge of reports from both engines is mixed.
+const (
+	EngineEventLoop = "eventloop"
+	EngineGoroutine = "goroutine"
+	EngineMixed     = "mixed"
+)
+
 // Config is the flags of the run.
 type Config struct {
 	N               int      `json:"n"`
@@ -104,7 +113,12 @@ type Latency struct {
 
 // Result is one run (or a merge of runs); its JSON form is the schema.
 type Result struct {
-	Schema        string                      `json:"schema"`
+	Schema string `json:"schema"`
+	// Engine is EngineEventLoop, EngineGoroutine or, for a merge of
+	// both, EngineMixed; Loops is the event loops (summed over the
+	// processes of a merge; 0 for the goroutine engine).
+	Engine        string                      `json:"engine"`
+	Loops         int                         `json:"loops"`
 	Target        string                      `json:"target"`
 	StartedAt     string                      `json:"started_at"`
 	Config        Config                      `json:"config"`
@@ -163,6 +177,7 @@ type Result struct {
 func New() *Result {
 	r := &Result{
 		Schema:     Schema,
+		Engine:     EngineGoroutine,
 		Processes:  1,
 		Errors:     zeroClasses(),
 		Errnos:     map[string]map[string]int64{},

@@ -109,6 +109,19 @@ func (r *Result) workload() string {
 	return strings.Join(parts, ", ")
 }
 
+func (r *Result) engineText() string {
+	switch r.Engine {
+	case EngineEventLoop:
+		if r.Processes > 1 {
+			return fmt.Sprintf("event loops (epoll), %d over %d processes", r.Loops, r.Processes)
+		}
+		return fmt.Sprintf("event loops (epoll), %d %s", r.Loops, plural(int64(r.Loops), "loop", "loops"))
+	case EngineGoroutine:
+		return "a goroutine per connection (Go's net package)"
+	}
+	return fmt.Sprintf("mixed: processes with event loops (%d loops) and with a goroutine per connection", r.Loops)
+}
+
 // WriteText prints the report people read.
 func (r *Result) WriteText(w io.Writer) {
 	b := bufio.NewWriter(w)
@@ -130,6 +143,7 @@ func (r *Result) WriteText(w io.Writer) {
 			line("processes", "%d client processes started together (-procs), reports merged", r.Processes)
 		}
 	}
+	line("engine", "%s", r.engineText())
 	line("workload", "%s", r.workload())
 	line("connections requested", "%d", r.Requested)
 	line("  established", "%d%s", r.Established, shortfall(r.Established, r.Requested))

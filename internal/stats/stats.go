@@ -119,17 +119,17 @@ func NewSharded(n int) *Sharded {
 	return s
 }
 
+// Record adds one value in ns to h, which one goroutine owns. Values
+// beyond the range are clamped so that they are still counted.
+func Record(h *hdr.Histogram, ns int64) {
+	_ = h.RecordValue(min(max(ns, LowestNs), HighestNs))
+}
+
 // Record adds one value in ns; key picks the shard (e.g. a connection id).
-// Values beyond the range are clamped so that they are still counted.
 func (s *Sharded) Record(key int, ns int64) {
-	if ns < LowestNs {
-		ns = LowestNs
-	} else if ns > HighestNs {
-		ns = HighestNs
-	}
 	sh := &s.shards[key%len(s.shards)]
 	sh.mu.Lock()
-	_ = sh.h.RecordValue(ns)
+	Record(sh.h, ns)
 	sh.mu.Unlock()
 }
 
