@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"tenkthreads/internal/confidence"
@@ -134,6 +136,7 @@ func benchRuns(kit plan.Kit, bp benchPlan, compared []results.ServerSpec, fork *
 			}
 		}
 	}
+	runs = append(runs, engineRuns(bp, compared, echoArgs)...)
 	return append(runs, runSpec{spec: compared[0], workload: "scale", n: bp.scaleN, rep: 1, clientArgs: holdArgs, cliProcs: bp.scaleClientPs, probe: true,
 		time: runTime{hold: bp.hold}})
 }
@@ -159,4 +162,28 @@ func notApplicable(kit plan.Kit) []report.BenchFigure {
 		out = append(out, report.BenchFigure{Server: s.Key, Label: s.Label, Note: "n/a: " + why})
 	}
 	return out
+}
+
+// The client's engines side by side against the epoll server, so the
+// bench can say whether the instrument costs less than the servers it
+// measures: closed loop at the largest count (the echo runs give the
+// event loop's; these give the goroutine engine's), and an open loop of
+// report.OpenRate messages/s over report.OpenConns connections with
+// each engine.
+func engineRuns(bp benchPlan, compared []results.ServerSpec, echoArgs []string) []runSpec {
+	srv := report.EngineServer(compared)
+	top := bp.counts[len(bp.counts)-1]
+	open := 2 * bp.echo
+	openArgs := []string{"-rate", strconv.Itoa(report.OpenRate), "-duration", open.String(), "-size", "64", "-quiet"}
+	goroutine := []string{"-engine", "goroutine"}
+	var runs []runSpec
+	for rep := 1; rep <= bp.reps; rep++ {
+		runs = append(runs,
+			runSpec{spec: srv, workload: report.EchoGoroutine, n: top, rep: rep, clientArgs: append(slices.Clone(goroutine), echoArgs...),
+				time: runTime{hold: bp.hold, duration: bp.echo}},
+			runSpec{spec: srv, workload: report.OpenLoop, n: report.OpenConns, rep: rep, clientArgs: openArgs, time: runTime{duration: open}},
+			runSpec{spec: srv, workload: report.OpenGoroutine, n: report.OpenConns, rep: rep, clientArgs: append(slices.Clone(goroutine), openArgs...),
+				time: runTime{duration: open}})
+	}
+	return runs
 }

@@ -228,7 +228,7 @@ func benchFigures(res *results.Results, in BenchInput) []BenchFigure {
 	out = append(out, figures(res, figureDef{figAccept, "server: first to last connection thread", "s", results.AcceptServerS, "echo"}, top, thr)...)
 	out = append(out, figures(res, figureDef{figGiBPerS, "one connection, 1 MiB messages, echoed each way", "GiB/s", results.GiBPerS, "bulk"}, 1, in.Compared)...)
 	out = append(out, figures(res, figureDef{figHeld, "scale: connections held, every echo verified", "conns", results.Verified, "scale"}, in.ScaleN, thr)...)
-	return out
+	return append(out, engineFigures(res, EngineServer(in.Compared).Key, top)...)
 }
 
 // benchTargets judges the targets from the figures, each by the 95%
@@ -272,6 +272,7 @@ func benchTargets(res *results.Results, in BenchInput, figs []BenchFigure) ([]Be
 		t.Measured = confidence.Format(bw.est, "GiB/s")
 	}
 	targets = append(targets, t)
+	targets = append(targets, engineTargets(figs)...)
 	t = scaleTarget(res, in, thr)
 	return append(targets, t), t.Detail
 }
@@ -553,4 +554,15 @@ func BenchMarkdown(rep BenchReport, res *results.Results) string {
 	}
 	fmt.Fprintf(&b, "\nReproduce with `%s`.\n", rep.Command)
 	return b.String()
+}
+
+// EngineServer is the server the client's engines are measured against:
+// epoll, the cheapest C server per message, else the first compared.
+func EngineServer(compared []results.ServerSpec) results.ServerSpec {
+	for _, s := range compared {
+		if s.Key == epollKey {
+			return s
+		}
+	}
+	return compared[0]
 }

@@ -147,7 +147,7 @@ var figureDefs = [numFigures]figureDef{
 	ListenDrops:          {"listen_drops", "listen-queue drops during the run (TcpExtListenDrops, machine-wide)", func(m Metrics) Num { return m.ListenDrops }},
 	ListenOverflows:      {"listen_overflows", "accept-queue overflows during the run (TcpExtListenOverflows, machine-wide)", func(m Metrics) Num { return m.ListenOverfl }},
 	SyncookiesFailed:     {"syncookies_failed", "ACKs matching no handshake, answered with a reset (TcpExtSyncookiesFailed, machine-wide)", func(m Metrics) Num { return m.CookiesFail }},
-	ClientCPUPerMsg:      {"client_cpu_us_per_msg", "client CPU per message sent and verified (µs)", func(m Metrics) Num { return m.ClientCPUPerMsg }},
+	ClientCPUPerMsg:      {"client_cpu_us_per_msg", "client CPU per message sent and verified, over the steady phase (µs)", func(m Metrics) Num { return m.ClientCPUPerMsg }},
 	ClientUserKiBPerConn: {"client_user_kib_per_conn", "the client's anonymous resident memory at the peak per connection (KiB)", func(m Metrics) Num { return m.ClientUserPerC }},
 	CtxSwitchesPerRT:     {"ctx_switches_per_rt", "server context switches per round trip (counted runs)", func(m Metrics) Num { return m.CtxSwitchesPerRT }},
 	SyscallsPerRT:        {"syscalls_per_rt", "server system calls per round trip (counted runs)", func(m Metrics) Num { return m.SyscallsPerRT }},

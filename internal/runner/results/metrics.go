@@ -86,9 +86,6 @@ func Derive(srv *srvreport.Report, cli *clientreport.Result, s Sample, kstackPer
 	if m.CPUS.Set && m.RoundTrips.Set && m.RoundTrips.V > 0 {
 		m.CPUPerRTus = N(m.CPUS.V / m.RoundTrips.V * 1e6)
 	}
-	if m.ClientCPUS.Set && m.RoundTrips.Set && m.RoundTrips.V > 0 {
-		m.ClientCPUPerMsg = N(m.ClientCPUS.V / m.RoundTrips.V * 1e6)
-	}
 	m.Threads = s.ThreadsPeak
 	if !m.Threads.Set && srv != nil {
 		m.Threads = N(float64(srv.Threads))
@@ -120,6 +117,10 @@ func (m *Metrics) client(cli *clientreport.Result) {
 		m.WindowRTPerS = N(cli.WindowRoundTripsPS)
 	}
 	m.ClientBusy = N(cli.CoresBusy)
+	// The steady phase only: the ramp's connects are not messages.
+	if cli.CPUPerRTUs > 0 {
+		m.ClientCPUPerMsg = N(cli.CPUPerRTUs)
+	}
 	if cli.ConnectAllS > 0 {
 		m.RampPerS = N(float64(cli.Established) / cli.ConnectAllS)
 	}
