@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -269,7 +270,7 @@ func fill(file string, lines []string, docsDir string, pages map[string][]string
 		case err != nil:
 			ps = append(ps, Problem{File: file, Line: q.line, Msg: err.Error()})
 			w = lines[q.start:q.end]
-		case !equal(w, lines[q.start:q.end]):
+		case !slices.Equal(w, lines[q.start:q.end]):
 			ps = append(ps, Problem{File: file, Line: q.line, Stale: true,
 				Msg: fmt.Sprintf("the quote of %s#%s differs from its source (make docs rewrites it)", q.src, q.anchor)})
 		}
@@ -277,16 +278,4 @@ func fill(file string, lines []string, docsDir string, pages map[string][]string
 		prev = q.end
 	}
 	return append(out, lines[prev:]...), ps
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
