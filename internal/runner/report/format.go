@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"tenkthreads/internal/confidence"
 	"tenkthreads/internal/runner/results"
 )
 
@@ -57,7 +58,8 @@ func Spread(s results.Stat, f func(results.Num) string) string {
 }
 
 // SpreadLegend says how Spread shows a figure, for the tables' readers.
-const SpreadLegend = "A figure shows the median of a cell's repetitions, with the 95% confidence interval of the median in brackets, [lo–hi], where the figure is compared between servers and there were enough repetitions (6 at least), else its range in parentheses, (min–max). " +
+var SpreadLegend = "A figure shows the median of a cell's repetitions, with the 95% confidence interval of the median in brackets, [lo–hi], where the figure is compared between servers and there were enough repetitions (" +
+	strconv.Itoa(confidence.MinSamples(confidence.DefaultLevel)) + " at least), else its range in parentheses, (min–max). " +
 	"\"*\" marks a cell with a repetition more than 3.5 MADs from the median: an outlier, flagged and kept. \"–\" means not measured (the program did not report it, or the run failed before it could), never zero."
 
 // Table renders aligned text columns; numeric-looking columns go right.
