@@ -43,10 +43,7 @@ func (matrix) Plan(s Setup) (*Plan, error) {
 	for _, sp := range specs {
 		for _, w := range wls {
 			p.Workloads[w.Name] = w.Desc
-			for _, n := range counts {
-				if w.MaxConns > 0 && n > w.MaxConns {
-					continue
-				}
+			for _, n := range w.Counts(counts) {
 				cells++
 				for rep := 1; rep <= reps; rep++ {
 					p.Runs = append(p.Runs, runSpec{spec: sp, workload: w.Name, n: n, rep: rep, clientArgs: w.Args,

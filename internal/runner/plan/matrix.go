@@ -67,7 +67,7 @@ type Workload struct {
 	Name     string
 	Args     []string
 	Desc     string
-	MaxConns int // 0 = any
+	MaxConns int // 0 = any; larger counts run at MaxConns instead
 	// Hold and Duration are the client's -hold and -duration.
 	Hold, Duration time.Duration
 }
@@ -84,13 +84,28 @@ func (o Options) MatrixReps() int {
 
 // matrixTimes is the matrix's -hold and -duration: the flags', else 1 s
 // each (200 ms and 500 ms with -quick). A second: the matrix compares four
-// servers (thread, epoll, uring, Go) in about 3 minutes, and a second of
+// servers (thread, epoll, uring, Go) in about 2 minutes, and a second of
 // closed-loop echo is tens of thousands of round trips per cell.
 func (o Options) matrixTimes() (hold, echo time.Duration) {
 	if o.Quick {
 		return o.Hold.Or(200 * time.Millisecond), o.Echo.Or(500 * time.Millisecond)
 	}
 	return o.Hold.Or(time.Second), o.Echo.Or(time.Second)
+}
+
+// Counts is the connection counts w runs at: counts, with those over
+// MaxConns run at MaxConns, once.
+func (w Workload) Counts(counts []int) []int {
+	var out []int
+	for _, n := range counts {
+		if w.MaxConns > 0 {
+			n = min(n, w.MaxConns)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Workloads is the matrix's workloads, or those of -workloads.
@@ -102,7 +117,7 @@ func Workloads(o Options) []Workload {
 		{Name: "echo", Args: []string{"-duration", echo.String(), "-size", "64", "-quiet"}, Duration: echo,
 			Desc: fmt.Sprintf("`-duration %s -size 64` (closed-loop round trips on every connection)", echo)},
 		{Name: "reconnect", Args: []string{"-reconnect", "-duration", echo.String(), "-quiet"}, Duration: echo, MaxConns: 1000,
-			Desc: fmt.Sprintf("`-reconnect -duration %s` (a new connection per round trip; run up to 1,000 concurrent clients, since more would churn tens of thousands of ports per second)", echo)},
+			Desc: fmt.Sprintf("`-reconnect -duration %s` (a new connection per round trip; at most 1,000 concurrent clients, since more would churn tens of thousands of ports per second)", echo)},
 	}
 	if len(o.Workloads) == 0 {
 		return all
@@ -123,9 +138,10 @@ func MatrixCounts(o Options, sys System) (counts []int, dropped []string) {
 	if o.Counts.Given {
 		return o.Counts.V, nil
 	}
-	// 100 is left to -counts and -full: six repetitions of every cell
-	// fit the matrix's three minutes with two counts, not three.
-	counts = []int{1000, 10000}
+	// Smaller counts are left to -counts and -full: six repetitions of
+	// every cell fit the matrix's two minutes with one count (reconnect
+	// runs at its 1,000).
+	counts = []int{10000}
 	if o.Quick {
 		counts = []int{10, 100}
 	}
@@ -147,6 +163,11 @@ func MatrixCounts(o Options, sys System) (counts []int, dropped []string) {
 			continue
 		}
 		dropped = append(dropped, fmt.Sprintf("%d connections dropped from the matrix: the open-file hard limit %d leaves room for %d per process (raise it as root with `ulimit -Hn %d` to include it)", c, sys.FDHard, fit, RoundUp(c+FDSlack, 1000)))
+	}
+	// A matrix with no count left runs at the largest round count that
+	// fits, rather than not at all.
+	if len(keep) == 0 && fit >= 100 {
+		keep = []int{min(1000, fit/100*100)}
 	}
 	return keep, dropped
 }

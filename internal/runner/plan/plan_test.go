@@ -30,7 +30,7 @@ func TestMatrixCounts(t *testing.T) {
 		t.Errorf("FULL with fd limit 20000: %v (dropped %v), want %v", got, dropped, want)
 	}
 	got, _ = MatrixCounts(Options{}, s)
-	if !equalInts(got, []int{1000, 10000}) {
+	if !equalInts(got, []int{10000}) {
 		t.Errorf("default: %v", got)
 	}
 	s.FDHard = 4096

@@ -29,7 +29,10 @@ func Headline(cells []*results.Cell) string {
 		}
 		e := results.FindCell(echo, h.Server, "echo", n)
 		errs := h.Stat(results.Errors).Med
-		held := FmtInt(h.Stat(results.Verified).Med) + " of " + results.Thousands(n)
+		held := "–"
+		if v := h.Stat(results.Verified).Med; v.Set {
+			held = results.Thousands(int(v.V)) + " of " + results.Thousands(n)
+		}
 		row := []string{h.Label, held, FmtInt(errs), Spread(h.Stat(results.KiBPerConn), results.Num.String),
 			Spread(h.Stat(results.MachineKiBPerConn), results.Num.String)}
 		if e == nil {
