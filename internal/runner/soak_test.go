@@ -28,6 +28,7 @@ func TestSoakTiny(t *testing.T) {
 	dir := onlyDir(t, out, "soak-")
 	want := []string{
 		`^soak: 10kthreads model epoll, 20 connections at a time, 400 connections in [0-9.]+ s \([0-9]+/s\)$`,
+		`^start: read idle after [1-9][0-9]* warm-up churn\(s\) of [0-9]+ connections in all, once its size held still$`,
 		`^ {22}start {8}end {5}growth$`,
 		`^VmRSS \(KiB\) +[0-9]+ +[0-9]+ +[+-][0-9]+$`,
 		`^open fds +[0-9]+ +[0-9]+ +[+-][0-9]+$`,
@@ -47,7 +48,7 @@ func TestSoakTiny(t *testing.T) {
 	}
 	var rep report.SoakReport
 	testkit.ReadJSON(t, filepath.Join(dir, "soak.json"), &rep)
-	if rep.Schema != report.SoakSchema || rep.Verdict != report.SoakOK || rep.Connections != 400 || rep.Start.FDs < 1 || rep.End.FDs != rep.Start.FDs {
+	if rep.Schema != report.SoakSchema || rep.Verdict != report.SoakOK || rep.Connections != 400 || rep.Warmups < 2 || rep.WarmupConns != int64(rep.Warmups)*100 || rep.Start.FDs < 1 || rep.End.FDs != rep.Start.FDs {
 		t.Errorf("soak.json: %+v", rep)
 	}
 	runs := readRuns(t, dir)

@@ -51,13 +51,8 @@ type soaker struct {
 // through it and reads it idle again, filling r's Soak; why says what
 // cut it short, when the client's run does not.
 func (s *soaker) churn(r *results.Run, warmup []string) (c clientRun, why string) {
-	// A short churn first: the first connections grow the thread stack
-	// cache and malloc arenas once, which is not a leak.
-	if c = s.client(r, warmup); c.err != nil || s.srv.Exited() {
-		return c, ""
-	}
-	start, why := s.settle()
-	if why != "" {
+	start, warmups, c, why := s.warm(r, warmup)
+	if why != "" || c.err != nil || s.srv.Exited() {
 		return c, why
 	}
 	t0 := time.Now()
@@ -70,8 +65,39 @@ func (s *soaker) churn(r *results.Run, warmup []string) (c clientRun, why string
 	if why != "" {
 		return c, why
 	}
-	r.Soak = &results.Soak{Start: start, End: end, Connections: end.Accepted - start.Accepted, ChurnS: secs}
+	r.Soak = &results.Soak{Start: start, End: end, Connections: end.Accepted - start.Accepted, ChurnS: secs,
+		Warmups: warmups, WarmupConns: start.Accepted}
 	return c, ""
+}
+
+// The warm-up's bounds: short churns are repeated until the idle
+// server's resident size grows by at most warmPlateauKiB from one to the
+// next, at most maxWarmups times.
+const (
+	warmPlateauKiB = 128
+	maxWarmups     = 20
+)
+
+// warm churns short warm-ups through the server until it reads idle at a
+// steady size: the first tens of thousands of connections grow the
+// thread stack cache and the malloc arenas (one per thread that ran on a
+// new one, up to eight per CPU) to the size the churn keeps them at,
+// which is not a leak; a start read before then would count that growth
+// as one.
+func (s *soaker) warm(r *results.Run, warmup []string) (start results.Idle, n int, c clientRun, why string) {
+	for n = 1; n <= maxWarmups; n++ {
+		if c = s.client(r, warmup); c.err != nil || s.srv.Exited() {
+			return start, n, c, ""
+		}
+		prev := start
+		if start, why = s.settle(); why != "" {
+			return start, n, c, why
+		}
+		if n > 1 && start.RSSKiB-prev.RSSKiB <= warmPlateauKiB {
+			break
+		}
+	}
+	return start, min(n, maxWarmups), c, ""
 }
 
 // client runs the client against the server with args, pinned to its

@@ -297,7 +297,11 @@ func modelsLong(b *strings.Builder, rep ModelsReport) {
 		if l.Note != "" {
 			st += " (" + l.Note + ")"
 		}
-		rows = append(rows, []string{l.Label, "`" + strings.Join(l.Args, " ") + "`", results.Thousands(l.Conns), st, FmtInt(l.Errors),
+		flags := "(none: the default)"
+		if len(l.Args) > 0 {
+			flags = "`" + strings.Join(l.Args, " ") + "`"
+		}
+		rows = append(rows, []string{l.Label, flags, results.Thousands(l.Conns), st, FmtInt(l.Errors),
 			l.KiBPerConnIdle.String(), l.KiBPerConnStart.String(), l.KStackPerConn.String(), l.KStackAllPerC.String(), l.CPUPerRTus.String(), FmtInt(l.RoundTripsPerS)})
 	}
 	b.WriteString(MDTable(head, rows, right))

@@ -47,8 +47,12 @@ type SoakReport struct {
 	Detail string `json:"detail,omitempty"`
 	// Connections is how many the server accepted during the churn, in
 	// ChurnS seconds; Start and End are the idle server before and after.
-	Connections int64          `json:"connections"`
-	ChurnS      float64        `json:"churn_s"`
+	Connections int64   `json:"connections"`
+	ChurnS      float64 `json:"churn_s"`
+	// Warmups short churns of WarmupConns connections in all came
+	// before Start, until the idle server's size held still.
+	Warmups     int            `json:"warmups"`
+	WarmupConns int64          `json:"warmup_connections"`
 	Start       results.Idle   `json:"start"`
 	End         results.Idle   `json:"end"`
 	Growth      SoakSizeGrowth `json:"growth"`
@@ -82,6 +86,7 @@ func BuildSoak(res *results.Results, z SoakSettings) SoakReport {
 		return rep
 	}
 	rep.Connections, rep.ChurnS, rep.Start, rep.End = s.Connections, s.ChurnS, s.Start, s.End
+	rep.Warmups, rep.WarmupConns = s.Warmups, s.WarmupConns
 	rep.Growth = SoakSizeGrowth{RSSKiB: s.End.RSSKiB - s.Start.RSSKiB, FDs: s.End.FDs - s.Start.FDs, Threads: s.End.Threads - s.Start.Threads}
 	rep.ToleratedRSSKiB = max(s.Start.RSSKiB*int64(z.RSSPct)/100, int64(z.RSSKiB))
 	rep.Verdict = SoakOK
@@ -107,6 +112,7 @@ func SoakText(rep SoakReport) string {
 	}
 	fmt.Fprintf(&b, "soak: 10kthreads model %s, %d connections at a time, %d connections in %.1f s (%.0f/s)\n",
 		z.Model, z.Conns, rep.Connections, rep.ChurnS, float64(rep.Connections)/rep.ChurnS)
+	fmt.Fprintf(&b, "start: read idle after %d warm-up churn(s) of %d connections in all, once its size held still\n", rep.Warmups, rep.WarmupConns)
 	fmt.Fprintf(&b, "%-16s %10s %10s %10s\n", "", "start", "end", "growth")
 	for _, row := range []struct {
 		label string

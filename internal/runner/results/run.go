@@ -110,6 +110,11 @@ type Soak struct {
 	// the churn, which took ChurnS seconds.
 	Connections int64   `json:"connections"`
 	ChurnS      float64 `json:"churn_s"`
+	// Warmups is how many short churns ran before Start was read, until
+	// the idle server's size held still; WarmupConns is the connections
+	// they made.
+	Warmups     int   `json:"warmups"`
+	WarmupConns int64 `json:"warmup_connections"`
 }
 
 // Idle is an idle server's size: resident memory, open descriptors and
