@@ -28,6 +28,10 @@ type CompareReport struct {
 	Reps  int          `json:"reps"`
 	Rows  []CompareRow `json:"rows"`
 	Notes []string     `json:"notes"`
+	// NoisyCalibration names the units whose calibration trials
+	// disagreed: both sides' machine KiB/conn use the same calibration,
+	// so B/A holds, but A's and B's own figures are less sure.
+	NoisyCalibration []string `json:"noisy_calibration,omitempty"`
 }
 
 // comparedFigures are the figures -compare judges, by workload, and which
@@ -70,6 +74,9 @@ func BuildCompare(res *results.Results, pairs []ComparePair, sides [2]string) (C
 	}
 	if len(fam) == 0 {
 		return rep, nil
+	}
+	if cal := res.Meta.Calibration; cal != nil {
+		rep.NoisyCalibration = noisy(cal)
 	}
 	cs, err := confidence.CompareFamily(fam, confidence.Options{})
 	if err != nil {
@@ -117,6 +124,9 @@ func compareFooter(rep CompareReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "A is %s; B is %s. Each cell ran %d times a side, A's and B's runs in the same rounds in a random order. ", rep.Sides[0], rep.Sides[1], rep.Reps)
 	b.WriteString("A verdict is B's against A at 95%: a two-sided Mann–Whitney test of the runs, with Holm's correction over every figure above, so that an A/A comparison reports a difference on any figure at most 5% of the time; \"no difference\" means the runs cannot tell the two apart, not that they are equal. The intervals are of the medians and of B/A (paired by round).\n")
+	if n := rep.NoisyCalibration; len(n) > 0 {
+		fmt.Fprintf(&b, "Note: the calibration's trials of the %s differ by more than a quarter of their median (other processes allocated or freed kernel objects meanwhile): machine KiB/conn uses the same calibration on both sides, so B/A and its verdict hold, but A's and B's own machine figures are less sure than their intervals say; rerun on a quiet machine for them.\n", strings.Join(n, ", "))
+	}
 	seen := map[string]bool{}
 	for _, r := range rep.Rows {
 		if n := r.Comparison.Note; n != "" && !seen[n] {
