@@ -220,6 +220,7 @@ func (t phaseTimes) fill(res *clientreport.Result, rampStart time.Time, interrup
 	res.UserCPUS = t.ru2.user - t.ru0.user
 	res.SysCPUS = t.ru2.sys - t.ru0.sys
 	res.SteadyCPUS = (t.ruW.user + t.ruW.sys) - (t.ru1.user + t.ru1.sys)
+	res.SteadyUserCPUS = t.ruW.user - t.ru1.user
 	res.Interrupted = interrupted
 	res.Derive()
 }

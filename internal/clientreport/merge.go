@@ -110,6 +110,7 @@ func (m *Result) add(r *Result) error {
 	m.UserCPUS += r.UserCPUS
 	m.SysCPUS += r.SysCPUS
 	m.SteadyCPUS += r.SteadyCPUS
+	m.SteadyUserCPUS += r.SteadyUserCPUS
 	m.Interrupted = m.Interrupted || r.Interrupted
 	for name, h := range r.Hists {
 		if err := stats.Merge(m.Hists[name], h); err != nil {

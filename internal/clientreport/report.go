@@ -157,8 +157,10 @@ type Result struct {
 	UserCPUS           float64            `json:"user_cpu_s"`
 	SysCPUS            float64            `json:"sys_cpu_s"`
 	SteadyCPUS         float64            `json:"steady_cpu_s"`
+	SteadyUserCPUS     float64            `json:"steady_user_cpu_s"`
 	CoresBusy          float64            `json:"cores_busy"`
 	CPUPerRTUs         float64            `json:"cpu_per_round_trip_us"`
+	UserCPUPerRTUs     float64            `json:"user_cpu_per_round_trip_us"`
 	Warnings           []string           `json:"warnings"`
 	Interrupted        bool               `json:"interrupted"`
 	Latency            map[string]Latency `json:"latency"`
@@ -217,6 +219,7 @@ func (r *Result) Derive() {
 	}
 	if r.RoundTrips > 0 {
 		r.CPUPerRTUs = r.SteadyCPUS / float64(r.RoundTrips) * 1e6
+		r.UserCPUPerRTUs = r.SteadyUserCPUS / float64(r.RoundTrips) * 1e6
 	}
 	cores := float64(r.Environment.Cores)
 	if cores > 0 && r.CoresBusy >= 0.8*cores && r.ElapsedS >= 0.2 {

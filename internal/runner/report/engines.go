@@ -18,8 +18,12 @@ const (
 	OpenConns     = 100
 )
 
-// The keys of the engines' figures in bench.json, one per loop.
-const figClientCPU = "client_cpu_us_per_msg_"
+// The keys of the engines' figures in bench.json, one per loop: CPU per
+// message, and its user-space part.
+const (
+	figClientCPU     = "client_cpu_us_per_msg_"
+	figClientUserCPU = "client_user_cpu_us_per_msg_"
+)
 
 // engineFigures are the client's CPU per message with each engine, in
 // closed loop at n connections and in the open loop, against server.
@@ -36,21 +40,34 @@ func engineFigures(res *results.Results, server string, n int) []BenchFigure {
 		if el == nil || gr == nil {
 			continue
 		}
-		for _, e := range []struct {
-			name string
-			cell *results.Cell
-		}{{"eventloop", el}, {"goroutine", gr}} {
-			st := e.cell.Stat(results.ClientCPUPerMsg)
-			f := BenchFigure{Key: figClientCPU + c.loop, Title: c.title, Unit: "µs", Conns: c.n, Server: "client:" + e.name, Label: "client, " + e.name + " engine",
-				Median: st.Med, Min: st.Min, Max: st.Max, N: st.N, Runs: len(e.cell.Runs), CI: st.CI, est: st.Estimate(), Note: figureNote(e.cell, results.ClientCPUPerMsg)}
-			if e.name == "eventloop" {
-				if r, ok := results.RatioCI(el, gr, results.ClientCPUPerMsg); ok {
-					f.Note = joinNote(f.Note, "× goroutine engine "+confidence.FormatRatio(r))
-					f.ref = r
-				}
+		out = append(out, engineFigure(el, gr, results.ClientCPUPerMsg, figClientCPU+c.loop, c.title, c.n)...)
+		out = append(out, engineFigure(el, gr, results.ClientUserCPUPerMsg, figClientUserCPU+c.loop, strings.Replace(c.title, "CPU", "user-space CPU", 1), c.n)...)
+	}
+	return out
+}
+
+// engineFigure is figure fig of the event-loop engine's cell el and the
+// goroutine engine's gr, the first with its ratio to the second.
+func engineFigure(el, gr *results.Cell, fig results.Figure, key, title string, n int) []BenchFigure {
+	// Runs older than the figure have it on neither side.
+	if !el.Stat(fig).Med.Set && !gr.Stat(fig).Med.Set {
+		return nil
+	}
+	var out []BenchFigure
+	for _, e := range []struct {
+		name string
+		cell *results.Cell
+	}{{"eventloop", el}, {"goroutine", gr}} {
+		st := e.cell.Stat(fig)
+		f := BenchFigure{Key: key, Title: title, Unit: "µs", Conns: n, Server: "client:" + e.name, Label: "client, " + e.name + " engine",
+			Median: st.Med, Min: st.Min, Max: st.Max, N: st.N, Runs: len(e.cell.Runs), CI: st.CI, est: st.Estimate(), Note: figureNote(e.cell, fig)}
+		if e.name == "eventloop" {
+			if r, ok := results.RatioCI(el, gr, fig); ok {
+				f.Note = joinNote(f.Note, "× goroutine engine "+confidence.FormatRatio(r))
+				f.ref = r
 			}
-			out = append(out, f)
 		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -77,8 +94,21 @@ func engineTargets(figs []BenchFigure) []BenchTarget {
 			t.Value = results.N(f.ref.Value)
 			judge(&t, f.ref, confidence.Target{Bound: confidence.AtMost, Limit: 0.6})
 			t.Measured = fmt.Sprintf("%s (event loop %s)", confidence.FormatRatio(f.ref), confidence.FormatMicros(f.est))
+			if u := userFigure(figs, loop); u != nil && u.ref.N > 0 {
+				t.Measured += fmt.Sprintf("; its user-space part alone %s (event loop %s): the rest is the kernel's", confidence.FormatRatio(u.ref), confidence.FormatMicros(u.est))
+			}
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// userFigure is the event-loop engine's user-space CPU figure of loop.
+func userFigure(figs []BenchFigure, loop string) *BenchFigure {
+	for i := range figs {
+		if figs[i].Key == figClientUserCPU+loop && figs[i].Server == "client:eventloop" {
+			return &figs[i]
+		}
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ var compared = map[Figure]bool{
 	ServerCPUPerRT: true, HoldCPUPerRT: true, RoundTripsPerS: true, RTTP99: true,
 	ConnectAllS: true, AcceptServerS: true, GiBPerS: true, ClientCPUPerMsg: true,
 	CtxSwitchesPerRT: true, SyscallsPerRT: true, MigrationsPerRT: true, PageFaultsPerRT: true,
-	CyclesPerRT: true, InstructionsPerRT: true,
+	CyclesPerRT: true, InstructionsPerRT: true, ClientUserCPUPerMsg: true,
 }
 
 // Compared says whether f gets a confidence interval.

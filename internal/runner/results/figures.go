@@ -80,6 +80,10 @@ const (
 	PageFaultsPerRT
 	CyclesPerRT
 	InstructionsPerRT
+	// The client's user-space CPU per message: its own code, without the
+	// kernel's work for its system calls (last, to keep results.csv's
+	// columns in place).
+	ClientUserCPUPerMsg
 	numFigures
 )
 
@@ -155,6 +159,7 @@ var figureDefs = [numFigures]figureDef{
 	PageFaultsPerRT:      {"page_faults_per_rt", "server page faults per round trip (counted runs)", func(m Metrics) Num { return m.PageFaultsPerRT }},
 	CyclesPerRT:          {"cycles_per_rt", "server CPU cycles per round trip (counted runs, hardware counters)", func(m Metrics) Num { return m.CyclesPerRT }},
 	InstructionsPerRT:    {"instructions_per_rt", "server instructions per round trip (counted runs, hardware counters)", func(m Metrics) Num { return m.InstructionsPerRT }},
+	ClientUserCPUPerMsg:  {"client_user_cpu_us_per_msg", "client user-space CPU per message, over the steady phase (µs)", func(m Metrics) Num { return m.ClientUserCPUPerMsg }},
 }
 
 // Figures is every figure, in results.csv's column order.

@@ -69,7 +69,9 @@ type Metrics struct {
 	CountersKiB     Num // growth of AnonPages + KernelStack + Slab + PageTables, where the parts live
 	// The client's own cost.
 	ClientCPUPerMsg Num // client CPU per round trip, µs
-	ClientUserPerC  Num // the client's anonymous resident memory at the peak per connection
+	// ClientUserCPUPerMsg is its user-space part alone.
+	ClientUserCPUPerMsg Num
+	ClientUserPerC      Num // the client's anonymous resident memory at the peak per connection
 	// From a counted run's Counts, per round trip.
 	CtxSwitchesPerRT, SyscallsPerRT, MigrationsPerRT Num
 	PageFaultsPerRT, CyclesPerRT, InstructionsPerRT  Num
@@ -120,6 +122,7 @@ func (m *Metrics) client(cli *clientreport.Result) {
 	// The steady phase only: the ramp's connects are not messages.
 	if cli.CPUPerRTUs > 0 {
 		m.ClientCPUPerMsg = N(cli.CPUPerRTUs)
+		m.ClientUserCPUPerMsg = N(cli.UserCPUPerRTUs)
 	}
 	if cli.ConnectAllS > 0 {
 		m.RampPerS = N(float64(cli.Established) / cli.ConnectAllS)
