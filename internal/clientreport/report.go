@@ -157,10 +157,10 @@ type Result struct {
 	UserCPUS           float64            `json:"user_cpu_s"`
 	SysCPUS            float64            `json:"sys_cpu_s"`
 	SteadyCPUS         float64            `json:"steady_cpu_s"`
-	SteadyUserCPUS     float64            `json:"steady_user_cpu_s"`
+	SteadyUserCPUS     float64            `json:"steady_user_cpu_s,omitempty"`
 	CoresBusy          float64            `json:"cores_busy"`
 	CPUPerRTUs         float64            `json:"cpu_per_round_trip_us"`
-	UserCPUPerRTUs     float64            `json:"user_cpu_per_round_trip_us"`
+	UserCPUPerRTUs     float64            `json:"user_cpu_per_round_trip_us,omitempty"`
 	Warnings           []string           `json:"warnings"`
 	Interrupted        bool               `json:"interrupted"`
 	Latency            map[string]Latency `json:"latency"`

@@ -209,6 +209,12 @@ func Write(dir string, cells []*results.Cell) ([]File, error) {
 		}
 		files = append(files, File{Name: "mem_parts", Caption: partsCaption})
 	}
+	if counted := results.CellsOf(cells, "counts"); len(counted) > 0 {
+		if err := save(countsPlot(counted), dir, "counts_per_rt"); err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: "counts_per_rt", Caption: countsCaption})
+	}
 	return files, nil
 }
 

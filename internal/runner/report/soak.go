@@ -51,8 +51,8 @@ type SoakReport struct {
 	ChurnS      float64 `json:"churn_s"`
 	// Warmups short churns of WarmupConns connections in all came
 	// before Start, until the idle server's size held still.
-	Warmups     int            `json:"warmups"`
-	WarmupConns int64          `json:"warmup_connections"`
+	Warmups     int            `json:"warmups,omitempty"`
+	WarmupConns int64          `json:"warmup_connections,omitempty"`
 	Start       results.Idle   `json:"start"`
 	End         results.Idle   `json:"end"`
 	Growth      SoakSizeGrowth `json:"growth"`

@@ -113,8 +113,8 @@ type Soak struct {
 	// Warmups is how many short churns ran before Start was read, until
 	// the idle server's size held still; WarmupConns is the connections
 	// they made.
-	Warmups     int   `json:"warmups"`
-	WarmupConns int64 `json:"warmup_connections"`
+	Warmups     int   `json:"warmups,omitempty"`
+	WarmupConns int64 `json:"warmup_connections,omitempty"`
 }
 
 // Idle is an idle server's size: resident memory, open descriptors and
