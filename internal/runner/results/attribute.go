@@ -51,6 +51,10 @@ func Attribute(m *Machine, cal *Calibration, kpt, srvUser, srvKStack Num) (a Att
 		a.Client = cal.Kernel(cu, kpt)
 		a.Client.User = N(float64(c.AnonKiB))
 		a.Client.PageTables = N(float64(c.PageTablesKiB))
+	} else if m.ClientElsewhere {
+		// Nothing to subtract: every part of the client is zero here.
+		a.Client = cal.Kernel(Units{}, kpt)
+		a.Client.User, a.Client.PageTables = N(0), N(0)
 	}
 	a.Growth = meminfoGrowth(idle.Meminfo, peak.Meminfo)
 	a.Basis = BasisMeminfo
