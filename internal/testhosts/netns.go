@@ -64,6 +64,9 @@ func (l *Lab) addHost(ctx context.Context, h *Host) error {
 		{"-n", h.NS, "addr", "add", fmt.Sprintf("%s/%d", h.Addr, subnetBits), "dev", hostDev},
 		{"-n", h.NS, "link", "set", hostDev, "up"},
 	}
+	for _, a := range h.Sources {
+		steps = append(steps, []string{"-n", h.NS, "addr", "add", fmt.Sprintf("%s/%d", a, subnetBits), "dev", hostDev})
+	}
 	for _, s := range steps {
 		if err := ip(ctx, s...); err != nil {
 			return err

@@ -40,7 +40,12 @@ const subnetBits = 24
 var (
 	controlAddr = netip.MustParseAddr("198.18.0.1")
 	serverAddr  = netip.MustParseAddr("198.18.0.10")
+	sourceBase  = netip.MustParseAddr("198.18.0.100")
 )
+
+// maxSources is how many further client addresses fit the subnet above
+// sourceBase.
+const maxSources = 154
 
 // Config says what to build.
 type Config struct {
@@ -48,7 +53,11 @@ type Config struct {
 	// NoSSH builds the hosts and links only: no keys, configs or sshd,
 	// for a caller that runs each side in its namespace itself
 	// (bin/experiment -topology netns). It needs no openssh-server.
-	NoSSH   bool
+	NoSSH bool
+	// Sources gives each client host that many more addresses, from
+	// 198.18.0.100 up, for a client whose connections to one server
+	// port need more ephemeral ports than one source address has.
+	Sources int
 	Shaping Shaping
 	// ConnectTimeout goes into the control host's ssh_config (default 5s).
 	ConnectTimeout time.Duration
@@ -112,6 +121,8 @@ type Host struct {
 	Name string     // control, server, client1, client2, ...
 	NS   string     // its network namespace
 	Addr netip.Addr // its address, in Bench
+	// Sources are a client host's further addresses (Config.Sources).
+	Sources []netip.Addr
 
 	sshd     *exec.Cmd
 	sshdDone chan struct{}
@@ -188,10 +199,15 @@ func newLab(cfg Config) *Lab {
 	}
 	add("control", controlAddr)
 	add("server", serverAddr)
-	a := serverAddr
+	a, src := serverAddr, sourceBase
 	for i := 1; i <= cfg.Clients; i++ {
 		a = a.Next()
 		add(fmt.Sprintf("client%d", i), a)
+		h := l.Hosts[len(l.Hosts)-1]
+		for range cfg.Sources {
+			h.Sources = append(h.Sources, src)
+			src = src.Next()
+		}
 	}
 	return l
 }
@@ -206,6 +222,10 @@ func Build(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	if cfg.Clients < least || cfg.Clients > 200 {
 		return nil, fmt.Errorf("testhosts: %d client hosts: want %d to 200", cfg.Clients, least)
+	}
+	// The client hosts' own addresses must stay below the further ones.
+	if cfg.Sources < 0 || cfg.Sources > 0 && (cfg.Clients > 89 || cfg.Clients*cfg.Sources > maxSources) {
+		return nil, fmt.Errorf("testhosts: %d further addresses on each of %d client hosts: at most %d in all, with at most 89 client hosts", cfg.Sources, cfg.Clients, maxSources)
 	}
 	sshd, err := avail()
 	if err != nil {
