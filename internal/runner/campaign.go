@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,14 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	topo, err := openTopology(o, kit, stderr)
+	// Until the campaign listens for interrupts itself, one during the
+	// topology's setup cancels it, and the deferred close still runs.
+	setup, stopSetup := context.WithCancel(context.Background())
+	if env.Interrupt == nil {
+		setup, stopSetup = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	}
+	defer stopSetup()
+	topo, err := openTopology(setup, o, kit, stderr)
 	if err != nil {
 		return err
 	}
@@ -64,6 +72,10 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if setup.Err() != nil {
+		c.stop.Store(true)
+	}
+	stopSetup()
 	// Restores on every way out: the normal end, an error, a panic.
 	defer c.close()
 	if err := c.tune(short); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os/exec"
 	"strings"
 
@@ -32,12 +33,12 @@ type topology struct {
 }
 
 // openTopology makes the topology o asks for; the caller must close it.
-func openTopology(o plan.Options, kit plan.Kit, stderr io.Writer) (*topology, error) {
+func openTopology(ctx context.Context, o plan.Options, kit plan.Kit, stderr io.Writer) (*topology, error) {
 	switch {
 	case o.Remote():
-		return openHosts(o, kit, stderr)
+		return openHosts(ctx, o, kit, stderr)
 	case o.Topology == "netns":
-		return openNetns(o, stderr)
+		return openNetns(ctx, o, stderr)
 	}
 	return &topology{}, nil
 }
@@ -79,11 +80,17 @@ func (t *topology) remote() *proc.Hosts {
 var netnsSysctls = []string{"net.core.somaxconn", "net.ipv4.ip_local_port_range",
 	"net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_syncookies"}
 
+// netnsSources are the client namespace's further addresses: with its
+// own, the client spreads its connections over 32 source addresses, as
+// it does over 127.0.0.2-127.0.0.33 on loopback, so its ephemeral ports
+// last as long.
+const netnsSources = 31
+
 // openNetns builds a server host and one client host out of network
 // namespaces (internal/testhosts, without sshd) and places the sides in them.
-func openNetns(o plan.Options, stderr io.Writer) (*topology, error) {
+func openNetns(ctx context.Context, o plan.Options, stderr io.Writer) (*topology, error) {
 	shaping := testhosts.Shaping{RateMbit: o.Link.RateMbit, HTB: o.Link.HTB, Delay: o.Link.Delay, LossPct: o.Link.LossPct}
-	lab, err := testhosts.Build(context.Background(), testhosts.Config{Clients: 1, NoSSH: true, Shaping: shaping, Log: stderr})
+	lab, err := testhosts.Build(ctx, testhosts.Config{Clients: 1, NoSSH: true, Sources: netnsSources, Shaping: shaping, Log: stderr})
 	if err != nil {
 		return nil, fmt.Errorf("-topology netns: %w", err)
 	}
@@ -94,12 +101,13 @@ func openNetns(o plan.Options, stderr io.Writer) (*topology, error) {
 			return nil, errors.Join(fmt.Errorf("-topology netns: %w", err), t.close())
 		}
 	}
-	t.where = &proc.Placement{ServerNS: srv.NS, ClientNS: cli.NS, ServerAddr: srv.Addr}
+	t.where = &proc.Placement{ServerNS: srv.NS, ClientNS: cli.NS, ServerAddr: srv.Addr,
+		ClientSources: append([]netip.Addr{cli.Addr}, cli.Sources...)}
 	t.rec = &results.Topology{Kind: "netns", Notes: lab.Notes,
 		Links: fmt.Sprintf("each namespace's eth0, a veth pair to bridge br0 in namespace %s; shaping each way: %s", lab.BridgeNS, lab.Shaping),
 		Hosts: []results.TopoHost{
 			{Role: "server", Name: srv.NS, Address: srv.Addr.String()},
-			{Role: "client", Name: cli.NS, Address: cli.Addr.String()},
+			{Role: "client", Name: cli.NS, Address: fmt.Sprintf("%s, and %s-%s as sources", cli.Addr, cli.Sources[0], cli.Sources[len(cli.Sources)-1])},
 		}}
 	fmt.Fprintf(stderr, "experiment: -topology netns: server in %s (%s), client in %s (%s), %s\n", srv.NS, srv.Addr, cli.NS, cli.Addr, t.rec.Links)
 	return t, nil

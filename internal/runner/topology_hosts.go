@@ -47,12 +47,12 @@ type hostSetup struct {
 // openHosts reaches every host over ssh, copies the kit's binaries after
 // checking they fit, and reads each host's environment, address and
 // clock skew; a host that fails any of it fails the run up front, named.
-func openHosts(o plan.Options, kit plan.Kit, stderr io.Writer) (*topology, error) {
+func openHosts(ctx context.Context, o plan.Options, kit plan.Kit, stderr io.Writer) (*topology, error) {
 	ts, err := targets(o)
 	if err != nil {
 		return nil, plan.UsageError{Msg: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), hostsSetupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, hostsSetupTimeout)
 	defer cancel()
 	s, err := remote.Open(ctx, remote.Options{ConfigFile: o.SSHConfig}, ts)
 	if err != nil {

@@ -37,11 +37,26 @@ func (pl *Placement) client(argv []string) []string {
 	}
 	out := append([]string{"ip", "netns", "exec", pl.ClientNS}, argv...)
 	if len(pl.ClientSources) > 0 {
-		var s []string
-		for _, a := range pl.ClientSources {
-			s = append(s, a.String())
-		}
-		out = append(out, "-source", strings.Join(s, ","))
+		out = append(out, "-source", sourceList(pl.ClientSources))
 	}
 	return out
+}
+
+// sourceList is addrs as -source takes them, each run of consecutive
+// addresses as a range A-B.
+func sourceList(addrs []netip.Addr) string {
+	var parts []string
+	for i := 0; i < len(addrs); {
+		j := i
+		for j+1 < len(addrs) && addrs[j].Next() == addrs[j+1] {
+			j++
+		}
+		p := addrs[i].String()
+		if j > i {
+			p += "-" + addrs[j].String()
+		}
+		parts = append(parts, p)
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
 }
