@@ -45,6 +45,9 @@ func (o *Options) checkTopology(clientHosts string, given map[string]bool) error
 		return UsageError{"-link-htb needs -link-mbit"}
 	case (o.Remote() || o.Topology == "netns") && (o.Report != "" || o.Docs):
 		return UsageError{"-report and -docs read results; they take no topology"}
+	case (o.Remote() || o.Topology == "netns") && o.Mode == "soak":
+		// The soak reads the server's /proc between its phases itself.
+		return UsageError{"-soak runs on this machine over loopback only; it takes no -topology netns, -server-host or -hosts"}
 	}
 	return nil
 }

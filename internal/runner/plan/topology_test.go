@@ -9,7 +9,7 @@ import (
 )
 
 func parseTopology(args ...string) (Options, error) {
-	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick"}}, {Name: "bench", Usage: "-bench"}}
+	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick"}}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak MODEL"}}
 	return Parse(args, func(string) string { return "" }, modes, nil)
 }
 
@@ -45,6 +45,8 @@ func TestTopologyUsageErrors(t *testing.T) {
 		{[]string{"-topology", "netns", "-link-mbit", "-1"}, "cannot be negative"},
 		{[]string{"-topology", "netns", "-link-htb"}, "-link-htb needs -link-mbit"},
 		{[]string{"-topology", "netns", "-report", "d"}, "take no topology"},
+		{[]string{"-soak", "-topology", "netns", "epoll"}, "-soak runs on this machine over loopback only"},
+		{[]string{"-soak", "-hosts", "f", "epoll"}, "-soak runs on this machine over loopback only"},
 	} {
 		_, err := parseTopology(tc.args...)
 		var ue UsageError

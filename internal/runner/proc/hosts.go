@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/remote"
 	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/srvreport"
 	"tenkthreads/internal/strictjson"
 )
 
@@ -49,6 +51,10 @@ type remoteRun struct {
 	server *remote.Process
 	port   string
 	rec    results.Machine
+	// idleUptime is the server's uptime in its idle report (probed runs).
+	idleUptime float64
+	// clientsDone is closed when every client has ended.
+	clientsDone chan struct{}
 }
 
 // Run is proc.Run across hosts: the same record, from the same files in
@@ -60,7 +66,7 @@ func (hs *Hosts) Run(spec results.ServerSpec, workload string, n, rep int, p Par
 	defer func() { r.WallS = time.Since(start).Seconds() }()
 	ctx, cancel := context.WithTimeout(context.Background(), p.StartTimeout+p.ClientTimeout+p.StopTimeout+hs.Lead+2*time.Minute)
 	defer cancel()
-	rr := &remoteRun{hs: hs, r: &r, p: p, base: base, n: n, ctx: ctx}
+	rr := &remoteRun{hs: hs, r: &r, p: p, base: base, n: n, ctx: ctx, clientsDone: make(chan struct{})}
 	if why := rr.startServer(spec); why != "" {
 		r.Status, r.Detail = results.StatusNoStart, why
 		return r
@@ -99,8 +105,11 @@ func (rr *remoteRun) startServer(spec results.ServerSpec) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if rr.p.Machine {
+	if rr.p.Machine || rr.p.Probe {
 		rr.machine("-idle", strconv.Itoa(p.PGID))
+	}
+	if rr.p.Probe {
+		rr.idleReport()
 	}
 	return ""
 }
@@ -152,7 +161,7 @@ func (rr *remoteRun) clients() remoteClients {
 	hs := rr.hs
 	at := time.Now().Add(hs.Lead).UTC().Format(time.RFC3339Nano)
 	var peak *remote.Process
-	if rr.p.Machine && rr.rec.Idle != nil && rr.rec.Idle.Server != nil {
+	if (rr.p.Machine || rr.p.Probe) && rr.rec.Idle != nil && rr.rec.Idle.Server != nil {
 		var err error
 		peak, err = hs.Server.Start(rr.ctx, remote.Spec{Argv: []string{hs.Server.Bin(remote.ProbeName), "-peak",
 			strconv.Itoa(rr.server.PGID), strconv.Itoa(rr.rec.Idle.Server.FDs), strconv.Itoa(rr.n)}})
@@ -179,10 +188,16 @@ func (rr *remoteRun) clients() remoteClients {
 		}
 		procs[i] = p
 	}
-	c.wait(rr, procs)
+	var watch sync.WaitGroup
 	if peak != nil {
-		rr.endPeak(peak)
+		watch.Go(func() { rr.watchPeak(peak) })
 	}
+	c.wait(rr, procs)
+	close(rr.clientsDone)
+	if peak != nil && !peak.Exited() {
+		_ = peak.Signal(rr.ctx, syscall.SIGTERM)
+	}
+	watch.Wait()
 	rr.gather(procs, &c)
 	return c
 }
@@ -213,18 +228,19 @@ func (c *remoteClients) wait(rr *remoteRun, procs []*remote.Process) {
 	}
 }
 
-// endPeak ends hostprobe -peak if it still waits (the clients ended
-// before the server held every connection) and keeps its record.
-func (rr *remoteRun) endPeak(peak *remote.Process) {
-	if !peak.Exited() {
-		_ = peak.Signal(rr.ctx, syscall.SIGTERM)
-	}
-	if _, err := peak.Wait(rr.ctx, 10*time.Second); err != nil {
+// watchPeak waits for hostprobe -peak, which ends once the server holds
+// every connection (or at SIGTERM, when the clients ended first), keeps
+// its record, and then, in a probed run, takes the hold report.
+func (rr *remoteRun) watchPeak(peak *remote.Process) {
+	if _, err := peak.Wait(rr.ctx, rr.hs.Lead+rr.p.ClientTimeout+15*time.Second); err != nil {
 		rr.note("peak snapshot: " + err.Error())
 		return
 	}
 	out, _, err := peak.Output(rr.ctx)
 	rr.absorb(out, err)
+	if rr.p.Probe && rr.rec.Peak != nil && rr.r.Probe != nil && rr.r.Probe.IdleJSON != "" {
+		rr.holdReport()
+	}
 }
 
 // gather fetches each client's report and log, keeps the reports as
@@ -332,6 +348,70 @@ func (rr *remoteRun) stopServer() (hung bool) {
 	}
 	_, _ = rr.hs.Server.Run(rr.ctx, "kill", "-s", "KILL", "--", "-"+strconv.Itoa(p.PGID))
 	return true
+}
+
+// idleReport takes the idle server's SIGUSR1 report, as a local probed
+// run does, into raw/BASE.idle.json.
+func (rr *remoteRun) idleReport() {
+	pr := &results.Probe{}
+	rr.r.Probe = pr
+	d, b, err := rr.takeReport(0)
+	if err != nil {
+		pr.Detail = "idle report: " + err.Error()
+		return
+	}
+	rr.idleUptime = d.UptimeS
+	pr.IdleJSON = rr.base + ".idle.json"
+	_ = os.WriteFile(filepath.Join(rr.p.RawDir, pr.IdleJSON), b, 0o644)
+}
+
+// holdReport takes the report while the clients hold every connection
+// into raw/BASE.hold.json, with the server host's MemAvailable then.
+func (rr *remoteRun) holdReport() {
+	pr := rr.r.Probe
+	at := time.Now()
+	d, b, err := rr.takeReport(rr.idleUptime)
+	if err != nil {
+		pr.Detail = "hold report: " + err.Error()
+		return
+	}
+	select {
+	case <-rr.clientsDone:
+		pr.HoldLate, pr.Detail = true, "the clients ended while the hold report was taken"
+	default:
+	}
+	if d.Now < int64(rr.n) && pr.Detail == "" {
+		pr.Detail = fmt.Sprintf("the hold report shows %d connections open, not %d", d.Now, rr.n)
+	}
+	pr.HoldJSON, pr.HoldAt = rr.base+".hold.json", at.Format(time.RFC3339Nano)
+	pr.HoldMemAvailableKiB = results.N(float64(rr.rec.Peak.Meminfo.MemAvailable))
+	_ = os.WriteFile(filepath.Join(rr.p.RawDir, pr.HoldJSON), b, 0o644)
+}
+
+// takeReport sends the server SIGUSR1 and waits for a report newer than
+// after (its uptime_s) in its -j file on the server host.
+func (rr *remoteRun) takeReport(after float64) (*srvreport.Report, []byte, error) {
+	if err := rr.server.Signal(rr.ctx, syscall.SIGUSR1); err != nil {
+		return nil, nil, err
+	}
+	deadline := time.Now().Add(reportTimeout)
+	var last error
+	for {
+		b, err := rr.hs.Server.ReadFile(rr.ctx, rr.r.ServerJSON)
+		if err == nil {
+			d, err := srvreport.Decode(b)
+			if err == nil && d.Event == srvreport.EventReport && d.UptimeS > after {
+				return d, b, nil
+			}
+			last = err
+		} else {
+			last = err
+		}
+		if time.Now().After(deadline) || rr.ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("no SIGUSR1 report in %s on %s within %s (%v)", rr.r.ServerJSON, rr.hs.Server.Name, reportTimeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // share is client host i's part of n connections over k hosts.

@@ -162,10 +162,12 @@ func MachineMetrics(m *Metrics, mach *Machine, cal *Calibration, kpt Num) *Attri
 		m.OtherKernelPerC = N(a.OtherKernel.V / n.V)
 	}
 	cs, ss := a.Client.Sum(), a.Server.Sum()
-	if cs.Set {
+	// A client on other hosts costs this one nothing, and its own cost
+	// is not measured.
+	if cs.Set && !mach.ClientElsewhere {
 		m.ClientPerC = N(cs.V / n.V)
 	}
-	if a.Client.User.Set {
+	if a.Client.User.Set && !mach.ClientElsewhere {
 		m.ClientUserPerC = N(a.Client.User.V / n.V)
 	}
 	m.AvailDropKiB = N(float64(-a.Growth.MemAvailable))
