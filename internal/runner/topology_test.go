@@ -1,0 +1,76 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/results"
+	"tenkthreads/internal/testhosts"
+	"tenkthreads/internal/testkit"
+)
+
+// -topology netns: the server runs in one namespace on its address, the
+// client in another from its 32 addresses, every echo verified, the
+// machine record kept as on loopback, the topology in meta.json and the
+// report, and the namespaces gone at the end.
+func TestTopologyNetns(t *testing.T) {
+	if err := testhosts.AvailableNetns(); err != nil {
+		t.Skipf("no network namespaces here: %v", err)
+	}
+	root := testkit.RepoRoot(t)
+	o := plan.Options{
+		Reps: plan.Given(1), Counts: plan.Given([]int{50}), Servers: []string{"10kthreads:epoll"}, Workloads: []string{"hold"},
+		Out: t.TempDir(), Bin: filepath.Join(root, "bin"), Hold: plan.Given(time.Second),
+		StopTimeout: 10 * time.Second, Command: "test", Topology: "netns",
+	}
+	var out, errb bytes.Buffer
+	if code := execute(o, Env{}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	dir := onlyResultDir(t, o.Out)
+	var runs []results.Run
+	readTestJSON(t, filepath.Join(dir, "runs.json"), &runs)
+	r := runs[len(runs)-1]
+	srv, cli := strings.Join(r.ServerCmd, " "), strings.Join(r.ClientCmd, " ")
+	if r.Status != results.StatusOK || !strings.HasPrefix(srv, "ip netns exec 10kt-") || !strings.HasSuffix(srv, " -a 198.18.0.10") ||
+		!strings.HasPrefix(cli, "ip netns exec 10kt-") || !strings.Contains(cli, " -host 198.18.0.10:") ||
+		!strings.HasSuffix(cli, " -source 198.18.0.11,198.18.0.100-198.18.0.130") {
+		log, _ := os.ReadFile(filepath.Join(dir, "raw", r.ServerLog))
+		t.Errorf("run %s (%s):\nserver %s\nclient %s\nserver log:\n%s", r.Status, r.Detail, srv, cli, log)
+	}
+	m, err := results.ReadMachine(filepath.Join(dir, "raw", r.MachineJSON))
+	if err != nil || m.ClientElsewhere || m.Peak == nil || m.Peak.Client == nil {
+		t.Errorf("machine record %+v (%v): want the client's footprint in it, as on loopback", m, err)
+	}
+	var meta results.Meta
+	readTestJSON(t, filepath.Join(dir, "meta.json"), &meta)
+	if meta.Topology == nil || meta.Topology.Kind != "netns" || len(meta.Topology.Hosts) != 2 {
+		t.Errorf("meta.json topology %+v", meta.Topology)
+	}
+	if rep, _ := os.ReadFile(filepath.Join(dir, "report.md")); !bytes.Contains(rep, []byte("## Topology")) {
+		t.Error("report.md has no topology section")
+	}
+	mine := fmt.Sprintf("%s%d-", testhosts.Prefix, os.Getpid())
+	if ns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(ns), mine) {
+		t.Errorf("namespaces left:\n%s", ns)
+	}
+}
+
+func readTestJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
