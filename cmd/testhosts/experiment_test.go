@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -45,17 +44,7 @@ func TestExperimentInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log strings.Builder
-	running, eof := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(eof)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "[run 1/") {
-				close(running)
-			}
-		}
-	}()
+	running, eof := followLines(stderr, &log, "[run 1/")
 	select {
 	case <-running:
 	case <-eof:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,17 +139,7 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	started, eof := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(eof)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "echo: bin/10kthreads on server") {
-				close(started)
-			}
-		}
-	}()
+	started, eof := followLines(stdout, &out, "echo: bin/10kthreads on server")
 	select {
 	case <-started:
 	case <-eof:
@@ -171,4 +162,22 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("exit status %d, stderr %q; want 130 and the interrupted line", code, stderr.String())
 	}
 	checkTornDown(t, out.String(), cmd.Process.Pid)
+}
+
+// followLines copies r into out line by line, closes seen at the first
+// line that starts with prefix, and eof when r ends; read out after eof.
+func followLines(r io.Reader, out *strings.Builder, prefix string) (seen, eof chan struct{}) {
+	seen, eof = make(chan struct{}), make(chan struct{})
+	go func(seen chan struct{}) {
+		defer close(eof)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if seen != nil && strings.HasPrefix(sc.Text(), prefix) {
+				close(seen)
+				seen = nil
+			}
+		}
+	}(seen)
+	return seen, eof
 }
