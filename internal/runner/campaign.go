@@ -169,6 +169,10 @@ func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, topo 
 	c.meta.Topology = topo.rec
 	if line := topo.rec.Summary(); line != "" {
 		c.meta.Notes = append(c.meta.Notes, line)
+		for _, n := range topo.rec.Notes {
+			c.note("%s", n)
+			fmt.Fprintln(stderr, "experiment: note: "+n)
+		}
 	}
 	if e := c.meta.Calibration.SlabInfoError; e != "" && slices.ContainsFunc(p.Runs, func(rs runSpec) bool { return rs.machine }) {
 		fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)

@@ -120,7 +120,7 @@ func UsageLine(modes []ModeFlag) string {
 	for _, m := range modes[1:] {
 		parts = append(parts, m.Usage)
 	}
-	return "usage: experiment " + strings.Join(parts, " | ")
+	return "usage: experiment " + strings.Join(parts, " | ") + topologyUsage
 }
 
 // Parse reads the command line. -h gives flag.ErrHelp with the flags'

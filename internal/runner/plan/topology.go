@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// topologyUsage ends the usage line: every mode but -soak takes these.
+const topologyUsage = "; where: [-topology netns [-link-mbit R [-link-htb]] [-link-delay D] [-link-loss P]] | [-server-host HOST -client-hosts H1,H2 | -hosts FILE] [-ssh-config FILE]"
+
 // topologyFlags are the flags that say where the sides run.
 func topologyFlags(fs *flag.FlagSet, o *Options, v *flagValues) {
 	fs.StringVar(&o.Topology, "topology", "local", "where server and client run on this machine: local (loopback) or netns (network namespaces joined by veth links to a bridge; root)")
