@@ -61,6 +61,7 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	topo.overVeth(p)
 	if p.Cleanup != nil {
 		defer p.Cleanup()
 	}
@@ -368,7 +369,7 @@ func (c *campaign) execute(rs runSpec) results.Run {
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
 		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot, Count: rs.count,
 	}
-	run := c.topo.execute(&p)
+	run := c.topo.execute(rs.spec, &p)
 	if rs.exec != nil {
 		run = rs.exec
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"tenkthreads/internal/runner/plan"
@@ -23,6 +24,9 @@ import (
 type topology struct {
 	rec   *results.Topology // nil for this machine over loopback
 	where *proc.Placement
+	// both: only the columns marked Netns run in the namespaces, beside
+	// the same columns on loopback (-topology both).
+	both  bool
 	hosts *proc.Hosts
 	lab   *testhosts.Lab
 	// sys is the server host's limits, which the preconditions check and
@@ -37,7 +41,7 @@ func openTopology(ctx context.Context, o plan.Options, kit plan.Kit, stderr io.W
 	switch {
 	case o.Remote():
 		return openHosts(ctx, o, kit, stderr)
-	case o.Topology == "netns":
+	case o.Namespaces():
 		return openNetns(ctx, o, stderr)
 	}
 	return &topology{}, nil
@@ -54,16 +58,39 @@ func (t *topology) close() error {
 	return err
 }
 
-// execute is the run function of the topology (nil: this machine).
-func (t *topology) execute(p *proc.Params) func(results.ServerSpec, string, int, int, proc.Params) results.Run {
+// execute is the run function of the topology for a run of spec (nil:
+// this machine).
+func (t *topology) execute(spec results.ServerSpec, p *proc.Params) func(results.ServerSpec, string, int, int, proc.Params) results.Run {
 	switch {
 	case t == nil:
 		return proc.Run
 	case t.hosts != nil:
 		return t.hosts.Run
 	}
-	p.Where = t.where
+	if !t.both || spec.Netns {
+		p.Where = t.where
+	}
 	return proc.Run
+}
+
+// overVeth adds to the plan, for -topology both, every run again in the
+// namespaces, as a column of its own ("over veth") beside the loopback
+// one, so the campaign interleaves the two.
+func (t *topology) overVeth(p *Plan) {
+	if t == nil || !t.both {
+		return
+	}
+	var runs []runSpec
+	for _, rs := range p.Runs {
+		v := rs
+		v.spec.Key, v.spec.Label, v.spec.Netns = rs.spec.Key+"@netns", rs.spec.Label+" over veth", true
+		runs = append(runs, rs, v)
+	}
+	p.Runs = runs
+	for _, s := range slices.Clone(p.Servers) {
+		s.Key, s.Label, s.Netns = s.Key+"@netns", s.Label+" over veth", true
+		p.Servers = append(p.Servers, s)
+	}
 }
 
 // remote is the executor across hosts, nil for a topology of this machine.
@@ -94,7 +121,7 @@ func openNetns(ctx context.Context, o plan.Options, stderr io.Writer) (*topology
 	if err != nil {
 		return nil, fmt.Errorf("-topology netns: %w", err)
 	}
-	t := &topology{lab: lab, closer: lab.Close}
+	t := &topology{lab: lab, closer: lab.Close, both: o.Topology == "both"}
 	srv, cli := lab.Server(), lab.Clients()[0]
 	for _, ns := range []string{srv.NS, cli.NS} {
 		if err := copySysctls(ns); err != nil {
@@ -109,7 +136,10 @@ func openNetns(ctx context.Context, o plan.Options, stderr io.Writer) (*topology
 			{Role: "server", Name: srv.NS, Address: srv.Addr.String()},
 			{Role: "client", Name: cli.NS, Address: fmt.Sprintf("%s, and %s-%s as sources", cli.Addr, cli.Sources[0], cli.Sources[len(cli.Sources)-1])},
 		}}
-	fmt.Fprintf(stderr, "experiment: -topology netns: server in %s (%s), client in %s (%s), %s\n", srv.NS, srv.Addr, cli.NS, cli.Addr, t.rec.Links)
+	if t.both {
+		t.rec.Notes = append(t.rec.Notes, "each column marked \"over veth\" ran in these namespaces; the same column without it ran on loopback, in the same rounds")
+	}
+	fmt.Fprintf(stderr, "experiment: -topology %s: server in %s (%s), client in %s (%s), %s\n", o.Topology, srv.NS, srv.Addr, cli.NS, cli.Addr, t.rec.Links)
 	return t, nil
 }
 

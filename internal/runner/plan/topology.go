@@ -6,11 +6,11 @@ import (
 )
 
 // topologyUsage ends the usage line: every mode but -soak takes these.
-const topologyUsage = "; where: [-topology netns [-link-mbit R [-link-htb]] [-link-delay D] [-link-loss P]] | [-server-host HOST -client-hosts H1,H2 | -hosts FILE] [-ssh-config FILE]"
+const topologyUsage = "; where: [-topology netns|both [-link-mbit R [-link-htb]] [-link-delay D] [-link-loss P]] | [-server-host HOST -client-hosts H1,H2 | -hosts FILE] [-ssh-config FILE]"
 
 // topologyFlags are the flags that say where the sides run.
 func topologyFlags(fs *flag.FlagSet, o *Options, v *flagValues) {
-	fs.StringVar(&o.Topology, "topology", "local", "where server and client run on this machine: local (loopback) or netns (network namespaces joined by veth links to a bridge; root)")
+	fs.StringVar(&o.Topology, "topology", "local", "where server and client run on this machine: local (loopback), netns (network namespaces joined by veth links to a bridge; root), or both: the matrix's every cell on loopback and again over veth, interleaved")
 	fs.StringVar(&o.ServerHost, "server-host", "", "run the server on this host over ssh: [user@]host[:port] (needs -client-hosts)")
 	v.clientHosts = fs.String("client-hosts", "", "run the clients on these hosts over ssh, -n split between them: H1,H2,... (needs -server-host)")
 	fs.StringVar(&o.HostsFile, "hosts", "", "read the hosts from FILE, one [user@]host[:port] a line: the server host first, then the client hosts")
@@ -28,8 +28,10 @@ func (o *Options) checkTopology(clientHosts string, given map[string]bool) error
 	}
 	link := given["link-mbit"] || given["link-htb"] || given["link-delay"] || given["link-loss"]
 	switch {
-	case o.Topology != "local" && o.Topology != "netns":
-		return UsageError{"-topology " + o.Topology + ": want local or netns"}
+	case o.Topology != "local" && o.Topology != "netns" && o.Topology != "both":
+		return UsageError{"-topology " + o.Topology + ": want local, netns or both"}
+	case o.Topology == "both" && (o.Mode != "" || o.Report != "" || o.Docs):
+		return UsageError{"-topology both goes with the experiment matrix only"}
 	case o.HostsFile != "" && (o.ServerHost != "" || clientHosts != ""):
 		return UsageError{"-hosts excludes -server-host and -client-hosts"}
 	case o.ServerHost != "" && clientHosts == "":
@@ -40,17 +42,20 @@ func (o *Options) checkTopology(clientHosts string, given map[string]bool) error
 		return UsageError{"-topology excludes -server-host, -client-hosts and -hosts"}
 	case o.SSHConfig != "" && !o.Remote():
 		return UsageError{"-ssh-config goes with -server-host and -client-hosts, or -hosts"}
-	case link && o.Topology != "netns":
-		return UsageError{"-link-mbit, -link-htb, -link-delay and -link-loss go with -topology netns"}
+	case link && !o.Namespaces():
+		return UsageError{"-link-mbit, -link-htb, -link-delay and -link-loss go with -topology netns or both"}
 	case o.Link.RateMbit < 0 || o.Link.Delay < 0 || o.Link.LossPct < 0 || o.Link.LossPct > 100:
 		return UsageError{"-link-mbit, -link-delay and -link-loss cannot be negative, nor -link-loss over 100"}
 	case o.Link.HTB && o.Link.RateMbit == 0:
 		return UsageError{"-link-htb needs -link-mbit"}
-	case (o.Remote() || o.Topology == "netns") && (o.Report != "" || o.Docs):
+	case (o.Remote() || o.Namespaces()) && (o.Report != "" || o.Docs):
 		return UsageError{"-report and -docs read results; they take no topology"}
-	case (o.Remote() || o.Topology == "netns") && o.Mode == "soak":
+	case (o.Remote() || o.Namespaces()) && o.Mode == "soak":
 		// The soak reads the server's /proc between its phases itself.
 		return UsageError{"-soak runs on this machine over loopback only; it takes no -topology netns, -server-host or -hosts"}
 	}
 	return nil
 }
+
+// Namespaces says some runs put the sides in network namespaces.
+func (o Options) Namespaces() bool { return o.Topology == "netns" || o.Topology == "both" }

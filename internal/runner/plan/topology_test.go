@@ -33,7 +33,8 @@ func TestTopologyUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-topology", "cloud"}, "-topology cloud: want local or netns"},
+		{[]string{"-topology", "cloud"}, "-topology cloud: want local, netns or both"},
+		{[]string{"-bench", "-topology", "both"}, "-topology both goes with the experiment matrix only"},
 		{[]string{"-server-host", "s"}, "-server-host needs -client-hosts"},
 		{[]string{"-client-hosts", "c"}, "-client-hosts needs -server-host"},
 		{[]string{"-hosts", "f", "-server-host", "s"}, "-hosts excludes -server-host and -client-hosts"},
