@@ -168,6 +168,9 @@ func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, topo 
 	}
 	c.meta = c.newMeta(sys, pinning, notes)
 	c.meta.Topology = topo.rec
+	if topo.envOf != nil {
+		c.meta.Env = topo.envOf(c.meta.Env)
+	}
 	if line := topo.rec.Summary(); line != "" {
 		c.meta.Notes = append(c.meta.Notes, line)
 		for _, n := range topo.rec.Notes {

@@ -33,7 +33,10 @@ type topology struct {
 	// -tune raises; nil for this machine's.
 	sys    *plan.System
 	tuning func(*Tuning) // points -tune at the server host
-	closer func() error  // ends what the topology made
+	// envOf rewrites meta.json's environment table for where the
+	// figures were measured; nil keeps this machine's.
+	envOf  func([][2]string) [][2]string
+	closer func() error // ends what the topology made
 }
 
 // openTopology makes the topology o asks for; the caller must close it.

@@ -134,6 +134,7 @@ func (t *topology) useHosts(o plan.Options, setups []hostSetup, stderr io.Writer
 	t.hosts = hs
 	sys := srv.env.System
 	t.sys = &sys
+	t.envOf = func(env [][2]string) [][2]string { return serverEnvironment(env, srv) }
 	t.tuning = func(tu *Tuning) { tu.remote(srv.h) }
 	return nil
 }
@@ -175,4 +176,28 @@ func (t *Tuning) remote(h *remote.Host) {
 		_, err := h.Run(ctx, "sh", "-c", `printf '%s\n' "$1" > "$2"`, "sh", strings.TrimSpace(string(data)), path)
 		return err
 	}
+}
+
+// serverEnvironment is the environment table with the server host's
+// kernel, CPUs and sysctls in place of this machine's: the table says
+// where the figures were measured. The rest (the build, the pinning) is
+// the runner's.
+func serverEnvironment(env [][2]string, srv hostSetup) [][2]string {
+	e := srv.env
+	host := map[string]string{
+		"kernel":      e.Kernel,
+		"CPU model":   e.CPUModel,
+		"CPUs online": fmt.Sprintf("%d (a process started over ssh may use: %s)", e.CPUs, e.CPUsAllowed),
+	}
+	for k, v := range e.Sysctls {
+		host[k] = v
+	}
+	out := [][2]string{{"measured on", "the server host, " + srv.h.Name + " (" + srv.addr + "), load average " + e.LoadAvg}}
+	for _, kv := range env {
+		if v, ok := host[kv[0]]; ok && v != "" {
+			kv[1] = strings.Join(strings.Fields(v), " ")
+		}
+		out = append(out, kv)
+	}
+	return out
 }

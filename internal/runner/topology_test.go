@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tenkthreads/internal/remote"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/results"
 	"tenkthreads/internal/testhosts"
@@ -72,5 +73,20 @@ func readTestJSON(t *testing.T, path string, v any) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A run across hosts says its environment is the server host's: its
+// kernel, CPUs and sysctls replace this machine's, the rest stays.
+func TestServerEnvironment(t *testing.T) {
+	env := [][2]string{{"kernel", "Linux here"}, {"CPUs online", "2"}, {"net.core.somaxconn", "4096"}, {"git commit", "abc"}}
+	srv := hostSetup{h: &remote.Host{Name: "root@server"}, addr: "192.0.2.10",
+		env: remote.Env{Kernel: "Linux 6.1", CPUs: 8, CPUsAllowed: "0-7", LoadAvg: "0.10 0.20 0.30",
+			Sysctls: map[string]string{"net.core.somaxconn": "65535"}}}
+	got := serverEnvironment(env, srv)
+	want := [][2]string{{"measured on", "the server host, root@server (192.0.2.10), load average 0.10 0.20 0.30"},
+		{"kernel", "Linux 6.1"}, {"CPUs online", "8 (a process started over ssh may use: 0-7)"}, {"net.core.somaxconn", "65535"}, {"git commit", "abc"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("environment\n%v\nwant\n%v", got, want)
 	}
 }
