@@ -62,6 +62,9 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 		return err
 	}
 	topo.overVeth(p)
+	if err := topo.checkClients(p.Checks.Conns); err != nil {
+		return err
+	}
 	if p.Cleanup != nil {
 		defer p.Cleanup()
 	}

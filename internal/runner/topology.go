@@ -28,7 +28,9 @@ type topology struct {
 	// the same columns on loopback (-topology both).
 	both  bool
 	hosts *proc.Hosts
-	lab   *testhosts.Lab
+	// clientEnvs are the client hosts as the setup found them.
+	clientEnvs []hostSetup
+	lab        *testhosts.Lab
 	// sys is the server host's limits, which the preconditions check and
 	// -tune raises; nil for this machine's.
 	sys    *plan.System

@@ -132,6 +132,7 @@ func (t *topology) useHosts(o plan.Options, setups []hostSetup, stderr io.Writer
 	// starting them all and that skew.
 	hs.Lead += 2 * worst
 	t.hosts = hs
+	t.clientEnvs = setups[1:]
 	sys := srv.env.System
 	t.sys = &sys
 	t.envOf = func(env [][2]string) [][2]string { return serverEnvironment(env, srv) }
@@ -200,4 +201,26 @@ func serverEnvironment(env [][2]string, srv hostSetup) [][2]string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// checkClients says why a client host cannot make its share of n
+// connections to the server's one port: each needs an ephemeral port of
+// the host's range, from its one address.
+func (t *topology) checkClients(n int) error {
+	var bad []string
+	for i, su := range t.clientEnvs {
+		share := n / len(t.clientEnvs)
+		if i < n%len(t.clientEnvs) {
+			share++
+		}
+		sys := su.env.System
+		if ports := sys.PortHi - sys.PortLo + 1; sys.PortHi > 0 && share > ports {
+			bad = append(bad, fmt.Sprintf("client host %s: %d connections to one server port need as many ephemeral ports, and its net.ipv4.ip_local_port_range (%d-%d) has %d: add client hosts or widen the range there",
+				su.h.Name, share, sys.PortLo, sys.PortHi, ports))
+		}
+	}
+	if len(bad) > 0 {
+		return &ExitError{Code: exitFailed, Msg: strings.Join(bad, "; ")}
+	}
+	return nil
 }

@@ -90,3 +90,41 @@ func TestServerEnvironment(t *testing.T) {
 		t.Errorf("environment\n%v\nwant\n%v", got, want)
 	}
 }
+
+// Each client host must have an ephemeral port for each connection of
+// its share; a host that has not fails the run up front, named.
+func TestCheckClients(t *testing.T) {
+	host := func(name string, lo, hi int) hostSetup {
+		return hostSetup{h: &remote.Host{Name: name}, env: remote.Env{System: plan.System{PortLo: lo, PortHi: hi}}}
+	}
+	topo := &topology{clientEnvs: []hostSetup{host("c1", 32768, 60999), host("c2", 50000, 50999)}}
+	if err := topo.checkClients(2000); err != nil {
+		t.Errorf("1,000 each: %v", err)
+	}
+	err := topo.checkClients(2003)
+	if err == nil || !strings.Contains(err.Error(), "client host c2: 1001 connections to one server port need as many ephemeral ports, and its net.ipv4.ip_local_port_range (50000-50999) has 1000") ||
+		strings.Contains(err.Error(), "c1:") {
+		t.Errorf("1,002 and 1,001: %v, want c2 named, c1 not", err)
+	}
+	if err := (&topology{}).checkClients(1e6); err != nil {
+		t.Errorf("no client hosts: %v", err)
+	}
+}
+
+// The hosts file names the server host first, then the client hosts; one
+// host alone is no run across hosts.
+func TestTargetsFromFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(path, []byte("# lab\nroot@server:2222\nclient1\n\nclient2 # the second\n"), 0o644)
+	ts, err := targets(plan.Options{HostsFile: path})
+	if err != nil || fmt.Sprint(ts) != "[root@server:2222 client1 client2]" {
+		t.Errorf("targets %v, %v", ts, err)
+	}
+	os.WriteFile(path, []byte("server\n"), 0o644)
+	if _, err := targets(plan.Options{HostsFile: path}); err == nil || !strings.Contains(err.Error(), "one host; want the server host, then at least one client host") {
+		t.Errorf("one host: %v", err)
+	}
+	if ts, err := targets(plan.Options{ServerHost: "s", ClientHosts: []string{"c1", "c2"}}); err != nil || len(ts) != 3 {
+		t.Errorf("flags: %v, %v", ts, err)
+	}
+}
