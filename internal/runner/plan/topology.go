@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// topologyUsage ends the usage line: every mode but -soak takes these.
+// topologyUsage ends the usage line; checkTopology says which modes take which.
 const topologyUsage = "; where: [-topology netns|both [-link-mbit R [-link-htb]] [-link-delay D] [-link-loss P]] | [-server-host HOST -client-hosts H1,H2 | -hosts FILE] [-ssh-config FILE]"
 
 // topologyFlags are the flags that say where the sides run.
@@ -53,6 +53,12 @@ func (o *Options) checkTopology(clientHosts string, given map[string]bool) error
 	case (o.Remote() || o.Namespaces()) && o.Mode == "soak":
 		// The soak reads the server's /proc between its phases itself.
 		return UsageError{"-soak runs on this machine over loopback only; it takes no -topology netns, -server-host or -hosts"}
+	case o.Remote() && o.Mode == "compare":
+		// Only the kit's own binaries are copied to the hosts.
+		return UsageError{"-compare runs on this machine (over loopback or -topology netns); its builds are not copied to other hosts"}
+	case o.Remote() && o.Mode == "ceiling":
+		// Its memory floor is watched on this machine's /proc.
+		return UsageError{"-ceiling runs on this machine (over loopback or -topology netns): the floor that keeps it clear of the OOM killer is watched here"}
 	}
 	return nil
 }

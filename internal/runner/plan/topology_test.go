@@ -9,7 +9,8 @@ import (
 )
 
 func parseTopology(args ...string) (Options, error) {
-	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick"}}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak MODEL"}}
+	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick"}}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak MODEL"},
+		{Name: "compare", Usage: "-compare A B"}, {Name: "ceiling", Usage: "-ceiling"}}
 	return Parse(args, func(string) string { return "" }, modes, nil)
 }
 
@@ -48,6 +49,8 @@ func TestTopologyUsageErrors(t *testing.T) {
 		{[]string{"-topology", "netns", "-report", "d"}, "take no topology"},
 		{[]string{"-soak", "-topology", "netns", "epoll"}, "-soak runs on this machine over loopback only"},
 		{[]string{"-soak", "-hosts", "f", "epoll"}, "-soak runs on this machine over loopback only"},
+		{[]string{"-compare", "-hosts", "f", "a", "b"}, "its builds are not copied to other hosts"},
+		{[]string{"-ceiling", "-server-host", "s", "-client-hosts", "c"}, "the floor that keeps it clear of the OOM killer is watched here"},
 	} {
 		_, err := parseTopology(tc.args...)
 		var ue UsageError
