@@ -43,7 +43,10 @@ func probe(args []string) ([]byte, error) {
 	if len(args) == 0 {
 		return remote.MarshalEnv(remote.ReadEnv())
 	}
-	if args[0] == "-calibrate" && len(args) == 1 {
+	if args[0] == "-calibrate" {
+		if len(args) > 1 {
+			return nil, fmt.Errorf("-calibrate: unexpected argument %q", args[1])
+		}
 		var c proc.HostCalibration
 		c.KStackPerThreadKiB, c.Calibration = proc.Calibrate(sysinfo.Host)
 		return marshal(c)
