@@ -44,7 +44,7 @@ var pages = []page{
 // loopback, by meta.json's topology kind: they stand beside the
 // loopback page, not in its place.
 var topologyPages = map[string]docs.Spec{
-	"netns": {Name: "netns", Title: "bin/experiment -topology netns", Target: "sudo bin/experiment -topology netns",
+	"netns": {Name: "netns", Title: "bin/experiment -topology netns (or both)", Target: "sudo bin/experiment -topology both",
 		Sources: []docs.Source{{File: "report.md"}}},
 	"ssh": {Name: "hosts", Title: "bin/experiment across hosts", Target: "bin/experiment -server-host HOST -client-hosts H1,H2",
 		Sources: []docs.Source{{File: "report.md"}}},
