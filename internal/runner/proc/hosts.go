@@ -101,6 +101,8 @@ func (rr *remoteRun) startServer(spec results.ServerSpec) string {
 		}
 		if p.Exited() || time.Now().After(deadline) {
 			rr.stopServer()
+			stdout, stderr, _ := p.Output(rr.ctx)
+			_ = os.WriteFile(filepath.Join(rr.p.RawDir, rr.r.ServerLog), append(stdout, stderr...), 0o644)
 			return fmt.Sprintf("no \"listening on ADDR\" line on %s within %s (%v): %s", h.Name, rr.p.StartTimeout, err, line)
 		}
 		time.Sleep(100 * time.Millisecond)
