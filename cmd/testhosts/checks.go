@@ -96,8 +96,16 @@ func (r *runner) startServer(ctx context.Context) (*remote.Process, error) {
 	if err := h.Install(ctx, filepath.Join(r.cfg.bin, "10kthreads")); err != nil {
 		return nil, err
 	}
-	p, err := h.Start(ctx, remote.Spec{Argv: []string{h.Bin("10kthreads"), "-a", r.lab.Server().Addr.String(),
-		"-p", strconv.Itoa(echoPort), "-j", "server.json"}})
+	return r.listen(ctx, "echo", echoPort, "server.json")
+}
+
+// listen starts the installed bin/10kthreads on the server host for the
+// check part, on port, with its report in file json and more flags, and waits until it
+// listens.
+func (r *runner) listen(ctx context.Context, part string, port int, json string, more ...string) (*remote.Process, error) {
+	h := r.host(r.lab.Server())
+	argv := append([]string{h.Bin("10kthreads"), "-a", r.lab.Server().Addr.String(), "-p", strconv.Itoa(port), "-j", json}, more...)
+	p, err := h.Start(ctx, remote.Spec{Argv: argv})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +113,7 @@ func (r *runner) startServer(ctx context.Context) (*remote.Process, error) {
 	for {
 		out, _, err := p.Output(ctx)
 		if err == nil && strings.Contains(string(out), "listening on") {
-			fmt.Fprintf(r.out, "echo: bin/10kthreads on server, %s:%d, pid %d in %s\n", r.lab.Server().Addr, echoPort, p.PGID, h.Bin(""))
+			fmt.Fprintf(r.out, "%s: %s on server, %s:%d, pid %d in %s\n", part, strings.Join(append([]string{"bin/10kthreads"}, more...), " "), r.lab.Server().Addr, port, p.PGID, h.Bin(""))
 			return p, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -117,6 +125,8 @@ func (r *runner) startServer(ctx context.Context) (*remote.Process, error) {
 
 // clientRun is one bin/client run on a client host.
 type clientRun struct {
+	port int      // the server's; 0 for echoPort
+	json string   // its report's file; "" for client.json
 	args []string // beyond -host, -n and -json
 	// during runs while the client does, once its connections are up.
 	during func(ctx context.Context) error
@@ -126,32 +136,12 @@ type clientRun struct {
 // returns its report, checked: exit 0, every connection verified, every
 // round trip done.
 func (r *runner) runClient(ctx context.Context, h *remote.Host, c clientRun) (*clientreport.Result, error) {
-	argv := append([]string{h.Bin("client"), "-host", fmt.Sprintf("%s:%d", r.lab.Server().Addr, echoPort),
-		"-n", strconv.Itoa(r.cfg.conns), "-quiet", "-json", "client.json"}, c.args...)
-	p, err := h.Start(ctx, remote.Spec{Argv: argv})
-	if err != nil {
-		return nil, err
-	}
-	if c.during != nil {
-		if err := c.during(ctx); err != nil {
-			return nil, err
-		}
-	}
-	exit, err := p.Wait(ctx, 2*time.Minute)
+	rep, exit, err := r.clientReport(ctx, h, c)
 	if err != nil {
 		return nil, err
 	}
 	if exit.Code != 0 {
-		_, stderr, _ := p.Output(ctx)
-		return nil, fmt.Errorf("host %s: bin/client: %v: %s", h.Name, exit, testhosts.LastLine(string(stderr)))
-	}
-	data, err := h.ReadFile(ctx, "client.json")
-	if err != nil {
-		return nil, err
-	}
-	rep, err := clientreport.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("host %s: client.json: %v", h.Name, err)
+		return nil, fmt.Errorf("host %s: bin/client: %v: %v", h.Name, exit, rep.FailureLines())
 	}
 	n := int64(r.cfg.conns)
 	if !rep.OK() || rep.Verified != n || rep.RoundTrips != n*int64(rep.Config.Rounds) {
@@ -159,6 +149,43 @@ func (r *runner) runClient(ctx context.Context, h *remote.Host, c clientRun) (*c
 			h.Name, rep.Verified, n, rep.RoundTrips, n*int64(rep.Config.Rounds), rep.Errors)
 	}
 	return rep, nil
+}
+
+// clientReport runs bin/client on host h as c says, bounded in time,
+// and returns its report and how it exited, whatever that was.
+func (r *runner) clientReport(ctx context.Context, h *remote.Host, c clientRun) (*clientreport.Result, remote.Exit, error) {
+	port, json := c.port, c.json
+	if port == 0 {
+		port = echoPort
+	}
+	if json == "" {
+		json = "client.json"
+	}
+	argv := append([]string{h.Bin("client"), "-host", fmt.Sprintf("%s:%d", r.lab.Server().Addr, port),
+		"-n", strconv.Itoa(r.cfg.conns), "-quiet", "-json", json}, c.args...)
+	p, err := h.Start(ctx, remote.Spec{Argv: argv})
+	if err != nil {
+		return nil, remote.Exit{}, err
+	}
+	if c.during != nil {
+		if err := c.during(ctx); err != nil {
+			return nil, remote.Exit{}, err
+		}
+	}
+	exit, err := p.Wait(ctx, 2*time.Minute)
+	if err != nil {
+		return nil, exit, err
+	}
+	data, err := h.ReadFile(ctx, json)
+	if err != nil {
+		_, stderr, _ := p.Output(ctx)
+		return nil, exit, fmt.Errorf("host %s: bin/client: %v, no report: %s", h.Name, exit, testhosts.LastLine(string(stderr)))
+	}
+	rep, err := clientreport.Decode(data)
+	if err != nil {
+		return nil, exit, fmt.Errorf("host %s: %s: %v", h.Name, json, err)
+	}
+	return rep, exit, nil
 }
 
 // echoCheck runs bin/client on every client host at once, each echo
@@ -197,7 +224,7 @@ func (r *runner) faultCheck(ctx context.Context) error {
 	const hold, outage = 6 * time.Second, 2 * time.Second
 	fmt.Fprintf(r.out, "fault: %s's link down for %s during a %s hold of %d connections\n", c.Name, secs(outage), secs(hold), r.cfg.conns)
 	during := func(ctx context.Context) error {
-		if err := r.waitEstablished(ctx, r.cfg.conns); err != nil {
+		if err := r.waitEstablished(ctx, echoPort, r.cfg.conns); err != nil {
 			return err
 		}
 		if err := r.lab.LinkDown(ctx, c); err != nil {
@@ -216,12 +243,12 @@ func (r *runner) faultCheck(ctx context.Context) error {
 }
 
 // waitEstablished waits until the server host has n established
-// connections on the echo port (counted with ss inside its namespace).
-func (r *runner) waitEstablished(ctx context.Context, n int) error {
+// connections on port (counted with ss inside its namespace).
+func (r *runner) waitEstablished(ctx context.Context, port, n int) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := r.lab.Command(ctx, r.lab.Server(), "ss", "-Htn", "state", "established",
-			fmt.Sprintf("( sport = :%d )", echoPort)).Output()
+			fmt.Sprintf("( sport = :%d )", port)).Output()
 		got := strings.Count(string(out), "\n")
 		if err == nil && got >= n {
 			return nil

@@ -25,14 +25,14 @@ import (
 	"tenkthreads/internal/testhosts"
 )
 
-const usage = "usage: testhosts [-clients N] [-conns N] [-rounds R] [-mbit RATE] [-delay D] [-loss PCT] [-fault=false] [-bin DIR]"
+const usage = "usage: testhosts [-clients N] [-conns N] [-rounds R] [-mbit RATE] [-htb] [-delay D] [-loss PCT] [-experiment=false] [-fault=false] [-bin DIR] [-out DIR]"
 
 // config is the command line.
 type config struct {
 	clients, conns, rounds int
 	shaping                testhosts.Shaping
-	fault                  bool
-	bin                    string
+	fault, experiment      bool
+	bin, out               string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -49,8 +49,11 @@ func parse(args []string) (config, error) {
 	fs.Float64Var(&c.shaping.RateMbit, "mbit", 1000, "rate limit of each link, each way, in Mbit/s (tbf); 0 for none")
 	fs.DurationVar(&c.shaping.Delay, "delay", time.Millisecond, "delay of each link, each way (netem, where the kernel has it)")
 	fs.Float64Var(&c.shaping.LossPct, "loss", 0, "loss of each link, each way, in percent (netem)")
-	fs.BoolVar(&c.fault, "fault", true, "also take a client's link down during a hold and check its connections survive")
+	fs.BoolVar(&c.shaping.HTB, "htb", false, "shape the rate with htb instead of tbf")
+	fs.BoolVar(&c.fault, "fault", true, "also take a client's link down during a hold: a short outage its connections survive, and a long one that the server's idle sweep ends them in")
+	fs.BoolVar(&c.experiment, "experiment", true, "also run a quick bin/experiment from the control host across the hosts over ssh and check its results")
 	fs.StringVar(&c.bin, "bin", "bin", "directory of the kit's binaries")
+	fs.StringVar(&c.out, "out", "results", "directory under which the experiment writes its results directory")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -75,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testhosts: %v\n%s\n", err, usage)
 		return 2
 	}
-	for _, b := range []string{"10kthreads", "client", remote.ProbeName} {
+	for _, b := range []string{"10kthreads", "client", "experiment", "ref_async_server", remote.ProbeName} {
 		if _, err := os.Stat(cfg.bin + "/" + b); err != nil {
 			fmt.Fprintf(stderr, "testhosts: %s/%s missing: run make first\n", cfg.bin, b)
 			return 1
@@ -150,7 +153,18 @@ func (r *runner) all(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	return r.stopServer(ctx, server)
+	if err := r.stopServer(ctx, server); err != nil {
+		return err
+	}
+	if r.cfg.fault {
+		if err := r.timed("loss", func() error { return r.lossCheck(ctx) }); err != nil {
+			return err
+		}
+	}
+	if r.cfg.experiment {
+		return r.timed("experiment", func() error { return r.experimentCheck(ctx) })
+	}
+	return nil
 }
 
 func (r *runner) build(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func bins(t *testing.T) string {
 		t.Skipf("no test hosts: %v", err)
 	}
 	dir := filepath.Join(testkit.RepoRoot(t), "bin")
-	for _, b := range []string{"10kthreads", "client", "hostprobe"} {
+	for _, b := range []string{"10kthreads", "client", "hostprobe", "experiment", "ref_async_server"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
 			t.Skipf("bin/%s missing: run make first", b)
 		}
@@ -59,7 +60,7 @@ func bins(t *testing.T) string {
 func TestAllChecks(t *testing.T) {
 	dir := bins(t)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-bin", dir, "-clients", "3", "-conns", "20", "-rounds", "3"}, &stdout, &stderr)
+	code := run([]string{"-bin", dir, "-clients", "3", "-conns", "20", "-rounds", "3", "-out", t.TempDir()}, &stdout, &stderr)
 	out := stdout.String()
 	if code != 0 || stderr.Len() > 0 {
 		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
@@ -73,7 +74,17 @@ func TestAllChecks(t *testing.T) {
 		regexp.MustCompile(`(?m)^  client3 +bin/client: 20 connections, 60 round trips of 19 B, every echo verified$`),
 		regexp.MustCompile(`(?m)^  client1 +all 20 connections held through the outage and verified after it$`),
 		regexp.MustCompile(`bin/10kthreads: exit status 0 on SIGINT, 80 connections accepted, 3800 bytes echoed`),
-		regexp.MustCompile(`(?m)^testhosts: all checks passed in \d+\.\d s \(build \d+\.\d s, ssh \d+\.\d s, echo \d+\.\d s, fault \d+\.\d s, teardown \d+\.\d s\)$`),
+		// The loss check: every connection of both holds lost, each
+		// failure classified, the sweep closed them, and new ones echo.
+		regexp.MustCompile(`(?m)^  client3 +hold ending after the outage \(9\.0 s\): lost 20 of 20 connections \((eof|reset)[^)]*\), 0 verified$`),
+		regexp.MustCompile(`(?m)^  client3 +hold ending during the outage \(2\.5 s\): lost 20 of 20 connections \(timeout 20\), 0 verified$`),
+		regexp.MustCompile(`(?m)^  server +bin/10kthreads -t 2: idle sweep closed (4\d|[5-9]\d) connections, 60 accepted in all, \d+ reset, none left open at exit$`),
+		regexp.MustCompile(`(?m)^  client3 +recovered: after the link came back, 20 new connections, 60 round trips, every echo verified; 40 of 40 lost in all$`),
+		// The experiment across the hosts, checked from its results.
+		regexp.MustCompile(`(?m)^experiment: from the control host: -quick .* -server-host server -client-hosts client1,client2,client3 -ssh-config /\S+$`),
+		regexp.MustCompile(`(?m)^  10kthreads \(thread\) +hold +100 conns: 3 client hosts, merged = sum \(100 verified, 100 round trips\); server host's machine record: idle and peak \(\d+ server descriptors\)$`),
+		regexp.MustCompile(`(?m)^  10kthreads \(epoll\) +echo +10 conns: 3 client hosts, merged = sum \(10 verified, \d+ round trips\)$`),
+		regexp.MustCompile(`(?m)^testhosts: all checks passed in \d+\.\d s \(build \d+\.\d s, ssh \d+\.\d s, echo \d+\.\d s, fault \d+\.\d s, loss \d+\.\d s, experiment \d+\.\d s, teardown \d+\.\d s\)$`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("output lacks %s:\n%s", want, out)
@@ -128,17 +139,7 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	started, eof := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(eof)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "echo: bin/10kthreads on server") {
-				close(started)
-			}
-		}
-	}()
+	started, eof := followLines(stdout, &out, "echo: bin/10kthreads on server")
 	select {
 	case <-started:
 	case <-eof:
@@ -161,4 +162,22 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("exit status %d, stderr %q; want 130 and the interrupted line", code, stderr.String())
 	}
 	checkTornDown(t, out.String(), cmd.Process.Pid)
+}
+
+// followLines copies r into out line by line, closes seen at the first
+// line that starts with prefix, and eof when r ends; read out after eof.
+func followLines(r io.Reader, out *strings.Builder, prefix string) (seen, eof chan struct{}) {
+	seen, eof = make(chan struct{}), make(chan struct{})
+	go func(seen chan struct{}) {
+		defer close(eof)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if seen != nil && strings.HasPrefix(sc.Text(), prefix) {
+				close(seen)
+				seen = nil
+			}
+		}
+	}(seen)
+	return seen, eof
 }

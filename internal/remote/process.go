@@ -230,3 +230,15 @@ func (p *Process) Output(ctx context.Context) (stdout, stderr []byte, err error)
 	}
 	return files[0], files[1], nil
 }
+
+// Exited reports, without waiting, whether the process has ended (as
+// far as its ssh connection tells; a lost connection reads as ended, and
+// Wait then asks the host).
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

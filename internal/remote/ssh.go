@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -56,7 +57,12 @@ func (o Options) command(t Target, script string, args ...string) *exec.Cmd {
 		argv = append(argv, "-l", t.User)
 	}
 	argv = append(argv, "--", t.Host, "sh -c "+quote(script)+" sh "+quoteAll(args))
-	return exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	// A process group of its own: a ^C at the terminal goes to the
+	// caller, which finishes the run and cleans up over ssh, and not to
+	// the ssh processes that run still needs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 // quote makes s one word for a POSIX shell (and for csh and fish, which

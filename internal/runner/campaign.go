@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,9 +36,33 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Until the campaign listens for interrupts itself, one during the
+	// topology's setup cancels it, and the deferred close still runs.
+	setup, stopSetup := context.WithCancel(context.Background())
+	if env.Interrupt == nil {
+		setup, stopSetup = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	}
+	defer stopSetup()
+	topo, err := openTopology(setup, o, kit, stderr)
+	if err != nil {
+		return err
+	}
+	// Every remote process and file, every namespace, on every way out.
+	defer func() {
+		if err := topo.close(); err != nil {
+			fmt.Fprintf(stderr, "experiment: %v\n", err)
+		}
+	}()
 	sys := plan.ReadSystem()
+	if topo.sys != nil {
+		sys = *topo.sys
+	}
 	p, err := m.Plan(Setup{O: o, Env: env, Kit: kit, Sys: sys})
 	if err != nil {
+		return err
+	}
+	topo.overVeth(p)
+	if err := topo.checkClients(p.Checks.Conns); err != nil {
 		return err
 	}
 	if p.Cleanup != nil {
@@ -47,10 +72,14 @@ func runCampaign(m Mode, o plan.Options, env Env, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := open(p, o, env, kit, sys, stderr)
+	c, err := open(p, o, env, kit, sys, topo, stderr)
 	if err != nil {
 		return err
 	}
+	if setup.Err() != nil {
+		c.stop.Store(true)
+	}
+	stopSetup()
 	// Restores on every way out: the normal end, an error, a panic.
 	defer c.close()
 	if err := c.tune(short); err != nil {
@@ -123,19 +152,35 @@ type campaign struct {
 	progress progress
 	// retries counts the runs made again for interference (rounds.go).
 	retries int
+	// topo is where the sides run, and how they are started there.
+	topo *topology
 }
 
 // open creates results/KIND-<date-time>/ (results/<date-time>/ for the
 // matrix), measures the kernel's costs, writes meta.json as it stands
 // and starts listening for interrupts.
-func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, stderr io.Writer) (*campaign, error) {
+func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, topo *topology, stderr io.Writer) (*campaign, error) {
 	c := &campaign{o: o, env: env, plan: p, kit: kit, stderr: stderr, started: time.Now(),
-		tuning: Tuning{Root: env.sysctlRoot()}, stopped: make(chan struct{}), progress: newProgress(p)}
+		tuning: Tuning{Root: env.sysctlRoot()}, stopped: make(chan struct{}), progress: newProgress(p), topo: topo}
+	if topo.tuning != nil {
+		topo.tuning(&c.tuning)
+	}
 	pinning, notes := c.pin()
 	if err := c.mkdir(); err != nil {
 		return nil, err
 	}
 	c.meta = c.newMeta(sys, pinning, notes)
+	c.meta.Topology = topo.rec
+	if topo.envOf != nil {
+		c.meta.Env = topo.envOf(c.meta.Env)
+	}
+	if line := topo.rec.Summary(); line != "" {
+		c.meta.Notes = append(c.meta.Notes, line)
+		for _, n := range topo.rec.Notes {
+			c.note("%s", n)
+			fmt.Fprintln(stderr, "experiment: note: "+n)
+		}
+	}
 	if e := c.meta.Calibration.SlabInfoError; e != "" && slices.ContainsFunc(p.Runs, func(rs runSpec) bool { return rs.machine }) {
 		fmt.Fprintf(stderr, "experiment: note: %s; slab costs come from the Slab total of /proc/meminfo, without a breakdown by cache\n", e)
 	}
@@ -150,6 +195,11 @@ func open(p *Plan, o plan.Options, env Env, kit plan.Kit, sys plan.System, stder
 func (c *campaign) pin() (pinning string, notes []string) {
 	if c.o.NoPin {
 		return "not pinned (-no-pin)", nil
+	}
+	if hs := c.topo.remote(); hs != nil {
+		c.cpus.Server, _ = plan.ParseCPUList(hs.ServerCPUs)
+		c.cpus.Client, _ = plan.ParseCPUList(hs.ClientCPUs)
+		return fmt.Sprintf("server on the server host's CPUs %s, each client on its host's CPUs %s", hs.ServerCPUs, hs.ClientCPUs), nil
 	}
 	var why string
 	c.cpus, why = pinCPUs(c.o)
@@ -179,7 +229,7 @@ func (c *campaign) mkdir() error {
 // newMeta is meta.json before the first run.
 func (c *campaign) newMeta(sys plan.System, pinning string, notes []string) results.Meta {
 	p := c.plan
-	kpt, cal := proc.Calibrate(proc.Params{ProcRoot: c.env.ProcRoot}.ProcFS())
+	kpt, cal := c.calibrate()
 	cmd := p.Command
 	if cmd == "" {
 		cmd = c.o.Command
@@ -325,7 +375,7 @@ func (c *campaign) execute(rs runSpec) results.Run {
 		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
 		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot, Count: rs.count,
 	}
-	run := proc.Run
+	run := c.topo.execute(rs.spec, &p)
 	if rs.exec != nil {
 		run = rs.exec
 	}

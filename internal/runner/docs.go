@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"tenkthreads/internal/docs"
 	"tenkthreads/internal/runner/plan"
+	"tenkthreads/internal/runner/results"
 )
 
 // page is how a mode's results directory becomes its page under
@@ -38,12 +40,37 @@ var pages = []page{
 		Sources: []docs.Source{{File: "report.md"}}}},
 }
 
+// topologyPages are the matrix's pages for a run that was not on
+// loopback, by meta.json's topology kind: they stand beside the
+// loopback page, not in its place.
+var topologyPages = map[string]docs.Spec{
+	"netns": {Name: "netns", Title: "bin/experiment -topology netns (or both)", Target: "sudo bin/experiment -topology both",
+		Sources: []docs.Source{{File: "report.md"}}},
+	"ssh": {Name: "hosts", Title: "bin/experiment across hosts", Target: "bin/experiment -server-host HOST -client-hosts H1,H2",
+		Sources: []docs.Source{{File: "report.md"}}},
+}
+
+// topologyKind is the kind of meta.json's topology in dir, "" for
+// loopback (or no meta.json).
+func topologyKind(dir string) string {
+	var m struct{ Topology *results.Topology }
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil || m.Topology == nil {
+		return ""
+	}
+	return m.Topology.Kind
+}
+
 // pageOf is the page of the results directory dir.
 func pageOf(dir string) (docs.Spec, error) {
 	for _, p := range pages {
-		if _, err := os.Stat(filepath.Join(dir, p.marker)); err == nil {
-			return p.spec, nil
+		if _, err := os.Stat(filepath.Join(dir, p.marker)); err != nil {
+			continue
 		}
+		if spec, ok := topologyPages[topologyKind(dir)]; ok && p.spec.Name == "experiment" {
+			return spec, nil
+		}
+		return p.spec, nil
 	}
 	return docs.Spec{}, fmt.Errorf("%s: not a results directory of bin/experiment (no report.md or mode summary)", dir)
 }

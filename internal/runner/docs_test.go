@@ -57,3 +57,23 @@ func TestWriteDocs(t *testing.T) {
 		t.Errorf("without docs/: %v", err)
 	}
 }
+
+// A matrix run in namespaces or across hosts has a page of its own
+// beside the loopback one, never in its place.
+func TestPageOfTopology(t *testing.T) {
+	for kind, want := range map[string]string{"": "experiment", "netns": "netns", "ssh": "hosts"} {
+		dir := t.TempDir()
+		meta := `{"started":"x"}`
+		if kind != "" {
+			meta = `{"started":"x","topology":{"kind":"` + kind + `","hosts":[],"links":""}}`
+		}
+		for name, text := range map[string]string{"report.md": "# r\n", "meta.json": meta} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if spec, err := pageOf(dir); err != nil || spec.Name != want {
+			t.Errorf("topology %q: page %q (%v), want %q", kind, spec.Name, err, want)
+		}
+	}
+}

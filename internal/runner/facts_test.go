@@ -92,3 +92,27 @@ func TestMatrixOverRealModels(t *testing.T) {
 		t.Errorf("notes %q", notes)
 	}
 }
+
+// -tune on a server host reaches its /proc/sys through the tuning's
+// read and write, as ssh does, and restores the old value there.
+func TestTuningElsewhere(t *testing.T) {
+	files := map[string]string{"/proc/sys/net/core/somaxconn": "4096\n"}
+	var writes []string
+	tu := Tuning{Root: "/proc/sys", Host: "server",
+		read: func(p string) ([]byte, error) { return []byte(files[p]), nil },
+		write: func(p string, data []byte) error {
+			writes = append(writes, p+"="+strings.TrimSpace(string(data)))
+			files[p] = string(data)
+			return nil
+		}}
+	if err := tu.Set("net.core.somaxconn", "65535"); err != nil {
+		t.Fatal(err)
+	}
+	if lines, bad := tu.Restore(); bad || len(lines) != 1 {
+		t.Errorf("restore: %v (failed %v)", lines, bad)
+	}
+	want := []string{"/proc/sys/net/core/somaxconn=65535", "/proc/sys/net/core/somaxconn=4096"}
+	if strings.Join(writes, " ") != strings.Join(want, " ") {
+		t.Errorf("writes %v, want %v", writes, want)
+	}
+}

@@ -112,6 +112,25 @@ func (c *campaign) restore() {
 type Tuning struct {
 	Root  string
 	Saved []results.SysctlChange
+	// Host names where the sysctls are ("" for this machine); read and
+	// write reach its files (nil: this machine's, with os).
+	Host  string
+	read  func(path string) ([]byte, error)
+	write func(path string, data []byte) error
+}
+
+func (t *Tuning) readFile(path string) ([]byte, error) {
+	if t.read == nil {
+		return os.ReadFile(path)
+	}
+	return t.read(path)
+}
+
+func (t *Tuning) writeFile(path string, data []byte) error {
+	if t.write == nil {
+		return os.WriteFile(path, data, 0o644)
+	}
+	return t.write(path, data)
 }
 
 // sysctlPath is the file of sysctl name under root.
@@ -122,16 +141,16 @@ func sysctlPath(root, name string) string {
 // Set writes value and reads it back: the kernel may clamp or refuse it.
 func (t *Tuning) Set(name, value string) error {
 	path := sysctlPath(t.Root, name)
-	old, err := os.ReadFile(path)
+	old, err := t.readFile(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %v", name, err)
 	}
 	oldv := strings.TrimSpace(string(old))
-	if err := os.WriteFile(path, []byte(value+"\n"), 0o644); err != nil {
+	if err := t.writeFile(path, []byte(value+"\n")); err != nil {
 		return fmt.Errorf("write %s=%s: %v", name, value, err)
 	}
 	t.Saved = append(t.Saved, results.SysctlChange{Name: name, Old: oldv, New: value})
-	got, err := os.ReadFile(path)
+	got, err := t.readFile(path)
 	if err != nil {
 		return fmt.Errorf("read back %s: %v", name, err)
 	}
@@ -146,7 +165,7 @@ func (t *Tuning) Set(name, value string) error {
 func (t *Tuning) Restore() (lines []string, failed bool) {
 	for i := len(t.Saved) - 1; i >= 0; i-- {
 		c := t.Saved[i]
-		if err := os.WriteFile(sysctlPath(t.Root, c.Name), []byte(c.Old+"\n"), 0o644); err != nil {
+		if err := t.writeFile(sysctlPath(t.Root, c.Name), []byte(c.Old+"\n")); err != nil {
 			failed = true
 			lines = append(lines, fmt.Sprintf("could not restore %s to %s: %v; run `sysctl -w %s=%q`", c.Name, c.Old, err, c.Name, c.Old))
 			continue

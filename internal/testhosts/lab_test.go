@@ -18,7 +18,11 @@ import (
 // that nothing is left.
 func buildLab(t *testing.T, cfg Config) *Lab {
 	t.Helper()
-	if _, err := Available(); err != nil {
+	avail := AvailableNetns
+	if !cfg.NoSSH {
+		avail = func() error { _, err := Available(); return err }
+	}
+	if err := avail(); err != nil {
 		t.Skipf("no test hosts: %v", err)
 	}
 	var log strings.Builder
@@ -120,6 +124,36 @@ func TestBuild(t *testing.T) {
 	// The control host runs no sshd: nobody logs into it.
 	if out, err := sshOut(t, l, l.Control().Addr.String(), "true"); err == nil {
 		t.Errorf("ssh to the control host worked: %s", out)
+	}
+}
+
+// Hosts without sshd, for a caller that runs each side itself: one
+// client host is enough, it has its further source addresses, an htb
+// class shapes each link, and no sshd runs.
+func TestBuildNoSSH(t *testing.T) {
+	l := buildLab(t, Config{Clients: 1, NoSSH: true, Sources: 3, Shaping: Shaping{RateMbit: 50, HTB: true}})
+	if len(l.Clients()) != 1 || l.SSHConfig != "" {
+		t.Fatalf("%d client hosts, ssh config %q; want 1 and none", len(l.Clients()), l.SSHConfig)
+	}
+	c := l.Clients()[0]
+	out, err := l.Command(context.Background(), c, "ip", "-4", "-o", "addr", "show", "dev", "eth0").Output()
+	for _, a := range []string{"198.18.0.11/24", "198.18.0.100/24", "198.18.0.101/24", "198.18.0.102/24"} {
+		if err != nil || !strings.Contains(string(out), " "+a+" ") {
+			t.Errorf("client host: addresses %q (%v), want %s among them", out, err, a)
+		}
+	}
+	for _, h := range l.Hosts {
+		if h.sshd != nil {
+			t.Errorf("host %s runs an sshd", h.Name)
+		}
+		cl, err := l.Command(context.Background(), h, "tc", "class", "show", "dev", "eth0").Output()
+		if err != nil || !strings.Contains(string(cl), "htb 1:10") || !strings.Contains(string(cl), "rate 50Mbit") {
+			t.Errorf("host %s: classes %q (%v), want htb 1:10 at 50Mbit", h.Name, cl, err)
+		}
+	}
+	if _, err := Build(context.Background(), Config{Clients: 2, NoSSH: true, Sources: 100}); err == nil ||
+		!strings.Contains(err.Error(), "at most 154 in all") {
+		t.Errorf("200 further addresses: %v, want refused", err)
 	}
 }
 

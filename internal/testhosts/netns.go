@@ -64,6 +64,9 @@ func (l *Lab) addHost(ctx context.Context, h *Host) error {
 		{"-n", h.NS, "addr", "add", fmt.Sprintf("%s/%d", h.Addr, subnetBits), "dev", hostDev},
 		{"-n", h.NS, "link", "set", hostDev, "up"},
 	}
+	for _, a := range h.Sources {
+		steps = append(steps, []string{"-n", h.NS, "addr", "add", fmt.Sprintf("%s/%d", a, subnetBits), "dev", hostDev})
+	}
 	for _, s := range steps {
 		if err := ip(ctx, s...); err != nil {
 			return err
@@ -116,25 +119,47 @@ func (l *Lab) netemMissing(ctx context.Context) error {
 
 // shape applies s to both ends of host h's link, each end limiting what
 // it sends. With netem, netem is the root and tbf hangs under it, as the
-// netem documentation combines them.
+// netem documentation combines them; htb is the root with one class that
+// takes everything, and netem, if any, under that class.
 func (l *Lab) shape(ctx context.Context, h *Host, s Shaping) error {
 	for _, end := range []struct{ ns, dev string }{{h.NS, hostDev}, {l.BridgeNS, bridgeEnd(h)}} {
-		tc := func(args ...string) error {
-			_, err := run(ctx, "tc", append([]string{"-n", end.ns, "qdisc", "replace", "dev", end.dev}, args...)...)
+		tc := func(what string, args ...string) error {
+			_, err := run(ctx, "tc", append([]string{"-n", end.ns, what, "replace", "dev", end.dev}, args...)...)
 			return err
+		}
+		if s.HTB && s.RateMbit > 0 {
+			if err := shapeHTB(tc, s); err != nil {
+				return err
+			}
+			continue
 		}
 		parent := []string{"root", "handle", "1:"}
 		if s.netem() {
-			if err := tc(append([]string{"root", "handle", "1:", "netem"}, s.netemArgs()...)...); err != nil {
+			if err := tc("qdisc", append([]string{"root", "handle", "1:", "netem"}, s.netemArgs()...)...); err != nil {
 				return err
 			}
 			parent = []string{"parent", "1:1", "handle", "10:"}
 		}
 		if s.RateMbit > 0 {
-			if err := tc(append(append(parent, "tbf"), s.tbfArgs()...)...); err != nil {
+			if err := tc("qdisc", append(append(parent, "tbf"), s.tbfArgs()...)...); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// shapeHTB is an htb root whose one class, the default, has the rate.
+func shapeHTB(tc func(what string, args ...string) error, s Shaping) error {
+	rate := fmt.Sprintf("%gmbit", s.RateMbit)
+	if err := tc("qdisc", "root", "handle", "1:", "htb", "default", "10"); err != nil {
+		return err
+	}
+	if err := tc("class", "parent", "1:", "classid", "1:10", "htb", "rate", rate, "ceil", rate); err != nil {
+		return err
+	}
+	if s.netem() {
+		return tc("qdisc", append([]string{"parent", "1:10", "handle", "10:", "netem"}, s.netemArgs()...)...)
 	}
 	return nil
 }

@@ -59,13 +59,18 @@ func (l *Lab) writeKeys(ctx context.Context) error {
 // authorize writes host h's authorized_keys: the run's key, with TMPDIR
 // set to a directory of the host's own inside the run's, so what a
 // session makes in "the host's /tmp" goes when the run's directory goes,
-// even if the session's owner never cleans up.
+// even if the session's owner never cleans up. SHLVL=1 keeps bash, as
+// the login shell sshd runs each command with, from reading ~/.bashrc:
+// Debian's bash reads it for a command sent over ssh only in a
+// top-level shell, and SHLVL=1 makes it the second level. The test user
+// is root, whose ~/.bashrc on a developer's machine may take a second
+// to run, for every one of the many ssh commands of a run.
 func (l *Lab) authorize(h *Host, pub []byte) error {
 	tmp := l.path("tmp_" + h.Name)
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("environment=\"TMPDIR=%s\" %s", tmp, pub)
+	line := fmt.Sprintf("environment=\"TMPDIR=%s\",environment=\"SHLVL=1\" %s", tmp, pub)
 	return os.WriteFile(l.path("authorized_keys_"+h.Name), []byte(line), 0o600)
 }
 

@@ -40,11 +40,24 @@ const subnetBits = 24
 var (
 	controlAddr = netip.MustParseAddr("198.18.0.1")
 	serverAddr  = netip.MustParseAddr("198.18.0.10")
+	sourceBase  = netip.MustParseAddr("198.18.0.100")
 )
+
+// maxSources is how many further client addresses fit the subnet above
+// sourceBase.
+const maxSources = 154
 
 // Config says what to build.
 type Config struct {
-	Clients int // client hosts, at least 2
+	Clients int // client hosts, at least 2 (1 with NoSSH)
+	// NoSSH builds the hosts and links only: no keys, configs or sshd,
+	// for a caller that runs each side in its namespace itself
+	// (bin/experiment -topology netns). It needs no openssh-server.
+	NoSSH bool
+	// Sources gives each client host that many more addresses, from
+	// 198.18.0.100 up, for a client whose connections to one server
+	// port need more ephemeral ports than one source address has.
+	Sources int
 	Shaping Shaping
 	// ConnectTimeout goes into the control host's ssh_config (default 5s).
 	ConnectTimeout time.Duration
@@ -53,7 +66,8 @@ type Config struct {
 
 // Shaping is what every link does to what it carries, in each direction.
 type Shaping struct {
-	RateMbit float64       // tbf rate limit; 0 for none
+	RateMbit float64       // rate limit (tbf, or htb with HTB); 0 for none
+	HTB      bool          // shape the rate with an htb class instead of tbf
 	Delay    time.Duration // netem delay; needs netem in the kernel
 	LossPct  float64       // netem loss; needs netem in the kernel
 }
@@ -78,10 +92,17 @@ func (s Shaping) tbfArgs() []string {
 	return []string{"rate", fmt.Sprintf("%gmbit", s.RateMbit), "burst", fmt.Sprint(burst), "latency", "50ms"}
 }
 
+func (s Shaping) rateQdisc() string {
+	if s.HTB {
+		return "htb"
+	}
+	return "tbf"
+}
+
 func (s Shaping) String() string {
 	var parts []string
 	if s.RateMbit > 0 {
-		parts = append(parts, fmt.Sprintf("rate %g Mbit/s (tbf)", s.RateMbit))
+		parts = append(parts, fmt.Sprintf("rate %g Mbit/s (%s)", s.RateMbit, s.rateQdisc()))
 	}
 	if s.Delay > 0 {
 		parts = append(parts, fmt.Sprintf("delay %v (netem)", s.Delay))
@@ -100,6 +121,8 @@ type Host struct {
 	Name string     // control, server, client1, client2, ...
 	NS   string     // its network namespace
 	Addr netip.Addr // its address, in Bench
+	// Sources are a client host's further addresses (Config.Sources).
+	Sources []netip.Addr
 
 	sshd     *exec.Cmd
 	sshdDone chan struct{}
@@ -122,6 +145,7 @@ type Lab struct {
 	SSHConfig, KnownHosts, UserKey string
 
 	connectTimeout time.Duration
+	noSSH          bool     // hosts and links only (Config.NoSSH)
 	made           []string // namespaces, in the order made
 }
 
@@ -175,10 +199,15 @@ func newLab(cfg Config) *Lab {
 	}
 	add("control", controlAddr)
 	add("server", serverAddr)
-	a := serverAddr
+	a, src := serverAddr, sourceBase
 	for i := 1; i <= cfg.Clients; i++ {
 		a = a.Next()
 		add(fmt.Sprintf("client%d", i), a)
+		h := l.Hosts[len(l.Hosts)-1]
+		for range cfg.Sources {
+			h.Sources = append(h.Sources, src)
+			src = src.Next()
+		}
 	}
 	return l
 }
@@ -187,10 +216,18 @@ func newLab(cfg Config) *Lab {
 // removes whatever it made and returns why not. The caller must Close a
 // Lab it got.
 func Build(ctx context.Context, cfg Config) (*Lab, error) {
-	if cfg.Clients < 2 || cfg.Clients > 200 {
-		return nil, fmt.Errorf("testhosts: %d client hosts: want 2 to 200", cfg.Clients)
+	least, avail := 2, Available
+	if cfg.NoSSH {
+		least, avail = 1, availableNetns
 	}
-	sshd, err := Available()
+	if cfg.Clients < least || cfg.Clients > 200 {
+		return nil, fmt.Errorf("testhosts: %d client hosts: want %d to 200", cfg.Clients, least)
+	}
+	// The client hosts' own addresses must stay below the further ones.
+	if cfg.Sources < 0 || cfg.Sources > 0 && (cfg.Clients > 89 || cfg.Clients*cfg.Sources > maxSources) {
+		return nil, fmt.Errorf("testhosts: %d further addresses on each of %d client hosts: at most %d in all, with at most 89 client hosts", cfg.Sources, cfg.Clients, maxSources)
+	}
+	sshd, err := avail()
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +239,7 @@ func Build(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, fmt.Errorf("testhosts: %w", err)
 	}
 	l := newLab(cfg)
+	l.noSSH = cfg.NoSSH
 	if err := l.build(ctx, sshd); err != nil {
 		return nil, errors.Join(fmt.Errorf("testhosts: %w", err), l.Close())
 	}
@@ -233,6 +271,9 @@ func (l *Lab) build(ctx context.Context, sshd string) error {
 		{"keys", func() error { return l.writeKeys(ctx) }},
 		{"configs", l.writeConfigs},
 		{"sshd", func() error { return each(l.sshHosts(), func(h *Host) error { return l.startSSHD(ctx, h, sshd) }) }},
+	}
+	if l.noSSH {
+		steps = steps[:5] // up to and including the route check
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -322,10 +363,10 @@ func CloseOnInterrupt(l *Lab, log io.Writer) (stop func()) {
 // Available returns the path of sshd, or why test hosts cannot be built
 // here: not root, or a tool missing.
 func Available() (sshd string, err error) {
-	if os.Geteuid() != 0 {
-		return "", errors.New("test hosts need root (network namespaces, veth, a bridge, sshd)")
+	if _, err := availableNetns(); err != nil {
+		return "", err
 	}
-	for _, tool := range []string{"ip", "tc", "sysctl", "mount", "ssh", "ssh-keygen"} {
+	for _, tool := range []string{"ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return "", fmt.Errorf("test hosts need %s, not found on PATH", tool)
 		}
@@ -338,11 +379,27 @@ func Available() (sshd string, err error) {
 		sshd = "/usr/sbin/sshd"
 	}
 	// sshd re-executes itself and insists on an absolute path.
-	if sshd, err = filepath.Abs(sshd); err != nil {
-		return "", err
+	return filepath.Abs(sshd)
+}
+
+// AvailableNetns says why hosts without sshd (Config.NoSSH) cannot be
+// built here, or nil.
+func AvailableNetns() error {
+	_, err := availableNetns()
+	return err
+}
+
+func availableNetns() (string, error) {
+	if os.Geteuid() != 0 {
+		return "", errors.New("test hosts need root (network namespaces, veth, a bridge, sshd)")
+	}
+	for _, tool := range []string{"ip", "tc", "sysctl", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", fmt.Errorf("test hosts need %s, not found on PATH", tool)
+		}
 	}
 	if _, err := run(context.Background(), "ip", "netns", "list"); err != nil {
 		return "", fmt.Errorf("test hosts need `ip netns`: %w", err)
 	}
-	return sshd, nil
+	return "", nil
 }

@@ -55,7 +55,29 @@ type Options struct {
 	Tune bool
 	// Command is the command line that reproduces the run.
 	Command string
+	// Where the sides run: Topology "local" (this machine, loopback) or
+	// "netns" (network namespaces of this machine); or ServerHost and
+	// ClientHosts over ssh ([user@]host[:port] each, or from the file
+	// HostsFile: the server on its first line), with SSHConfig as ssh's -F.
+	Topology             string
+	ServerHost           string
+	ClientHosts          []string
+	HostsFile, SSHConfig string
+	Link                 LinkShaping
 }
+
+// LinkShaping is what each link of -topology netns does to what it
+// carries, each way: a rate (tbf or htb), and netem's delay and loss
+// where the kernel has netem.
+type LinkShaping struct {
+	RateMbit float64
+	HTB      bool
+	Delay    time.Duration
+	LossPct  float64
+}
+
+// Remote says the sides run on other hosts, over ssh.
+func (o Options) Remote() bool { return o.ServerHost != "" || o.HostsFile != "" }
 
 // Opt is a flag's value and whether the command line gave it.
 type Opt[T any] struct {
@@ -98,7 +120,7 @@ func UsageLine(modes []ModeFlag) string {
 	for _, m := range modes[1:] {
 		parts = append(parts, m.Usage)
 	}
-	return "usage: experiment " + strings.Join(parts, " | ")
+	return "usage: experiment " + strings.Join(parts, " | ") + topologyUsage
 }
 
 // Parse reads the command line. -h gives flag.ErrHelp with the flags'
@@ -131,6 +153,9 @@ func Parse(args []string, getenv func(string) string, modes []ModeFlag, help io.
 	if err := o.lists(v); err != nil {
 		return o, err
 	}
+	if err := o.checkTopology(*v.clientHosts, given); err != nil {
+		return o, err
+	}
 	o.Command = reproCommand(args, getenv)
 	return o, nil
 }
@@ -140,6 +165,7 @@ type flagValues struct {
 	reps                      *int
 	hold, echo                *time.Duration
 	counts, servers, workload *string
+	clientHosts               *string
 }
 
 // flagSet defines every flag into o; selected holds the modes' flags and
@@ -166,6 +192,7 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, fla
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
 	fs.BoolVar(&o.Tune, "tune", false, "with -c100k or -ceiling, as root: raise the sysctls the run needs and restore them afterwards")
 	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long it may take (default 5m, quick 90s)")
+	topologyFlags(fs, o, &v)
 	selected := map[string]*bool{}
 	for _, m := range modes[1:] {
 		selected[m.Name] = fs.Bool(m.Name, false, m.Help)

@@ -158,7 +158,7 @@ func TestParse(t *testing.T) {
 		err.Error() != "-reps does not apply to -soak; it goes with the experiment matrix, -bench" {
 		t.Errorf("-soak -reps 2: %v", err)
 	}
-	if l := UsageLine(modes); l != "usage: experiment [-quick] | -report DIR | -docs [DIR ...] | -bench | -soak [MODEL]" {
+	if l := UsageLine(modes); l != "usage: experiment [-quick] | -report DIR | -docs [DIR ...] | -bench | -soak [MODEL]"+topologyUsage {
 		t.Errorf("usage line %q", l)
 	}
 }

@@ -138,3 +138,23 @@ func (w *machineWatch) write(rawDir, base string) string {
 	}
 	return name
 }
+
+// IdleRecord is a machine record with only its idle snapshot of the
+// server's group pgid, read on the server's host (cmd/hostprobe, when
+// the runner reaches the host over ssh): the client runs on other
+// hosts, so no snapshot has a client footprint.
+func IdleRecord(pgid int) results.Machine {
+	return newMachineWatch(sysinfo.Host, pgid).rec
+}
+
+// PeakRecord waits, as a local run's watch does, until the group pgid
+// holds n more descriptors than idleFDs and their count is steady, and
+// returns a record with only the peak snapshot; when ctx ends first the
+// record says why it has none.
+func PeakRecord(ctx context.Context, pgid, idleFDs, n int) results.Machine {
+	w := &machineWatch{proc: sysinfo.Host, pgid: pgid}
+	w.rec.Idle = &results.Snapshot{Server: &sysinfo.Footprint{FDs: idleFDs}}
+	w.peak(ctx, n, 0)
+	w.rec.Idle = nil
+	return w.rec
+}

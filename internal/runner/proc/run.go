@@ -49,6 +49,9 @@ type Params struct {
 	// the idle server to its exit (perf_event_open: context switches,
 	// system calls, migrations, page faults, cycles and instructions).
 	Count bool
+	// Where puts the server and the client in network namespaces of
+	// their own; nil runs both in this one, over loopback.
+	Where *Placement
 }
 
 // ProcFS is the /proc tree of the machine-wide counters.
@@ -86,7 +89,7 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	sampler := startSampler(srv, kstack0, p.MemFloorKiB)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
-	r.ClientCmd = pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs)
+	r.ClientCmd = p.Where.client(pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs))
 	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, clientPid int) {
 		pb.clientPid = clientPid
 		var wg sync.WaitGroup
@@ -136,7 +139,7 @@ func record(spec results.ServerSpec, workload string, n, rep int) (r results.Run
 // in the raw directory; nil, with why in r, when it did not start.
 func startServer(r *results.Run, spec results.ServerSpec, p Params) *Server {
 	srvArgs := append(append([]string{}, spec.Args...), "-p", "0", "-j", filepath.Join(p.RawDir, r.ServerJSON))
-	r.ServerCmd = pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs)
+	r.ServerCmd = p.Where.server(pinned(p.ServerCPUs, spec.Env, spec.Path, srvArgs))
 	srv, exit, why := StartServer(r.ServerCmd, filepath.Join(p.RawDir, r.ServerLog), p.StartTimeout, p.StopTimeout)
 	if srv == nil {
 		r.ServerExit, r.Status, r.Detail = exit, results.StatusNoStart, why

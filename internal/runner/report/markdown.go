@@ -149,6 +149,7 @@ func writeMethod(b *strings.Builder, kpt results.Num) {
 // writeSetting is the run's preconditions and tuning, its notes, its
 // environment and the servers' command lines.
 func writeSetting(b *strings.Builder, m results.Meta) {
+	writeTopology(b, m.Topology)
 	writePreconds(b, m)
 	if len(m.Notes) > 0 {
 		b.WriteString("## Notes from this run\n\n")
@@ -199,4 +200,47 @@ func writePreconds(b *strings.Builder, m results.Meta) {
 	if len(m.Tuned) > 0 {
 		fmt.Fprintf(b, "Tuned for the run (-tune) and restored afterwards: %s.\n\n", ChangesText(m.Tuned))
 	}
+}
+
+// writeTopology says where the sides ran, when not both on this machine
+// over loopback: each host, its address, kernel, CPUs and clock skew,
+// and how the hosts are linked.
+func writeTopology(b *strings.Builder, t *results.Topology) {
+	if t == nil {
+		return
+	}
+	b.WriteString("## Topology\n\n")
+	switch t.Kind {
+	case "netns":
+		b.WriteString("Server and client ran in network namespaces of this machine, each with its own address, talking over veth links and a bridge instead of loopback; the machine figures are this machine's, the client's share subtracted as on loopback.\n\n")
+	case "ssh":
+		b.WriteString("Server and clients ran on separate hosts, reached over ssh; `-n` was split between the client hosts, which started together at a shared `-start-at`, and their reports were merged exactly. The machine figures are the server host's alone (its /proc, read there by hostprobe): no client share is in them.\n\n")
+	}
+	var rows [][]string
+	for _, h := range t.Hosts {
+		skew := "-"
+		if h.SkewMs.Set {
+			skew = fmt.Sprintf("%+.3f ± %.3f", h.SkewMs.V, h.SkewWithinMs.V)
+		}
+		cpus := "-"
+		if h.CPUs > 0 {
+			cpus = fmt.Sprintf("%d (%s)", h.CPUs, h.CPUsAllowed)
+		}
+		rows = append(rows, []string{h.Role, h.Name, h.Address, orDash(strings.TrimSpace(h.Arch + " " + h.Kernel)), cpus, orDash(h.Pinned), skew})
+	}
+	b.WriteString(MDTable([]string{"role", "host", "address", "kernel", "CPUs", "pinned to", "clock skew ms"}, rows, []bool{false, false, false, false, false, false, true}))
+	fmt.Fprintf(b, "\nLinks: %s.\n\n", t.Links)
+	for _, n := range t.Notes {
+		b.WriteString("- " + n + "\n")
+	}
+	if len(t.Notes) > 0 {
+		b.WriteString("\n")
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

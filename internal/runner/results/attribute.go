@@ -51,6 +51,10 @@ func Attribute(m *Machine, cal *Calibration, kpt, srvUser, srvKStack Num) (a Att
 		a.Client = cal.Kernel(cu, kpt)
 		a.Client.User = N(float64(c.AnonKiB))
 		a.Client.PageTables = N(float64(c.PageTablesKiB))
+	} else if m.ClientElsewhere {
+		// Nothing to subtract: every part of the client is zero here.
+		a.Client = cal.Kernel(Units{}, kpt)
+		a.Client.User, a.Client.PageTables = N(0), N(0)
 	}
 	a.Growth = meminfoGrowth(idle.Meminfo, peak.Meminfo)
 	a.Basis = BasisMeminfo
@@ -158,10 +162,12 @@ func MachineMetrics(m *Metrics, mach *Machine, cal *Calibration, kpt Num) *Attri
 		m.OtherKernelPerC = N(a.OtherKernel.V / n.V)
 	}
 	cs, ss := a.Client.Sum(), a.Server.Sum()
-	if cs.Set {
+	// A client on other hosts costs this one nothing, and its own cost
+	// is not measured.
+	if cs.Set && !mach.ClientElsewhere {
 		m.ClientPerC = N(cs.V / n.V)
 	}
-	if a.Client.User.Set {
+	if a.Client.User.Set && !mach.ClientElsewhere {
 		m.ClientUserPerC = N(a.Client.User.V / n.V)
 	}
 	m.AvailDropKiB = N(float64(-a.Growth.MemAvailable))

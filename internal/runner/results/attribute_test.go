@@ -178,3 +178,28 @@ func TestCellMachinePerConn(t *testing.T) {
 		t.Errorf("per connection %+v", c)
 	}
 }
+
+// A run across hosts: the server host's record has no client, and none of
+// its growth is the client's. Without ClientElsewhere the same record is a
+// local one whose client could not be read, and what the parts leave
+// unexplained is not measured.
+func TestAttributeClientElsewhere(t *testing.T) {
+	m := holdRun()
+	m.Peak.Client = nil
+	if a, ok := Attribute(m, cal(), N(16), N(8400), N(16000)); !ok || a.OtherKernel.Set || a.Client.Sum().Set {
+		t.Errorf("client unread: other kernel %v, client %v; want both not measured", a.OtherKernel, a.Client.Sum())
+	}
+	m.ClientElsewhere = true
+	a, ok := Attribute(m, cal(), N(16), N(8400), N(16000))
+	if !ok || !a.Client.Sum().Set || a.Client.Sum().V != 0 {
+		t.Fatalf("client elsewhere: client parts %+v, want all zero", a.Client)
+	}
+	// The caches grow by 13,416.25 KiB (task_struct 1,006 × 6, vm_area_struct
+	// 2,060 × 0.5, TCP 2,000 × 2.5, filp 2,000 × 0.5, eventpoll_epi 1,001 ×
+	// 0.25, io_kiocb 400 × 0.25); the server's 1,000 threads (6,000), 2,000
+	// mappings (1,000) and 1,000 sockets (3,000) explain 10,000 of it, and
+	// the client nothing.
+	if !a.OtherKernel.Set || !near(a.OtherKernel.V, 13_416.25-10_000) {
+		t.Errorf("other kernel %v, want 3416.25", a.OtherKernel)
+	}
+}

@@ -86,6 +86,10 @@ type Machine struct {
 	// PeakLate says the peak snapshot may have missed the client's hold.
 	PeakLate bool   `json:"peak_late"`
 	Detail   string `json:"detail"`
+	// ClientElsewhere says the client ran on other hosts (a run across
+	// hosts): the snapshots are the server host's, and none of the
+	// machine's growth is the client's.
+	ClientElsewhere bool `json:"client_elsewhere,omitempty"`
 }
 
 // ReadMachine reads a run's machine record.

@@ -54,6 +54,8 @@ type Meta struct {
 	// campaign's runs within each round; 0 when it ran in plan order.
 	OrderSeed uint64         `json:"order_seed,omitempty"`
 	Tuned     []SysctlChange `json:"tuned,omitempty"`
+	// Topology is where the sides ran; nil for this machine, loopback.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON.

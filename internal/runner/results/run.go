@@ -30,6 +30,10 @@ type ServerSpec struct {
 	// Env is what the server's environment gets besides the runner's
 	// (GOMAXPROCS=N for the Go server on N CPUs).
 	Env []string `json:"env,omitempty"`
+	// Netns: this column's runs put the server and the client in network
+	// namespaces of their own (-topology both), the others ran on
+	// loopback.
+	Netns bool `json:"netns,omitempty"`
 }
 
 // Run is one execution of one cell: the record written to runs.json. The
