@@ -64,6 +64,11 @@ bench: all
 c100k: all
 	bin/experiment -c100k $(if $(filter 1,$(TUNE)),-tune)
 
+# A million connections for epoll, uring and the Go reference, and as
+# many as memory allows with a thread each (TUNE=1 as for c100k).
+c1m: all
+	bin/experiment -c1m $(if $(filter 1,$(TUNE)),-tune)
+
 # How many connections each server can hold on this machine and what
 # stops it: predicted, then held in steps (TUNE=1 as for c100k).
 ceiling: all
@@ -126,6 +131,6 @@ testhosts: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test lint docs experiment bench c100k ceiling models keepalive clean asan ubsan \
+.PHONY: all prereqs test lint docs experiment bench c100k c1m ceiling models keepalive clean asan ubsan \
 	tsan memcheck soak testhosts \
 	$(GOBINS)
