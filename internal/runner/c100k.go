@@ -121,7 +121,8 @@ func stretchShort(o plan.Options, pre []results.Precond) string {
 
 // c100kRuns is each server at each count (the thread model also at the
 // reference count; the io_uring model at one count), with the server and
-// client processes the fd limit needs.
+// client processes the fd limit needs, each with a machine record: it
+// holds the client's memory per connection.
 func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec) []runSpec {
 	var runs []runSpec
 	for _, s := range servers {
@@ -135,8 +136,10 @@ func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec) []ru
 		}
 		for _, n := range ns {
 			sp, cp := plan.ProcsFor(n, sys)
+			// The client lingers after its round trips until the hold
+			// report and the machine record are taken, at any count.
 			runs = append(runs, runSpec{spec: s, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
-				srvProcs: sp, cliProcs: cp, probe: true, time: runTime{hold: z.hold}})
+				srvProcs: sp, cliProcs: cp, probe: true, machine: true, linger: true, time: runTime{hold: z.hold, wait: time.Minute}})
 		}
 	}
 	return runs

@@ -96,18 +96,7 @@ func BuildC1M(res *results.Results, in C1MInput, wallS float64) C1MReport {
 	ok := wallS <= C1MWallLimitS
 	rep.Targets = append(rep.Targets, BenchTarget{Key: "wall", Target: "the whole make c1m within 15 minutes", Unit: "s",
 		Value: results.N(wallS), Met: &ok, Measured: fmt.Sprintf("%.0f s", wallS)})
-	for i := range rep.Targets {
-		setVerdict(&rep.Targets[i])
-	}
 	return rep
-}
-
-// setVerdict words a target's Met.
-func setVerdict(t *BenchTarget) {
-	if t.Met == nil || t.Verdict != "" {
-		return
-	}
-	t.Verdict = map[bool]string{true: "met", false: "not met"}[*t.Met]
 }
 
 func c1mRow(c *results.Cell) C1MRow {
