@@ -70,9 +70,10 @@ c1m: all
 	bin/experiment -c1m $(if $(filter 1,$(TUNE)),-tune)
 
 # How many connections each server can hold on this machine and what
-# stops it: predicted, then held in steps (TUNE=1 as for c100k).
+# stops it: predicted, then held in steps up to the prediction or the
+# first failure (TUNE=1 as for c100k; BUDGET=20m bounds the steps' time).
 ceiling: all
-	bin/experiment -ceiling $(if $(filter 1,$(TUNE)),-tune)
+	bin/experiment -ceiling $(if $(filter 1,$(TUNE)),-tune) $(if $(BUDGET),-budget $(BUDGET))
 
 models: all
 	bin/experiment -models

@@ -323,7 +323,7 @@ func (c *campaign) execute(rs runSpec) results.Run {
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
 		StartTimeout: serverStartTimeout, StopTimeout: max(c.o.StopTimeout, rs.stopTimeout), ClientTimeout: rs.time.timeout(rs.n),
 		Linger: rs.linger,
-		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
+		Probe:  rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
 		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot, Count: rs.count,
 	}
 	run := proc.Run

@@ -21,9 +21,9 @@ var listenRE = regexp.MustCompile(`listening on (\S+)`)
 // Server is a running server: its own process group, so a model that
 // forks can be stopped as a whole, with its output copied to a log.
 type Server struct {
-	cmd        *exec.Cmd
-	Pid        int
-	Addr       string // from its start line, "listening on ADDR"
+	cmd  *exec.Cmd
+	Pid  int
+	Addr string // from its start line, "listening on ADDR"
 	// done is closed once the server has exited, with exitErr set: the
 	// runner's goroutines (the client's watch, a lingering run's probes)
 	// may all wait for it.
