@@ -162,6 +162,9 @@ func (cr *c1mRun) model(c *campaign, spec results.ServerSpec, md *report.C1MMode
 		return
 	}
 	per := perConnKiB(r)
+	if perConnSeen != nil {
+		perConnSeen(per)
+	}
 	if per <= 0 {
 		md.Stopped = fmt.Sprintf("no machine memory figure at %s connections to size the larger runs by", results.Thousands(cr.z.ref))
 		return
@@ -186,14 +189,24 @@ func (cr *c1mRun) model(c *campaign, spec results.ServerSpec, md *report.C1MMode
 	}
 }
 
+// perConnSeen, when set, is told each reference cost (a test's seam: it
+// sizes the memory it pretends to have by it).
+var perConnSeen func(kib float64)
+
+// memAvailableNow is MemAvailable (KiB) now; tests replace it.
+var memAvailableNow = func() (float64, error) {
+	v, err := sysinfo.Host.MemAvailableKiB()
+	return float64(v), err
+}
+
 // fits is the most connections, in steps, that fit in MemAvailable now
 // (above the floor) at per KiB each.
 func (cr *c1mRun) fits(per float64) int {
-	avail, err := sysinfo.Host.MemAvailableKiB()
+	avail, err := memAvailableNow()
 	if err != nil {
 		return 0
 	}
-	n := int((float64(avail) - float64(cr.floor)) * c1mMemShare / per)
+	n := int((avail - float64(cr.floor)) * c1mMemShare / per)
 	return n / cr.z.step * cr.z.step
 }
 
