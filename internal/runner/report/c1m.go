@@ -136,11 +136,6 @@ func c1mFind(rows []C1MRow, server string, n int) *C1MRow {
 	return nil
 }
 
-// held says a row held every connection, verified, without an error.
-func (r C1MRow) held() bool {
-	return r.Status == results.StatusOK && r.Verified.Set && int(r.Verified.V) == r.Conns && r.Errors.Set && r.Errors.V == 0
-}
-
 // c1mTargets judges one model: its goal held (the thread model: at least
 // its floor), memory per connection at its largest held count within 5%
 // of the reference count's, and (thread model) its exit with every
