@@ -55,8 +55,8 @@ const (
 	c1mThreadGuessKiB = 30
 	// c1mMargin is what a run's predicted memory gets on top, and
 	// c1mMemShare the share of MemAvailable (above the floor) it may take.
-	c1mMargin   = 1.15
-	c1mMemShare = 0.9
+	c1mMargin   = 1.05
+	c1mMemShare = 0.95
 	// c1mVerifyRate is the echoes per second the client verifies at,
 	// paced: a million at once do not fit in any round-trip deadline on
 	// two cores. The thread model's wake one thread each, at half that.
@@ -169,23 +169,40 @@ func (cr *c1mRun) model(c *campaign, spec results.ServerSpec, md *report.C1MMode
 		md.Stopped = fmt.Sprintf("no machine memory figure at %s connections to size the larger runs by", results.Thousands(cr.z.ref))
 		return
 	}
-	for _, n := range append(slices.Clone(cr.z.mid), md.Goal) {
+	counts := append(slices.Clone(cr.z.mid), md.Goal)
+	for i, n := range counts {
+		goal := i == len(counts)-1
 		if n <= md.Held {
 			continue
 		}
 		if fit := cr.fits(per); fit < n {
 			md.Stopped = fmt.Sprintf("memory: %s connections would need %.1f GiB at %.1f KiB each (%s's cost at %s, with %.0f%% to spare); %s fit in MemAvailable above its floor",
 				results.Thousands(n), float64(n)*per/(1<<20), per, spec.Label, results.Thousands(cr.z.ref), 100*(c1mMargin-1), results.Thousands(fit))
-			if fit < md.Held+cr.z.step || n != md.Goal {
+			if fit < md.Held+cr.z.step || !goal {
 				return
 			}
 			// The goal does not fit: hold what does, and say so.
 			n = fit
 			c.note("c1m: %s scaled down to %s connections: %s", spec.Label, results.Thousands(n), md.Stopped)
 		}
-		if !cr.judge(cr.hold(c, spec, n), n, md) {
+		r := cr.hold(c, spec, n)
+		if cr.judge(r, n, md) {
+			continue
+		}
+		if r == nil || r.Status != results.StatusMemCap || !goal {
 			return
 		}
+		// The floor stopped the goal: the reference cost was too low
+		// a guess at this count. One try at 85% of it, and say so.
+		less := int(0.85*float64(n)) / cr.z.step * cr.z.step
+		if less <= md.Held {
+			return
+		}
+		first := md.Stopped
+		if cr.judge(cr.hold(c, spec, less), less, md) {
+			md.Stopped = first + fmt.Sprintf("; %s held instead", results.Thousands(less))
+		}
+		return
 	}
 }
 

@@ -17,7 +17,7 @@ const LingerMax = 10 * time.Minute
 // lingerReadings bounds the readings of one linger: a server that never
 // reports every connection open (some failed) must not keep the client
 // waiting until its timeout.
-const lingerReadings = 45 * time.Second
+const lingerReadings = 2 * time.Minute
 
 // lingerRun is what the probes of a lingering run work on.
 type lingerRun struct {
