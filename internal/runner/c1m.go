@@ -55,8 +55,11 @@ const (
 	c1mThreadGuessKiB = 30
 	// c1mMargin is what a run's predicted memory gets on top, and
 	// c1mMemShare the share of MemAvailable (above the floor) it may take.
-	c1mMargin   = 1.05
-	c1mMemShare = 0.95
+	// The reference cost already overstates a larger run's (it carries
+	// the fixed costs of the client and the server over fewer
+	// connections), and the floor stops a run that goes past it.
+	c1mMargin   = 1.0
+	c1mMemShare = 0.97
 	// c1mVerifyRate is the echoes per second the client verifies at,
 	// paced: a million at once do not fit in any round-trip deadline on
 	// two cores. The thread model's wake one thread each, at half that.
@@ -176,8 +179,8 @@ func (cr *c1mRun) model(c *campaign, spec results.ServerSpec, md *report.C1MMode
 			continue
 		}
 		if fit := cr.fits(per); fit < n {
-			md.Stopped = fmt.Sprintf("memory: %s connections would need %.1f GiB at %.1f KiB each (%s's cost at %s, with %.0f%% to spare); %s fit in MemAvailable above its floor",
-				results.Thousands(n), float64(n)*per/(1<<20), per, spec.Label, results.Thousands(cr.z.ref), 100*(c1mMargin-1), results.Thousands(fit))
+			md.Stopped = fmt.Sprintf("memory: %s connections would need %.1f GiB at %.1f KiB each (%s's cost at %s); %s fit in %.0f%% of MemAvailable above its floor of %d MiB",
+				results.Thousands(n), float64(n)*per/(1<<20), per, spec.Label, results.Thousands(cr.z.ref), results.Thousands(fit), 100*c1mMemShare, cr.floor/1024)
 			if fit < md.Held+cr.z.step || !goal {
 				return
 			}
