@@ -63,10 +63,10 @@ func (cr *ceilRun) checkConntrack() {
 }
 
 // hold holds n connections of spec once, adds the step to s and returns
-// it with its run (nil if interrupted). A model with a process per
-// connection holds longer: its hold report adds up every process. The
-// calibration holds keep a machine record, which prices every part of a
-// connection; the steps need only MemAvailable.
+// it with its run (nil if interrupted). The calibration holds keep a
+// machine record, which prices every part of a connection; the steps
+// need only MemAvailable (reading every process of fork's would take
+// minutes).
 func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int, kind string) (report.CeilingStep, *results.Run) {
 	sp, cp := plan.ProcsFor(n, cr.sys)
 	// The client verifies every echo at a paced rate (a million at once
@@ -78,7 +78,7 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 		"-connect-timeout", c1mConnectTimeout.String()}
 	verify := time.Duration(float64(n) / float64(min(rate, c1mVerifyRate)) * float64(time.Second))
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: args, phase: kind,
-		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: true, linger: true, stopTimeout: c1mStopTimeout,
+		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", linger: true, stopTimeout: c1mStopTimeout,
 		time: runTime{duration: verify, wait: c1mRoundTimeout + c1mStopTimeout}}
 	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted", Failure: "interrupted"}
 	r := cr.c.run(rs)
