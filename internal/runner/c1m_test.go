@@ -141,7 +141,7 @@ func TestC1MPreconds(t *testing.T) {
 
 func TestSourcesFor(t *testing.T) {
 	s := goodSystem() // 28,232 ephemeral ports
-	for _, c := range []struct{ n, want int }{{10000, plan.AutoSources}, {1000000, 48}, {10000000, 250}} {
+	for _, c := range []struct{ n, want int }{{10000, plan.AutoSources}, {1000000, 144}, {10000000, 250}} {
 		if got := plan.SourcesFor(c.n, s); got != c.want {
 			t.Errorf("SourcesFor(%d) = %d, want %d", c.n, got, c.want)
 		}

@@ -19,14 +19,18 @@ type C1MNeed struct {
 }
 
 // SourcesFor is how many 127.0.0.x source addresses n connections to one
-// server port need, with a quarter to spare (the kernel's port choice is
-// a hash, not a count), and never fewer than the client's own default.
+// server port need, never fewer than the client's own default. connect()
+// picks a source port by searching from a hashed offset through the
+// even ports first (the odd ones are bind()'s), so only half the range
+// is at hand, and the search gets slow as it fills: past half full it
+// took 9 ms a connect here. So each address is planned at a quarter of
+// its ports: half of the even ones.
 func SourcesFor(n int, sys System) int {
 	ports := sys.PortHi - sys.PortLo + 1
 	if sys.PortLo == 0 || ports <= 0 {
 		return AutoSources
 	}
-	return min(250, max(AutoSources, RoundUp((n+n/4+ports-1)/ports, 8)))
+	return min(250, max(AutoSources, RoundUp((4*n+ports-1)/ports, 8)))
 }
 
 // SourceRange is the client's -source for k addresses from 127.0.0.2.
