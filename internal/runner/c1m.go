@@ -18,9 +18,9 @@ import (
 type c1m struct{ noCheck }
 
 func (c1m) Info() plan.ModeFlag {
-	return plan.ModeFlag{Name: "c1m", Usage: "-c1m [-tune] [-quick] [-counts A,...,GOAL]",
+	return plan.ModeFlag{Name: "c1m", Usage: "-c1m [-tune] [-quick] [-counts A,...,GOAL] [-servers LIST]",
 		Help:  "1,000,000 connections for epoll, uring and the Go reference, and as many as memory allows with a thread each, every echo verified (make c1m)",
-		Flags: []string{"quick", "tune", "counts"}}
+		Flags: []string{"quick", "tune", "counts", "servers"}}
 }
 
 // c1mSizes are the counts of a c1m run: the reference count, those
@@ -108,6 +108,13 @@ func (c1m) Plan(s Setup) (*Plan, error) {
 		notes = append(notes, n)
 	}
 	cr := &c1mRun{z: z, sys: sys, kit: s.Kit, specs: c1mServers(s.Kit), sources: plan.SourcesFor(z.goal, sys)}
+	if len(s.O.Servers) > 0 {
+		specs, _, err := s.Kit.MatrixServers(s.O.Servers)
+		if err != nil {
+			return nil, err
+		}
+		cr.specs = specs
+	}
 	if s.Env.Servers != nil {
 		cr.specs = s.Env.Servers
 	}

@@ -113,6 +113,7 @@ func TestC1MScalesDownToMemory(t *testing.T) {
 func TestC1MPreconds(t *testing.T) {
 	s := goodSystem()
 	s.TCPMem, s.MaxOrphans, s.ThreadsMax, s.PidMax = []int{287907, 383877, 575814}, 131072, 192735, 32768
+	s.HighOrderAllocDisable = "0"
 	rows := plan.C1MPreconds(s, plan.C1MNeed{Conns: 1000000, Threads: 500000, Sources: plan.SourcesFor(1000000, s)})
 	byItem := func(prefix string) results.Precond {
 		i := slices.IndexFunc(rows, func(p results.Precond) bool { return strings.HasPrefix(p.Item, prefix) })
@@ -126,6 +127,9 @@ func TestC1MPreconds(t *testing.T) {
 	}
 	if p := byItem("net.ipv4.tcp_max_orphans"); p.OK || !p.Optional || p.Sysctl == "" {
 		t.Errorf("orphans: %+v; want short, optional, tunable", p)
+	}
+	if p := byItem("net.core.high_order_alloc_disable"); p.OK || !p.Optional || p.Want != "1" {
+		t.Errorf("page fragments: %+v; want short, optional, set to 1 under -tune", p)
 	}
 	// Thread limits follow the thread model's count, not the million.
 	if p := byItem("kernel.threads-max"); p.OK || atoi(p.Want) < 1000000 || atoi(p.Want) > 1100000 {

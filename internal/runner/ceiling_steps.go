@@ -172,6 +172,9 @@ func (cr *ceilRun) tune() error {
 			}
 		}
 	}
+	if p, ok := plan.PageFragPrecond(cr.sys); ok && threaded > 0 && !p.OK {
+		byName[p.Sysctl] = p
+	}
 	var rows []results.Precond
 	for _, p := range byName {
 		// The caps fit the machine as it is: these only take it further.

@@ -66,7 +66,33 @@ func C1MPreconds(sys System, need C1MNeed) []results.Precond {
 		Need: fmt.Sprintf("≥ %d 4-tuples towards one server port", need.Conns), OK: sys.PortLo == 0 || ports*need.Sources >= need.Conns,
 		Fix: "widen net.ipv4.ip_local_port_range"})
 	out = append(out, tcpMemPrecond(sys, need.Conns), orphansPrecond(sys, need.Conns))
+	if p, ok := PageFragPrecond(sys); ok {
+		out = append(out, p)
+	}
 	return out
+}
+
+// PageFragPrecond: a thread that has written to a TCP socket keeps the
+// page its data was copied into (current->task_frag) until it writes
+// again or exits, and that page is an order-3 one, 32 KiB, unless
+// net.core.high_order_alloc_disable is 1, when it is 4 KiB. No counter
+// of /proc/meminfo shows it: here it was 24-28 KiB of every thread
+// connection's machine memory, what MemAvailable lost beyond the parts.
+// An event loop writes every socket from one thread, so only a thread
+// (or process) per connection pays it. The run goes ahead either way
+// (fewer threads fit), so it is optional; -tune sets it. ok is false
+// when the sysctl cannot be read.
+func PageFragPrecond(sys System) (results.Precond, bool) {
+	if sys.HighOrderAllocDisable == "" {
+		return results.Precond{}, false
+	}
+	p := results.Precond{Item: "net.core.high_order_alloc_disable (page fragments of order 0)", Have: sys.HighOrderAllocDisable,
+		Need: "1: each connection thread then keeps a 4 KiB page of its last write, not a 32 KiB one", OK: sys.HighOrderAllocDisable == "1", Optional: true}
+	if !p.OK {
+		p.Sysctl, p.Want = "net.core.high_order_alloc_disable", "1"
+		p.Fix = "sysctl -w net.core.high_order_alloc_disable=1"
+	}
+	return p, true
 }
 
 // tcpMemPrecond: every socket end holds at least a page of TCP memory

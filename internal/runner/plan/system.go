@@ -30,6 +30,9 @@ type System struct {
 	Syncookies      int   // net.ipv4.tcp_syncookies
 	TCPMem          []int // net.ipv4.tcp_mem: low, pressure, max (pages)
 	MaxOrphans      int   // net.ipv4.tcp_max_orphans
+	// HighOrderAllocDisable is net.core.high_order_alloc_disable ("" when
+	// it cannot be read).
+	HighOrderAllocDisable string
 }
 
 // ReadSystem can be replaced by tests to simulate a machine that falls short.
@@ -55,6 +58,7 @@ var ReadSystem = func() System {
 	s.Syncookies = sysctlInt("net.ipv4.tcp_syncookies")
 	s.TCPMem = sysctlInts("net.ipv4.tcp_mem")
 	s.MaxOrphans = sysctlInt("net.ipv4.tcp_max_orphans")
+	s.HighOrderAllocDisable = Sysctl("net.core.high_order_alloc_disable")
 	return s
 }
 
