@@ -111,6 +111,14 @@ func (ceiling) Plan(s Setup) (*Plan, error) {
 // given).
 func (cr *ceilRun) verify(c *campaign) error {
 	cr.c = c
+	// Order-0 page fragments before the calibration, so that it prices
+	// a thread connection as the steps will hold it.
+	if p, ok := plan.PageFragPrecond(cr.sys); ok && !p.OK && cr.o.Tune {
+		if err := c.tuneFor([]results.Precond{p}); err != nil {
+			return fmt.Errorf("-tune: %v", err)
+		}
+		cr.sys.HighOrderAllocDisable = p.Want
+	}
 	for _, spec := range cr.specs {
 		cr.servers = append(cr.servers, cr.calibrate(spec))
 	}
