@@ -93,6 +93,10 @@ func (ceiling) Plan(s Setup) (*Plan, error) {
 	if s.Env.Servers != nil {
 		cr.specs = s.Env.Servers
 	}
+	// The steps' client binds as many source addresses as the largest
+	// step needs (see plan.SourcesFor): with the default 32, connect()
+	// crawls past about 450,000.
+	cr.sys.Sources = plan.SourcesFor(ceilStepMax, cr.sys)
 	cr.floorKiB = int64((1 - ceilMemShare) * cr.sys.MemAvailableKiB)
 	cr.oom0, cr.oomErr = sysinfo.Host.OOMKills()
 	rows, notes := plan.CheckSystem(cr.sys, cr.calib[1], true)

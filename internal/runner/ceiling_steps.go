@@ -75,7 +75,7 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 	// take (a process model's reads every process).
 	rate := max(1000, n/10)
 	args := []string{"-quiet", "-rounds", "1", "-rate", strconv.Itoa(min(rate, c1mVerifyRate)), "-timeout", c1mRoundTimeout.String(),
-		"-connect-timeout", c1mConnectTimeout.String()}
+		"-connect-timeout", c1mConnectTimeout.String(), "-source", plan.SourceRange(cr.sys.SourcesOr())}
 	verify := time.Duration(float64(n) / float64(min(rate, c1mVerifyRate)) * float64(time.Second))
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: args, phase: kind,
 		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", linger: true, stopTimeout: c1mStopTimeout,

@@ -33,6 +33,17 @@ type System struct {
 	// HighOrderAllocDisable is net.core.high_order_alloc_disable ("" when
 	// it cannot be read).
 	HighOrderAllocDisable string
+	// Sources is how many source addresses the runs' client binds (0:
+	// its default, AutoSources).
+	Sources int
+}
+
+// SourcesOr is the client's source addresses: Sources, or AutoSources.
+func (s System) SourcesOr() int {
+	if s.Sources > 0 {
+		return s.Sources
+	}
+	return AutoSources
 }
 
 // ReadSystem can be replaced by tests to simulate a machine that falls short.
