@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
@@ -172,4 +173,30 @@ func closeCost(a, b plan.ConnCost) bool {
 		}
 	}
 	return a.Basis == b.Basis
+}
+
+// A failed step says how: its status and why, and the client's errors by
+// class, the most first, without the classes that did not occur.
+func TestFailureText(t *testing.T) {
+	dir := t.TempDir()
+	cli, err := clientreport.Read(filepath.Join("testdata", "fixture", "raw", "10kthreads-thread_hold_100_r1.client.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range cli.Errors {
+		cli.Errors[k] = 0
+	}
+	cli.Errors["reset"], cli.Errors["timeout"] = 93935, 676357
+	if err := cli.Write(filepath.Join(dir, "c.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := &results.Run{Status: results.StatusErrors, Detail: "client: exit 1", ClientJSON: "c.json"}
+	got := failureText(dir, r)
+	if want := "errors (client: exit 1); client errors: timeout 676,357, reset 93,935"; got != want {
+		t.Errorf("failureText = %q, want %q", got, want)
+	}
+	r.ClientJSON = "missing.json"
+	if got := failureText(dir, r); got != "errors (client: exit 1)" {
+		t.Errorf("without the client's report: %q", got)
+	}
 }
