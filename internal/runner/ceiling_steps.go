@@ -162,7 +162,7 @@ func (cr *ceilRun) tune() error {
 			continue
 		}
 		srvP, cliP := plan.ProcsFor(int(n), cr.sys)
-		for _, p := range plan.C100KPreconds(cr.sys, int(n), srvP, cliP) {
+		for _, p := range append(plan.C100KPreconds(cr.sys, int(n), srvP, cliP), plan.TCPPreconds(cr.sys, int(n))...) {
 			threadItem := slices.Contains([]string{"kernel.pid_max", "kernel.threads-max", "vm.max_map_count"}, p.Sysctl)
 			if p.OK || p.Sysctl == "" || threadItem && n != threaded {
 				continue

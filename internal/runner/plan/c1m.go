@@ -65,7 +65,7 @@ func C1MPreconds(sys System, need C1MNeed) []results.Precond {
 		Have: fmt.Sprintf("%d ports (%d-%d) × %d addresses (%s) = %d", ports, sys.PortLo, sys.PortHi, need.Sources, SourceRange(need.Sources), ports*need.Sources),
 		Need: fmt.Sprintf("≥ %d 4-tuples towards one server port", need.Conns), OK: sys.PortLo == 0 || ports*need.Sources >= need.Conns,
 		Fix: "widen net.ipv4.ip_local_port_range"})
-	out = append(out, tcpMemPrecond(sys, need.Conns), orphansPrecond(sys, need.Conns))
+	out = append(out, TCPPreconds(sys, need.Conns)...)
 	if p, ok := PageFragPrecond(sys); ok {
 		out = append(out, p)
 	}
@@ -93,6 +93,12 @@ func PageFragPrecond(sys System) (results.Precond, bool) {
 		p.Fix = "sysctl -w net.core.high_order_alloc_disable=1"
 	}
 	return p, true
+}
+
+// TCPPreconds are the kernel's TCP memory and orphan limits for n
+// connections.
+func TCPPreconds(sys System, n int) []results.Precond {
+	return []results.Precond{tcpMemPrecond(sys, n), orphansPrecond(sys, n)}
 }
 
 // tcpMemPrecond: every socket end holds at least a page of TCP memory
