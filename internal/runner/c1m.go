@@ -283,7 +283,7 @@ func (cr *c1mRun) hold(c *campaign, spec results.ServerSpec, n int) *results.Run
 	verify := time.Duration(float64(n) / float64(rate) * float64(time.Second))
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: args, srvProcs: sp, cliProcs: cp,
 		probe: true, machine: true, linger: true, memFloorKiB: cr.floor, stopTimeout: c1mStopTimeout,
-		time: runTime{duration: verify, wait: c1mRoundTimeout + c1mStopTimeout + time.Minute}}
+		time: runTime{duration: verify, wait: c1mRoundTimeout, linger: lingerTime(c1mStopTimeout)}}
 	r := c.run(rs)
 	if r == nil {
 		return nil

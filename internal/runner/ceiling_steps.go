@@ -79,7 +79,7 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 	verify := time.Duration(float64(n) / float64(min(rate, c1mVerifyRate)) * float64(time.Second))
 	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: args, phase: kind,
 		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", linger: true, stopTimeout: c1mStopTimeout,
-		time: runTime{duration: verify, wait: c1mRoundTimeout + c1mStopTimeout}}
+		time: runTime{duration: verify, wait: c1mRoundTimeout, linger: lingerTime(c1mStopTimeout)}}
 	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted", Failure: "interrupted"}
 	r := cr.c.run(rs)
 	if r == nil {

@@ -14,10 +14,10 @@ import (
 // server stopped, long before; this only bounds a runner that died.
 const LingerMax = 10 * time.Minute
 
-// lingerReadings bounds the readings of one linger: a server that never
+// LingerReadings bounds the readings of one linger: a server that never
 // reports every connection open (some failed) must not keep the client
 // waiting until its timeout.
-const lingerReadings = 2 * time.Minute
+const LingerReadings = 2 * time.Minute
 
 // lingerRun is what the probes of a lingering run work on.
 type lingerRun struct {
@@ -54,7 +54,7 @@ func lingerProbes(ctx context.Context, r *results.Run, l lingerRun) {
 	if l.srv.Exited() {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, lingerReadings)
+	rctx, cancel := context.WithTimeout(ctx, LingerReadings)
 	defer cancel()
 	l.w.run(rctx, l.pb, l.n, l.p)
 	if l.mw != nil {
