@@ -64,10 +64,16 @@ bench: all
 c100k: all
 	bin/experiment -c100k $(if $(filter 1,$(TUNE)),-tune)
 
+# A million connections for epoll, uring and the Go reference, and as
+# many as memory allows with a thread each (TUNE=1 as for c100k).
+c1m: all
+	bin/experiment -c1m $(if $(filter 1,$(TUNE)),-tune)
+
 # How many connections each server can hold on this machine and what
-# stops it: predicted, then held in steps (TUNE=1 as for c100k).
+# stops it: predicted, then held in steps up to the prediction or the
+# first failure (TUNE=1 as for c100k; BUDGET=20m bounds the steps' time).
 ceiling: all
-	bin/experiment -ceiling $(if $(filter 1,$(TUNE)),-tune)
+	bin/experiment -ceiling $(if $(filter 1,$(TUNE)),-tune) $(if $(BUDGET),-budget $(BUDGET))
 
 models: all
 	bin/experiment -models
@@ -126,6 +132,6 @@ testhosts: all
 clean:
 	rm -rf bin obj
 
-.PHONY: all prereqs test lint docs experiment bench c100k ceiling models keepalive clean asan ubsan \
+.PHONY: all prereqs test lint docs experiment bench c100k c1m ceiling models keepalive clean asan ubsan \
 	tsan memcheck soak testhosts \
 	$(GOBINS)

@@ -25,7 +25,8 @@ func TestJSONSchemaKeys(t *testing.T) {
 	}
 	addr := testkit.Serve(t, testkit.Echo)
 	forEngines(t, func(t *testing.T, eng string) {
-		args, loops := []string{"-host", addr, "-n", "5"}, 0.0
+		// With -linger, so that its keys are in the report too.
+		args, loops := []string{"-host", addr, "-n", "5", "-linger", "10ms"}, 0.0
 		if eng == engineEventLoop {
 			args, loops = append(args, "-loops", "3"), 3
 		}

@@ -17,7 +17,7 @@ import (
 	"tenkthreads/internal/clientreport"
 )
 
-const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-warmup D] [-hold D] [-rate R] [-reconnect] [-idle N] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-engine eventloop|goroutine] [-loops N] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
+const usageLine = "usage: client [-n N] [-host HOST:PORT] [-data STRING | -size BYTES] [-rounds R] [-duration D] [-warmup D] [-hold D] [-linger D [-notify FILE]] [-rate R] [-reconnect] [-idle N] [-connect-rate R] [-connect-timeout D] [-timeout D] [-source LIST] [-dialers N] [-procs P] [-engine eventloop|goroutine] [-loops N] [-start-at TIME] [-progress | -quiet] [-json FILE]\n       client merge [-json FILE] A.json B.json ..."
 
 type config struct {
 	N              int
@@ -28,6 +28,8 @@ type config struct {
 	Duration       time.Duration
 	Warmup         time.Duration
 	Hold           time.Duration
+	Linger         time.Duration
+	Notify         string
 	Rate           float64
 	Reconnect      bool
 	Idle           int
@@ -89,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.Duration, "duration", 0, "run the round-trip phase for this long instead of a fixed -rounds")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "with -duration: leave the round trips completed in its first D out of the window figures, so they show the steady state")
 	fs.DurationVar(&c.Hold, "hold", 0, "keep all connections open and idle this long before the round trips")
+	fs.DurationVar(&c.Linger, "linger", 0, "after the round trips, keep every connection open up to this long; SIGUSR1 ends it at once (a runner takes its readings meanwhile)")
+	fs.StringVar(&c.Notify, "notify", "", "with -linger: create FILE once every connection's round trips are done and the linger starts")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: messages per second in total over all connections (0 = closed loop)")
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "a new connection for every round trip")
 	fs.IntVar(&c.Idle, "idle", 0, "extra connections opened first and kept open and idle for the whole run (keep-alive sockets), each verified with one echo at the end")
@@ -149,8 +153,10 @@ func (c *config) check() error {
 		return &usageError{fmt.Sprintf("-rounds %d: must not be negative", c.Rounds)}
 	case c.Rounds == 0 && c.Duration <= 0:
 		return &usageError{"-rounds 0 (unlimited) needs -duration"}
-	case c.Duration < 0 || c.Hold < 0:
-		return &usageError{"-duration and -hold must not be negative"}
+	case c.Duration < 0 || c.Hold < 0 || c.Linger < 0:
+		return &usageError{"-duration, -hold and -linger must not be negative"}
+	case c.Notify != "" && c.Linger == 0:
+		return &usageError{"-notify needs -linger: it marks the start of the linger"}
 	case c.Warmup < 0 || c.Warmup > 0 && c.Warmup >= c.Duration:
 		return &usageError{fmt.Sprintf("-warmup %v: needs -duration, and must be shorter than it", c.Warmup)}
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):

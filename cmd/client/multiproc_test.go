@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -184,4 +185,48 @@ func TestInterruptDuringHold(t *testing.T) {
 			t.Errorf("interrupted %v, sent %v, established %v, open at the end %v; want true, 0, 10, 0", m["interrupted"], m["sent"], m["established"], m["now"])
 		}
 	})
+}
+
+// -linger keeps every connection open after the round trips until
+// SIGUSR1, single and -procs: -notify's file appears once all are
+// verified, the server still sees them all open then, and SIGUSR1 ends
+// the run with a clean report well before -linger would.
+func TestLingerUntilSIGUSR1(t *testing.T) {
+	bin := buildClient(t)
+	for _, procs := range []string{"1", "3"} {
+		t.Run("procs"+procs, func(t *testing.T) {
+			srv := &countingEcho{}
+			addr := testkit.Serve(t, srv.handle)
+			dir := t.TempDir()
+			note, jp := filepath.Join(dir, "lingering"), filepath.Join(dir, "r.json")
+			p := testkit.Start(t, "client", []string{bin, "-quiet", "-host", addr, "-n", "90", "-procs", procs, "-linger", "10m", "-notify", note, "-json", jp})
+			testkit.Eventually(t, 20*time.Second, "the -notify file", func() (bool, string) {
+				_, err := os.Stat(note)
+				return err == nil, fmt.Sprint(err)
+			})
+			srv.mu.Lock()
+			open := srv.open
+			srv.mu.Unlock()
+			if open != 90 {
+				t.Errorf("server has %d connections open during the linger, want 90", open)
+			}
+			p.Signal(t, syscall.SIGUSR1)
+			if code := p.Wait(t, 20*time.Second); code != 0 {
+				t.Fatalf("exit %d after SIGUSR1, want 0\n%s", code, p.Stderr.String())
+			}
+			var m map[string]any
+			testkit.ReadJSON(t, jp, &m)
+			if num(t, m, "verified") != 90 || num(t, m, "config.linger_s") != 600 || m["interrupted"] != false {
+				t.Errorf("verified %v, config.linger_s %v, interrupted %v; want 90, 600, false", m["verified"], num(t, m, "config.linger_s"), m["interrupted"])
+			}
+		})
+	}
+}
+
+// -notify without -linger has nothing to mark: a usage error.
+func TestNotifyNeedsLinger(t *testing.T) {
+	o := runClient(t, engineEventLoop, "-n", "1", "-notify", filepath.Join(t.TempDir(), "x"))
+	if o.code != 2 || !strings.Contains(o.stderr, "-notify needs -linger") {
+		t.Errorf("exit %d, stderr %q; want 2 and the reason", o.code, o.stderr)
+	}
 }

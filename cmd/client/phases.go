@@ -39,6 +39,7 @@ type engine interface {
 // drive runs one process's phases with e: ramp (every connection opened),
 // hold (all idle), round trips, the idle connections' echo, close.
 func drive(cfg *config, stderr io.Writer, e engine, env *clientreport.Environment, interrupted <-chan struct{}) (*clientreport.Result, error) {
+	release := watchRelease(cfg)
 	waitStart(cfg, interrupted)
 	phase := &atomic.Value{}
 	phase.Store("connecting")
@@ -65,6 +66,16 @@ func drive(cfg *config, stderr io.Writer, e engine, env *clientreport.Environmen
 	if cfg.childBarrier {
 		childBarrier(childWorkDoneFd, childCloseFd)
 	}
+	t.lingerStart = time.Now()
+	if cfg.Linger > 0 && !e.stopped() {
+		phase.Store("lingering")
+		if !cfg.childBarrier {
+			// Under -procs the parent notifies, once every child is here.
+			notify(cfg.Notify, stderr)
+		}
+		linger(cfg.Linger, interrupted, release)
+	}
+	t.lingerEnd = time.Now()
 	e.closeAll()
 	t.end, t.ru2 = time.Now(), getRusage()
 	stopProgress()
@@ -114,6 +125,45 @@ func waitStart(cfg *config, interrupted <-chan struct{}) {
 	}
 	if d := time.Until(cfg.startAt); d > 0 {
 		hold(d, interrupted)
+	}
+}
+
+// watchRelease is closed at the first SIGUSR1 of a run with -linger,
+// which ends the linger (or skips it, if it comes first); nil without.
+// It is set up before the first connection, so that a SIGUSR1 never
+// finds the process without a handler, which would end it.
+func watchRelease(cfg *config) <-chan struct{} {
+	if cfg.Linger <= 0 {
+		return nil
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	release := make(chan struct{})
+	go func() {
+		<-sig
+		close(release)
+	}()
+	return release
+}
+
+// linger keeps the connections open for d, or until SIGUSR1 or SIGINT.
+func linger(d time.Duration, interrupted, release <-chan struct{}) {
+	select {
+	case <-time.After(d):
+	case <-interrupted:
+	case <-release:
+	}
+}
+
+// notify creates -notify's file: every connection's round trips are done
+// and the linger begins. A file that cannot be made leaves the linger to
+// end by its time or SIGUSR1, and says why.
+func notify(path string, stderr io.Writer) {
+	if path == "" {
+		return
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		fmt.Fprintf(stderr, "client: -notify: %v\n", err)
 	}
 }
 
@@ -208,6 +258,7 @@ func (r *runner) roundTrips(start time.Time) {
 // phaseTimes are the ends of the run's phases and the CPU used so far.
 type phaseTimes struct {
 	rampEnd, holdEnd, workEnd, end time.Time
+	lingerStart, lingerEnd         time.Time
 	ru0, ru1, ruW, ru2             rusage
 }
 
@@ -217,6 +268,7 @@ func (t phaseTimes) fill(res *clientreport.Result, rampStart time.Time, interrup
 	res.ConnectAllS = t.rampEnd.Sub(rampStart).Seconds()
 	res.HoldS = t.holdEnd.Sub(t.rampEnd).Seconds()
 	res.SteadyS = t.workEnd.Sub(t.holdEnd).Seconds()
+	res.LingerS = t.lingerEnd.Sub(t.lingerStart).Seconds()
 	res.UserCPUS = t.ru2.user - t.ru0.user
 	res.SysCPUS = t.ru2.sys - t.ru0.sys
 	res.SteadyCPUS = (t.ruW.user + t.ruW.sys) - (t.ru1.user + t.ru1.sys)

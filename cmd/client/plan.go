@@ -131,7 +131,7 @@ func (p *plan) newResult(env *clientreport.Environment, rampStart time.Time) *cl
 	res.StartedAt = rampStart.UTC().Format(time.RFC3339Nano)
 	res.Config = clientreport.Config{
 		N: cfg.N, Host: cfg.Host, MessageBytes: p.msgLen, RandomPayload: cfg.Size > 0,
-		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(),
+		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), HoldS: cfg.Hold.Seconds(), LingerS: cfg.Linger.Seconds(),
 		Rate: cfg.Rate, Reconnect: cfg.Reconnect, ConnectRate: cfg.ConnectRate,
 		ConnectTimeoutS: cfg.ConnectTimeout.Seconds(), TimeoutS: cfg.Timeout.Seconds(),
 		Dialers: cfg.Dialers, StartAt: cfg.StartAt, Sources: []string{}, Procs: cfg.Procs, Idle: cfg.Idle,

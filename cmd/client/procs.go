@@ -78,7 +78,7 @@ func (b *barrier) release() {
 // ones the parent handles, with -n and the rates split by share.
 func childArgs(args []string) []string {
 	drop := map[string]bool{"procs": true, "json": true, "progress": true, "quiet": true, "n": true,
-		"idle": true, "rate": true, "connect-rate": true, "start-at": true}
+		"idle": true, "rate": true, "connect-rate": true, "start-at": true, "notify": true}
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -114,6 +114,10 @@ func runProcs(cfg *config, args []string, stderr io.Writer) (*clientreport.Resul
 	// did; the parent stays alive to merge, forwarding a SIGTERM.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if cfg.Linger > 0 {
+		// SIGUSR1 ends the children's linger.
+		signal.Notify(sig, syscall.SIGUSR1)
+	}
 	defer signal.Stop(sig)
 	dir, err := os.MkdirTemp("", "client-procs-")
 	if err != nil {
@@ -140,6 +144,9 @@ func runProcs(cfg *config, args []string, stderr io.Writer) (*clientreport.Resul
 	// A child that dies early gives EOF, so it cannot hold the others back.
 	ramp.await()
 	work.await()
+	if cfg.Linger > 0 {
+		notify(cfg.Notify, stderr)
+	}
 	return collect(cfg, children)
 }
 

@@ -97,6 +97,7 @@ func (m *Result) add(r *Result) error {
 	m.ElapsedS = max(m.ElapsedS, r.ElapsedS)
 	m.ConnectAllS = max(m.ConnectAllS, r.ConnectAllS)
 	m.HoldS = max(m.HoldS, r.HoldS)
+	m.LingerS = max(m.LingerS, r.LingerS)
 	m.SteadyS = max(m.SteadyS, r.SteadyS)
 	m.Sent += r.Sent
 	m.RoundTrips += r.RoundTrips

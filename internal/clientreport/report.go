@@ -67,6 +67,7 @@ type Config struct {
 	Rounds          int      `json:"rounds"`
 	DurationS       float64  `json:"duration_s"`
 	HoldS           float64  `json:"hold_s"`
+	LingerS         float64  `json:"linger_s,omitempty"`
 	Rate            float64  `json:"rate"`
 	Reconnect       bool     `json:"reconnect"`
 	ConnectRate     float64  `json:"connect_rate"`
@@ -137,6 +138,7 @@ type Result struct {
 	ElapsedS      float64                     `json:"elapsed_s"`
 	ConnectAllS   float64                     `json:"connect_all_s"`
 	HoldS         float64                     `json:"hold_s"`
+	LingerS       float64                     `json:"linger_s,omitempty"`
 	SteadyS       float64                     `json:"steady_s"`
 	Sent          int64                       `json:"sent"`
 	RoundTrips    int64                       `json:"round_trips"`

@@ -157,6 +157,9 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	line("steady phase", "%.3f s (after the ramp and hold)", r.SteadyS)
 	line("round trips", "%d verified, %.0f /s", r.RoundTrips, r.RoundTripsPS)
+	if r.LingerS > 0.0005 {
+		line("linger", "%.3f s (all open after the round trips)", r.LingerS)
+	}
 	if r.Config.DurationS > 0 {
 		line("  within -duration", "%d, %.0f /s (completed in the window: %gs from -warmup %gs on)", r.WindowRoundTrips, r.WindowRoundTripsPS, r.Config.DurationS-r.Config.WarmupS, r.Config.WarmupS)
 	}

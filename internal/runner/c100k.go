@@ -64,7 +64,7 @@ func (c100k) Plan(s Setup) (*Plan, error) {
 	in := report.C100KInput{Skipped: skipped, RefCount: z.refCount, Judged: append([]int{z.counts[len(z.counts)-1]}, z.stretch...)}
 	run := z
 	run.counts = counts
-	runs := c100kRuns(s.Sys, run, servers)
+	runs := c100kRuns(s.Sys, run, servers, s.O.StopTimeout)
 	return &Plan{Kind: "c100k", Checks: Checks{Conns: counts[len(counts)-1], Rows: pre}, Notes: notes,
 		Intro: fmt.Sprintf("c100k: %d runs, counts %v, hold %s", len(runs), z.counts, z.hold),
 		Runs:  runs, Reps: 1, Counts: counts,
@@ -121,8 +121,9 @@ func stretchShort(o plan.Options, pre []results.Precond) string {
 
 // c100kRuns is each server at each count (the thread model also at the
 // reference count; the io_uring model at one count), with the server and
-// client processes the fd limit needs.
-func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec) []runSpec {
+// client processes the fd limit needs, each with a machine record: it
+// holds the client's memory per connection.
+func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec, stop time.Duration) []runSpec {
 	var runs []runSpec
 	for _, s := range servers {
 		ns := z.counts
@@ -135,8 +136,10 @@ func c100kRuns(sys plan.System, z c100kSizes, servers []results.ServerSpec) []ru
 		}
 		for _, n := range ns {
 			sp, cp := plan.ProcsFor(n, sys)
+			// The client lingers after its round trips until the hold
+			// report and the machine record are taken, at any count.
 			runs = append(runs, runSpec{spec: s, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", z.hold.String(), "-quiet"},
-				srvProcs: sp, cliProcs: cp, probe: true, time: runTime{hold: z.hold}})
+				srvProcs: sp, cliProcs: cp, probe: true, machine: true, linger: true, time: runTime{hold: z.hold, linger: lingerTime(stop)}})
 		}
 	}
 	return runs

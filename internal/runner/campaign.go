@@ -371,8 +371,9 @@ func (c *campaign) execute(rs runSpec) results.Run {
 	p := proc.Params{
 		RawDir: c.rawDir, ClientPath: c.kit.Client, ClientArgs: rs.clientArgs,
 		ServerCPUs: plan.FormatCPUList(c.cpus.Server), ClientCPUs: plan.FormatCPUList(c.cpus.Client),
-		StartTimeout: serverStartTimeout, StopTimeout: c.o.StopTimeout, ClientTimeout: rs.time.timeout(rs.n),
-		Probe: rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
+		StartTimeout: serverStartTimeout, StopTimeout: max(c.o.StopTimeout, rs.stopTimeout), ClientTimeout: rs.time.timeout(rs.n),
+		Linger: rs.linger,
+		Probe:  rs.probe, AcceptTiming: rs.accept, ByThreads: rs.probe && c.kit.Facts(rs.spec).PerConnection != "",
 		MemFloorKiB: rs.memFloorKiB, Machine: rs.machine, ProcRoot: c.env.ProcRoot, Count: rs.count,
 	}
 	run := c.topo.execute(rs.spec, &p)

@@ -29,19 +29,18 @@ func (ceiling) Check(o plan.Options, _ Env) error {
 }
 
 const (
-	// ceilSafeFraction: the steps go up to this share of the prediction.
-	ceilSafeFraction = 0.5
+	// ceilSafeFraction: the steps go up to this share of the prediction:
+	// all of it, since they are there to check it.
+	ceilSafeFraction = 1.0
 	// ceilMemShare: no run may take more of MemAvailable (at the start)
-	// than this; the runner kills a run that does.
-	ceilMemShare = 0.6
+	// than this; the runner kills a run that does. The rest is the safe
+	// margin that keeps the OOM killer away.
+	ceilMemShare = 0.85
 	// ceilStepMax bounds any one step, whatever the prediction.
 	ceilStepMax = 1000000
 	// ceilClientThreads is what the prediction keeps back for the threads
 	// the client, the servers' own threads and the runner add.
 	ceilClientThreads = 1024
-	// ceilHold is how long a step holds its connections idle: long
-	// enough for the hold report of a dozen processes of threads.
-	ceilHold = 2 * time.Second
 )
 
 // ceilRun is one ceiling run: the machine at the start, the servers'
@@ -77,13 +76,13 @@ func ceilingServers(kit plan.Kit) []results.ServerSpec {
 }
 
 // Plan calibrates every server, predicts its ceiling and holds steps of
-// doubling size within the budget: runs made as it goes, since each step
-// follows from the last.
+// doubling size up to the prediction or the first failure: runs made as
+// it goes, since each step follows from the last.
 func (ceiling) Plan(s Setup) (*Plan, error) {
 	o := s.O
-	cr := &ceilRun{o: o, kit: s.Kit, sys: s.Sys, budget: 5 * time.Minute, calib: [2]int{2000, 10000}, specs: ceilingServers(s.Kit)}
+	cr := &ceilRun{o: o, kit: s.Kit, sys: s.Sys, calib: [2]int{2000, 10000}, specs: ceilingServers(s.Kit)}
 	if o.Quick {
-		cr.budget, cr.calib = 90*time.Second, [2]int{500, 2000}
+		cr.calib = [2]int{500, 2000}
 	}
 	if o.Budget > 0 {
 		cr.budget = o.Budget
@@ -94,19 +93,36 @@ func (ceiling) Plan(s Setup) (*Plan, error) {
 	if s.Env.Servers != nil {
 		cr.specs = s.Env.Servers
 	}
+	// The steps' client binds as many source addresses as the largest
+	// step needs (see plan.SourcesFor): with the default 32, connect()
+	// crawls past about 450,000.
+	cr.sys.Sources = plan.SourcesFor(ceilStepMax, cr.sys)
 	cr.floorKiB = int64((1 - ceilMemShare) * cr.sys.MemAvailableKiB)
 	cr.oom0, cr.oomErr = sysinfo.Host.OOMKills()
 	rows, notes := plan.CheckSystem(cr.sys, cr.calib[1], true)
+	within := "up to each prediction or the first failure"
+	if cr.budget > 0 {
+		within += " within " + cr.budget.String()
+	}
 	return &Plan{Kind: "ceiling", Checks: Checks{Conns: cr.calib[1], Rows: rows}, Notes: notes,
-		Intro: fmt.Sprintf("ceiling: %d servers, calibration at %v connections, then steps within %s; no run may take MemAvailable below %d MiB",
-			len(cr.specs), cr.calib, cr.budget, cr.floorKiB/1024),
+		Intro: fmt.Sprintf("ceiling: %d servers, calibration at %v connections, then steps %s; no run may take MemAvailable below %d MiB",
+			len(cr.specs), cr.calib, within, cr.floorKiB/1024),
 		Steps: cr.verify, Budget: cr.budget, Reps: 1, Report: cr.report}, nil
 }
 
 // verify calibrates every server, predicts its ceiling, raises what
-// -tune must for the steps, and holds the steps within the budget.
+// -tune must for the steps, and holds the steps (within -budget, if
+// given).
 func (cr *ceilRun) verify(c *campaign) error {
 	cr.c = c
+	// Order-0 page fragments before the calibration, so that it prices
+	// a thread connection as the steps will hold it.
+	if p, ok := plan.PageFragPrecond(cr.sys); ok && !p.OK && cr.o.Tune {
+		if err := c.tuneFor([]results.Precond{p}); err != nil {
+			return fmt.Errorf("-tune: %v", err)
+		}
+		cr.sys.HighOrderAllocDisable = p.Want
+	}
 	for _, spec := range cr.specs {
 		cr.servers = append(cr.servers, cr.calibrate(spec))
 	}
@@ -114,8 +130,12 @@ func (cr *ceilRun) verify(c *campaign) error {
 		return fmt.Errorf("-tune: %v", err)
 	}
 	for i, s := range cr.servers {
-		left := cr.budget - time.Since(c.started)
-		cr.steps(s, cr.specs[i], time.Now().Add(left/time.Duration(len(cr.servers)-i)))
+		var deadline time.Time // none without -budget
+		if cr.budget > 0 {
+			left := cr.budget - time.Since(c.started)
+			deadline = time.Now().Add(left / time.Duration(len(cr.servers)-i))
+		}
+		cr.steps(s, cr.specs[i], deadline)
 		cr.extrapolate(s)
 	}
 	for _, s := range cr.servers {

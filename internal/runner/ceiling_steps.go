@@ -1,10 +1,15 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"tenkthreads/internal/clientreport"
 
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/plots"
@@ -22,7 +27,7 @@ func (cr *ceilRun) calibrate(spec results.ServerSpec) *report.CeilingServer {
 	for _, n := range cr.calib {
 		st, r := cr.hold(s, spec, n, "calibration")
 		if !st.Held {
-			s.Stopped = fmt.Sprintf("calibration: %s connections not held (%s)", results.Thousands(n), st.Status)
+			s.Stopped, s.StoppedBy = fmt.Sprintf("calibration: %s connections not held (%s)", results.Thousands(n), st.Failure), report.StopFailure
 			return s
 		}
 		runs = append(runs, r)
@@ -58,25 +63,24 @@ func (cr *ceilRun) checkConntrack() {
 }
 
 // hold holds n connections of spec once, adds the step to s and returns
-// it with its run (nil if interrupted). A model with a process per
-// connection holds longer: its hold report adds up every process. The
-// calibration holds keep a machine record, which prices every part of a
-// connection; the steps need only MemAvailable.
+// it with its run (nil if interrupted). The calibration holds keep a
+// machine record, which prices every part of a connection; the steps
+// need only MemAvailable (reading every process of fork's would take
+// minutes).
 func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int, kind string) (report.CeilingStep, *results.Run) {
 	sp, cp := plan.ProcsFor(n, cr.sys)
-	hold := ceilHold
-	if cr.kit.Facts(spec).Processes {
-		hold = max(hold, time.Duration(n/2500)*time.Second)
-		if kind == "calibration" {
-			// The machine record's peak snapshot reads every
-			// process's footprint, about 2 ms each: 20 s for
-			// fork's 10,000.
-			hold = max(hold, time.Duration(n/400)*time.Second)
-		}
-	}
-	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: []string{"-hold", hold.String(), "-quiet"}, phase: kind,
-		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", time: runTime{hold: hold}}
-	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted"}
+	// The client verifies every echo at a paced rate (a million at once
+	// fit in no deadline on a small machine), then lingers while the
+	// hold report and the machine record are taken, however long they
+	// take (a process model's reads every process).
+	rate := max(1000, n/10)
+	args := []string{"-quiet", "-rounds", "1", "-rate", strconv.Itoa(min(rate, c1mVerifyRate)), "-timeout", c1mRoundTimeout.String(),
+		"-connect-timeout", c1mConnectTimeout.String(), "-source", plan.SourceRange(cr.sys.SourcesOr())}
+	verify := time.Duration(float64(n) / float64(min(rate, c1mVerifyRate)) * float64(time.Second))
+	rs := runSpec{spec: spec, workload: "hold", n: n, rep: 1, clientArgs: args, phase: kind,
+		srvProcs: sp, cliProcs: cp, probe: true, memFloorKiB: cr.floorKiB, machine: kind == "calibration", linger: true, stopTimeout: c1mStopTimeout,
+		time: runTime{duration: verify, wait: c1mRoundTimeout, linger: lingerTime(c1mStopTimeout)}}
+	st := report.CeilingStep{Conns: n, Kind: kind, Status: "interrupted", Failure: "interrupted"}
 	r := cr.c.run(rs)
 	if r == nil {
 		return st, nil
@@ -86,8 +90,12 @@ func (cr *ceilRun) hold(s *report.CeilingServer, spec results.ServerSpec, n int,
 		return st, r
 	}
 	m := r.M
+	st.Failure = ""
 	st.Status, st.Verified, st.Errors, st.WallS = r.Status, m.Verified, m.Errors, r.WallS
 	st.Held = r.Status == results.StatusOK && m.Verified.Set && int(m.Verified.V) == n && m.Errors.Set && m.Errors.V == 0
+	if !st.Held {
+		st.Failure = failureText(cr.c.rawDir, r)
+	}
 	st.ServerUserKiB, st.ServerKStack, st.ConnectAllS, st.ListenDrops = m.HoldKiBPerConn, m.HoldKStackPerC, m.ConnectAllS, m.ListenDrops
 	if pr := r.Probe; pr != nil {
 		st.ClientPSSKiB = pr.HoldClientPSSKiB
@@ -113,7 +121,7 @@ func (cr *ceilRun) capOf(s *report.CeilingServer) (int64, string) {
 		pred = s.PredictedTuned
 	}
 	n := int64(ceilSafeFraction * float64(pred.Conns))
-	why := fmt.Sprintf("%.0f%% of the prediction, which %s binds", 100*ceilSafeFraction, pred.Binding)
+	why := fmt.Sprintf("the prediction, which %s binds", pred.Binding)
 	last := s.Steps[len(s.Steps)-1]
 	perConn := s.Cost.KiB()
 	if last.MachineUsedKiB.Set {
@@ -122,9 +130,14 @@ func (cr *ceilRun) capOf(s *report.CeilingServer) (int64, string) {
 	perConn *= 1.1
 	if m := int64(ceilMemShare * cr.sys.MemAvailableKiB / perConn); m < n {
 		n, why = m, fmt.Sprintf("%.0f%% of MemAvailable at %.1f KiB per connection for the whole machine", 100*ceilMemShare, perConn)
+		s.StoppedBy = report.StopMargin
 	}
 	if n > ceilStepMax {
 		n, why = ceilStepMax, "the largest step the runner takes"
+		s.StoppedBy = report.StopStepMax
+	}
+	if s.StoppedBy == "" {
+		s.StoppedBy = report.StopLimit
 	}
 	return n, why
 }
@@ -149,7 +162,7 @@ func (cr *ceilRun) tune() error {
 			continue
 		}
 		srvP, cliP := plan.ProcsFor(int(n), cr.sys)
-		for _, p := range plan.C100KPreconds(cr.sys, int(n), srvP, cliP) {
+		for _, p := range append(plan.C100KPreconds(cr.sys, int(n), srvP, cliP), plan.TCPPreconds(cr.sys, int(n))...) {
 			threadItem := slices.Contains([]string{"kernel.pid_max", "kernel.threads-max", "vm.max_map_count"}, p.Sysctl)
 			if p.OK || p.Sysctl == "" || threadItem && n != threaded {
 				continue
@@ -158,6 +171,9 @@ func (cr *ceilRun) tune() error {
 				byName[p.Sysctl] = p
 			}
 		}
+	}
+	if p, ok := plan.PageFragPrecond(cr.sys); ok && threaded > 0 && !p.OK {
+		byName[p.Sysctl] = p
 	}
 	var rows []results.Precond
 	for _, p := range byName {
@@ -177,38 +193,69 @@ func atoi(s string) int {
 
 // steps holds twice as many connections as the last held step, up to
 // s's cap (the cap itself last), until one is not held, the next would
-// not finish before deadline, or the run is interrupted.
+// not finish before deadline (zero: no deadline), or the run is
+// interrupted; StoppedBy says which.
 func (cr *ceilRun) steps(s *report.CeilingServer, spec results.ServerSpec, deadline time.Time) {
 	if s.Stopped != "" {
 		return
 	}
 	last := s.Steps[len(s.Steps)-1]
 	for {
-		next, final := 2*last.Conns, false
-		if int64(next) > s.Cap {
-			if float64(s.Cap) < 1.3*float64(last.Conns) {
-				s.Stopped = "reached the cap: " + s.CapWhy
-				return
-			}
-			next, final = int(s.Cap), true
+		if int64(last.Conns) >= s.Cap {
+			// StoppedBy is what set the cap (capOf).
+			s.Stopped = "reached the cap: " + s.CapWhy
+			return
 		}
+		next := int(min(int64(2*last.Conns), s.Cap))
 		// A step's time grows with its connections; 20% to spare.
 		est := time.Duration(1.2 * last.WallS * float64(next) / float64(last.Conns) * float64(time.Second))
-		if time.Now().Add(est).After(deadline) {
-			s.Stopped = fmt.Sprintf("time budget: %s connections would take about %s, past this server's share", results.Thousands(next), est.Round(time.Second))
+		if !deadline.IsZero() && time.Now().Add(est).After(deadline) {
+			s.Stopped, s.StoppedBy = fmt.Sprintf("time budget: %s connections would take about %s, past this server's share", results.Thousands(next), est.Round(time.Second)), report.StopBudget
 			return
 		}
-		st, _ := cr.hold(s, spec, next, "step")
+		st, r := cr.hold(s, spec, next, "step")
 		switch {
-		case !st.Held:
-			s.Stopped = fmt.Sprintf("%s connections not held (%s)", results.Thousands(next), st.Status)
+		case r == nil:
+			s.Stopped, s.StoppedBy = fmt.Sprintf("interrupted before %s connections", results.Thousands(next)), report.StopInterrupted
 			return
-		case final:
-			s.Stopped = "reached the cap: " + s.CapWhy
+		case !st.Held:
+			s.Stopped, s.StoppedBy = fmt.Sprintf("%s connections not held: %s", results.Thousands(next), st.Failure), report.StopFailure
 			return
 		}
 		last = st
 	}
+}
+
+// failureText is how a run that did not hold failed: its status, and the
+// client's errors by class, the most first.
+func failureText(rawDir string, r *results.Run) string {
+	why := r.Status
+	if r.Detail != "" {
+		why += " (" + r.Detail + ")"
+	}
+	cli, err := clientreport.Read(filepath.Join(rawDir, r.ClientJSON))
+	if err != nil {
+		return why
+	}
+	type class struct {
+		name string
+		n    int64
+	}
+	var cs []class
+	for k, n := range cli.Errors {
+		if n > 0 {
+			cs = append(cs, class{k, n})
+		}
+	}
+	if len(cs) == 0 {
+		return why
+	}
+	slices.SortFunc(cs, func(a, b class) int { return cmp.Compare(b.n, a.n) })
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s %s", c.name, results.Thousands(int(c.n))))
+	}
+	return why + "; client errors: " + strings.Join(parts, ", ")
 }
 
 // extrapolate fits machine memory used = a + b × connections over s's

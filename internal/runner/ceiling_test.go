@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tenkthreads/internal/clientreport"
 	"tenkthreads/internal/runner/plan"
 	"tenkthreads/internal/runner/report"
 	"tenkthreads/internal/runner/results"
@@ -21,10 +22,14 @@ func ceilingOptions(t *testing.T, budget time.Duration) (plan.Options, Env) {
 	return o, Env{Servers: []results.ServerSpec{{Key: "10kthreads:thread", Label: "10kthreads (thread)", Model: "thread", Path: filepath.Join(bin, "10kthreads")}}}
 }
 
-// A tiny ceiling run: calibration, a prediction bound by a named limit,
-// steps that double up to the cap or the budget, and the report.
+// A tiny ceiling run: calibration, a prediction bound by a named limit
+// (a pid_max that leaves room for 700 threads), steps that double up to
+// the prediction itself and hold it, and the report.
 func TestCeilingTiny(t *testing.T) {
-	o, env := ceilingOptions(t, 12*time.Second)
+	sys := goodSystem()
+	sys.PidMax = sys.Tasks + ceilClientThreads + 700
+	withSystem(t, sys)
+	o, env := ceilingOptions(t, 0)
 	var rep report.CeilingReport
 	dir := runMode(t, o, env, &rep).dir
 	if rep.Schema != report.CeilingSchema || len(rep.Servers) != 1 || !rep.OOMKills.Set {
@@ -38,8 +43,11 @@ func TestCeilingTiny(t *testing.T) {
 		t.Errorf("prediction %+v from cost %+v: want a binding limit, and a thread's kernel stack and user memory in the cost", s.Predicted, s.Cost)
 	}
 	checkMachineCost(t, s.Cost)
-	if s.Cap > s.Predicted.Conns/2 || s.Cap <= 0 || s.CapWhy == "" {
-		t.Errorf("cap %d (%s) for a prediction of %d: want at most half of it", s.Cap, s.CapWhy, s.Predicted.Conns)
+	if s.Predicted.Conns != 700 || s.Predicted.Binding != "kernel.pid_max" || s.Cap != s.Predicted.Conns || !strings.Contains(s.CapWhy, "kernel.pid_max") {
+		t.Errorf("cap %d (%s) for a prediction of %d (%s): want the prediction, 700, bound by kernel.pid_max", s.Cap, s.CapWhy, s.Predicted.Conns, s.Predicted.Binding)
+	}
+	if held := s.Steps[len(s.Steps)-1]; s.Held != 700 || !held.Held || held.Conns != 700 || s.StoppedBy != report.StopLimit {
+		t.Errorf("held %d, last step %+v, stopped by %q (%s): want the prediction held and the limit named", s.Held, held, s.StoppedBy, s.Stopped)
 	}
 	for i, st := range s.Steps[2:] {
 		if int64(st.Conns) > s.Cap || st.Conns > 2*s.Steps[i+1].Conns {
@@ -49,12 +57,8 @@ func TestCeilingTiny(t *testing.T) {
 			t.Errorf("step %d used %v KiB, past %.0f%% of MemAvailable", st.Conns, st.MachineUsedKiB, 100*rep.MemCapShare)
 		}
 	}
-	stopped := strings.HasPrefix(s.Stopped, "reached the cap") || strings.HasPrefix(s.Stopped, "time budget") || strings.Contains(s.Stopped, "not held")
-	if s.Held < 200 || !stopped {
-		t.Errorf("held %d, stopped %q: want the cap, the budget or a failed step to have stopped the steps", s.Held, s.Stopped)
-	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, w := range []string{"# make ceiling", "## Limits of each server", "kernel.pid_max", "ceiling.svg", "predicted ceiling (binding limit)", "thread objects", "Cost per connection: "} {
+	for _, w := range []string{"# make ceiling", "## Limits of each server", "kernel.pid_max", "ceiling.svg", "predicted ceiling (binding limit)", "thread objects", "Cost per connection: ", "stopped by", "no time budget"} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("report.md lacks %q", w)
 		}
@@ -169,4 +173,30 @@ func closeCost(a, b plan.ConnCost) bool {
 		}
 	}
 	return a.Basis == b.Basis
+}
+
+// A failed step says how: its status and why, and the client's errors by
+// class, the most first, without the classes that did not occur.
+func TestFailureText(t *testing.T) {
+	dir := t.TempDir()
+	cli, err := clientreport.Read(filepath.Join("testdata", "fixture", "raw", "10kthreads-thread_hold_100_r1.client.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range cli.Errors {
+		cli.Errors[k] = 0
+	}
+	cli.Errors["reset"], cli.Errors["timeout"] = 93935, 676357
+	if err := cli.Write(filepath.Join(dir, "c.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := &results.Run{Status: results.StatusErrors, Detail: "client: exit 1", ClientJSON: "c.json"}
+	got := failureText(dir, r)
+	if want := "errors (client: exit 1); client errors: timeout 676,357, reset 93,935"; got != want {
+		t.Errorf("failureText = %q, want %q", got, want)
+	}
+	r.ClientJSON = "missing.json"
+	if got := failureText(dir, r); got != "errors (client: exit 1)" {
+		t.Errorf("without the client's report: %q", got)
+	}
 }

@@ -110,6 +110,13 @@ type runSpec struct {
 	srvProcs, cliProcs int
 	// memFloorKiB stops the run when MemAvailable falls below it (0: never).
 	memFloorKiB int64
+	// linger runs the client with -linger (proc.Params.Linger): the
+	// readings are taken while it holds every verified connection, and
+	// the server is stopped, and its exit timed, before it closes them.
+	// stopTimeout, when longer than -stop-timeout, is what the server
+	// gets to exit.
+	linger      bool
+	stopTimeout time.Duration
 	// exec runs it in place of a server and one client (the soak's
 	// warm-up, churn and idle readings); nil for proc.Run.
 	exec func(spec results.ServerSpec, workload string, n, rep int, p proc.Params) results.Run

@@ -32,6 +32,8 @@ var pages = []page{
 		Sources: []docs.Source{{File: "keepalive.md"}}}},
 	{"soak.json", docs.Spec{Name: "soak", Title: "make soak", Target: "make soak",
 		Sources: []docs.Source{{File: "report.md"}}}},
+	{"c1m.json", docs.Spec{Name: "c1m", Title: "make c1m", Target: "make c1m TUNE=1",
+		Sources: []docs.Source{{File: "report.md"}}}},
 	{"ceiling.json", docs.Spec{Name: "ceiling", Title: "make ceiling", Target: "make ceiling TUNE=1",
 		Sources: []docs.Source{{File: "report.md"}}}},
 	{"compare.json", docs.Spec{Name: "compare", Title: "bin/experiment -compare", Target: "bin/experiment -compare A B",

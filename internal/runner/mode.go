@@ -54,6 +54,7 @@ var modes = []Mode{
 	matrix{},
 	bench{},
 	c100k{},
+	c1m{},
 	models{},
 	keepalive{},
 	soak{},

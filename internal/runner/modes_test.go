@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,6 +320,17 @@ func TestC100KTuneRunsAndRestores(t *testing.T) {
 	r := rep.Rows[0]
 	if r.Status != results.StatusOK || !r.Verified.Set || r.Verified.V != 400 || !r.UserKiBPerConn.Set || !r.KStackPerConn.Set {
 		t.Errorf("row: %+v", r)
+	}
+	// The client lingers until the readings are taken: never late, and
+	// its own memory per connection is measured.
+	if r.Note != "" || !r.ClientUserKiBPerConn.Set || r.ClientUserKiBPerConn.V <= 0 {
+		t.Errorf("row note %q, client user KiB/conn %v; want no note and a figure", r.Note, r.ClientUserKiBPerConn)
+	}
+	for _, key := range []string{"client_user_kib_per_conn", "client_ramp"} {
+		i := slices.IndexFunc(rep.Targets, func(tg report.BenchTarget) bool { return tg.Key == key })
+		if i < 0 || !rep.Targets[i].Value.Set || rep.Targets[i].Met == nil {
+			t.Errorf("target %s missing or not measured: %+v", key, rep.Targets)
+		}
 	}
 	script, _ := os.ReadFile(filepath.Join(dir, "sysctl-restore.sh"))
 	if !strings.Contains(string(script), `sysctl -w kernel.pid_max="1000"`) {

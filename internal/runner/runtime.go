@@ -3,6 +3,8 @@ package runner
 import (
 	"fmt"
 	"time"
+
+	"tenkthreads/internal/runner/proc"
 )
 
 // A runTime is what one run's client spends, by part: what the ETA
@@ -16,7 +18,14 @@ type runTime struct {
 	// wait is what the client may wait out after its duration: the
 	// deadlines of requests a server has not answered yet.
 	wait time.Duration
+	// linger is how long a lingering client (proc.Params.Linger) may
+	// wait for the runner's readings and the server's exit.
+	linger time.Duration
 }
+
+// lingerTime is what a lingering run's client may wait for the runner:
+// the readings, then the server's exit within stop.
+func lingerTime(stop time.Duration) time.Duration { return proc.LingerReadings + stop }
 
 const (
 	// startStop is what a run is expected to spend besides its client's
@@ -46,7 +55,7 @@ func (t runTime) expected(n int) time.Duration {
 // the hold and the duration, and what the client may wait out.
 func (t runTime) timeout(n int) time.Duration {
 	work := time.Duration(t.connsOf(n))*connectBudget + t.hold + t.duration
-	return timeoutStart + timeoutSlack*work + t.wait
+	return timeoutStart + timeoutSlack*work + t.wait + t.linger
 }
 
 func (t runTime) connsOf(n int) int {

@@ -188,6 +188,14 @@ func FDLimits() (soft, hard uint64, err error) {
 	return rl.Cur, rl.Max, nil
 }
 
+// RaiseFDHard raises the process's open-file hard limit to hard (and its
+// soft limit with it); it needs CAP_SYS_RESOURCE, and hard may be no more
+// than fs.nr_open. Processes started afterwards inherit both.
+func RaiseFDHard(hard uint64) error {
+	rl := syscall.Rlimit{Cur: hard, Max: hard}
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+}
+
 // Sysctl reads a sysctl by its dotted name (kernel.pid_max), with the
 // fields of a multi-value one (ip_local_port_range) joined by one space.
 func (f FS) Sysctl(name string) (string, error) {

@@ -115,9 +115,10 @@ func Limits(sys System, m srvreport.Model, cost ConnCost, clientThreads int, tun
 	fit := int64(sys.MaxConnsForFD())
 	out = append(out, Limit{Name: "open files per process × -P", Have: strconv.FormatUint(sys.FDHard, 10),
 		Conns: fit * MaxServerProcs, How: fmt.Sprintf("%d connections per process × %d processes at most", fit, MaxServerProcs)})
-	ports := int64(sys.PortHi-sys.PortLo+1) * AutoSources
+	src := sys.SourcesOr()
+	ports := int64(sys.PortHi-sys.PortLo+1) * int64(src)
 	out = append(out, Limit{Name: "ephemeral ports × source addresses", Have: fmt.Sprintf("%d-%d", sys.PortLo, sys.PortHi),
-		Conns: ports, How: fmt.Sprintf("%d ports × %d client addresses (127.0.0.2-127.0.0.33) towards one server port", sys.PortHi-sys.PortLo+1, AutoSources)})
+		Conns: ports, How: fmt.Sprintf("%d ports × %d client addresses (%s) towards one server port", sys.PortHi-sys.PortLo+1, src, SourceRange(src))})
 	out = append(out, sysctlLimit("fs.file-max", sys.FileMax, tunedFileMax, tuned, func(v int) (int64, string) {
 		return int64(v-sys.FilesOpen) / 2, fmt.Sprintf("(%d - %d open) / 2 descriptors per connection", v, sys.FilesOpen)
 	}))

@@ -191,7 +191,7 @@ func flagSet(o *Options, modes []ModeFlag) (*flag.FlagSet, map[string]*bool, fla
 	v.echo = fs.Duration("duration", 0, "how long the echo and reconnect workloads run (default 1s, quick 500ms)")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 20*time.Second, "how long a server may take to exit after SIGINT before it is killed")
 	fs.BoolVar(&o.Tune, "tune", false, "with -c100k or -ceiling, as root: raise the sysctls the run needs and restore them afterwards")
-	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long it may take (default 5m, quick 90s)")
+	fs.DurationVar(&o.Budget, "budget", 0, "with -ceiling: how long its steps may take (default: no bound; they stop at the prediction or the first failure)")
 	topologyFlags(fs, o, &v)
 	selected := map[string]*bool{}
 	for _, m := range modes[1:] {

@@ -26,8 +26,24 @@ type System struct {
 	FilesOpen       int // first field of fs.file-nr
 	ConntrackMax    int // net.netfilter.nf_conntrack_max; 0 = no conntrack
 	ConntrackCount  int
-	SynBacklog      int // net.ipv4.tcp_max_syn_backlog
-	Syncookies      int // net.ipv4.tcp_syncookies
+	SynBacklog      int   // net.ipv4.tcp_max_syn_backlog
+	Syncookies      int   // net.ipv4.tcp_syncookies
+	TCPMem          []int // net.ipv4.tcp_mem: low, pressure, max (pages)
+	MaxOrphans      int   // net.ipv4.tcp_max_orphans
+	// HighOrderAllocDisable is net.core.high_order_alloc_disable ("" when
+	// it cannot be read).
+	HighOrderAllocDisable string
+	// Sources is how many source addresses the runs' client binds (0:
+	// its default, AutoSources).
+	Sources int
+}
+
+// SourcesOr is the client's source addresses: Sources, or AutoSources.
+func (s System) SourcesOr() int {
+	if s.Sources > 0 {
+		return s.Sources
+	}
+	return AutoSources
 }
 
 // ReadSystem can be replaced by tests to simulate a machine that falls short.
@@ -51,6 +67,9 @@ var ReadSystem = func() System {
 	s.ConntrackCount = sysctlInt("net.netfilter.nf_conntrack_count")
 	s.SynBacklog = sysctlInt("net.ipv4.tcp_max_syn_backlog")
 	s.Syncookies = sysctlInt("net.ipv4.tcp_syncookies")
+	s.TCPMem = sysctlInts("net.ipv4.tcp_mem")
+	s.MaxOrphans = sysctlInt("net.ipv4.tcp_max_orphans")
+	s.HighOrderAllocDisable = Sysctl("net.core.high_order_alloc_disable")
 	return s
 }
 
@@ -68,6 +87,9 @@ func sysctlInt(name string) int {
 	}
 	return 0
 }
+
+// SysctlInt is the first number of a sysctl, 0 when it is not there.
+func SysctlInt(name string) int { return sysctlInt(name) }
 
 // Sysctl is a sysctl's value as text, "" when it is not there.
 func Sysctl(name string) string {

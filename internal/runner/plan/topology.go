@@ -2,6 +2,7 @@ package plan
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 )
 
@@ -59,6 +60,10 @@ func (o *Options) checkTopology(clientHosts string, given map[string]bool) error
 	case o.Remote() && o.Mode == "ceiling":
 		// Its memory floor is watched on this machine's /proc.
 		return UsageError{"-ceiling runs on this machine (over loopback or -topology netns): the floor that keeps it clear of the OOM killer is watched here"}
+	case o.Remote() && (o.Mode == "c100k" || o.Mode == "c1m"):
+		// Their memory floor, and the file a lingering client makes, are
+		// watched on this machine.
+		return UsageError{fmt.Sprintf("-%s runs on this machine (over loopback or -topology netns): its memory floor and its lingering clients are watched here", o.Mode)}
 	}
 	return nil
 }

@@ -10,7 +10,8 @@ import (
 
 func parseTopology(args ...string) (Options, error) {
 	modes := []ModeFlag{{Usage: "[-quick]", Flags: []string{"quick"}}, {Name: "bench", Usage: "-bench"}, {Name: "soak", Usage: "-soak MODEL"},
-		{Name: "compare", Usage: "-compare A B"}, {Name: "ceiling", Usage: "-ceiling"}}
+		{Name: "compare", Usage: "-compare A B"}, {Name: "ceiling", Usage: "-ceiling"},
+		{Name: "c100k", Usage: "-c100k"}, {Name: "c1m", Usage: "-c1m"}}
 	return Parse(args, func(string) string { return "" }, modes, nil)
 }
 
@@ -51,6 +52,8 @@ func TestTopologyUsageErrors(t *testing.T) {
 		{[]string{"-soak", "-hosts", "f", "epoll"}, "-soak runs on this machine over loopback only"},
 		{[]string{"-compare", "-hosts", "f", "a", "b"}, "its builds are not copied to other hosts"},
 		{[]string{"-ceiling", "-server-host", "s", "-client-hosts", "c"}, "the floor that keeps it clear of the OOM killer is watched here"},
+		{[]string{"-c100k", "-server-host", "s", "-client-hosts", "c"}, "-c100k runs on this machine (over loopback or -topology netns): its memory floor and its lingering clients are watched here"},
+		{[]string{"-c1m", "-server-host", "s", "-client-hosts", "c"}, "-c1m runs on this machine"},
 	} {
 		_, err := parseTopology(tc.args...)
 		var ue UsageError

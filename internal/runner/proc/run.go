@@ -45,6 +45,12 @@ type Params struct {
 	// falls below it, so that no run drives the machine to its OOM
 	// killer; 0 for no floor.
 	MemFloorKiB int64
+	// Linger runs the client with -linger and -notify: the probes wait
+	// until every connection's round trips are done, take their readings
+	// while the client still holds them all, then stop the server (its
+	// exit time with every connection open is the run's StopS) and end
+	// the client's linger with SIGUSR1.
+	Linger bool
 	// Count counts what the kernel does for the server's processes, from
 	// the idle server to its exit (perf_event_open: context switches,
 	// system calls, migrations, page faults, cycles and instructions).
@@ -89,9 +95,17 @@ func Run(spec results.ServerSpec, workload string, n, rep int, p Params) (r resu
 	}
 	sampler := startSampler(srv, kstack0, p.MemFloorKiB)
 	cliArgs := append([]string{"-n", strconv.Itoa(n), "-host", srv.Addr, "-json", filepath.Join(p.RawDir, r.ClientJSON)}, p.ClientArgs...)
+	note := filepath.Join(p.RawDir, base+".lingering")
+	if p.Linger {
+		cliArgs = append(cliArgs, "-linger", LingerMax.String(), "-notify", note)
+	}
 	r.ClientCmd = p.Where.client(pinned(p.ClientCPUs, nil, p.ClientPath, cliArgs))
 	c := runClient(r.ClientCmd, filepath.Join(p.RawDir, r.ClientLog), p.ClientTimeout, srv, func(ctx context.Context, clientPid int) {
 		pb.clientPid = clientPid
+		if p.Linger {
+			lingerProbes(ctx, &r, lingerRun{srv: srv, pb: pb, w: &w, mw: mw, note: note, n: n, p: p})
+			return
+		}
 		var wg sync.WaitGroup
 		if mw != nil {
 			wg.Add(1)
@@ -187,9 +201,11 @@ func (m span) stop(r *results.Run) {
 // finish stops the server and judges the run: a server that died while
 // the client ran is a crash, whatever the client saw.
 func finish(r *results.Run, srv *Server, c clientRun, p Params) {
-	crashed := srv.Exited()
-	hung := false
-	if !crashed {
+	// A lingering run's server was stopped while the client held its
+	// connections: its exit is no crash.
+	crashed := srv.Exited() && !srv.Stopped()
+	hung := srv.hung.Load()
+	if !srv.Exited() {
 		hung = srv.Stop(p.StopTimeout)
 	} else {
 		// Leftover children of process models must not outlive the run.
@@ -314,8 +330,13 @@ func runClient(argv []string, logPath string, timeout time.Duration, srv *Server
 	go func() { done <- cli.Wait() }()
 	select {
 	case c.err = <-done:
-	case err := <-srv.Done():
-		srv.Collect(err)
+	case <-srv.Done():
+		if srv.Stopped() {
+			// A lingering run's probes stopped it and end the
+			// client's linger: the client closes and exits.
+			c.err = <-done
+			break
+		}
 		select {
 		case c.err = <-done:
 		case <-time.After(5 * time.Second):

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -20,14 +21,18 @@ var listenRE = regexp.MustCompile(`listening on (\S+)`)
 // Server is a running server: its own process group, so a model that
 // forks can be stopped as a whole, with its output copied to a log.
 type Server struct {
-	cmd        *exec.Cmd
-	Pid        int
-	Addr       string // from its start line, "listening on ADDR"
-	waitCh     chan error
+	cmd  *exec.Cmd
+	Pid  int
+	Addr string // from its start line, "listening on ADDR"
+	// done is closed once the server has exited, with exitErr set: the
+	// runner's goroutines (the client's watch, a lingering run's probes)
+	// may all wait for it.
+	done       chan struct{}
+	exitErr    error
 	readerDone chan struct{}
 	log        *os.File
-	exited     bool
-	exitErr    error
+	stopped    atomic.Bool // Stop sent its SIGINT
+	hung       atomic.Bool // and the server did not exit in time
 }
 
 // StartServer starts argv with its stdout and stderr in the file logPath,
@@ -43,7 +48,7 @@ func StartServer(argv []string, logPath string, startTimeout, stopTimeout time.D
 		log.Close()
 		return nil, "", err.Error()
 	}
-	s = &Server{log: log, waitCh: make(chan error, 1), readerDone: make(chan struct{})}
+	s = &Server{log: log, done: make(chan struct{}), readerDone: make(chan struct{})}
 	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = pw, log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -57,7 +62,10 @@ func StartServer(argv []string, logPath string, startTimeout, stopTimeout time.D
 	s.Pid = s.cmd.Process.Pid
 	addrCh := make(chan string, 1)
 	go s.copyOutput(pr, addrCh)
-	go func() { s.waitCh <- s.cmd.Wait() }()
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.done)
+	}()
 	select {
 	case s.Addr = <-addrCh:
 	case <-time.After(startTimeout):
@@ -106,38 +114,23 @@ func (s *Server) copyOutput(pr *os.File, addrCh chan<- string) {
 
 // Exited reports, without waiting, whether the server has exited.
 func (s *Server) Exited() bool {
-	if s.exited {
-		return true
-	}
 	select {
-	case err := <-s.waitCh:
-		s.exited, s.exitErr = true, err
+	case <-s.done:
+		return true
 	default:
-	}
-	return s.exited
-}
-
-// Done delivers the server's exit, for a select; pass what it delivers
-// to Collect.
-func (s *Server) Done() <-chan error { return s.waitCh }
-
-// Collect records an exit received from Done.
-func (s *Server) Collect(err error) { s.exited, s.exitErr = true, err }
-
-func (s *Server) wait() {
-	if !s.exited {
-		s.Collect(<-s.waitCh)
+		return false
 	}
 }
+
+// Done is closed when the server has exited, for a select.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func (s *Server) wait() { <-s.done }
 
 // waitFor waits up to timeout for the exit and reports whether it came.
 func (s *Server) waitFor(timeout time.Duration) bool {
-	if s.exited {
-		return true
-	}
 	select {
-	case err := <-s.waitCh:
-		s.Collect(err)
+	case <-s.done:
 		return true
 	case <-time.After(timeout):
 		return false
@@ -148,10 +141,12 @@ func (s *Server) waitFor(timeout time.Duration) bool {
 // does not exit by then is hung, and killed. Any process left in its
 // group is killed too.
 func (s *Server) Stop(timeout time.Duration) (hung bool) {
-	if !s.exited {
+	if !s.Exited() {
+		s.stopped.Store(true)
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		if !s.waitFor(timeout) {
 			hung = true
+			s.hung.Store(true)
 			s.KillGroup()
 			s.wait()
 		}
@@ -160,11 +155,19 @@ func (s *Server) Stop(timeout time.Duration) (hung bool) {
 	return hung
 }
 
+// Stopped reports whether the server's exit followed Stop's SIGINT.
+func (s *Server) Stopped() bool { return s.stopped.Load() }
+
 // KillGroup kills every process of the server's group.
 func (s *Server) KillGroup() { _ = syscall.Kill(-s.Pid, syscall.SIGKILL) }
 
-// ExitErr is how the server exited (nil: status 0).
-func (s *Server) ExitErr() error { return s.exitErr }
+// ExitErr is how the server exited (nil: status 0, or not yet).
+func (s *Server) ExitErr() error {
+	if !s.Exited() {
+		return nil
+	}
+	return s.exitErr
+}
 
 // Close waits briefly for the log copy, so the report the server printed
 // on SIGINT is in the log, and closes the log.

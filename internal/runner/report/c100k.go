@@ -50,7 +50,12 @@ type C100KRow struct {
 	ServerCPUS     results.Num `json:"server_cpu_s"`
 	ClientCPUS     results.Num `json:"client_cpu_s"`
 	OtherCPUPct    results.Num `json:"other_cpu_pct"`
-	Note           string      `json:"note,omitempty"`
+	// ClientUserKiBPerConn is the client's anonymous resident memory at
+	// the hold over the connections: its user memory per idle
+	// connection, an upper bound on its growth (it includes each
+	// process's runtime).
+	ClientUserKiBPerConn results.Num `json:"client_user_kib_per_conn"`
+	Note                 string      `json:"note,omitempty"`
 }
 
 // C100KReport is c100k.json.
@@ -129,6 +134,9 @@ func BuildC100K(res *results.Results, in C100KInput) C100KReport {
 	if t, ok := uringHeld(rep.Rows); ok {
 		rep.Targets = append(rep.Targets, t)
 	}
+	if len(in.Judged) > 0 {
+		rep.Targets = append(rep.Targets, clientTargets(rep.Rows, in.Judged[0])...)
+	}
 	return rep
 }
 
@@ -144,7 +152,8 @@ func c100kRow(c *results.Cell) C100KRow {
 		ServerHeld: c.Stat(results.HeldConns).Med, ConnectAllS: c.Stat(results.ConnectAllS).Med, RampPerS: c.Stat(results.RampConnsPerS).Med,
 		ListenDrops:    c.Stat(results.ListenDrops).Med,
 		UserKiBPerConn: c.Stat(results.HoldKiBPerConn).Med, KStackPerConn: c.Stat(results.HoldKStackKiBPerConn).Med,
-		ServerCPUS: c.Stat(results.ServerCPUS).Med, ClientCPUS: c.Stat(results.ClientCPUS).Med, OtherCPUPct: c.Stat(results.OtherCPUPct).Med}
+		ServerCPUS: c.Stat(results.ServerCPUS).Med, ClientCPUS: c.Stat(results.ClientCPUS).Med, OtherCPUPct: c.Stat(results.OtherCPUPct).Med,
+		ClientUserKiBPerConn: c.Stat(results.ClientUserKiBPerConn).Med}
 	if row.UserKiBPerConn.Set && row.KStackPerConn.Set {
 		row.TotalPerConn = results.N(row.UserKiBPerConn.V + row.KStackPerConn.V)
 	}
@@ -250,6 +259,54 @@ func uringHeld(rows []C100KRow) (BenchTarget, bool) {
 		Target: fmt.Sprintf("uring model: %s connections, 0 errors, every connection verified", results.Thousands(r.Conns)),
 		Measured: fmt.Sprintf("%s verified of %s, %s errors, status %s (-P %d, client -procs %d)",
 			FmtInt(r.Verified), results.Thousands(r.Conns), FmtInt(r.Errors), r.Status, r.ServerProcs, r.ClientProcs)}, true
+}
+
+// Client targets: its user memory per idle connection, and its ramp.
+const (
+	ClientUserKiBTarget = 0.5
+	ClientRampTarget    = 25000
+)
+
+// clientTargets judges the client at n connections: its user memory per
+// idle connection (at the thread model's run, the largest anonymous
+// memory of any at n) and its ramp (the fastest server's at n: the
+// client's pace where no server holds it back).
+func clientTargets(rows []C100KRow, n int) []BenchTarget {
+	mem := BenchTarget{Key: "client_user_kib_per_conn", Unit: "KiB",
+		Target:   fmt.Sprintf("client: user memory per idle connection at %s ≤ %g KiB", results.Thousands(n), ClientUserKiBTarget),
+		Measured: "not measured"}
+	ramp := BenchTarget{Key: "client_ramp", Unit: "conns/s",
+		Target:   fmt.Sprintf("client: connects %s at ≥ %s connections/s", results.Thousands(n), results.Thousands(ClientRampTarget)),
+		Measured: "not measured"}
+	var worst, fast *C100KRow
+	var rates []string
+	for i := range rows {
+		r := &rows[i]
+		if r.Conns != n {
+			continue
+		}
+		if r.ClientUserKiBPerConn.Set && (worst == nil || r.ClientUserKiBPerConn.V > worst.ClientUserKiBPerConn.V) {
+			worst = r
+		}
+		if r.RampPerS.Set && r.Status == results.StatusOK {
+			rates = append(rates, fmt.Sprintf("%s %s/s", r.Label, FmtInt(r.RampPerS)))
+			if fast == nil || r.RampPerS.V > fast.RampPerS.V {
+				fast = r
+			}
+		}
+	}
+	if worst != nil {
+		ok := worst.ClientUserKiBPerConn.V <= ClientUserKiBTarget
+		mem.Value, mem.Met = worst.ClientUserKiBPerConn, &ok
+		mem.Measured = fmt.Sprintf("%s KiB (anonymous resident memory of the client's %d processes over %s connections, with %s; it includes each process's runtime)",
+			worst.ClientUserKiBPerConn, worst.ClientProcs, results.Thousands(n), worst.Label)
+	}
+	if fast != nil {
+		ok := fast.RampPerS.V >= ClientRampTarget
+		ramp.Value, ramp.Met = fast.RampPerS, &ok
+		ramp.Measured = fmt.Sprintf("%s connections/s with %s (%s)", FmtInt(fast.RampPerS), fast.Label, strings.Join(rates, ", "))
+	}
+	return []BenchTarget{mem, ramp}
 }
 
 // C100KText is the terminal (and c100k.txt) table.

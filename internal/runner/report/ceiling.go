@@ -11,14 +11,27 @@ import (
 // CeilingSchema names the layout of ceiling.json (cmd/experiment/SCHEMAS.md).
 const CeilingSchema = "10kthreads-ceiling/1"
 
+// What stopped a server's steps (CeilingServer.StoppedBy).
+const (
+	StopLimit       = "limit"
+	StopFailure     = "failure"
+	StopMargin      = "margin"
+	StopStepMax     = "step max"
+	StopBudget      = "budget"
+	StopInterrupted = "interrupted"
+)
+
 // CeilingStep is one hold of a server's verification.
 type CeilingStep struct {
 	Conns int    `json:"conns"`
 	Kind  string `json:"kind"` // "calibration" or "step"
 	// Status is the run's; Held says every connection was verified with
 	// no error.
-	Status   string      `json:"status"`
-	Held     bool        `json:"held"`
+	Status string `json:"status"`
+	Held   bool   `json:"held"`
+	// Failure is how a step that did not hold failed: its status, why,
+	// and the client's errors by class.
+	Failure  string      `json:"failure,omitempty"`
 	Verified results.Num `json:"verified"`
 	Errors   results.Num `json:"errors"`
 	// MachineUsedKiB is how much MemAvailable fell from before the
@@ -49,9 +62,13 @@ type CeilingServer struct {
 	Cap    int64         `json:"cap"`
 	CapWhy string        `json:"cap_why"`
 	Steps  []CeilingStep `json:"steps"`
-	// Held is the largest count held; Stopped why no larger step ran.
-	Held    int    `json:"held"`
-	Stopped string `json:"stopped"`
+	// Held is the largest count held; Stopped why no larger step ran,
+	// and StoppedBy its kind: the limit the prediction named (its
+	// prediction held), a failure, the memory margin, the largest step
+	// the runner takes, the -budget, or an interrupt.
+	Held      int    `json:"held"`
+	Stopped   string `json:"stopped"`
+	StoppedBy string `json:"stopped_by"`
 	// The line machine memory used = FixedKiB + KiBPerConn × connections
 	// fitted over the held steps, and where it reaches MemAvailable.
 	MachineKiBPerConn results.Num  `json:"machine_kib_per_conn"`
@@ -109,7 +126,7 @@ func CeilingText(rep CeilingReport) string {
 		return []string{ceilingCell(s.Predicted), ceilingCell(s.PredictedTuned)}
 	}), []bool{false, true, true, true, true, true, true, true, false, false}))
 	b.WriteString("\n")
-	head := []string{"server", "held (connections, every echo verified)", "largest held", "of predicted", "steps stopped", "MemAvailable used KiB/conn (fitted)", "extrapolated ceiling (binding limit)"}
+	head := []string{"server", "held (connections, every echo verified)", "predicted", "largest held", "of predicted", "stopped by", "why", "MemAvailable used KiB/conn (fitted)", "extrapolated ceiling (binding limit)"}
 	var rows [][]string
 	for _, s := range rep.Servers {
 		var held []string
@@ -122,10 +139,18 @@ func CeilingText(rep CeilingReport) string {
 		if p := ceilingFor(s, rep); p > 0 && s.Held > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*float64(s.Held)/float64(p))
 		}
-		rows = append(rows, []string{s.Label, strings.Join(held, " "), results.Thousands(s.Held), share, s.Stopped,
+		pred := "–"
+		if p := ceilingFor(s, rep); p > 0 {
+			pred = fmtConns(p)
+		}
+		by := s.StoppedBy
+		if by == "" {
+			by = "–"
+		}
+		rows = append(rows, []string{s.Label, strings.Join(held, " "), pred, results.Thousands(s.Held), share, by, s.Stopped,
 			s.MachineKiBPerConn.String(), ceilingCell(s.Extrapolated)})
 	}
-	b.WriteString(Table(head, rows, []bool{false, false, true, true, false, true, false}))
+	b.WriteString(Table(head, rows, []bool{false, false, true, true, true, false, false, true, false}))
 	ceilingMethod(&b, rep)
 	return b.String()
 }
@@ -163,8 +188,12 @@ func ceilingMethod(b *strings.Builder, rep CeilingReport) {
 			break
 		}
 	}
-	fmt.Fprintf(b, "Held: steps of doubling size up to %.0f%% of the prediction, no run using more than %.0f%% of MemAvailable, within a budget of %s (took %s). ",
-		100*rep.SafeFraction, 100*rep.MemCapShare, fmtSeconds(rep.BudgetS), fmtSeconds(rep.WallS))
+	budget := "no time budget"
+	if rep.BudgetS > 0 {
+		budget = "within a budget of " + fmtSeconds(rep.BudgetS)
+	}
+	fmt.Fprintf(b, "Held: steps of doubling size up to %.0f%% of the prediction or the first failure, no run using more than %.0f%% of MemAvailable, %s (took %s); each client lingers after verifying every echo until the readings are taken. ",
+		100*rep.SafeFraction, 100*rep.MemCapShare, budget, fmtSeconds(rep.WallS))
 	b.WriteString("Extrapolated: the machine's MemAvailable used at each held step, fitted with a line (everything included) and carried to MemAvailable, against the other limits. " +
 		"MemAvailable counts reclaimable slab as available, a socket's inode and dentry among it, though they cannot be freed while the socket is open; so the fitted line can lie below the parts.\n")
 	if rep.OOMKills.Set {

@@ -21,8 +21,8 @@ func HoldWindowCheck(pr *Probe, cli *clientreport.Result) {
 }
 
 // afterHold says whether the moment at (RFC 3339) came after the
-// client's hold phase (started_at + connect_all_s, for hold_s), and by
-// how many seconds.
+// client's hold phase (started_at + connect_all_s, for hold_s, or to the
+// end of its linger), and by how many seconds.
 func afterHold(at string, cli *clientreport.Result) (bool, float64) {
 	if at == "" || cli == nil {
 		return false, 0
@@ -32,7 +32,13 @@ func afterHold(at string, cli *clientreport.Result) (bool, float64) {
 	if err1 != nil || err2 != nil {
 		return false, 0
 	}
-	holdEnd := st.Add(time.Duration((cli.ConnectAllS + cli.HoldS) * float64(time.Second)))
+	held := cli.ConnectAllS + cli.HoldS
+	if cli.LingerS > 0 {
+		// A lingering client holds every connection through its round
+		// trips (one each) and its linger, until it is told to close.
+		held += cli.SteadyS + cli.LingerS
+	}
+	holdEnd := st.Add(time.Duration(held * float64(time.Second)))
 	return t.After(holdEnd), t.Sub(holdEnd).Seconds()
 }
 

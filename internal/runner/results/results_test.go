@@ -20,6 +20,17 @@ func TestHoldWindowCheck(t *testing.T) {
 	if in.HoldLate || !late.HoldLate || !strings.Contains(late.Detail, "after the client's hold ended") {
 		t.Errorf("in window: %+v; late: %+v", in, late)
 	}
+	// A lingering client holds its connections through its round trips
+	// and its linger: 4 s in is then within the hold, 6.5 s is not.
+	lingering := *cli
+	lingering.SteadyS, lingering.LingerS = 1, 2
+	inLinger := &Probe{HoldAt: start.Add(4 * time.Second).Format(time.RFC3339Nano)}
+	HoldWindowCheck(inLinger, &lingering)
+	afterLinger := &Probe{HoldAt: start.Add(6500 * time.Millisecond).Format(time.RFC3339Nano)}
+	HoldWindowCheck(afterLinger, &lingering)
+	if inLinger.HoldLate || !afterLinger.HoldLate {
+		t.Errorf("lingering client: report 4 s in late %v (want false), 6.5 s in late %v (want true)", inLinger.HoldLate, afterLinger.HoldLate)
+	}
 	// A late report must not become the table's memory figure.
 	var m Metrics
 	idle := &srvreport.Report{VmRSSKiB: 1000, Threads: 2, Processes: 1}

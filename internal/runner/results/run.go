@@ -76,6 +76,9 @@ type Run struct {
 	// they were kept).
 	ServerProcs int `json:"server_procs,omitempty"`
 	ClientProcs int `json:"client_procs,omitempty"`
+	// StopS is how long the server took from SIGINT to its exit while
+	// the client still held every connection (runs with a linger only).
+	StopS Num `json:"stop_s"`
 	// Soak is what a soak run read of its idle server (soak runs only).
 	Soak *Soak `json:"soak,omitempty"`
 	// Counts is what the kernel counted for the server's processes
