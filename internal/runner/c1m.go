@@ -328,7 +328,7 @@ func c1mFigure(rep report.C1MReport) plots.LineFigure {
 	var order []string
 	byServer := map[string]*plots.Line{}
 	for _, row := range rep.Rows {
-		if !row.MachineKiBPerConn.Set {
+		if !row.BothEndsKiBPerConn.Set {
 			continue
 		}
 		l, ok := byServer[row.Server]
@@ -336,7 +336,7 @@ func c1mFigure(rep report.C1MReport) plots.LineFigure {
 			l = &plots.Line{Label: row.Label}
 			byServer[row.Server], order = l, append(order, row.Server)
 		}
-		l.X, l.Y = append(l.X, float64(row.Conns)), append(l.Y, row.MachineKiBPerConn.V)
+		l.X, l.Y = append(l.X, float64(row.Conns)), append(l.Y, row.BothEndsKiBPerConn.V)
 	}
 	for _, k := range order {
 		f.Lines = append(f.Lines, *byServer[k])

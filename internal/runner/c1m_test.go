@@ -51,7 +51,7 @@ func TestC1MTuneRunsAndRestores(t *testing.T) {
 		if r.Status != results.StatusOK || !r.Verified.Set || int(r.Verified.V) != r.Conns || r.Errors.V != 0 {
 			t.Errorf("%s %d: status %s, verified %v, errors %v", r.Label, r.Conns, r.Status, r.Verified, r.Errors)
 		}
-		if !r.StopS.Set || !r.MachineKiBPerConn.Set || r.MachineKiBPerConn.V <= 0 || r.Note != "" {
+		if !r.StopS.Set || !r.MachineKiBPerConn.Set || r.MachineKiBPerConn.V <= 0 || !r.BothEndsKiBPerConn.Set || r.Note != "" {
 			t.Errorf("%s %d: server exit %v s, machine KiB/conn %v, note %q; want both measured, no note", r.Label, r.Conns, r.StopS, r.MachineKiBPerConn, r.Note)
 		}
 		if wantP := map[int]int{100: 1, 200: 1, 400: 2}[r.Conns]; r.ServerProcs != wantP || r.ClientProcs != wantP {
