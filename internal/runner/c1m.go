@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"tenkthreads/internal/runner/plan"
@@ -348,7 +349,25 @@ func c1mFigure(rep report.C1MReport) plots.LineFigure {
 func (c1m) SummaryFile() string { return "c1m.json" }
 
 // Rebuild writes c1m.json, c1m.txt, the figure and the report of a c1m
-// directory again, from c1m.json and the raw data.
+// directory again: the rows and targets from the runs, the models' goals
+// and the run's length from c1m.json. A c1m.json older than its "input"
+// had the reference count at the smallest count, and the thread model's
+// target at half the largest goal (the event loops' million).
 func (c1m) Rebuild(res *results.Results, _ plan.Options) (Summary, error) {
-	return rebuildFrom(res, "c1m", saveC1M)
+	return rebuildFrom(res, "c1m", func(dir string, old report.C1MReport) (Summary, error) {
+		in := old.Input
+		in.Models = old.Models
+		if in.RefCount == 0 {
+			in.RefCount = slices.Min(res.Meta.Counts)
+			for _, t := range old.Targets {
+				if k, ok := strings.CutPrefix(t.Key, "exit_"); ok {
+					in.ThreadKey = k
+				}
+			}
+			for _, md := range old.Models {
+				in.ThreadFloor = max(in.ThreadFloor, md.Goal/2)
+			}
+		}
+		return saveC1M(dir, report.BuildC1M(res, in, old.WallS))
+	})
 }

@@ -63,16 +63,19 @@ type C1MReport struct {
 	Targets       []BenchTarget          `json:"targets"`
 	Notes         []string               `json:"notes"`
 	Environment   [][2]string            `json:"environment"`
+	// Input is what the targets were judged against, kept so that
+	// -report rebuilds the rows and targets from the runs.
+	Input C1MInput `json:"input"`
 }
 
 // C1MInput is what the run planned and found as it went: each model's
 // goal and what stopped it, the reference count, the thread model's key
 // and the least it must hold.
 type C1MInput struct {
-	Models      []C1MModel
-	RefCount    int
-	ThreadKey   string
-	ThreadFloor int
+	Models      []C1MModel `json:"-"`
+	RefCount    int        `json:"ref_count"`
+	ThreadKey   string     `json:"thread_server"`
+	ThreadFloor int        `json:"thread_floor"`
 }
 
 // C1MWallLimitS is how long the whole make c1m may take.
@@ -83,7 +86,7 @@ const C1MWallLimitS = 15 * 60
 func BuildC1M(res *results.Results, in C1MInput, wallS float64) C1MReport {
 	m := res.Meta
 	rep := C1MReport{Header: header(C1MSchema, m), WallS: wallS, Preconditions: m.Preconditions, Tuned: m.Tuned,
-		Notes: m.Notes, Environment: m.Env, Rows: []C1MRow{}, Models: in.Models, Targets: []BenchTarget{}}
+		Notes: m.Notes, Environment: m.Env, Rows: []C1MRow{}, Models: in.Models, Targets: []BenchTarget{}, Input: in}
 	if rep.Tuned == nil {
 		rep.Tuned = []results.SysctlChange{}
 	}
@@ -217,7 +220,7 @@ func C1MText(rep C1MReport) string {
 	b.WriteString(Table([]string{"server", "goal", "held and verified", "what stopped it"}, mrows, []bool{false, true, true, false}))
 	b.WriteString("\n")
 	b.WriteString(TargetsText("target (c1m)", rep.Targets))
-	b.WriteString("\nMachine KiB/conn: the server's parts (user space, kernel stack, thread objects, socket, page tables) and the client's, per connection, while the client held every connection after verifying its echo; MemAvailable drop: the machine's own account of the same, from the idle server. Server exit: SIGINT to exit with every connection still open.\n")
+	b.WriteString("\nMachine KiB/conn: the sum of the server's parts (user space, kernel stack, thread objects, socket, page tables), per connection, as everywhere in the kit; client KiB/conn: every part of the client; both ends: the two together, what a connection costs this machine with its load generated here. All taken while the client held every connection after verifying its echo; MemAvailable drop: the machine's own account of both ends, from the idle server. Server exit: SIGINT to exit with every connection still open.\n")
 	if len(rep.Tuned) > 0 {
 		fmt.Fprintf(&b, "Tuned for the run and restored afterwards: %s.\n", ChangesText(rep.Tuned))
 	}
