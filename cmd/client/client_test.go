@@ -25,8 +25,9 @@ func TestJSONSchemaKeys(t *testing.T) {
 	}
 	addr := testkit.Serve(t, testkit.Echo)
 	forEngines(t, func(t *testing.T, eng string) {
-		// With -linger, so that its keys are in the report too.
-		args, loops := []string{"-host", addr, "-n", "5", "-linger", "10ms"}, 0.0
+		// With -linger, so that its keys are in the report too, and
+		// -duration, so that the steady phase takes some user CPU.
+		args, loops := []string{"-host", addr, "-n", "5", "-linger", "10ms", "-duration", "300ms"}, 0.0
 		if eng == engineEventLoop {
 			args, loops = append(args, "-loops", "3"), 3
 		}
