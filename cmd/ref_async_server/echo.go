@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -61,7 +62,7 @@ func (s *server) acceptLoop(ln net.Listener) {
 // counts in.
 func (s *server) admit() bool {
 	c := s.c
-	if s.mem.Full() {
+	if s.mem.Full() && !s.reclaim() {
 		c.overBudget.Add(1)
 		return false
 	}
@@ -266,3 +267,20 @@ func (s *server) connFailed(err error) {
 		s.c.resets.Add(1)
 	}
 }
+
+// reclaim returns the heap's freed pages to the kernel, at most every
+// reclaimEvery, and says whether memory is then below the budget's line.
+// The budget reads resident memory, and Go keeps freed pages for reuse:
+// without this, a burst of connections could leave the server refusing
+// new ones long after those closed.
+func (s *server) reclaim() bool {
+	now, last := time.Now().UnixNano(), s.reclaimed.Load()
+	if now-last < int64(reclaimEvery) || !s.reclaimed.CompareAndSwap(last, now) {
+		return false
+	}
+	debug.FreeOSMemory()
+	return !s.mem.Full()
+}
+
+// reclaimEvery bounds what refused connections can cost in collections.
+const reclaimEvery = 100 * time.Millisecond

@@ -53,16 +53,19 @@ type server struct {
 	startPSS int64
 	startKS  int64
 	peakKS   atomic.Int64
-	jsonPath string
-	maxConns int64         // -c; 0 for no cap
-	idle     time.Duration // -t; 0 for none
-	delay    time.Duration // -d: each read waits that long before its echo
-	work     time.Duration // -W: CPU each read uses before its echo
-	procs    int           // -P
-	memArg   int64         // -m; 0 if not given
-	mem      *membudget.Budget
-	c        *shared
-	workers  *workerSet // nil unless -P > 1
+	// reclaimed is when this process last returned freed heap to the
+	// kernel for a refused connection (unix ns).
+	reclaimed atomic.Int64
+	jsonPath  string
+	maxConns  int64         // -c; 0 for no cap
+	idle      time.Duration // -t; 0 for none
+	delay     time.Duration // -d: each read waits that long before its echo
+	work      time.Duration // -W: CPU each read uses before its echo
+	procs     int           // -P
+	memArg    int64         // -m; 0 if not given
+	mem       *membudget.Budget
+	c         *shared
+	workers   *workerSet // nil unless -P > 1
 
 	// Machine-wide Slab and PageTables at start, for their growth since.
 	startSlab, startPT int64
