@@ -38,13 +38,15 @@ func TestExitCode(t *testing.T) {
 func TestStart(t *testing.T) {
 	checked := false
 	f := observe(func(tb testing.TB) {
-		p := Start(tb, "cat", []string{"/bin/cat"}, func(tb testing.TB, p *Process) { checked = p.Exited() })
+		// sleep, not cat: a process started without input reads
+		// /dev/null, and cat would exit at once.
+		p := Start(tb, "sleeper", []string{"/bin/sleep", "60"}, func(tb testing.TB, p *Process) { checked = p.Exited() })
 		if p.Exited() {
-			tb.Errorf("cat exited before its input closed")
+			tb.Errorf("sleep exited before it was signalled")
 		}
 		p.Signal(tb, syscall.SIGTERM)
 		if !Until(time.Minute, time.Millisecond, p.Exited) {
-			tb.Errorf("cat still runs after SIGTERM")
+			tb.Errorf("sleep still runs after SIGTERM")
 		}
 	})
 	f.wantPass(t)
